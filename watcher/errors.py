@@ -1,0 +1,41 @@
+"""One small error hierarchy; the CLI turns these into messages and exit codes."""
+
+from __future__ import annotations
+
+
+class WatcherError(Exception):
+    """Root of every error watcher reports to a user (exit code 1)."""
+
+
+class ConfigError(WatcherError):
+    """The configuration is missing, unreadable or invalid.
+
+    ``problems`` holds one ``file:line: key: message`` string per problem, so a
+    user sees every mistake at once instead of fixing them one run at a time.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if not self.problems:
+            return head
+        return head + "\n" + "\n".join(f"  {p}" for p in self.problems)
+
+
+class ReadError(WatcherError):
+    """A document could not be read or decoded; the scan records it and moves on."""
+
+
+class StateError(WatcherError):
+    """The state database cannot be opened, is locked, or is from a newer version."""
+
+
+class RuleError(WatcherError):
+    """A watchlist query is malformed."""
+
+
+class DeliveryError(WatcherError):
+    """A digest could not be delivered; the delivery stays pending."""

@@ -1,0 +1,107 @@
+"""Frozen dataclasses handed from one pipeline stage to the next."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Text:
+    """What a reader makes of a file: decoded text plus how it was decoded.
+
+    ``markup`` tells the splitter which conventions the text follows:
+    ``"plain"`` (newspaper OCR text, which may still use ``#`` headings) or
+    ``"markdown"``; HTML readers emit markdown-style headings, so they say
+    ``"markdown"`` too.
+    """
+
+    text: str
+    encoding: str
+    markup: str = "plain"
+
+
+@dataclass(frozen=True)
+class Page:
+    """Page-level facts found in a masthead: the defaults for its articles."""
+
+    newspaper: str | None = None
+    date: dt.date | None = None
+    page: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article cut out of a page, with the metadata the page shows for it.
+
+    ``date`` is the publication date (the masthead's, else the dateline's);
+    ``event_date`` is the day a dateline such as ``6月17日讯`` names.
+    ``kind`` is ``"article"``, ``"photo"`` (a captioned picture standing alone)
+    or ``"ad"`` (advertisement / public notice).
+    """
+
+    index: int
+    headline: str
+    body: str
+    kicker: str | None = None
+    subtitle: str | None = None
+    newspaper: str | None = None
+    date: dt.date | None = None
+    event_date: dt.date | None = None
+    page: str | None = None
+    section: str | None = None
+    byline: str | None = None
+    dateline: str | None = None
+    continued: str | None = None
+    captions: tuple[str, ...] = ()
+    kind: str = "article"
+
+    @property
+    def chars(self) -> int:
+        return len(self.body)
+
+    @property
+    def lead(self) -> str:
+        """The first ~100 characters of the body, on one line."""
+        flat = " ".join(self.body.split())
+        return flat[:100]
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file in the inbox as ``stat`` sees it; no content has been read."""
+
+    path: Path
+    rel: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """The outcome of one pass over the inbox."""
+
+    new: int = 0
+    unchanged: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    waiting: int = 0
+    skipped: int = 0
+    articles: int = 0
+    failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.new} new",
+            f"{self.unchanged} unchanged",
+            f"{self.failed} failed",
+        ]
+        if self.duplicate:
+            parts.append(f"{self.duplicate} duplicate")
+        if self.waiting:
+            parts.append(f"{self.waiting} still being written")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        return ", ".join(parts) + f"; {self.articles} articles added"
