@@ -1,0 +1,765 @@
+"""Checked configuration: every option declared once, every problem reported at once.
+
+Modelled on mkdocs' ``config_options``. Each setting is a dataclass field made
+with :func:`option`, which carries its :class:`Kind` (how the YAML value is read
+and checked), its default and its docstring. One generic walker reads the YAML
+*node tree* against those declarations, so every problem keeps the line of the
+key it belongs to, and adding a section means declaring a dataclass, not
+writing validation code::
+
+    @dataclass(frozen=True, kw_only=True)
+    class DigestConfig:
+        hour: int = option(7, Number(minimum=0, maximum=23, integer=True), "Hour to send.")
+
+    # and in Config:
+    digest: DigestConfig = section(DigestConfig, "The daily digest.")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import logging
+import math
+import os
+import textwrap
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from watcher.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path("config/watcher.yaml")
+ENV_VAR = "WATCHER_CONFIG"
+
+_META = "watcher.option"  # dataclass field metadata key holding an OptionSpec
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+# --------------------------------------------------------------------------- kinds
+
+
+class Invalid(Exception):
+    """A value is wrong. The message says what is wrong and how to fix it.
+
+    ``line`` overrides the key's line, e.g. for the bad item of a list.
+    """
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class Kind:
+    """How one option's YAML value is read (``parse``) and checked (``check``).
+
+    ``parse`` turns a YAML node into a Python value or raises :class:`Invalid`
+    for a wrong type; ``check`` validates and normalises a value and is also
+    applied to defaults, so a default path is resolved and checked like a
+    written one.
+    """
+
+    label = "value"  # what describe_options() calls this type
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        raise NotImplementedError
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        return value
+
+    def read(self, node: Node, walk: _Walk, key: str) -> Any:
+        """A value written in the file."""
+        return self.check(self.parse(node, walk, key), walk, key)
+
+    def read_default(self, default: Any, walk: _Walk, key: str, line: int) -> Any:
+        """The value used when the key is absent."""
+        return self.check(default, walk, key)
+
+    def show(self, value: Any) -> str:
+        """A default as a user would write it in YAML."""
+        return _show(value)
+
+
+@dataclass(frozen=True)
+class String(Kind):
+    """Text. Any non-empty scalar is taken as the user typed it (``on`` stays ``'on'``)."""
+
+    label = "text"
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG:
+            raise Invalid(f"expected text, got {_got(node)}")
+        return node.value
+
+
+@dataclass(frozen=True)
+class Number(Kind):
+    """An int or float, optionally bounded. Quoted numbers are text and rejected."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False  # True: the minimum itself is not allowed
+    integer: bool = False
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        text = "whole number" if self.integer else "number"
+        if self.minimum is not None:
+            text += f" {'>' if self.exclusive_minimum else '>='} {_num(self.minimum)}"
+        if self.maximum is not None:
+            text += f" <= {_num(self.maximum)}"
+        return text
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        what = "a whole number" if self.integer else "a number"
+        value = walk.construct(node) if isinstance(node, ScalarNode) else None
+        if (
+            isinstance(value, str)
+            and isinstance(node, ScalarNode)
+            and node.style is None
+            and _float_or_none(value) is not None
+        ):
+            # PyYAML's YAML 1.1 rules read plain `1e3` as text; it is clearly a number.
+            value = _float_or_none(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            hint = _quoted_hint(node, walk, {"int", "float"})
+            raise Invalid(f"expected {what}, got {_got(node)}{hint}")
+        if not math.isfinite(value):
+            raise Invalid(f"expected a finite number, got {_got(node)}")
+        if self.integer:
+            if isinstance(value, float) and not value.is_integer():
+                raise Invalid(f"expected a whole number, got {_got(node)}")
+            return int(value)
+        return float(value)
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        low = self.minimum
+        if low is not None and self.exclusive_minimum and value <= low:
+            raise Invalid(f"must be greater than {_num(low)}, got {_num(value)}")
+        if low is not None and not self.exclusive_minimum and value < low:
+            raise Invalid(f"must be at least {_num(low)}, got {_num(value)}")
+        if self.maximum is not None and value > self.maximum:
+            raise Invalid(f"must be at most {_num(self.maximum)}, got {_num(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Boolean(Kind):
+    """A real YAML boolean: true/false (and YAML 1.1's yes/no/on/off, unquoted)."""
+
+    label = "true or false"
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        value = walk.construct(node) if isinstance(node, ScalarNode) else None
+        if not isinstance(value, bool):
+            hint = _quoted_hint(node, walk, {"bool"})
+            raise Invalid(f"expected true or false, got {_got(node)}{hint}")
+        return value
+
+
+@dataclass(frozen=True)
+class StringList(Kind):
+    """A YAML list of text items, stored as a tuple."""
+
+    label = "list of text"
+    example = "['a', 'b']"
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        if not isinstance(node, SequenceNode):
+            raise Invalid(f"expected a list such as {self.example}, got {_got(node)}")
+        items = []
+        for number, item in enumerate(node.value, 1):
+            if not isinstance(item, ScalarNode) or item.tag == _NULL_TAG:
+                raise Invalid(f"item {number} must be text, got {_got(item)}", _line(item))
+            items.append(item.value)
+        return tuple(items)
+
+
+@dataclass(frozen=True)
+class Globs(StringList):
+    """File-name glob patterns (fnmatch); they never see the folder part."""
+
+    label = "list of file-name patterns"
+    example = "['*.tmp', '.*']"
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        for pattern in value:
+            if "/" in pattern:
+                raise Invalid(
+                    f"pattern {pattern!r} contains '/', but patterns are matched against "
+                    "file names only; drop the folder part"
+                )
+        return value
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One of a fixed set of words; matched case-insensitively, stored as declared."""
+
+    choices: tuple[str, ...] = ()
+    case_sensitive: bool = False
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return "one of " + ", ".join(self.choices)
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        return String().parse(node, walk, key)
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        for choice in self.choices:
+            if choice == value or (
+                not self.case_sensitive and choice.casefold() == value.casefold()
+            ):
+                return choice
+        close = _closest(value, self.choices)
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise Invalid(f"expected one of {', '.join(self.choices)}, got {value!r}{hint}")
+
+
+@dataclass(frozen=True)
+class Timezone(Kind):
+    """An IANA time-zone name that :class:`zoneinfo.ZoneInfo` can load."""
+
+    label = "IANA time zone"
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        return String().parse(node, walk, key)
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            # Only list the zones on failure: available_timezones() walks tzdata.
+            close = _closest(value, sorted(zoneinfo.available_timezones()))
+            if close:
+                raise Invalid(f"unknown timezone {value!r}; did you mean {close!r}?") from None
+            raise Invalid(
+                f"unknown timezone {value!r}; use an IANA name such as 'Asia/Shanghai' or 'UTC'"
+            ) from None
+        return value
+
+
+PathMust = Literal["folder", "file", "file_or_folder", "creatable_file"]
+
+
+@dataclass(frozen=True)
+class PathType(Kind):
+    """A filesystem path, ``~`` expanded and resolved against the config file's folder.
+
+    ``must`` says what has to be on disk when paths are checked:
+    ``"folder"``/``"file"``/``"file_or_folder"`` must exist and be readable;
+    ``"creatable_file"`` need not exist, but its folder must exist or be
+    creatable (nothing is created while checking).
+    """
+
+    must: PathMust = "file_or_folder"
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return {
+            "folder": "path to an existing folder",
+            "file": "path to an existing file",
+            "file_or_folder": "path to an existing file or folder",
+            "creatable_file": "path to a file (its folder is created when missing)",
+        }[self.must]
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG or not node.value.strip():
+            raise Invalid(f"expected a path, got {_got(node)}")
+        return Path(node.value)
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        path = (walk.base / Path(value).expanduser()).resolve()
+        if walk.check_paths:
+            name = key  # the messages tell the user which key to change
+            if self.must == "creatable_file":
+                _check_creatable(path, name)
+            else:
+                _check_existing(path, name, self.must)
+        return path
+
+
+def _check_existing(path: Path, key: str, must: PathMust) -> None:
+    if must == "folder":
+        if not path.exists():
+            raise Invalid(
+                f"folder {path} does not exist; create it or point {key} at an existing folder"
+            )
+        if not path.is_dir():
+            raise Invalid(f"{path} is not a folder; point {key} at a folder")
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise Invalid(
+                f"folder {path} is not readable; fix its permissions or point {key} "
+                "at another folder"
+            )
+        return
+    if not path.exists():
+        what = "a file" if must == "file" else "a file or a folder"
+        raise Invalid(f"{path} does not exist; create it or point {key} at {what} that exists")
+    if must == "file" and not path.is_file():
+        raise Invalid(f"{path} is not a file; point {key} at a file")
+    if not os.access(path, os.R_OK):
+        raise Invalid(f"{path} is not readable; fix its permissions or point {key} elsewhere")
+
+
+def _check_creatable(path: Path, key: str) -> None:
+    if path.is_dir():
+        raise Invalid(
+            f"{path} is a folder; point {key} at a file inside it, e.g. {path / 'watcher.db'}"
+        )
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise Invalid(
+                f"file {path} is not writable; fix its permissions or point {key} elsewhere"
+            )
+        return
+    # The folder may be missing (fresh checkout): it will be created on first use,
+    # which works when the nearest existing ancestor is a writable folder.
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise Invalid(
+            f"cannot create folder {path.parent}: {ancestor} is a file; point {key} elsewhere"
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise Invalid(
+            f"cannot create {path}: folder {ancestor} is not writable; fix its permissions "
+            f"or point {key} elsewhere"
+        )
+
+
+@dataclass(frozen=True)
+class Section(Kind):
+    """A nested mapping read into the dataclass ``cls`` (whose fields are options)."""
+
+    cls: type = object
+    label = "section"
+
+    def read(self, node: Node, walk: _Walk, key: str) -> Any:
+        if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
+            # `scan:` with every line below commented out: all defaults.
+            return _read_section(self.cls, None, walk, key + ".", _line(node))
+        if not isinstance(node, MappingNode):
+            raise Invalid(
+                f"expected a section of 'key: value' lines indented under {key}:, got {_got(node)}"
+            )
+        return _read_section(self.cls, node, walk, key + ".", _line(node))
+
+    def read_default(self, default: Any, walk: _Walk, key: str, line: int) -> Any:
+        # Read an empty section so the defaults inside are checked too.
+        return _read_section(self.cls, None, walk, key + ".", line)
+
+
+# ------------------------------------------------------------------ declarations
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """What :func:`option` attaches to a dataclass field."""
+
+    kind: Kind
+    doc: str
+    required: bool = False
+
+
+def option(default: Any, kind: Kind, doc: str) -> Any:
+    """Declare one setting: a dataclass field with its kind, default and docstring."""
+    return field(default=default, metadata={_META: OptionSpec(kind, doc)})
+
+
+def required_option(kind: Kind, doc: str) -> Any:
+    """Declare a setting that has no default and must be written in the file."""
+    return field(metadata={_META: OptionSpec(kind, doc, required=True)})
+
+
+def section(cls: type, doc: str) -> Any:
+    """Declare a nested section read into dataclass ``cls``; absent means all defaults."""
+    return field(default_factory=cls, metadata={_META: OptionSpec(Section(cls), doc)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanConfig:
+    """``scan:`` — how the inbox is scanned."""
+
+    settle_seconds: float = option(
+        5.0,
+        Number(minimum=0),
+        "A file whose size or modification time changed within this many seconds is "
+        "still being written; it is left for the next scan.",
+    )
+    ignore: tuple[str, ...] = option(
+        ("*.part", "*.tmp", "*~", ".*"),
+        Globs(),
+        "Glob patterns matched against file names (not folders); matching files are "
+        "skipped. Use [] to read everything.",
+    )
+    max_file_mb: float = option(
+        200.0,
+        Number(minimum=0, exclusive_minimum=True),
+        "Files bigger than this many megabytes are not read; they are recorded as "
+        "failed ('too large').",
+    )
+    recursive: bool = option(True, Boolean(), "Also scan the sub-folders of the inbox.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """The whole configuration; paths are absolute (resolved against the file's folder).
+
+    ``option()``/``section()`` return ``dataclasses.field`` objects, which ruff's
+    RUF009 cannot see through; hence the noqa comments.
+    """
+
+    path: Path  # the config file itself, resolved; not an option
+    inbox: Path = option(  # noqa: RUF009
+        Path("inbox"),
+        PathType("folder"),
+        "Folder scanned for newspaper pages.",
+    )
+    state: Path = option(  # noqa: RUF009
+        Path("state/watcher.db"),
+        PathType("creatable_file"),
+        "SQLite database holding articles and scan state; its folder is created if missing.",
+    )
+    watchlists: Path = option(  # noqa: RUF009
+        Path("watchlists"),
+        PathType("file_or_folder"),
+        "A watchlist YAML file, or a folder of them.",
+    )
+    timezone: str = option(
+        "Asia/Shanghai",
+        Timezone(),
+        "IANA time zone for dates, the digest day and schedules.",
+    )
+    scan: ScanConfig = section(ScanConfig, "How the inbox is scanned.")  # noqa: RUF009
+    log_level: str = option(
+        "INFO",
+        Choice(("DEBUG", "INFO", "WARNING", "ERROR")),
+        "How much is logged: DEBUG, INFO, WARNING or ERROR (any case).",
+    )
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        """The time zone as a ZoneInfo (ZoneInfo caches instances itself)."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+# ------------------------------------------------------------------------ walker
+
+
+@dataclass
+class _Walk:
+    """State shared while one file is read: where it is and what went wrong."""
+
+    file: str
+    base: Path
+    check_paths: bool
+    loader: yaml.SafeLoader
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    def report(self, line: int, key: str, message: str) -> None:
+        self.problems.append((line, f"{self.file}:{line}: {key}: {message}"))
+
+    def construct(self, node: Node) -> Any:
+        """Build the Python value of a node with the safe constructor."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise Invalid(f"cannot read this value ({problem}); write a plain value") from None
+
+
+def _options(cls: type) -> dict[str, tuple[dataclasses.Field[Any], OptionSpec]]:
+    return {f.name: (f, f.metadata[_META]) for f in dataclasses.fields(cls) if _META in f.metadata}
+
+
+def _default_of(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _pairs(node: MappingNode, walk: _Walk, prefix: str) -> dict[str, tuple[int, Node]]:
+    """The mapping's keys (last one wins, as in YAML loaders) with their lines.
+
+    Duplicate keys are reported; ``<<`` merge keys are honoured, and a key written
+    next to a merge overrides the merged one without being called a duplicate.
+    """
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE_TAG:
+            line = _line(key_node)
+            if key_node.value in seen:
+                walk.report(
+                    line,
+                    prefix + key_node.value,
+                    f"duplicate key; it is already set on line {seen[key_node.value]}, "
+                    "so remove one of them",
+                )
+            else:
+                seen[key_node.value] = line
+    try:
+        walk.loader.flatten_mapping(node)
+    except yaml.YAMLError as exc:
+        walk.report(_line(node), prefix.rstrip(".") or "<<", f"bad merge: {exc}")
+    pairs: dict[str, tuple[int, Node]] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode):
+            walk.report(_line(key_node), prefix + "?", "keys must be plain names such as 'inbox'")
+            continue
+        pairs[key_node.value] = (_line(key_node), value_node)
+    return pairs
+
+
+def _read_section(
+    cls: type,
+    node: MappingNode | None,
+    walk: _Walk,
+    prefix: str,
+    line: int,
+    extra: Mapping[str, Any] | None = None,
+) -> Any:
+    """Read ``node`` into ``cls``; report problems and return None if there were any."""
+    specs = _options(cls)
+    before = len(walk.problems)
+    values: dict[str, Any] = dict(extra or {})
+    pairs = _pairs(node, walk, prefix) if node is not None else {}
+    for name, (key_line, value_node) in pairs.items():
+        key = prefix + name
+        if name not in specs:
+            close = _closest(name, specs)
+            if close:
+                walk.report(key_line, key, f"unknown key; did you mean {close!r}?")
+            else:
+                walk.report(key_line, key, f"unknown key (valid keys: {', '.join(specs)})")
+            continue
+        try:
+            values[name] = specs[name][1].kind.read(value_node, walk, key)
+        except Invalid as exc:
+            walk.report(exc.line or key_line, key, exc.message)
+    for name, (f, spec) in specs.items():
+        if name in pairs:
+            continue
+        key = prefix + name
+        if spec.required:
+            where = f"under {prefix.rstrip('.')}:" if prefix else "to the file"
+            walk.report(line, key, f"required key is missing; add '{name}: ...' {where}")
+            continue
+        default = _default_of(f)
+        try:
+            values[name] = spec.kind.read_default(default, walk, key, line)
+        except Invalid as exc:
+            note = f"{key} is not set, so its default '{spec.kind.show(default)}' was used"
+            walk.report(line, key, f"{exc.message} ({note})")
+    if len(walk.problems) > before:
+        return None
+    return cls(**values)
+
+
+# ---------------------------------------------------------------------- public API
+
+
+def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path:
+    """The config file to use: ``--config``, else $WATCHER_CONFIG, else the usual places."""
+    if explicit is not None and str(explicit) != "":
+        return _must_exist(
+            _absolute(explicit),
+            "--config",
+            "Check the path given to --config, or leave --config out to use the default.",
+        )
+    from_env = env.get(ENV_VAR, "")
+    if from_env:
+        return _must_exist(
+            _absolute(from_env),
+            ENV_VAR,
+            f"Fix or unset {ENV_VAR}, or pass --config PATH.",
+        )
+    candidates = [_absolute(DEFAULT_CONFIG), _absolute("watcher.yaml")]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"No config file at {candidates[0]} or {candidates[1]}. Pass --config PATH, set "
+        f"{ENV_VAR}, or run watcher from the project folder that holds {DEFAULT_CONFIG}."
+    )
+
+
+def load_config(path: Path, *, check_paths: bool = True) -> Config:
+    """Read and check the YAML config at ``path``; raise ConfigError listing every problem."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"No config file at {_absolute(path)}. Pass --config PATH, set {ENV_VAR}, or "
+            f"run watcher from the project folder that holds {DEFAULT_CONFIG}."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{file}: the config file is not UTF-8 text (bad byte at offset {exc.start}); "
+            "save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{file}: cannot read the config file ({exc.strerror}); check that it is a "
+            "readable file."
+        ) from None
+
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            raise ConfigError(_syntax_message(file, exc)) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"{file}: YAML error: {exc}. Check the file for unusual characters."
+            ) from None
+
+        if root is not None and not (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
+            if not isinstance(root, MappingNode):
+                raise ConfigError(
+                    f"{file}:{_line(root)}: the configuration must be a mapping of "
+                    f"'key: value' lines such as 'inbox: inbox', got {_got(root)}. Write one "
+                    "setting per line, starting at the left margin."
+                )
+            top: MappingNode | None = root
+        else:
+            top = None  # empty file or only comments: all defaults
+
+        resolved = path.resolve()
+        walk = _Walk(file=file, base=resolved.parent, check_paths=check_paths, loader=loader)
+        line = _line(top) if top is not None else 1
+        config = _read_section(Config, top, walk, "", line, extra={"path": resolved})
+    finally:
+        loader.dispose()
+
+    if walk.problems:
+        # Sort by line only: a stable sort keeps same-line problems in declaration order.
+        problems = [msg for _, msg in sorted(walk.problems, key=lambda p: p[0])]
+        count = len(problems)
+        raise ConfigError(
+            f"{file}: {count} problem{'' if count == 1 else 's'} in the configuration",
+            problems=problems,
+        )
+    log.debug("loaded config %s", resolved)
+    return config
+
+
+def describe_options() -> str:
+    """Every option with its type, default and docstring, for the README and docs."""
+    lines: list[str] = []
+    _describe(Config, "", lines)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _describe(cls: type, prefix: str, lines: list[str]) -> None:
+    for name, (f, spec) in _options(cls).items():
+        key = prefix + name
+        wrap = textwrap.wrap(spec.doc, width=76, initial_indent="    ", subsequent_indent="    ")
+        if isinstance(spec.kind, Section):
+            lines += [f"{key}:  (section)", *wrap, ""]
+            _describe(spec.kind.cls, key + ".", lines)
+            continue
+        default = "required" if spec.required else f"default: {spec.kind.show(_default_of(f))}"
+        lines += [f"{key}: {spec.kind.label} ({default})", *wrap, ""]
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+def _line(node: Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _absolute(path: str | Path) -> Path:
+    """Absolute, ``~`` expanded, without resolving symlinks (it is shown to users)."""
+    return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def _must_exist(path: Path, source: str, fix: str) -> Path:
+    if path.is_dir():
+        raise ConfigError(
+            f"{path} (from {source}) is a folder, not a config file. Point {source} at the "
+            f"YAML file itself, e.g. {path / 'watcher.yaml'}."
+        )
+    if not path.exists():
+        raise ConfigError(f"No config file at {path} (from {source}). {fix}")
+    return path
+
+
+def _syntax_message(file: str, exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    problem = (exc.problem or exc.context or "cannot parse").rstrip(".")
+    where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else file
+    return (
+        f"{where}: YAML syntax error: {problem}. "
+        "Check the indentation and quoting around that line."
+    )
+
+
+def _got(node: Node) -> str:
+    """How a wrong value is shown in a message."""
+    if isinstance(node, MappingNode):
+        return "a section of 'key: value' lines"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag == _NULL_TAG:
+        return "an empty value"
+    return repr(node.value)
+
+
+def _quoted_hint(node: Node, walk: _Walk, kinds: set[str]) -> str:
+    """Explain that quotes turned a would-be number/boolean into text."""
+    if not isinstance(node, ScalarNode) or node.style not in ("'", '"'):
+        return ""
+    tag = walk.loader.resolve(ScalarNode, node.value, (True, False))
+    if tag.rsplit(":", 1)[-1] in kinds:
+        return " (the quotes make it text; remove them)"
+    return ""
+
+
+def _closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate most like ``word``, ignoring case, or None if nothing is close."""
+    folded = {c.casefold(): c for c in candidates}
+    match = difflib.get_close_matches(word.casefold(), list(folded), n=1)
+    return folded[match[0]] if match else None
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(json.dumps(str(v), ensure_ascii=False) for v in value) + "]"
+    return str(value)
