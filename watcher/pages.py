@@ -41,15 +41,15 @@ FUNCTION_END = set("和与及的在对把被将为从向以等并或而且之其
 WEEKDAYS = "一二三四五六日"
 
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
-PAPER_NAME = re.compile(
-    r"^[\u4e00-\u9fff]{2,8}(?:日报|晚报|都市报|商报|时报|早报|快报|周报|新闻)$"
-)
+PAPER_NAME = re.compile(r"^[\u4e00-\u9fff]{2,8}(?:日报|晚报|都市报|商报|时报|早报|快报|周报|新闻)$")
 PAGE_NO = re.compile(r"^(?:[A-Z]{1,2}\d{1,2}|第?\d{1,2}版|\d{2})$")
 SECTION_NAMES = re.compile(
     r"^(?:要闻|综合|时政|经济|财经|社会|民生|国际|国内|评论|文化|文体|体育|副刊|专版|专题|"
     r"地方|本地|城事|区县|视点|焦点|深度|法治|教育|健康|科技|农业|产经|新闻)$"
 )
-DATE_FULL = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*星期([一二三四五六日天]))?")
+DATE_FULL = re.compile(
+    r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*星期([一二三四五六日天]))?"
+)
 DATE_YM = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月$")
 DATE_COMPACT = re.compile(r"(?<!\d)(20\d{2}|19\d{2})(\d{2})(\d{2})(?!\d)")
 WEEKDAY_LINE = re.compile(r"^星期([一二三四五六日天])$")
@@ -77,6 +77,7 @@ FURNITURE = [
         r"^作者[:：].{0,20}编辑[:：]",
         r"^(?:责任)?编辑[:：]\s*\S{2,4}$",
         r"^查看原文$",
+        r"^[(（]?(?:发布|更新)时间[:：]",
         r"^(?:返回|打印|关闭|收藏|字号)(?:\s|$)",
         r"^出版$",
         r"^[\u4e00-\u9fff]{2,10}报社$",
@@ -89,7 +90,9 @@ LABEL = re.compile(r"^(?:图片[·・]?新闻|链接|相关链接|新闻链接|�
 TOC_HEADING = re.compile(r"^(?:新闻摘要|本期(?:节目)?主要内容|目录|要目|今日导读|本期导读)[:：]?$")
 LIST_ITEM = re.compile(r"^(?:\d{1,2}[.、．]|[（(]\d{1,2}[)）])")
 CONTINUATION = re.compile(r"^[(（]\s*((?:下转|转|上接|接)第?\s*[\w\d]{1,6}\s*[版页])\s*[)）]$")
-CONTINUATION_TAIL = re.compile(r"^(.*?\S)\s*([(（]\s*(?:下转|转)第?\s*[\w\d]{1,6}\s*[版页]\s*[)）])$")
+CONTINUATION_TAIL = re.compile(
+    r"^(.*?\S)\s*([(（]\s*(?:下转|转)第?\s*[\w\d]{1,6}\s*[版页]\s*[)）])$"
+)
 
 # Datelines: "本报讯", "本报5月7日讯", "三湘都市报6月17日讯", "株洲日报·掌上株洲讯",
 # "新华社电", "新华社北京6月3日电", "央视网消息（新闻联播）：".
@@ -114,16 +117,17 @@ BYLINE = re.compile(
     r"(?:通讯员|特约记者)\s*\S.*)$"
 )
 MEDIA_LINE = re.compile(r"^[\u4e00-\u9fff·]{2,16}(?:客户端|日报|都市报|晚报|新闻网)$")
-CREDIT = re.compile(r"(?:\s|^|[\u4e00-\u9fff/])(?:摄影?报道|摄)$")
+# A photo credit: "记者 唐俊 摄", "三湘都市报记者李成辉 摄影报道" (not "启动拍摄").
+CREDIT = re.compile(r"(?:\s(?:摄影?报道|摄影|摄)|(?:记者|通讯员)[/]?[\u4e00-\u9fff]{2,4}摄)$")
 INLINE_BYLINE = re.compile(r"^(.*[。！？!?”])\s*(■\s*\S.{1,40})$")
 BANNER_PHRASE_MAX = 4
 EVENT_END = re.compile(
     r"(?:座谈|会见|会谈|出席|讲话|举行|签约|调研|考察|致辞|主持|参加|召开|陪同|致贺信|见证签约)$"
 )
 
-F, H, LEAD, TOPBY, BY, CREDITLINE, CAPTION, CONT, FOOT, LAB, BODY, SHORT = (
-    "furniture heading lead topby byline credit caption cont footer label body short".split()
-)
+# Line kinds.
+F, H, LEAD, TOPBY, BY, CREDITLINE = "furniture", "heading", "lead", "topby", "byline", "credit"
+CAPTION, CONT, FOOT, LAB, BODY, SHORT = "caption", "cont", "footer", "label", "body", "short"
 
 
 @dataclass
@@ -137,8 +141,13 @@ class Line:
 # --- the public function -----------------------------------------------------
 
 
-def split_page(text: str, *, today: dt.date | None = None) -> list[Article]:
-    """Cut a page's text into its articles, in reading order."""
+def split_page(text: str, *, markup: str = "plain", today: dt.date | None = None) -> list[Article]:
+    """Cut a page's text into its articles, in reading order.
+
+    With ``markup="markdown"`` (Markdown and HTML sources) headings mark the
+    articles when the page has any: a dateline inside a heading's block is
+    that article's lead, never the start of another article.
+    """
     lines = _prepare(text)
     if not lines:
         return []
@@ -146,6 +155,8 @@ def split_page(text: str, *, today: dt.date | None = None) -> list[Article]:
         lines[i].kind = _classify(lines, i)
     _mark_toc(lines)
     anchors = _find_anchors(lines)
+    if markup == "markdown" and any(ln.kind == H for ln in lines):
+        anchors = {k: a for k, a in anchors.items() if a.heading is not None}
     if not anchors and not any(ln.kind == H for ln in lines):
         anchors = _leadless_anchor(lines)
     drafts = _walk(lines, anchors)
@@ -164,7 +175,7 @@ def _prepare(text: str) -> list[Line]:
     gap = True
     for raw in text.split("\n"):
         s = raw.replace("\u3000", " ").replace("\xa0", " ").replace("**", "")
-        s = re.sub(r"[ \t]+", " ", s).strip()
+        s = re.sub(r"\s+", " ", s.replace("\u200b", "")).strip()
         if not s:
             gap = True
             continue
@@ -205,7 +216,7 @@ def _classify(lines: list[Line], i: int) -> str:
         return LAB
     if CONTINUATION.match(s):
         return CONT
-    if (m := DATELINE.match(s)) and len(s) > m.end() + 4:
+    if (m := DATELINE.match(s)) and len(s) > m.end() + 1:
         return LEAD
     if len(s) <= 60 and not SENTENCE_PUNCT.search(s):
         prev = _prev_kind(lines, i)
@@ -263,9 +274,7 @@ def _find_anchors(lines: list[Line]) -> dict[int, Anchor]:
         start, heading, j, taken = i, None, i - 1, 0
         while j >= 0 and taken < 6:
             k = lines[j].kind
-            if k == SHORT and heading is None:
-                start, taken = j, taken + 1
-            elif k == SHORT and heading is not None and taken < 2:
+            if k == SHORT and (heading is None or taken < 2):
                 start, taken = j, taken + 1
             elif k == CAPTION and heading is None:
                 pass  # the article's own photo, printed between headline and lead
@@ -295,6 +304,7 @@ class Draft:
 
     head: list[Line] = field(default_factory=list)
     heading: Line | None = None
+    sub: list[Line] = field(default_factory=list)  # subtitle lines under a heading
     lead: Line | None = None
     body: list[Line] = field(default_factory=list)
     bylines: list[str] = field(default_factory=list)
@@ -313,11 +323,11 @@ def _walk(lines: list[Line], anchors: dict[int, Anchor]) -> list[Draft]:
 
     def flush_orphans() -> None:
         nonlocal orphans
-        if orphans:
-            if drafts or cur is not None:  # before the first article: masthead
-                item = _orphan_item([lines[k] for k in orphans])
-                if item:
-                    drafts.append(item)
+        # Orphans before the first article are the masthead, already read for facts.
+        if orphans and (drafts or cur is not None):
+            item = _orphan_item([lines[k] for k in orphans])
+            if item:
+                drafts.append(item)
         orphans = []
 
     def start(d: Draft) -> None:
@@ -331,6 +341,14 @@ def _walk(lines: list[Line], anchors: dict[int, Anchor]) -> list[Draft]:
     while i < len(lines):
         ln = lines[i]
         a = anchors.get(i)
+        if a is not None and a.heading is None and a.lead is not None and _awaits_lead(cur):
+            # Lines under a heading, then the dateline: still the heading's story.
+            assert cur is not None
+            for b in [*cur.body, *lines[a.start : a.lead]]:
+                (cur.captions.append(b.text) if b.kind == CAPTION else cur.sub.append(b))
+            cur.body, cur.lead = [], lines[a.lead]
+            i = a.lead + 1
+            continue
         if a is not None:
             block = lines[a.start : a.lead if a.lead is not None else a.start + 1]
             d = Draft(lead=lines[a.lead] if a.lead is not None else None)
@@ -355,8 +373,14 @@ def _walk(lines: list[Line], anchors: dict[int, Anchor]) -> list[Draft]:
             if cur is None or cur.closed or skip_to_anchor or (cur.level and ln.level <= cur.level):
                 d = Draft(heading=ln, level=ln.level)
                 # Short lines just above a heading are its kicker.
-                kick = []
-                while orphans and lines[orphans[-1]].kind == SHORT and len(kick) < 2:
+                kick: list[Line] = []
+                while (
+                    orphans
+                    and orphans[-1] == i - 1 - len(kick)  # directly above, nothing between
+                    and lines[orphans[-1]].kind == SHORT
+                    and not PAPER_NAME.match(lines[orphans[-1]].text)
+                    and len(kick) < 2
+                ):
                     kick.insert(0, lines[orphans.pop()])
                 d.head = kick
                 start(d)
@@ -401,6 +425,9 @@ def _walk(lines: list[Line], anchors: dict[int, Anchor]) -> list[Draft]:
         else:  # BODY, SHORT, LEAD/TOPBY outside anchors
             if cur is None or cur.closed:
                 orphans.append(i)
+            elif k == LEAD and _awaits_lead(cur):
+                cur.sub.extend(cur.body)
+                cur.body, cur.lead = [], ln
             else:
                 cur.body.append(ln)
         i += 1
@@ -409,6 +436,17 @@ def _walk(lines: list[Line], anchors: dict[int, Anchor]) -> list[Draft]:
         cur = None
     flush_orphans()
     return drafts
+
+
+def _awaits_lead(d: Draft | None) -> bool:
+    """A heading's story with nothing but short lines so far, and no dateline yet."""
+    return (
+        d is not None
+        and d.heading is not None
+        and d.lead is None
+        and not d.closed
+        and not any(SENTENCE_PUNCT.search(b.text) for b in d.body)
+    )
 
 
 def _paragraphs(d: Draft) -> list[Line]:
@@ -641,7 +679,9 @@ def _assemble(d: Draft, page: Page, today: dt.date | None, index: int) -> Articl
     kicker, headline, subtitle = _split_head(d.head)
     if d.heading is not None:
         kicker = " ".join(ln.text for ln in d.head) or None
-        headline, subtitle = d.heading.text, None
+        headline = d.heading.text
+        # A repeat of the headline in bold under it is not a subtitle.
+        subtitle = " ".join(ln.text for ln in d.sub if ln.text != headline) or None
     body_lines = list(d.body)
     dateline = byline = None
     event = None
@@ -650,7 +690,8 @@ def _assemble(d: Draft, page: Page, today: dt.date | None, index: int) -> Articl
         m = DATELINE.match(d.lead.text)
         if m:
             dateline = m.group(0).strip()
-            if m.group("by"):
+            # In "央视网消息（新闻联播）" the brackets name a programme, not a reporter.
+            if m.group("by") and m.group("kind") != "消息":
                 dateline = d.lead.text[: m.start("by") - 1].strip()
                 d.bylines.insert(0, m.group("by").strip())
             dateline = dateline.rstrip(":： ")

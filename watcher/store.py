@@ -1,0 +1,415 @@
+"""The state store: the only module that talks to the SQLite database.
+
+One file holds what watcher knows: the documents it has read (by content
+hash), what ``stat`` last saw at each path (so a rescan of an unchanged folder
+reads no file), the articles cut from each document, and one row per scan.
+Each document is written in one transaction, so a process killed at any point
+leaves either the whole document or none of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from watcher.errors import StateError
+from watcher.models import Article, ScanReport
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+# Ordered migrations: MIGRATIONS[n] brings a database from version n to n + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE documents (
+        sha256     TEXT PRIMARY KEY,
+        path       TEXT NOT NULL,      -- where it was first found
+        size       INTEGER NOT NULL,
+        mtime_ns   INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,      -- ISO 8601, UTC
+        status     TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+        reason     TEXT,
+        encoding   TEXT,
+        articles   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE files (
+        path       TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        mtime_ns   INTEGER NOT NULL,
+        sha256     TEXT,               -- NULL when the file was skipped unread
+        status     TEXT NOT NULL CHECK (status IN ('ok', 'duplicate', 'failed', 'skipped')),
+        reason     TEXT,
+        seen_at    TEXT NOT NULL
+    );
+    CREATE TABLE articles (
+        doc_sha256 TEXT NOT NULL REFERENCES documents (sha256) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,
+        kind       TEXT NOT NULL,
+        headline   TEXT NOT NULL,
+        kicker     TEXT,
+        subtitle   TEXT,
+        body       TEXT NOT NULL,
+        newspaper  TEXT,
+        date       TEXT,               -- publication date, YYYY-MM-DD
+        event_date TEXT,
+        page       TEXT,
+        section    TEXT,
+        byline     TEXT,
+        dateline   TEXT,
+        continued  TEXT,
+        captions   TEXT NOT NULL DEFAULT '[]',
+        chars      INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (doc_sha256, idx)
+    );
+    CREATE INDEX articles_date ON articles (date);
+    CREATE INDEX articles_first_seen ON articles (first_seen);
+    CREATE TABLE scans (
+        id         INTEGER PRIMARY KEY,
+        started    TEXT NOT NULL,
+        finished   TEXT,
+        new        INTEGER NOT NULL DEFAULT 0,
+        unchanged  INTEGER NOT NULL DEFAULT 0,
+        duplicate  INTEGER NOT NULL DEFAULT 0,
+        failed     INTEGER NOT NULL DEFAULT 0,
+        waiting    INTEGER NOT NULL DEFAULT 0,
+        skipped    INTEGER NOT NULL DEFAULT 0,
+        articles   INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the store remembers about a path."""
+
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    status: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as read back from the store, with where it came from."""
+
+    article: Article
+    doc_sha256: str
+    file: str
+    first_seen: dt.datetime
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """A connection to the state database; use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is safe against a killed process in WAL mode; only an OS
+            # crash could lose the last transactions, never corrupt the file.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"cannot open the state database {path}: {exc}. If the file is not a "
+                "watcher database, point 'state' in the config at another file."
+            ) from exc
+        except OSError as exc:
+            raise StateError(f"cannot create the state folder {path.parent}: {exc}") from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- schema ---------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"the state database {self.path} has schema version {version}, newer than "
+                f"this watcher understands ({SCHEMA_VERSION}); upgrade watcher."
+            )
+        for n in range(version, SCHEMA_VERSION):
+            log.info("migrating %s to schema version %d", self.path, n + 1)
+            with self.transaction():
+                for statement in _statements(MIGRATIONS[n]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {n + 1}")
+
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- transactions -----------------------------------------------------
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    # --- files and documents ------------------------------------------------
+
+    def file_states(self) -> dict[str, FileState]:
+        rows = self.db.execute("SELECT path, size, mtime_ns, sha256, status, reason FROM files")
+        return {
+            r["path"]: FileState(r["size"], r["mtime_ns"], r["sha256"], r["status"], r["reason"])
+            for r in rows
+        }
+
+    def document_status(self, sha256: str) -> str | None:
+        row = self.db.execute("SELECT status FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+        return row["status"] if row else None
+
+    def record_file(
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        sha256: str | None,
+        status: str,
+        now: dt.datetime,
+        reason: str | None = None,
+    ) -> None:
+        """Remember what stat saw at ``path`` (a duplicate, a skip, a failure)."""
+        with self.transaction():
+            self._put_file(path, size, mtime_ns, sha256, status, now, reason)
+
+    def _put_file(
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        sha256: str | None,
+        status: str,
+        now: dt.datetime,
+        reason: str | None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO files (path, size, mtime_ns, sha256, status, reason, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, "
+            "status = excluded.status, reason = excluded.reason, seen_at = excluded.seen_at",
+            (path, size, mtime_ns, sha256, status, reason, _iso(now)),
+        )
+
+    def add_document(
+        self,
+        *,
+        sha256: str,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        encoding: str,
+        articles: Sequence[Article],
+        now: dt.datetime,
+    ) -> None:
+        """Store a document and its articles in one transaction."""
+        seen = _iso(now)
+        with self.transaction():
+            self.db.execute("DELETE FROM articles WHERE doc_sha256 = ?", (sha256,))
+            self.db.execute(
+                "INSERT INTO documents (sha256, path, size, mtime_ns, first_seen, status, "
+                "reason, encoding, articles) VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?) "
+                "ON CONFLICT (sha256) DO UPDATE SET status = 'ok', reason = NULL, "
+                "path = excluded.path, encoding = excluded.encoding, "
+                "articles = excluded.articles",
+                (sha256, path, size, mtime_ns, seen, encoding, len(articles)),
+            )
+            first_seen = self.db.execute(
+                "SELECT first_seen FROM documents WHERE sha256 = ?", (sha256,)
+            ).fetchone()[0]
+            self.db.executemany(
+                "INSERT INTO articles (doc_sha256, idx, kind, headline, kicker, subtitle, body, "
+                "newspaper, date, event_date, page, section, byline, dateline, continued, "
+                "captions, chars, first_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_article_row(sha256, a, first_seen) for a in articles],
+            )
+            self._put_file(path, size, mtime_ns, sha256, "ok", now, None)
+
+    def add_failure(
+        self,
+        *,
+        sha256: str | None,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        reason: str,
+        now: dt.datetime,
+    ) -> None:
+        """Record a document that could not be read, so it is reported and retried
+        only when the file changes."""
+        with self.transaction():
+            if sha256 is not None:
+                self.db.execute(
+                    "INSERT INTO documents (sha256, path, size, mtime_ns, first_seen, status, "
+                    "reason) VALUES (?, ?, ?, ?, ?, 'failed', ?) ON CONFLICT (sha256) DO UPDATE "
+                    "SET reason = excluded.reason WHERE status = 'failed'",
+                    (sha256, path, size, mtime_ns, _iso(now), reason),
+                )
+            self._put_file(path, size, mtime_ns, sha256, "failed", now, reason)
+
+    def failures(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file whose last read failed."""
+        rows = self.db.execute(
+            "SELECT path, reason FROM files WHERE status = 'failed' ORDER BY path"
+        )
+        return [(r["path"], r["reason"]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        q = self.db.execute
+        return {
+            "documents": q("SELECT count(*) FROM documents WHERE status = 'ok'").fetchone()[0],
+            "failed": q("SELECT count(*) FROM files WHERE status = 'failed'").fetchone()[0],
+            "articles": q("SELECT count(*) FROM articles").fetchone()[0],
+            "files": q("SELECT count(*) FROM files").fetchone()[0],
+        }
+
+    # --- articles ---------------------------------------------------------
+
+    def articles(
+        self,
+        *,
+        date: dt.date | None = None,
+        doc_sha256: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[StoredArticle]:
+        """Stored articles in the order they were first seen, then page order."""
+        where, args = [], []
+        if date is not None:
+            where.append("a.date = ?")
+            args.append(date.isoformat())
+        if doc_sha256 is not None:
+            where.append("a.doc_sha256 = ?")
+            args.append(doc_sha256)
+        sql = (
+            "SELECT a.*, d.path AS file FROM articles a JOIN documents d "
+            "ON d.sha256 = a.doc_sha256"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY a.first_seen, d.path, a.idx"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        for r in self.db.execute(sql, args):
+            yield StoredArticle(
+                article=_row_article(r),
+                doc_sha256=r["doc_sha256"],
+                file=r["file"],
+                first_seen=dt.datetime.fromisoformat(r["first_seen"]),
+            )
+
+    # --- scans ----------------------------------------------------------------
+
+    def begin_scan(self, now: dt.datetime) -> int:
+        with self.transaction():
+            cur = self.db.execute("INSERT INTO scans (started) VALUES (?)", (_iso(now),))
+        return int(cur.lastrowid or 0)
+
+    def end_scan(self, scan_id: int, report: ScanReport, now: dt.datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE scans SET finished = ?, new = ?, unchanged = ?, duplicate = ?, "
+                "failed = ?, waiting = ?, skipped = ?, articles = ? WHERE id = ?",
+                (
+                    _iso(now),
+                    report.new,
+                    report.unchanged,
+                    report.duplicate,
+                    report.failed,
+                    report.waiting,
+                    report.skipped,
+                    report.articles,
+                    scan_id,
+                ),
+            )
+
+    def last_scan(self) -> dict[str, object] | None:
+        row = self.db.execute(
+            "SELECT * FROM scans WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return dict(row) if row else None
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (they hold no string literals
+    with semicolons), so they run inside our own transaction."""
+    lines = [ln.split("--", 1)[0] for ln in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]:
+    return (
+        sha256,
+        a.index,
+        a.kind,
+        a.headline,
+        a.kicker,
+        a.subtitle,
+        a.body,
+        a.newspaper,
+        a.date.isoformat() if a.date else None,
+        a.event_date.isoformat() if a.event_date else None,
+        a.page,
+        a.section,
+        a.byline,
+        a.dateline,
+        a.continued,
+        json.dumps(list(a.captions), ensure_ascii=False),
+        a.chars,
+        first_seen,
+    )
+
+
+def _row_article(r: sqlite3.Row) -> Article:
+    return Article(
+        index=r["idx"],
+        headline=r["headline"],
+        body=r["body"],
+        kicker=r["kicker"],
+        subtitle=r["subtitle"],
+        newspaper=r["newspaper"],
+        date=dt.date.fromisoformat(r["date"]) if r["date"] else None,
+        event_date=dt.date.fromisoformat(r["event_date"]) if r["event_date"] else None,
+        page=r["page"],
+        section=r["section"],
+        byline=r["byline"],
+        dateline=r["dateline"],
+        continued=r["continued"],
+        captions=tuple(json.loads(r["captions"])),
+        kind=r["kind"],
+    )
