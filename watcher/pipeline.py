@@ -162,7 +162,7 @@ def _scan_one(
         articles=articles,
         now=now,
     )
-    log.info("%s: %d articles (%s)", path, len(articles), text.encoding)
+    log.debug("%s: %d articles (%s)", path, len(articles), text.encoding)
     return ("new", len(articles), None)
 
 
