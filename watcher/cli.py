@@ -18,10 +18,14 @@ from pathlib import Path
 
 import click
 
-from watcher import __version__, pipeline
+from watcher import __version__, pages, pipeline, readers
 from watcher.config import Config, find_config, load_config
-from watcher.errors import WatcherError
+from watcher.errors import ConfigError, ReadError, WatcherError
+from watcher.matcher import Matcher
+from watcher.models import Article, Match
+from watcher.segment import Segmenter
 from watcher.store import Store, StoredArticle
+from watcher.watchlists import Topic, load_watchlists
 
 log = logging.getLogger("watcher")
 
@@ -40,6 +44,16 @@ class Context:
         cfg = load_config(path, check_paths=check_paths)
         _setup_logging(self.log_level or cfg.log_level)
         return cfg
+
+    def optional_config(self) -> Config | None:
+        """The config when one is given or found; ``watcher match`` works without."""
+        if self.config_path is None and not os.environ.get("WATCHER_CONFIG"):
+            try:
+                find_config(None, os.environ)
+            except ConfigError:
+                _setup_logging(self.log_level or "WARNING")
+                return None
+        return self.config()
 
 
 def _setup_logging(level: str) -> None:
@@ -81,13 +95,17 @@ def _open_store(cfg: Config) -> Iterator[Store]:
 @cli.command()
 @click.pass_obj
 def check(obj: Context) -> None:
-    """Validate the config and report every problem at once."""
+    """Validate the config and the watchlists; report every problem at once."""
     cfg = obj.config()
+    topics = load_watchlists(cfg.watchlists)
     click.echo(f"OK: {cfg.path}")
     click.echo(f"  inbox:      {cfg.inbox}")
     click.echo(f"  state:      {cfg.state}")
     click.echo(f"  watchlists: {cfg.watchlists}")
     click.echo(f"  timezone:   {cfg.timezone}")
+    click.echo(f"  topics:     {len(topics)}" + (": " if topics else ""), nl=not topics)
+    if topics:
+        click.echo(", ".join(f"{t.id} ({t.name})" for t in topics))
 
 
 @cli.command()
@@ -98,14 +116,15 @@ def check(obj: Context) -> None:
 def scan(obj: Context, progress: bool | None) -> None:
     """Read new and changed files in the inbox into the state store."""
     cfg = obj.config()
+    topics = load_watchlists(cfg.watchlists)
     show = sys.stderr.isatty() if progress is None else progress
     with _open_store(cfg) as store:
         if show:
             total = len(pipeline.list_inbox(cfg.inbox, cfg.scan.ignore, cfg.scan.recursive))
             with click.progressbar(length=total, label="scanning", file=sys.stderr) as bar:
-                report = pipeline.scan(cfg, store, progress=lambda _f: bar.update(1))
+                report = pipeline.scan(cfg, store, topics=topics, progress=lambda _f: bar.update(1))
         else:
-            report = pipeline.scan(cfg, store)
+            report = pipeline.scan(cfg, store, topics=topics)
     click.echo(f"scan: {report.summary()}")
     for path, reason in report.failures:
         click.echo(f"  failed: {path}: {reason}")
@@ -127,11 +146,18 @@ def articles(obj: Context, date_: str | None, fmt: str, limit: int | None) -> No
     """List the articles in the state store."""
     day = _parse_date(date_) if date_ else None
     cfg = obj.config()
+    names = _topic_names(cfg)
     with _open_store(cfg) as store:
         rows = list(store.articles(date=day, limit=limit))
+        found: dict[tuple[str, int], list[Match]] = {}
+        for doc, idx, m in store.matches():
+            found.setdefault((doc, idx), []).append(m)
     if fmt == "jsonl":
         for row in rows:
-            click.echo(json.dumps(article_json(row), ensure_ascii=False))
+            obj_ = article_json(row)
+            ms = found.get((row.doc_sha256, row.article.index), [])
+            obj_["topics"] = [_topic_json(m, names) for m in _in_order(ms, names)]
+            click.echo(json.dumps(obj_, ensure_ascii=False))
         return
     if not rows:
         click.echo("no articles stored" + (f" for {day}" if day else "") + "; run 'watcher scan'")
@@ -155,7 +181,197 @@ def articles(obj: Context, date_: str | None, fmt: str, limit: int | None) -> No
         click.echo(f"  {a.index:>3}  {a.headline}")
         extra = f"{meta}  {a.byline}" if a.byline else meta
         click.echo(f"       {extra}  ({a.chars} chars{', continued' if a.continued else ''})")
+        ms = _in_order(found.get((row.doc_sha256, a.index), []), names)
+        if ms:
+            tags = ", ".join(f"{names.get(m.topic_id, m.topic_id)} {m.score:.1f}" for m in ms)
+            click.echo(f"       topics: {tags}")
     click.echo(f"\n{len(rows)} articles")
+
+
+def _topic_names(cfg: Config) -> dict[str, str]:
+    """Topic id → name, in watchlist order (empty if the watchlists do not load)."""
+    try:
+        return {t.id: t.name for t in load_watchlists(cfg.watchlists)}
+    except ConfigError:
+        return {}
+
+
+def _in_order(ms: list[Match], names: dict[str, str]) -> list[Match]:
+    order = {tid: n for n, tid in enumerate(names)}
+    return sorted(ms, key=lambda m: (order.get(m.topic_id, len(order)), m.topic_id))
+
+
+def _topic_json(m: Match, names: dict[str, str], explain: bool = False) -> dict[str, object]:
+    out: dict[str, object] = {
+        "id": m.topic_id,
+        "name": names.get(m.topic_id, m.topic_id),
+        "score": m.score,
+        "terms": dict(m.terms),
+    }
+    if explain:
+        out["why"] = m.clause
+        out["snippet"] = m.snippet
+        out["marks"] = [list(x) for x in m.marks]
+        out["hits"] = [
+            {"term": h.term, "field": h.field, "start": h.start, "end": h.end} for h in m.hits
+        ]
+    return out
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--watchlists",
+    "watchlists_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Watchlist file or folder (default: the config's watchlists).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True
+)
+@click.option("--explain", is_flag=True, help="Show why: the clause that fired, hits, snippet.")
+@click.pass_obj
+def match(
+    obj: Context, paths: tuple[Path, ...], watchlists_path: Path | None, fmt: str, explain: bool
+) -> None:
+    """Split files (or folders) and match their articles; no state is read or written.
+
+    The tool for trying a watchlist before saving it.
+    """
+    cfg = obj.optional_config()
+    source = watchlists_path or (cfg.watchlists if cfg else None)
+    if source is None:
+        raise ConfigError(
+            "No watchlists to match against: pass --watchlists PATH, or run from a folder "
+            "with config/watcher.yaml, or pass --config."
+        )
+    topics = load_watchlists(source)
+    names = {t.id: t.name for t in topics}
+    cache = cfg.state.parent / "cache" if cfg else _user_cache()
+    matcher = Matcher(topics, Segmenter(cache))
+    tz = cfg.tz if cfg else None
+    today = dt.datetime.now(tz).date()
+    total = hits = 0
+    for path in _files(paths):
+        try:
+            text = readers.read_bytes(path, path.read_bytes())
+        except (ReadError, OSError) as exc:
+            click.echo(f"{path}: skipped: {exc}", err=True)
+            continue
+        for art in pages.split_page(text.text, markup=text.markup, today=today):
+            found = matcher.match(art)
+            total += 1
+            hits += bool(found)
+            if fmt == "jsonl":
+                row = _match_json(path, art, found, names, explain)
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                _print_match(path, art, found, names, explain)
+    if fmt == "text":
+        click.echo(f"\n{total} articles, {hits} matched a topic")
+
+
+def _files(paths: tuple[Path, ...]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += [f.path for f in pipeline.list_inbox(p, (".*",)) if readers.reader_for(f.path)]
+        else:
+            out.append(p)
+    return out
+
+
+def _user_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "watcher"
+
+
+def _match_json(
+    path: Path, art: Article, found: list[Match], names: dict[str, str], explain: bool
+) -> dict[str, object]:
+    return {
+        "file": str(path),
+        "index": art.index,
+        "kind": art.kind,
+        "headline": art.headline,
+        "kicker": art.kicker,
+        "newspaper": art.newspaper,
+        "date": art.date.isoformat() if art.date else None,
+        "page": art.page,
+        "byline": art.byline,
+        "lead": art.lead,
+        "chars": art.chars,
+        "topics": [_topic_json(m, names, explain) for m in found],
+    }
+
+
+def _print_match(
+    path: Path, art: Article, found: list[Match], names: dict[str, str], explain: bool
+) -> None:
+    date = art.date.isoformat() if art.date else "-"
+    tags = "  ".join(f"[{names.get(m.topic_id, m.topic_id)} {m.score:.1f}]" for m in found)
+    click.echo(f"{path.name}#{art.index}  {date}  {art.headline}  {tags}".rstrip())
+    if explain:
+        for m in found:
+            terms = ", ".join(f"{t}×{n}" for t, n in m.terms)
+            click.echo(f"    {names.get(m.topic_id, m.topic_id)}: {terms}")
+            click.echo(f"      why: {m.clause}")
+            click.echo(f"      {_marked(m.snippet, m.marks)}")
+
+
+def _marked(text: str, marks: tuple[tuple[int, int], ...]) -> str:
+    out, last = [], 0
+    for s, e in marks:
+        out += [text[last:s], "【", text[s:e], "】"]
+        last = e
+    return "".join([*out, text[last:]])
+
+
+@cli.command(name="try")
+@click.argument("topic_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Compare over articles first seen in the last N days.")  # fmt: skip
+@click.pass_obj
+def try_(obj: Context, topic_file: Path, days: int) -> None:
+    """Run a new or edited topic over stored articles; show what it adds and drops."""
+    cfg = obj.config()
+    candidates = load_watchlists(topic_file)
+    current = {t.id: t for t in _current_topics(cfg)}
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    with _open_store(cfg) as store:
+        rows = [r for r in store.articles() if r.first_seen >= since]
+        stored = {(d, i, m.topic_id) for d, i, m in store.matches()}
+    matcher = Matcher(candidates, Segmenter(cfg.state.parent / "cache"))
+    for topic in candidates:
+        old = {
+            (r.doc_sha256, r.article.index)
+            for r in rows
+            if (r.doc_sha256, r.article.index, topic.id) in stored
+        }
+        new = {
+            (r.doc_sha256, r.article.index)
+            for r in rows
+            if any(m.topic_id == topic.id for m in matcher.match(r.article))
+        }
+        heads = {(r.doc_sha256, r.article.index): r.article.headline for r in rows}
+        state = "changed" if topic.id in current else "new topic"
+        if topic.id in current and current[topic.id].version == topic.version:
+            state = "unchanged"
+        click.echo(
+            f"{topic.id} ({topic.name}, {state}): +{len(new - old)} / −{len(old - new)} "
+            f"articles over {days} days ({len(new)} would match)"
+        )
+        for key in sorted(new - old):
+            click.echo(f"  + {heads[key]}")
+        for key in sorted(old - new):
+            click.echo(f"  − {heads[key]}")
+
+
+def _current_topics(cfg: Config) -> list[Topic]:
+    try:
+        return load_watchlists(cfg.watchlists)
+    except ConfigError:
+        return []
 
 
 def article_json(row: StoredArticle) -> dict[str, object]:

@@ -25,7 +25,8 @@ import math
 import os
 import textwrap
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -602,6 +603,28 @@ def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path:
 def load_config(path: Path, *, check_paths: bool = True) -> Config:
     """Read and check the YAML config at ``path``; raise ConfigError listing every problem."""
     path = Path(path)
+    with yaml_tree(path, "configuration", check_paths=check_paths) as (root, walk):
+        if root is not None and not isinstance(root, MappingNode):
+            raise ConfigError(
+                f"{walk.file}:{_line(root)}: the configuration must be a mapping of "
+                f"'key: value' lines such as 'inbox: inbox', got {_got(root)}. Write one "
+                "setting per line, starting at the left margin."
+            )
+        line = _line(root) if root is not None else 1
+        config = _read_section(Config, root, walk, "", line, extra={"path": path.resolve()})
+    log.debug("loaded config %s", path)
+    return config
+
+
+@contextmanager
+def yaml_tree(
+    path: Path, what: str, *, check_paths: bool = True
+) -> Iterator[tuple[Node | None, _Walk]]:
+    """Open a YAML file as a node tree (``None`` when empty) and a walker.
+
+    Problems the caller reports on the walker are raised together as one
+    ConfigError when the block ends. Used for the config and the watchlists.
+    """
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -609,15 +632,17 @@ def load_config(path: Path, *, check_paths: bool = True) -> Config:
         raise ConfigError(
             f"No config file at {_absolute(path)}. Pass --config PATH, set {ENV_VAR}, or "
             f"run watcher from the project folder that holds {DEFAULT_CONFIG}."
+            if what == "configuration"
+            else f"{_absolute(path)} does not exist."
         ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{file}: the config file is not UTF-8 text (bad byte at offset {exc.start}); "
+            f"{file}: the {what} file is not UTF-8 text (bad byte at offset {exc.start}); "
             "save it as UTF-8."
         ) from None
     except OSError as exc:
         raise ConfigError(
-            f"{file}: cannot read the config file ({exc.strerror}); check that it is a "
+            f"{file}: cannot read the {what} file ({exc.strerror}); check that it is a "
             "readable file."
         ) from None
 
@@ -631,35 +656,20 @@ def load_config(path: Path, *, check_paths: bool = True) -> Config:
             raise ConfigError(
                 f"{file}: YAML error: {exc}. Check the file for unusual characters."
             ) from None
-
-        if root is not None and not (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
-            if not isinstance(root, MappingNode):
-                raise ConfigError(
-                    f"{file}:{_line(root)}: the configuration must be a mapping of "
-                    f"'key: value' lines such as 'inbox: inbox', got {_got(root)}. Write one "
-                    "setting per line, starting at the left margin."
-                )
-            top: MappingNode | None = root
-        else:
-            top = None  # empty file or only comments: all defaults
-
-        resolved = path.resolve()
-        walk = _Walk(file=file, base=resolved.parent, check_paths=check_paths, loader=loader)
-        line = _line(top) if top is not None else 1
-        config = _read_section(Config, top, walk, "", line, extra={"path": resolved})
+        if isinstance(root, ScalarNode) and root.tag == _NULL_TAG:
+            root = None  # empty file or only comments
+        walk = _Walk(file=file, base=path.resolve().parent, check_paths=check_paths, loader=loader)
+        yield root, walk
     finally:
         loader.dispose()
-
     if walk.problems:
         # Sort by line only: a stable sort keeps same-line problems in declaration order.
         problems = [msg for _, msg in sorted(walk.problems, key=lambda p: p[0])]
         count = len(problems)
         raise ConfigError(
-            f"{file}: {count} problem{'' if count == 1 else 's'} in the configuration",
+            f"{file}: {count} problem{'' if count == 1 else 's'} in the {what}",
             problems=problems,
         )
-    log.debug("loaded config %s", resolved)
-    return config
 
 
 def describe_options() -> str:
@@ -763,3 +773,9 @@ def _show(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(json.dumps(str(v), ensure_ascii=False) for v in value) + "]"
     return str(value)
+
+
+# Public names for other readers of YAML (the watchlists).
+Walk = _Walk
+read_section = _read_section
+node_line = _line

@@ -90,6 +90,7 @@ class ScanReport:
     waiting: int = 0
     skipped: int = 0
     articles: int = 0
+    matched: int = 0  # new articles that matched at least one topic
     failures: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def summary(self) -> str:
@@ -104,4 +105,35 @@ class ScanReport:
             parts.append(f"{self.waiting} still being written")
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
-        return ", ".join(parts) + f"; {self.articles} articles added"
+        tail = f"; {self.articles} articles added"
+        if self.matched:
+            tail += f", {self.matched} matched a topic"
+        return ", ".join(parts) + tail
+
+
+@dataclass(frozen=True)
+class TermHit:
+    """One verified occurrence of a term: in which field, at which characters."""
+
+    term: str
+    field: str  # "title" | "body"
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """An article belongs to a topic: how strongly, and why."""
+
+    topic_id: str
+    topic_version: str
+    score: float
+    terms: tuple[tuple[str, int], ...]  # term → number of hits, in query order
+    hits: tuple[TermHit, ...]
+    clause: str  # the part of the query that fired
+    snippet: str  # the best sentence or two, ~120 characters
+    marks: tuple[tuple[int, int], ...]  # hit ranges inside the snippet
+
+    @property
+    def term_counts(self) -> dict[str, int]:
+        return dict(self.terms)

@@ -13,16 +13,16 @@ import datetime as dt
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from watcher.errors import StateError
-from watcher.models import Article, ScanReport
+from watcher.models import Article, Match, ScanReport, TermHit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Ordered migrations: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[str] = [
@@ -81,6 +81,30 @@ MIGRATIONS: list[str] = [
         waiting    INTEGER NOT NULL DEFAULT 0,
         skipped    INTEGER NOT NULL DEFAULT 0,
         articles   INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+    """
+    CREATE TABLE matches (
+        doc_sha256    TEXT NOT NULL,
+        idx           INTEGER NOT NULL,
+        topic_id      TEXT NOT NULL,
+        topic_version TEXT NOT NULL,
+        score         REAL NOT NULL,
+        terms         TEXT NOT NULL,   -- JSON [[term, hits], ...]
+        hits          TEXT NOT NULL,   -- JSON [[term, field, start, end], ...]
+        clause        TEXT NOT NULL,
+        snippet       TEXT NOT NULL,
+        marks         TEXT NOT NULL,   -- JSON [[start, end], ...] inside the snippet
+        matched_at    TEXT NOT NULL,
+        PRIMARY KEY (doc_sha256, idx, topic_id),
+        FOREIGN KEY (doc_sha256, idx) REFERENCES articles (doc_sha256, idx) ON DELETE CASCADE
+    );
+    CREATE INDEX matches_topic ON matches (topic_id);
+    CREATE TABLE topics (
+        topic_id   TEXT PRIMARY KEY,
+        version    TEXT NOT NULL,      -- the watchlist content hash the matches reflect
+        name       TEXT NOT NULL,
+        matched_at TEXT NOT NULL
     );
     """,
 ]
@@ -223,8 +247,9 @@ class Store:
         encoding: str,
         articles: Sequence[Article],
         now: dt.datetime,
+        matches: Sequence[Sequence[Match]] = (),
     ) -> None:
-        """Store a document and its articles in one transaction."""
+        """Store a document, its articles and their matches in one transaction."""
         seen = _iso(now)
         with self.transaction():
             self.db.execute("DELETE FROM articles WHERE doc_sha256 = ?", (sha256,))
@@ -246,6 +271,8 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_article_row(sha256, a, first_seen) for a in articles],
             )
+            for article, found in zip(articles, matches, strict=False):
+                self.put_matches(sha256, article.index, found, now)
             self._put_file(path, size, mtime_ns, sha256, "ok", now, None)
 
     def add_failure(
@@ -319,6 +346,72 @@ class Store:
                 file=r["file"],
                 first_seen=dt.datetime.fromisoformat(r["first_seen"]),
             )
+
+    # --- matches ----------------------------------------------------------------
+
+    def put_matches(
+        self, doc_sha256: str, idx: int, matches: Sequence[Match], now: dt.datetime
+    ) -> None:
+        """Replace an article's matches (call inside a transaction)."""
+        self.db.execute("DELETE FROM matches WHERE doc_sha256 = ? AND idx = ?", (doc_sha256, idx))
+        self.db.executemany(
+            "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, hits, "
+            "clause, snippet, marks, matched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_match_row(doc_sha256, idx, m, now) for m in matches],
+        )
+
+    def topic_versions(self) -> dict[str, str]:
+        rows = self.db.execute("SELECT topic_id, version FROM topics")
+        return {r["topic_id"]: r["version"] for r in rows}
+
+    def replace_topic_matches(
+        self,
+        topic_id: str,
+        version: str,
+        name: str,
+        matches: Iterable[tuple[str, int, Match]],
+        now: dt.datetime,
+    ) -> int:
+        """Swap all of one topic's matches for a fresh set, in one transaction."""
+        n = 0
+        with self.transaction():
+            self.db.execute("DELETE FROM matches WHERE topic_id = ?", (topic_id,))
+            for doc, idx, m in matches:
+                self.db.execute(
+                    "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
+                    "hits, clause, snippet, marks, matched_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _match_row(doc, idx, m, now),
+                )
+                n += 1
+            self.db.execute(
+                "INSERT INTO topics (topic_id, version, name, matched_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (topic_id) DO UPDATE SET version = excluded.version, "
+                "name = excluded.name, matched_at = excluded.matched_at",
+                (topic_id, version, name, _iso(now)),
+            )
+        return n
+
+    def forget_topic(self, topic_id: str) -> None:
+        """A topic was removed from the watchlists: drop its matches."""
+        with self.transaction():
+            self.db.execute("DELETE FROM matches WHERE topic_id = ?", (topic_id,))
+            self.db.execute("DELETE FROM topics WHERE topic_id = ?", (topic_id,))
+
+    def matches(
+        self, *, doc_sha256: str | None = None, topic_id: str | None = None
+    ) -> list[tuple[str, int, Match]]:
+        """Stored matches as (document hash, article index, match)."""
+        where, args = [], []
+        if doc_sha256 is not None:
+            where.append("doc_sha256 = ?")
+            args.append(doc_sha256)
+        if topic_id is not None:
+            where.append("topic_id = ?")
+            args.append(topic_id)
+        sql = "SELECT * FROM matches" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY doc_sha256, idx, topic_id"
+        return [(r["doc_sha256"], r["idx"], _row_match(r)) for r in self.db.execute(sql, args)]
 
     # --- scans ----------------------------------------------------------------
 
@@ -412,4 +505,33 @@ def _row_article(r: sqlite3.Row) -> Article:
         continued=r["continued"],
         captions=tuple(json.loads(r["captions"])),
         kind=r["kind"],
+    )
+
+
+def _match_row(doc: str, idx: int, m: Match, now: dt.datetime) -> tuple[object, ...]:
+    return (
+        doc,
+        idx,
+        m.topic_id,
+        m.topic_version,
+        m.score,
+        json.dumps([list(t) for t in m.terms], ensure_ascii=False),
+        json.dumps([[h.term, h.field, h.start, h.end] for h in m.hits], ensure_ascii=False),
+        m.clause,
+        m.snippet,
+        json.dumps([list(x) for x in m.marks]),
+        _iso(now),
+    )
+
+
+def _row_match(r: sqlite3.Row) -> Match:
+    return Match(
+        topic_id=r["topic_id"],
+        topic_version=r["topic_version"],
+        score=r["score"],
+        terms=tuple((t, int(n)) for t, n in json.loads(r["terms"])),
+        hits=tuple(TermHit(t, f, int(s), int(e)) for t, f, s, e in json.loads(r["hits"])),
+        clause=r["clause"],
+        snippet=r["snippet"],
+        marks=tuple((int(s), int(e)) for s, e in json.loads(r["marks"])),
     )

@@ -1,0 +1,420 @@
+"""Word occurrences (Segmenter.is_word_at) and folding, on made-up and real seed sentences.
+
+jieba's dictionary is loaded once for the module (about 1-2 s); every test that
+segments shares that Segmenter. jieba's HMM is booby-trapped for the whole
+module, so any test that reached it would fail.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import jieba
+import jieba.finalseg
+import pytest
+
+from tests.conftest import seed_files
+from watcher import segment
+from watcher.segment import Segmenter, fold
+
+
+def _no_hmm(*args: object, **kwargs: object) -> None:
+    raise AssertionError("jieba's HMM was used")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def hmm_trap() -> Iterator[None]:
+    """Make jieba's HMM word guesser fail loudly for every test here."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(jieba.finalseg, "cut", _no_hmm)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory, hmm_trap: None) -> tuple[Segmenter, Path]:
+    """A warmed Segmenter, loaded while the temp folder points at an empty sentinel.
+
+    Returns the Segmenter and that sentinel folder, which must still be empty.
+    """
+    cache_dir = tmp_path_factory.mktemp("state") / "jieba"
+    sentinel = tmp_path_factory.mktemp("shared_tmp")
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(sentinel)
+    try:
+        seg = Segmenter(cache_dir)
+        seg.warm()
+    finally:
+        tempfile.tempdir = saved
+    return seg, sentinel
+
+
+@pytest.fixture(scope="module")
+def seg(loaded: tuple[Segmenter, Path]) -> Segmenter:
+    return loaded[0]
+
+
+@pytest.fixture(scope="module")
+def seeds() -> str:
+    """All seed pages, folded, one after another."""
+    return "\n\n".join(fold(f.read_text(encoding="utf-8")) for f in seed_files())
+
+
+def occurs(seg: Segmenter, term: str, text: str, nth: int = 0) -> bool:
+    """Fold both, find the nth occurrence of ``term`` in ``text`` and ask the Segmenter."""
+    t, w = fold(text), fold(term)
+    at = -1
+    for _ in range(nth + 1):
+        at = t.find(w, at + 1)
+        assert at >= 0, f"{term!r} occurs fewer than {nth + 1} times in {text!r}"
+    return seg.is_word_at(t, at, at + len(w))
+
+
+# --- fold ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("ＡＩ", "ai"),
+        ("ＡＩ芯片", "ai芯片"),
+        ("１５Ｇ", "15g"),
+        ("（二）", "(二)"),  # U+FF08/U+FF09 are in the full-width ASCII block
+        ("，；：！？", ",;:!?"),
+        ("中国\u3000湖南", "中国 湖南"),
+        ("國務院", "国务院"),
+        ("長沙", "长沙"),
+        ("淥口區", "渌口区"),
+        ("TRAINING", "training"),
+        ("5G基站", "5g基站"),
+        ("。、“”《》", "。、“”《》"),  # CJK punctuation outside the FF01-FF5E block stays
+        ("İstanbul ÄÖ", "İstanbul ÄÖ"),  # non-ASCII letters keep their case (and length)
+        ("乾隆", "干隆"),  # per character: no phrase context, by design
+        ("", ""),
+    ],
+)
+def test_fold(raw: str, folded: str) -> None:
+    assert fold(raw) == folded
+
+
+def test_fold_keeps_length_and_is_idempotent_on_every_seed_page() -> None:
+    for path in seed_files():
+        raw = path.read_text(encoding="utf-8")
+        once = fold(raw)
+        assert len(once) == len(raw), path.name
+        assert fold(once) == once, path.name
+
+
+def test_fold_maps_every_character_to_one_character() -> None:
+    table = segment._fold_table()
+    assert all(len(v) == 1 for v in table.values())
+    assert all(ord(v) not in table for v in table.values())  # chains resolved
+
+
+def test_fold_does_not_load_jieba() -> None:
+    fresh = Segmenter(None)
+    fold("長沙ＡＩ")
+    assert not fresh.loaded
+
+
+# --- loading ---------------------------------------------------------------------
+
+
+def test_constructing_does_not_load_the_dictionary(tmp_path: Path) -> None:
+    lazy = Segmenter(tmp_path / "cache")
+    assert not lazy.loaded
+    assert not (tmp_path / "cache").exists()
+    # An all-ASCII term is settled by rule (a) alone: still nothing loaded.
+    assert lazy.is_word_at("ai chips", 0, 2)
+    assert not lazy.is_word_at("training", 2, 4)
+    assert not lazy.loaded
+    assert "not loaded" in repr(lazy)
+
+
+def test_cache_file_lands_in_cache_dir_not_in_the_temp_folder(
+    loaded: tuple[Segmenter, Path],
+) -> None:
+    seg, sentinel = loaded
+    assert seg.loaded
+    assert seg.cache_dir is not None
+    assert [p.name for p in seg.cache_dir.iterdir()] == [f"jieba-{jieba.__version__}.cache"]
+    assert list(sentinel.iterdir()) == []
+
+
+def test_without_a_cache_dir_nothing_is_written(tmp_path: Path) -> None:
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path)
+    try:
+        uncached = Segmenter()
+        assert uncached.is_word_at("副市长", 1, 3)  # loads on first need
+    finally:
+        tempfile.tempdir = saved
+    assert uncached.loaded
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_own_tokenizer_leaves_the_global_one_alone(seg: Segmenter) -> None:
+    assert seg._load() is not jieba.dt
+    assert "岳阳" not in jieba.dt.FREQ or not jieba.dt.FREQ["岳阳"]
+
+
+# --- the required outcomes --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "expected"),
+    [
+        ("市长", "南京市长江大桥", False),
+        ("沙市", "长沙市", False),
+        ("和服", "提供和服务员", False),
+        ("AI", "TRAINING", False),
+        ("安全", "安全生产", True),
+        ("更新", "城市更新", True),
+        ("市长", "副市长", True),
+        ("市长", "市长表示", True),
+        ("长江", "长江大保护", True),
+        ("长江", "南京市长江大桥", True),
+        ("湘潭", "湘潭市", True),
+        ("安全生产", "坚决打好安全生产翻身仗", True),
+        ("穿透式监管", "穿透式监管", True),
+        ("城市更新", "湖南城市更新资源", True),
+        ("老旧小区改造", "老旧小区改造", True),
+        ("AI", "AI芯片", True),
+        ("AI", "发展AI产业", True),
+    ],
+)
+def test_required_outcomes(seg: Segmenter, term: str, text: str, expected: bool) -> None:
+    assert occurs(seg, term, text) is expected
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "expected"),
+    [
+        # a character split off a two-character word never counts
+        ("和服", "和服务", False),
+        ("市长", "南京市长江边", False),
+        ("市长", "市长江", False),
+        # parts, and parts of parts
+        ("市长", "南京市长", True),
+        ("局长", "公安局长", True),
+        ("岳阳", "岳阳市", True),
+        ("岳阳", "湖南岳阳", True),
+        ("湖南", "湖南岳阳", True),
+        # ASCII edges: letters and digits only glue to letters and digits
+        ("5G", "15G", False),
+        ("5G", "5GHz", False),
+        ("5G", "5G基站", True),
+        ("5G", "(5G)", True),
+        ("AI", "AI", True),
+        ("AI", "MAIL", False),
+        ("AI芯片", "国产AI芯片", True),
+        ("AI芯片", "RAI芯片", False),
+        ("IGBT", "中车时代半导体IGBT模块", True),
+        ("ＡＩ", "发展ai产业", True),  # full-width term, half-width text
+        ("國務院", "国务院常务会议", True),  # traditional term, simplified text
+    ],
+)
+def test_more_outcomes(seg: Segmenter, term: str, text: str, expected: bool) -> None:
+    assert occurs(seg, term, text) is expected
+
+
+def test_a_hit_in_a_longer_text_is_judged_by_its_own_clause(seg: Segmenter) -> None:
+    text = "长沙市占据49个，南京市长江大桥通车，副市长表示。"
+    assert occurs(seg, "市长", text, nth=0) is False
+    assert occurs(seg, "市长", text, nth=1) is True
+    assert occurs(seg, "沙市", text) is False
+
+
+def test_bad_offsets_are_refused(seg: Segmenter) -> None:
+    for start, end in [(2, 2), (3, 1), (-1, 1), (0, 9)]:
+        with pytest.raises(ValueError):
+            seg.is_word_at("副市长", start, end)
+
+
+def test_window_stops_at_clause_punctuation_and_line_breaks_and_40_characters() -> None:
+    text = "甲乙，丙丁戊\n己庚"
+    assert Segmenter._clause(text, 3, 5) == (3, 6)
+    long = "城" * 100
+    assert Segmenter._clause(long, 50, 52) == (10, 92)
+    assert Segmenter._clause(long, 5, 7) == (0, 47)
+
+
+# --- real sentences from the seed pages ---------------------------------------------
+
+# (term, a fragment quoted verbatim from a seed page, expected). The check runs on
+# the whole folded seed text, so the window is the real clause around the hit.
+SEED_CASES = [
+    ("安全生产", "毛伟明在湘潭暗访检查安全生产工作", True),
+    ("暗访", "毛伟明在湘潭暗访检查安全生产工作", True),
+    ("湘潭", "毛伟明在湘潭暗访检查安全生产工作", True),
+    ("穿透式监管", "安全生产工作 穿透式监管 闭环式", True),
+    ("安全生产", "非煤矿山安全生产工作", True),
+    ("湘潭", "省长毛伟明在湘潭市暗访检查", True),
+    ("隐患", "持续推动风险隐患动态清零", True),
+    ("隐患", "全面排查风险隐患", True),
+    ("乡村振兴", "合力推进乡村振兴", True),
+    ("乡村振兴", "接续奋战乡村振兴", True),
+    ("招商引资", "要在招商引资上再发力", True),
+    ("城市更新", "湖南城市更新资源(项目)集中发布", True),
+    ("城中村", "老旧小区改造、城中村整治", True),
+    ("老旧小区改造", "老旧小区改造、城中村整治", True),
+    ("衡阳", "省委秘书长秦国文赴衡阳市督导", True),
+    ("衡阳市", "省委秘书长秦国文赴衡阳市督导", True),
+    ("岳阳", "走进湖南岳阳绿色化工产业园", True),
+    ("湖南", "走进湖南岳阳绿色化工产业园", True),
+    ("市委", "岳阳市委书记谢卫江参加", True),
+    ("市委", "长沙市委书记吴桂英", True),
+    ("株洲", "携手株洲打造更多典型5G应用场景", True),
+    ("5G", "携手株洲打造更多典型5G应用场景", True),
+    ("李殿勋", "省委副书记李殿勋赴株洲督导", True),
+    ("渌口", "激浊扬清的“淥口担当”", True),  # the page prints the traditional 淥
+    ("长沙市", "在133个重点更新片区中，长沙市占据49个", True),
+    ("沙市", "在133个重点更新片区中，长沙市占据49个", False),
+    ("实习", "两省深入贯彻落实习近平总书记", False),
+    ("市政", "市委、市政府将高度关注青年团体", False),
+    ("家主", "国家主席习近平向上海合作组织", False),
+    ("志在", "甘肃省负责同志在会上发言", False),
+    ("西部", "常态化做好东西部协作工作", False),
+    ("四五", "“十四五”期间，全省累计开工城市", False),
+    ("合规", "不符合规范要求", False),
+    ("流产", "现代物流产业链", False),
+    ("AI", "ZHUZHOU DAILY", False),
+    ("市委", "中共衡阳市委员会主管", False),
+]
+
+
+@pytest.mark.parametrize(("term", "fragment", "expected"), SEED_CASES)
+def test_seed_sentences(
+    seg: Segmenter, seeds: str, term: str, fragment: str, expected: bool
+) -> None:
+    fragment, term = fold(fragment), fold(term)
+    at = seeds.find(fragment)
+    assert at >= 0, f"{fragment!r} is not on any seed page"
+    start = at + fragment.index(term)
+    assert seg.is_word_at(seeds, start, start + len(term)) is expected
+
+
+@pytest.mark.parametrize(
+    ("term", "count"),
+    [
+        ("安全生产", 11),
+        ("隐患", 7),
+        ("暗访", 3),
+        ("乡村振兴", 15),
+        ("招商引资", 2),
+        ("城市更新", 8),
+        ("城中村", 2),
+        ("湘潭", 12),
+        ("株洲", 85),
+        ("衡阳", 31),
+        ("岳阳", 15),
+        ("长江", 17),
+    ],
+)
+def test_every_seed_occurrence_of_a_watch_term_is_a_word(
+    seg: Segmenter, seeds: str, term: str, count: int
+) -> None:
+    starts = [m.start() for m in re.finditer(re.escape(term), seeds)]
+    assert len(starts) == count
+    missed = [seeds[s - 8 : s + 8] for s in starts if not seg.is_word_at(seeds, s, s + len(term))]
+    assert missed == []
+
+
+def test_checks_are_fast_enough_on_the_seed_pages(seg: Segmenter, seeds: str) -> None:
+    """Thousands of candidate hits in well under a second (no timing assert: CI is noisy)."""
+    hits = [
+        (m.start(), m.end())
+        for term in ("安全", "生产", "发展", "建设", "市长", "市委", "项目", "城市", "产业")
+        for m in re.finditer(term, seeds)
+    ]
+    assert len(hits) > 500
+    verdicts = [seg.is_word_at(seeds, s, e) for s, e in hits]
+    assert sum(verdicts) > len(verdicts) * 0.8
+
+
+# --- the dictionary: no HMM, no watchlist words, extra words that override nothing ------
+
+
+def test_the_hmm_trap_is_armed(seg: Segmenter) -> None:
+    with pytest.raises(AssertionError, match="HMM"):
+        seg._load().lcut("省委副书记李殿勋", HMM=True)
+
+
+def test_names_are_not_split_by_invented_words(seg: Segmenter) -> None:
+    tokens = seg.cut("省委副书记李殿勋赴株洲督导")
+    at = tokens.index("李")
+    assert tokens[at : at + 3] == ["李", "殿", "勋"]  # HMM would say 李殿/勋
+    assert occurs(seg, "李殿勋", "省委副书记李殿勋赴株洲督导")
+    assert "湖电排" not in seg.cut("沈晓明来到岳阳县麻塘垸白泥湖电排闸堤段")
+    assert "以省" not in seg.cut("并以省人大代表身份参加所在的岳阳市第一代表小组主题活动")
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("南京市长江大桥", ["南京市", "长江大桥"]),
+        ("长沙市", ["长沙市"]),
+        ("湖南岳阳", ["湖南", "岳阳"]),
+        ("岳阳市", ["岳阳市"]),
+        ("岳阳楼", ["岳阳楼"]),
+    ],
+)
+def test_segmentation(seg: Segmenter, text: str, tokens: list[str]) -> None:
+    assert seg.cut(text) == tokens
+
+
+@pytest.mark.parametrize(
+    ("token", "parts"),
+    [
+        ("安全生产", ["安全", "生产"]),
+        ("副市长", ["副", "市长"]),
+        ("长沙市", ["长沙", "市"]),
+        ("长江大桥", ["长江", "大桥"]),
+        ("岳阳市", ["岳阳", "市"]),
+        ("服务", ["服", "务"]),
+    ],
+)
+def test_parts(seg: Segmenter, token: str, parts: list[str]) -> None:
+    assert seg.parts(token) == parts
+
+
+def test_extra_words_change_nothing_but_their_own_cuts(seg: Segmenter, seeds: str) -> None:
+    """The seed pages cut exactly as with jieba's own dictionary wherever no extra word occurs."""
+    mine = seg._load()
+    plain = jieba.Tokenizer()
+    plain.FREQ = dict(mine.FREQ)
+    for word in segment._EXTRA_WORDS:
+        plain.FREQ[word] = 0  # 0 = prefix only, which is what jieba's dictionary says
+    plain.total = mine.total - segment._EXTRA_FREQ * len(segment._EXTRA_WORDS)
+    plain.initialized = True
+    extra = re.compile("|".join(segment._EXTRA_WORDS))
+    clauses = [c for c in re.split(r"[。！？；，、：,.;:!?\s]+", seeds) if c]
+    touched = 0
+    for clause in clauses:
+        if extra.search(clause):
+            touched += 1
+            continue
+        assert seg.cut(clause) == plain.lcut(clause, HMM=False), clause
+    assert 0 < touched < len(clauses) // 10
+    # Every dictionary word that contains an extra word still cuts whole.
+    for word, freq in mine.FREQ.items():
+        if freq and extra.search(word) and word not in segment._EXTRA_WORDS:
+            assert seg.cut(word) == [word], word
+
+
+def test_extra_words_rank_below_every_dictionary_word(seg: Segmenter) -> None:
+    freqs = [f for w, f in seg._load().FREQ.items() if f and w not in segment._EXTRA_WORDS]
+    assert min(freqs) > segment._EXTRA_FREQ
+
+
+# --- the splitter's helpers still work ---------------------------------------------
+
+
+def test_is_word_and_spans_word_unchanged() -> None:
+    assert segment.is_word("小区")
+    assert not segment.is_word("区配")
+    assert segment.spans_word("小区配", "套设施")
+    assert not segment.spans_word("", "套设施")

@@ -1,0 +1,547 @@
+"""The watchlist query language: parse, evaluate, explain and print queries.
+
+A query is a small boolean language over terms::
+
+    (安全生产 OR 安全检查) AND (检查 OR 暗访) NOT 招聘
+    城市更新 | 老旧小区改造 + title:"城中村 改造" -招聘
+    应急管理局 NEAR/10 约谈
+
+This module is pure: it never looks at text. Deciding whether a term really
+occurs as a word is the matcher's job; :func:`evaluate` only receives, per
+term, the hits the matcher has already verified.
+
+Grammar (loosest to tightest binding), as documented in the README::
+
+    query     = or_expr ;
+    or_expr   = and_expr , { or_op , and_expr } ;
+    and_expr  = unary , { [ and_op ] , unary } ;      (* side by side = AND *)
+    unary     = not_op , unary | near_expr ;
+    near_expr = primary , [ near_op , term ] ;        (* operands: terms only *)
+    primary   = term | "(" , or_expr , ")" ;
+    term      = [ "title:" ] , ( word | phrase ) ;
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from watcher.errors import RuleError
+
+__all__ = [
+    "And",
+    "Hit",
+    "Near",
+    "Node",
+    "Not",
+    "Or",
+    "Term",
+    "evaluate",
+    "explain",
+    "parse",
+    "positive_terms",
+    "terms",
+    "to_text",
+]
+
+
+# --- the tree -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """One word or phrase to look for, optionally only in the headline."""
+
+    text: str  # as written (a phrase without its quotes), stripped
+    kind: str  # "word" | "phrase"
+    field: str = "any"  # "any" | "title"
+    # Only for messages: the same term written twice is still the same term.
+    # (dataclasses.field in full: the attribute above shadows the bare name.)
+    column: int = dataclasses.field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One verified occurrence of a term, as reported by the matcher."""
+
+    field: str  # "title" | "body"
+    start: int  # char offset within that field's text
+    end: int
+    sentence: int  # index of the sentence within the field
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True)
+class Near:
+    """Both terms within ``distance`` characters, or in one sentence if None."""
+
+    left: Term
+    right: Term
+    distance: int | None
+
+
+Node = Term | And | Or | Not | Near
+
+HitSource = Callable[[Term], Sequence[Hit]]
+
+
+# --- tokenizer ----------------------------------------------------------------
+
+_OPEN_PARENS = frozenset("(（")
+_CLOSE_PARENS = frozenset(")）")
+_AND_SIGNS = frozenset("+＋")
+_OR_SIGNS = frozenset("|｜")
+# Opening quote -> its closing quote. A stray closing “ ” has no partner.
+_QUOTES = {'"': '"', "“": "”"}
+# Characters that end a bare word. "-" is deliberately absent: inside a word
+# (COVID-19, G-20) it is part of the word, and a NOT only where a token starts.
+_WORD_ENDS = _OPEN_PARENS | _CLOSE_PARENS | _AND_SIGNS | _OR_SIGNS | frozenset('"“”')
+_TITLE_PREFIXES = ("title:", "title：")
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "term" "(" ")" "and" "or" "not" "near" "end"
+    column: int  # 1-based
+    name: str = ""  # how error messages name an operator: AND, '+', NEAR/5
+    term: Term | None = None
+    distance: int | None = None
+
+
+def _is_word_char(ch: str) -> bool:
+    return not ch.isspace() and ch not in _WORD_ENDS
+
+
+def _read_phrase(query: str, i: int, field_: str, column: int) -> tuple[Term, int]:
+    """Read the phrase whose opening quote is at ``i``; return it and the next index."""
+    close = query.find(_QUOTES[query[i]], i + 1)
+    if close < 0:
+        raise RuleError(f"unterminated quote at column {i + 1}")
+    text = query[i + 1 : close].strip()
+    if not text:
+        raise RuleError(f"empty phrase at column {i + 1}")
+    return Term(text, "phrase", field_, column), close + 1
+
+
+def _word_token(query: str, i: int, j: int) -> tuple[_Token, int]:
+    """Classify the bare word ``query[i:j]``: operator, title term or word term."""
+    word = query[i:j]
+    column = i + 1
+    if word[:6].lower() in _TITLE_PREFIXES:
+        rest = word[6:]
+        if not rest and j < len(query) and query[j] in _QUOTES:
+            term, end = _read_phrase(query, j, "title", column)
+            return _Token("term", column, term=term), end
+        # "title:-x" would read as a NOT inside a field; refuse rather than guess.
+        if not rest or rest.startswith("-"):
+            raise RuleError(f"title: at column {column} needs a term after it")
+        return _Token("term", column, term=Term(rest, "word", "title", column)), j
+    upper = word.upper()
+    if upper in ("AND", "OR", "NOT", "NEAR"):
+        return _Token(upper.lower(), column, upper), j
+    if upper.startswith("NEAR/"):
+        digits = word[5:]
+        if not digits.isdecimal() or int(digits) <= 0:
+            raise RuleError(
+                f"NEAR/{digits} at column {column}: "
+                "the distance must be a positive number of characters"
+            )
+        distance = int(digits)
+        return _Token("near", column, f"NEAR/{digits}", distance=distance), j
+    return _Token("term", column, term=Term(word, "word", "any", column)), j
+
+
+def _tokenize(query: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(query)
+    while i < n:
+        ch = query[i]
+        column = i + 1
+        if ch.isspace():  # includes the full-width space U+3000
+            i += 1
+        elif ch in _OPEN_PARENS:
+            tokens.append(_Token("(", column))
+            i += 1
+        elif ch in _CLOSE_PARENS:
+            tokens.append(_Token(")", column))
+            i += 1
+        elif ch in _AND_SIGNS:
+            tokens.append(_Token("and", column, f"'{ch}'"))
+            i += 1
+        elif ch in _OR_SIGNS:
+            tokens.append(_Token("or", column, f"'{ch}'"))
+            i += 1
+        elif ch == "-":
+            # Words swallow their inner hyphens, so a "-" seen here starts a token.
+            tokens.append(_Token("not", column, "'-'"))
+            i += 1
+        elif ch in _QUOTES:
+            term, i = _read_phrase(query, i, "any", column)
+            tokens.append(_Token("term", column, term=term))
+        elif ch == "”":
+            raise RuleError(f"unterminated quote at column {column}")
+        else:
+            j = i
+            while j < n and _is_word_char(query[j]):
+                j += 1
+            token, i = _word_token(query, i, j)
+            tokens.append(token)
+    return tokens
+
+
+def _check_parentheses(tokens: list[_Token]) -> None:
+    # Checked before parsing so the message names the parenthesis itself rather
+    # than whatever operator happens to be left without an operand.
+    open_columns: list[int] = []
+    for token in tokens:
+        if token.kind == "(":
+            open_columns.append(token.column)
+        elif token.kind == ")":
+            if not open_columns:
+                raise RuleError(f"unbalanced parenthesis at column {token.column}")
+            open_columns.pop()
+    if open_columns:
+        raise RuleError(f"unbalanced parenthesis at column {open_columns[0]}")
+
+
+# --- parser -------------------------------------------------------------------
+
+
+def _and(children: Sequence[Node]) -> Node:
+    """An And of ``children``, flattened (AND is associative), unwrapped if single."""
+    flat: list[Node] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, And) else (child,))
+    return flat[0] if len(flat) == 1 else And(tuple(flat))
+
+
+def _or(children: Sequence[Node]) -> Node:
+    """An Or of ``children``, flattened, unwrapped if single."""
+    flat: list[Node] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, Or) else (child,))
+    return flat[0] if len(flat) == 1 else Or(tuple(flat))
+
+
+def _needs_operand(op: _Token) -> RuleError:
+    if op.kind == "not":
+        return RuleError(f"{op.name} at column {op.column} needs a term after it")
+    return RuleError(f"{op.name} at column {op.column} needs a term on both sides")
+
+
+class _Parser:
+    """Recursive descent over the token list, one method per grammar rule."""
+
+    def __init__(self, tokens: list[_Token], length: int) -> None:
+        self.tokens = tokens
+        self.end = _Token("end", length + 1)
+        self.pos = 0
+
+    def peek(self) -> _Token:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else self.end
+
+    def take(self) -> _Token:
+        token = self.peek()
+        self.pos += 1
+        return token
+
+    def or_expr(self, after: _Token | None) -> Node:
+        children = [self.and_expr(after)]
+        while self.peek().kind == "or":
+            op = self.take()
+            children.append(self.and_expr(op))
+        return _or(children)
+
+    def and_expr(self, after: _Token | None) -> Node:
+        children = [self.unary(after)]
+        while True:
+            kind = self.peek().kind
+            if kind == "and":
+                op = self.take()
+                children.append(self.unary(op))
+            elif kind in ("term", "(", "not"):  # side by side: implicit AND
+                children.append(self.unary(None))
+            else:
+                return _and(children)
+
+    def unary(self, after: _Token | None) -> Node:
+        """``after`` is the operator that asked for this operand, for messages."""
+        token = self.peek()
+        if token.kind == "not":
+            self.take()
+            return Not(self.unary(token))
+        if token.kind in ("term", "("):
+            return self.near_expr()
+        if token.kind == "near":  # nothing on its left
+            raise RuleError(f"{token.name} at column {token.column} needs a term on both sides")
+        if after is not None:
+            raise _needs_operand(after)
+        if token.kind in ("and", "or"):  # nothing on its left
+            raise _needs_operand(token)
+        raise RuleError(f"unexpected end of query at column {token.column}")  # pragma: no cover
+
+    def near_expr(self) -> Node:
+        grouped = self.peek().kind == "("
+        left = self.primary()
+        if self.peek().kind != "near":
+            return left
+        op = self.take()
+        right = self.peek()
+        if grouped or right.kind == "(":
+            raise RuleError(
+                f"{op.name} at column {op.column} joins terms, not groups; "
+                "write (a OR b) NEAR c as a NEAR c OR b NEAR c"
+            )
+        if right.kind != "term":
+            raise RuleError(f"{op.name} at column {op.column} needs a term on both sides")
+        self.take()
+        assert isinstance(left, Term) and right.term is not None
+        following = self.peek()
+        if following.kind == "near":
+            # Near joins exactly two terms; a chain has no single obvious meaning.
+            raise RuleError(
+                f"{following.name} at column {following.column} cannot be chained; "
+                "write a NEAR b NEAR c as a NEAR b AND b NEAR c"
+            )
+        return Near(left, right.term, op.distance)
+
+    def primary(self) -> Node:
+        token = self.take()
+        if token.kind == "term":
+            assert token.term is not None
+            return token.term
+        # token is "(": unary() only calls here for a term or an open parenthesis.
+        if self.peek().kind == ")":
+            raise RuleError(f"empty parentheses at column {token.column}")
+        node = self.or_expr(None)
+        self.take()  # the ")" — _check_parentheses guarantees it is there
+        return node
+
+
+def parse(query: str) -> Node:
+    """Parse a watchlist query into a tree; raise RuleError on any mistake."""
+    tokens = _tokenize(query)
+    if not tokens:
+        raise RuleError("empty query")
+    _check_parentheses(tokens)
+    parser = _Parser(tokens, len(query))
+    node = parser.or_expr(None)
+    leftover = parser.peek()
+    if leftover.kind != "end":  # pragma: no cover - the grammar consumes everything
+        raise RuleError(f"unexpected {leftover.name or leftover.kind} at column {leftover.column}")
+    # Candidates are picked by positive terms; a query that can hold for an
+    # article containing none of them would have to be run against everything.
+    if not _false_without_positives(node, even=True):
+        raise RuleError(
+            "the query must require at least one term (it only says what must be absent)"
+        )
+    return node
+
+
+def _false_without_positives(node: Node, even: bool) -> bool:
+    """Is ``node`` certainly false when no positive term hits?
+
+    ``even`` tells whether ``node`` sits under an even number of NOTs; terms
+    under an odd number may or may not hit, so they decide nothing.
+    """
+    match node:
+        case Term() | Near():
+            return even
+        case Not(child):
+            return _true_without_positives(child, not even)
+        case And(children):
+            return any(_false_without_positives(c, even) for c in children)
+        case Or(children):
+            return all(_false_without_positives(c, even) for c in children)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _true_without_positives(node: Node, even: bool) -> bool:
+    """Is ``node`` certainly true when no positive term hits?"""
+    match node:
+        case Term() | Near():
+            return False
+        case Not(child):
+            return _false_without_positives(child, not even)
+        case And(children):
+            return all(_true_without_positives(c, even) for c in children)
+        case Or(children):
+            return any(_true_without_positives(c, even) for c in children)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+# --- walking the tree -----------------------------------------------------------
+
+
+def _walk_terms(node: Node, even: bool = True) -> Iterator[tuple[Term, bool]]:
+    """Every term in order of appearance, with whether it sits under an even number of NOTs."""
+    match node:
+        case Term():
+            yield node, even
+        case Near(left, right, _):
+            yield left, even
+            yield right, even
+        case Not(child):
+            yield from _walk_terms(child, not even)
+        case And(children) | Or(children):
+            for child in children:
+                yield from _walk_terms(child, even)
+
+
+def terms(node: Node) -> list[Term]:
+    """Distinct terms in order of appearance, those under a NOT included."""
+    return list(dict.fromkeys(term for term, _ in _walk_terms(node)))
+
+
+def positive_terms(node: Node) -> list[Term]:
+    """Distinct terms not negated; at least one must hit for a parsed query to be true.
+
+    A term under two NOTs (``NOT NOT a``) counts as positive: it is required.
+    """
+    return list(dict.fromkeys(term for term, even in _walk_terms(node) if even))
+
+
+# --- evaluation -------------------------------------------------------------------
+
+
+class _Hits:
+    """Asks the matcher once per distinct term and keeps title terms to the title."""
+
+    def __init__(self, source: HitSource) -> None:
+        self.source = source
+        self.cache: dict[Term, list[Hit]] = {}
+
+    def __call__(self, term: Term) -> list[Hit]:
+        found = self.cache.get(term)
+        if found is None:
+            found = list(self.source(term))
+            if term.field == "title":
+                found = [h for h in found if h.field == "title"]
+            self.cache[term] = found
+        return found
+
+
+def _near(node: Near, hits: _Hits) -> bool:
+    left, right = hits(node.left), hits(node.right)
+    same_term = node.left == node.right
+    for a in left:
+        for b in right:
+            # "x NEAR x" asks for two occurrences, not one occurrence twice.
+            if a.field != b.field or (same_term and a == b):
+                continue
+            if node.distance is None:
+                if a.sentence == b.sentence:
+                    return True
+                continue
+            first, second = (a, b) if a.start <= b.start else (b, a)
+            if max(0, second.start - first.end) <= node.distance:
+                return True
+    return False
+
+
+def _eval(node: Node, hits: _Hits) -> bool:
+    match node:
+        case Term():
+            return bool(hits(node))
+        case Near():
+            return _near(node, hits)
+        case Not(child):
+            return not _eval(child, hits)
+        case And(children):
+            return all(_eval(c, hits) for c in children)
+        case Or(children):
+            return any(_eval(c, hits) for c in children)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def evaluate(node: Node, hits: HitSource) -> bool:
+    """True if the query holds given ``hits(term)``, the verified hits of each term."""
+    return _eval(node, _Hits(hits))
+
+
+def _fired(node: Node, hits: _Hits) -> Node | None:
+    """The satisfied part of a true ``node``: false OR branches and NOT parts left out."""
+    match node:
+        case Term() | Near():
+            return node
+        case Not(Not(inner)):  # a double negation is a requirement after all
+            return _fired(inner, hits)
+        case Not():
+            return None
+        case And(children):
+            kept = [c for c in (_fired(c, hits) for c in children) if c is not None]
+            return _and(kept) if kept else None
+        case Or(children):
+            kept = [_fired(c, hits) for c in children if _eval(c, hits)]
+            present = [c for c in kept if c is not None]
+            return _or(present) if present else None
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def explain(node: Node, hits: HitSource) -> str | None:
+    """The clause that made the query true, as text; None if it is false.
+
+    For ``(安全生产 OR 安全检查) AND (暗访 OR 整治) NOT 招聘`` with hits for
+    安全生产 and 整治 this is ``安全生产 AND 整治``.
+    """
+    cached = _Hits(hits)
+    if not _eval(node, cached):
+        return None
+    clause = _fired(node, cached)
+    # Only a hand-built, purely negative tree gets here with nothing positive.
+    return to_text(clause if clause is not None else node)
+
+
+# --- printing ---------------------------------------------------------------------
+
+
+def _term_text(term: Term) -> str:
+    prefix = "title:" if term.field == "title" else ""
+    if term.kind != "phrase":
+        return prefix + term.text
+    # A phrase holding a straight quote can only have been written in “…”.
+    if '"' in term.text:
+        return f"{prefix}“{term.text}”"
+    return f'{prefix}"{term.text}"'
+
+
+def to_text(node: Node) -> str:
+    """Canonical text: upper-case operators, explicit AND, parentheses wherever
+    one operator sits inside another, so the precedence shows at a glance.
+    ``parse(to_text(node)) == node`` for every parsed node."""
+    match node:
+        case Term():
+            return _term_text(node)
+        case Near(left, right, distance):
+            op = "NEAR" if distance is None else f"NEAR/{distance}"
+            return f"{_term_text(left)} {op} {_term_text(right)}"
+        case Not(child):
+            inner = to_text(child)
+            return f"NOT ({inner})" if isinstance(child, And | Or | Near) else f"NOT {inner}"
+        case And(children):
+            return " AND ".join(_operand_text(c) for c in children)
+        case Or(children):
+            return " OR ".join(_operand_text(c) for c in children)
+    raise TypeError(f"not a query node: {node!r}")
+
+
+def _operand_text(node: Node) -> str:
+    # AND inside OR is bracketed although precedence makes it optional: the
+    # reader should not need to know the precedence table.
+    text = to_text(node)
+    return f"({text})" if isinstance(node, And | Or) else text
