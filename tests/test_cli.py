@@ -143,3 +143,91 @@ def test_python_dash_m_and_env_var(cfg: Config, tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"OK: {cfg.path}")
+
+
+# --- watchlists on the command line ------------------------------------------------
+
+
+def _bundled(cfg: Config) -> None:
+    import shutil
+
+    from tests.conftest import ROOT
+
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, cfg.watchlists / f.name)
+
+
+def test_match_jsonl_without_state(run: Run, cfg: Config, tmp_path: Path) -> None:
+    _bundled(cfg)
+    code, out, _ = run(
+        "match", str(cfg.inbox / "000_a9c89bb65670a872.txt"), "--format", "jsonl",
+        "--watchlists", str(cfg.watchlists), config=cfg.path,
+    )  # fmt: skip
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["index"] for r in rows] == [0, 1, 2, 3]
+    assert [[t["id"] for t in r["topics"]] for r in rows] == [
+        [],
+        ["flood"],
+        ["urban-renewal", "investment"],
+        ["safety"],
+    ]
+    safety = rows[3]["topics"][0]
+    assert safety["name"] == "安全生产检查" and safety["terms"]["暗访"] == 3
+    assert {"file", "headline", "newspaper", "date", "page", "byline", "lead", "chars"} <= set(
+        rows[3]
+    )
+    assert not cfg.state.exists()  # match reads and writes no state
+
+
+def test_match_text_explain(run: Run, cfg: Config) -> None:
+    _bundled(cfg)
+    code, out, _ = run("match", str(cfg.inbox), "--explain", config=cfg.path)
+    assert code == 0
+    assert "毛伟明在湘潭暗访检查安全生产工作" in out and "[安全生产检查 25.1]" in out
+    assert "why: (安全生产 OR 风险隐患" in out and "【排查】" in out
+    assert out.rstrip().endswith("26 articles, 10 matched a topic")
+
+
+def test_scan_records_matches_and_articles_show_topics(run: Run, cfg: Config) -> None:
+    _bundled(cfg)
+    code, out, _ = run("scan", config=cfg.path)
+    assert out == "scan: 5 new, 0 unchanged, 0 failed; 26 articles added, 10 matched a topic\n"
+    code, out, _ = run("articles", "--format", "jsonl", config=cfg.path)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    tagged = {r["headline"][:6]: [t["id"] for t in r["topics"]] for r in rows if r["topics"]}
+    assert tagged["133大片区"] == ["urban-renewal", "investment"]
+    assert len(tagged) == 10
+
+
+def test_check_reports_watchlist_problems(run: Run, cfg: Config) -> None:
+    bad = cfg.watchlists / "bad.yaml"
+    bad.write_text("id: x\nquery: (安全生产 OR 检查\nexclude: 招聘 AND\n", encoding="utf-8")
+    code, _, err = run("check", config=cfg.path)
+    assert code == 1
+    assert err == (
+        f"error: {cfg.watchlists}: 2 problems in the watchlists\n"
+        f"  {bad}:2: query: unbalanced parenthesis at column 1\n"
+        f"  {bad}:3: exclude: AND at column 4 needs a term on both sides\n"
+    )
+
+
+def test_try_shows_what_an_edit_adds_and_drops(run: Run, cfg: Config, tmp_path: Path) -> None:
+    (cfg.watchlists / "rural.yaml").write_text("id: rural\nquery: 驻村\n", encoding="utf-8")
+    run("scan", config=cfg.path)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text("id: rural\nname: 乡村振兴\nquery: 乡村振兴 -驻村\n", encoding="utf-8")
+    code, out, _ = run("try", str(edited), "--days", "30", config=cfg.path)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "rural (乡村振兴, changed): +3 / −2 articles over 30 days (3 would match)"
+    assert sorted(lines[1:]) == sorted(
+        [
+            "  + 湘赣携手 “情牵红土地”",
+            "  + 我市与国开行湖南省分行签订战略合作框架协议",
+            "  + 精准发力绘就乡村振兴美好图景",
+            "  − 严把“四关”，让驻村干部“驻”村更“助”村 湖南选派2.4万名干部 接续奋战乡村振兴",
+            "  − 激浊扬清的“淥口担当”",
+        ]
+    )

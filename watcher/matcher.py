@@ -11,7 +11,8 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import ahocorasick_rs
 
@@ -27,22 +28,36 @@ SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 
 
 class _Text:
-    """An article's headline and body, folded, with sentence boundaries."""
+    """An article's headline and body, folded; sentence boundaries on demand."""
 
     def __init__(self, article: Article) -> None:
         self.title = article.headline
         self.body = article.body
         # One haystack so one automaton pass covers both fields.
-        self.folded = fold(self.title) + "\n" + fold(self.body)
+        self.folded = fold(self.title + "\n" + self.body)
         self.split = len(self.title) + 1
-        self.ends = [m.end() for m in SENTENCE_END.finditer(self.folded)]
+        self._ends: list[int] | None = None
 
     def field(self, start: int) -> tuple[str, int]:
         """(field, offset within it) of a haystack offset."""
         return ("title", 0) if start < self.split else ("body", self.split)
 
     def sentence(self, start: int) -> int:
-        return bisect.bisect_right(self.ends, start)
+        if self._ends is None:
+            self._ends = [m.end() for m in SENTENCE_END.finditer(self.folded)]
+        return bisect.bisect_right(self._ends, start)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """What the matcher precomputes per topic."""
+
+    topic: Topic
+    positive: tuple[rules.Term, ...]  # terms that must be present (not under NOT)
+    keys: frozenset[str]  # folded texts of the positive terms
+    places: tuple[str, ...]  # folded place names
+    possible: Callable[[set[tuple[str, str]]], bool]  # the query on candidates alone
+    clauses: tuple[frozenset[tuple[str, str]], ...] | None  # the same test in CNF
 
 
 class Matcher:
@@ -51,23 +66,45 @@ class Matcher:
     def __init__(self, topics: Sequence[Topic], segmenter: Segmenter) -> None:
         self.topics = list(topics)
         self.segmenter = segmenter
-        self._terms: dict[str, list[rules.Term]] = {}  # folded text → terms written so
-        self._places: dict[str, list[str]] = {}  # folded text → topics' place names
-        self._positive: list[set[str]] = []
+        self._fold: dict[str, str] = {}  # term text → folded, computed once
+        self._compiled: list[_Compiled] = []
+        patterns: set[str] = set()
         for topic in self.topics:
             nodes = [topic.query] + ([topic.exclude] if topic.exclude else [])
             for node in nodes:
                 for term in rules.terms(node):
-                    self._terms.setdefault(fold(term.text), []).append(term)
-            self._positive.append({fold(t.text) for t in rules.positive_terms(topic.query)})
-            for place in topic.places:
-                self._places.setdefault(fold(place), []).append(place)
-        self._patterns = sorted(set(self._terms) | set(self._places))
+                    patterns.add(self._folded(term.text))
+            positive = tuple(rules.positive_terms(topic.query))
+            places = tuple(self._folded(p) for p in topic.places)
+            patterns.update(places)
+            keys = frozenset(self._folded(t.text) for t in positive)
+            possible = _upper_bound(topic.query, self._folded)
+            clauses = _cnf(topic.query, self._folded)
+            self._compiled.append(_Compiled(topic, positive, keys, places, possible, clauses))
+        # Which topics a pattern can wake up, so an article only visits those:
+        # (topic, clause) postings for topics whose test is in CNF, plain
+        # topic lists for the others.
+        self._postings: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._index: dict[str, list[int]] = {}
+        for n, c in enumerate(self._compiled):
+            if c.clauses is None:
+                for key in c.keys:
+                    self._index.setdefault(key, []).append(n)
+                continue
+            for ci, clause in enumerate(c.clauses):
+                for key in clause:
+                    self._postings.setdefault(key, []).append((n, ci))
+        self._patterns = sorted(patterns)
         self._automaton = (
             ahocorasick_rs.AhoCorasick(self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
             if self._patterns
             else None
         )
+
+    def _folded(self, text: str) -> str:
+        if text not in self._fold:
+            self._fold[text] = fold(text)
+        return self._fold[text]
 
     def match(self, article: Article) -> list[Match]:
         """The topics this article belongs to, in watchlist order."""
@@ -81,69 +118,180 @@ class Matcher:
             found.setdefault(self._patterns[index], []).append((start, end))
         if not found:
             return []
-        checked: dict[tuple[int, int], bool] = {}
-
-        def is_word(start: int, end: int) -> bool:
-            if (start, end) not in checked:
-                checked[(start, end)] = self.segmenter.is_word_at(text.folded, start, end)
-            return checked[(start, end)]
-
-        def hits(term: rules.Term) -> list[rules.Hit]:
-            out = []
-            for start, end in found.get(fold(term.text), ()):
-                name, base = text.field(start)
-                if term.field == "title" and name != "title":
-                    continue
-                if term.kind == "word" and not is_word(start, end):
-                    continue
-                out.append(rules.Hit(name, start - base, end - base, text.sentence(start)))
-            return out
-
+        present = {("any", k) for k in found}
+        present |= {("title", k) for k, occ in found.items() if occ[0][0] < text.split}
+        satisfied: dict[int, set[int]] = {}
+        for key in present:
+            for n, ci in self._postings.get(key, ()):
+                satisfied.setdefault(n, set()).add(ci)
+        candidates = {
+            n
+            for n, cs in satisfied.items()
+            if len(cs) == len(self._compiled[n].clauses)  # type: ignore[arg-type]
+        }
+        for key in found:
+            candidates.update(
+                n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
+            )
+        run = _Run(self, text, found)
         matches = []
-        for topic, positive in zip(self.topics, self._positive, strict=True):
-            if not positive & found.keys():
-                continue
-            m = self._match_topic(topic, text, hits, found, is_word)
+        for n in sorted(candidates):
+            m = run.match_topic(self._compiled[n])
             if m is not None:
                 matches.append(m)
         return matches
 
-    def _match_topic(self, topic, text, hits, found, is_word) -> Match | None:  # type: ignore[no-untyped-def]
-        if not rules.evaluate(topic.query, hits):
+
+class _Run:
+    """Matching one article: its candidate occurrences and verified hits."""
+
+    def __init__(self, matcher: Matcher, text: _Text, found: dict[str, list[tuple[int, int]]]):
+        self.m = matcher
+        self.text = text
+        self.found = found
+        self.checked: dict[tuple[int, int], bool] = {}
+        self.verified: dict[tuple[str, str, str], list[rules.Hit]] = {}
+
+    def is_word(self, start: int, end: int) -> bool:
+        key = (start, end)
+        if key not in self.checked:
+            self.checked[key] = self.m.segmenter.is_word_at(self.text.folded, start, end)
+        return self.checked[key]
+
+    def occurrences(self, term: rules.Term) -> list[tuple[str, int, int, int]]:
+        """Candidate occurrences of a term (unverified): (field, start, end, offset)."""
+        out = []
+        for start, end in self.found.get(self.m._folded(term.text), ()):
+            name, base = self.text.field(start)
+            if term.field == "title" and name != "title":
+                continue
+            out.append((name, start, end, base))
+        return out
+
+    def hits(self, term: rules.Term) -> list[rules.Hit]:
+        """Verified hits of a term (words checked with jieba; phrases as found)."""
+        key = (term.text, term.kind, term.field)
+        if key not in self.verified:
+            self.verified[key] = [
+                rules.Hit(name, start - base, end - base, self.text.sentence(start))
+                for name, start, end, base in self.occurrences(term)
+                if term.kind == "phrase" or self.is_word(start, end)
+            ]
+        return self.verified[key]
+
+    def match_topic(self, c: _Compiled) -> Match | None:
+        topic = c.topic
+        if topic.min_score > 0 and _score(topic, self._raw_counts(c)) < topic.min_score:
+            return None  # even if every candidate were a word, too weak
+        if not rules.evaluate(topic.query, self.hits):
             return None
-        if topic.exclude is not None and rules.evaluate(topic.exclude, hits):
+        if topic.exclude is not None and rules.evaluate(topic.exclude, self.hits):
             return None
-        if topic.places and not any(
-            is_word(s, e) for p in topic.places for s, e in found.get(fold(p), ())
+        if c.places and not any(
+            self.is_word(s, e) for p in c.places for s, e in self.found.get(p, ())
         ):
             return None
         every: list[TermHit] = []
-        for term in rules.positive_terms(topic.query):
+        for term in c.positive:
             if not any(t.term == term.text for t in every):
-                every += [TermHit(term.text, h.field, h.start, h.end) for h in hits(term)]
+                every += [TermHit(term.text, h.field, h.start, h.end) for h in self.hits(term)]
         # 投资 inside 总投资, 隐患 inside 风险隐患: one occurrence counts once, for
         # the longer term.
         term_hits = [h for h in every if not _covered(h, every)]
-        counted: list[tuple[str, int]] = []
-        score = 0.0
-        for name in dict.fromkeys(h.term for h in term_hits):
-            hs = [h for h in term_hits if h.term == name]
-            counted.append((name, len(hs)))
-            tf = sum(TITLE_WEIGHT if h.field == "title" else 1.0 for h in hs)
-            score += topic.weight(name) * min(1.0 + math.log(tf), SATURATION)
+        counts: dict[str, tuple[int, int]] = {}
+        for h in term_hits:
+            title, body = counts.get(h.term, (0, 0))
+            counts[h.term] = (title + (h.field == "title"), body + (h.field == "body"))
+        score = _score(topic, counts)
         if score < topic.min_score:
             return None
-        snippet, marks = _snippet(text.body, [h for h in term_hits if h.field == "body"])
+        snippet, marks = _snippet(self.text.body, [h for h in term_hits if h.field == "body"])
         return Match(
             topic_id=topic.id,
             topic_version=topic.version,
             score=round(score, 3),
-            terms=tuple(counted),
+            terms=tuple((t, a + b) for t, (a, b) in counts.items()),
             hits=tuple(sorted(term_hits, key=lambda h: (h.field != "title", h.start))),
-            clause=rules.explain(topic.query, hits) or rules.to_text(topic.query),
+            clause=rules.explain(topic.query, self.hits) or rules.to_text(topic.query),
             snippet=snippet,
             marks=marks,
         )
+
+    def _raw_counts(self, c: _Compiled) -> dict[str, tuple[int, int]]:
+        counts: dict[str, tuple[int, int]] = {}
+        for term in c.positive:
+            occ = self.occurrences(term)
+            if occ and term.text not in counts:
+                title = sum(1 for o in occ if o[0] == "title")
+                counts[term.text] = (title, len(occ) - title)
+        return counts
+
+
+def _upper_bound(
+    node: rules.Node, folded: Callable[[str], str]
+) -> Callable[[set[tuple[str, str]]], bool]:
+    """The query as a test on which terms occur at all, before any checking.
+
+    True whenever the real query could be: every candidate counts as a hit,
+    NEAR asks only that both terms occur, and NOT is taken as satisfied.
+    Articles failing it are dropped without segmenting anything.
+    """
+    if isinstance(node, rules.Term):
+        key = ("title" if node.field == "title" else "any", folded(node.text))
+        return lambda present: key in present
+    if isinstance(node, rules.Near):
+        left, right = _upper_bound(node.left, folded), _upper_bound(node.right, folded)
+        return lambda present: left(present) and right(present)
+    if isinstance(node, rules.And):
+        parts = [_upper_bound(c, folded) for c in node.children]
+        return lambda present: all(p(present) for p in parts)
+    if isinstance(node, rules.Or):
+        parts = [_upper_bound(c, folded) for c in node.children]
+        return lambda present: any(p(present) for p in parts)
+    return lambda present: True  # NOT …
+
+
+_MAX_CLAUSES = 64
+
+
+def _cnf(
+    node: rules.Node, folded: Callable[[str], str]
+) -> tuple[frozenset[tuple[str, str]], ...] | None:
+    """:func:`_upper_bound` as clauses (each: keys of which one must occur), or
+    None when that form would be too large. A query written as an AND of ORs
+    is already in this form."""
+    if isinstance(node, rules.Term):
+        key = ("title" if node.field == "title" else "any", folded(node.text))
+        return (frozenset([key]),)
+    if isinstance(node, rules.Not):
+        return ()
+    if isinstance(node, rules.Near):
+        node = rules.And((node.left, node.right))
+    parts = [_cnf(c, folded) for c in node.children]  # type: ignore[union-attr]
+    if any(p is None for p in parts):
+        return None
+    if isinstance(node, rules.And):
+        out = tuple(c for p in parts for c in p)  # type: ignore[union-attr]
+        return out if len(out) <= _MAX_CLAUSES else None
+    # OR of CNFs: one clause per way of picking a clause from each part.
+    if any(len(p) == 0 for p in parts):  # type: ignore[arg-type]
+        return ()  # one branch is always possible
+    combos: list[frozenset[tuple[str, str]]] = [frozenset()]
+    for p in parts:
+        combos = [c | d for c in combos for d in p]  # type: ignore[union-attr]
+        if len(combos) > _MAX_CLAUSES:
+            return None
+    return tuple(combos)
+
+
+def _score(topic: Topic, counts: dict[str, tuple[int, int]]) -> float:
+    """Σ over distinct terms: weight × min(1 + ln(tf), 3), tf = 3 × title hits + body hits."""
+    score = 0.0
+    for term, (title, body) in counts.items():
+        tf = TITLE_WEIGHT * title + body
+        if tf > 0:
+            score += topic.weight(term) * min(1.0 + math.log(tf), SATURATION)
+    return score
 
 
 def _covered(h: TermHit, hits: Sequence[TermHit]) -> bool:
