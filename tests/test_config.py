@@ -13,6 +13,7 @@ import pytest
 from watcher.config import (
     DEFAULT_CONFIG,
     Config,
+    DigestConfig,
     ScanConfig,
     describe_options,
     find_config,
@@ -151,6 +152,7 @@ def test_empty_file_gives_all_defaults(make_config: MakeConfig, tmp_path: Path) 
         timezone="Asia/Shanghai",
         scan=ScanConfig(),
         log_level="INFO",
+        digest=DigestConfig(out_dir=tmp_path / "reports"),
     )
     assert config.scan == ScanConfig(
         settle_seconds=5.0, ignore=("*.part", "*.tmp", "*~", ".*"), max_file_mb=200.0
@@ -198,7 +200,8 @@ def test_unknown_key_without_close_match_lists_valid_keys(make_config: MakeConfi
     path = make_config("colour: blue\n")
     assert problems_of(path) == [
         f"{path}:1: colour: unknown key "
-        "(valid keys: inbox, state, watchlists, timezone, scan, log_level)"
+        "(valid keys: inbox, state, watchlists, timezone, scan, log_level, digest, email, "
+        "webhooks, schedule, alarms)"
     ]
 
 

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import re
 import textwrap
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
@@ -252,7 +253,7 @@ class Timezone(Kind):
         return value
 
 
-PathMust = Literal["folder", "file", "file_or_folder", "creatable_file"]
+PathMust = Literal["folder", "file", "file_or_folder", "creatable_file", "creatable_folder"]
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,7 @@ class PathType(Kind):
             "file": "path to an existing file",
             "file_or_folder": "path to an existing file or folder",
             "creatable_file": "path to a file (its folder is created when missing)",
+            "creatable_folder": "path to a folder (created when missing)",
         }[self.must]
 
     def parse(self, node: Node, walk: _Walk, key: str) -> Any:
@@ -287,6 +289,10 @@ class PathType(Kind):
             name = key  # the messages tell the user which key to change
             if self.must == "creatable_file":
                 _check_creatable(path, name)
+            elif self.must == "creatable_folder":
+                if path.exists() and not path.is_dir():
+                    raise Invalid(f"{path} is a file; point {name} at a folder")
+                _check_creatable(path / "x", name)
             else:
                 _check_existing(path, name, self.must)
         return path
@@ -374,11 +380,15 @@ class OptionSpec:
     kind: Kind
     doc: str
     required: bool = False
+    key: str | None = None  # the YAML key when it differs from the field name
 
 
-def option(default: Any, kind: Kind, doc: str) -> Any:
-    """Declare one setting: a dataclass field with its kind, default and docstring."""
-    return field(default=default, metadata={_META: OptionSpec(kind, doc)})
+def option(default: Any, kind: Kind, doc: str, *, key: str | None = None) -> Any:
+    """Declare one setting: a dataclass field with its kind, default and docstring.
+
+    ``key`` names the YAML key when it cannot be the field name (``from``).
+    """
+    return field(default=default, metadata={_META: OptionSpec(kind, doc, key=key)})
 
 
 def required_option(kind: Kind, doc: str) -> Any:
@@ -416,6 +426,241 @@ class ScanConfig:
     recursive: bool = option(True, Boolean(), "Also scan the sub-folders of the inbox.")
 
 
+# ----------------------------------------------------------- digest and delivery
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_duration(text: str) -> float:
+    """'30s', '10m', '1h', '1d' → seconds; ValueError otherwise."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+@dataclass(frozen=True)
+class Duration(Kind):
+    """A duration such as 30s, 10m, 1h or 1d; stored in seconds."""
+
+    minimum: float = 1.0
+    label = "duration such as 30s, 10m, 1h"
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        text = String().parse(node, walk, key) if isinstance(node, ScalarNode) else None
+        return self.check(text, walk, key)
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            try:
+                seconds = parse_duration(str(value))
+            except ValueError:
+                raise Invalid(
+                    f"expected a duration such as 30s, 10m or 1h, got {value!r}"
+                ) from None
+        if seconds < self.minimum:
+            raise Invalid(f"must be at least {_num(self.minimum)}s, got {value!r}")
+        return seconds
+
+    def show(self, value: Any) -> str:
+        return f"{_num(value)}s" if isinstance(value, int | float) else str(value)
+
+
+@dataclass(frozen=True)
+class DigestTimes(Kind):
+    """When the digest is due: "07:30", a list of such times, or a 5-field cron line."""
+
+    label = '"HH:MM", a list of them, or a cron expression'
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        if isinstance(node, SequenceNode):
+            items = StringList().parse(node, walk, key)
+        else:
+            items = (String().parse(node, walk, key),)
+        return self.check(items, walk, key)
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        items = (value,) if isinstance(value, str) else tuple(value)
+        if not items:
+            raise Invalid('expected at least one time such as "07:30"')
+        for item in items:
+            if _CLOCK.match(item):
+                continue
+            if len(item.split()) == 5:
+                try:
+                    from apscheduler.triggers.cron import CronTrigger
+
+                    CronTrigger.from_crontab(item)
+                except ValueError as exc:
+                    raise Invalid(f"bad cron expression {item!r}: {exc}") from None
+                if len(items) > 1:
+                    raise Invalid("a cron expression cannot be mixed with other times")
+                continue
+            raise Invalid(
+                f'expected a time such as "07:30" (quoted) or a cron expression such as '
+                f'"30 7 * * mon-fri", got {item!r}'
+            )
+        return items
+
+
+@dataclass(frozen=True)
+class Mapping_(Kind):
+    """A mapping of topic id to a list of e-mail addresses."""
+
+    label = "mapping of topic id to addresses"
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        if not isinstance(node, MappingNode):
+            raise Invalid("expected a mapping such as {safety: [a@example.com]}")
+        out = []
+        for k, v in node.value:
+            if not isinstance(k, ScalarNode):
+                raise Invalid("keys must be topic ids", _line(k))
+            addresses = StringList().parse(v, walk, f"{key}.{k.value}")
+            out.append((str(k.value), tuple(addresses)))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class SectionList(Kind):
+    """A list of mappings, each read into the dataclass ``cls``."""
+
+    cls: type = object
+    label = "list of sections"
+
+    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+        if not isinstance(node, SequenceNode):
+            raise Invalid(f"expected a list of entries starting with '- ', got {_got(node)}")
+        out = []
+        bad = False
+        for n, item in enumerate(node.value, 1):
+            if not isinstance(item, MappingNode):
+                walk.report(_line(item), f"{key}[{n}]", "expected a mapping of 'key: value' lines")
+                bad = True
+                continue
+            value = _read_section(self.cls, item, walk, f"{key}[{n}].", _line(item))
+            bad = bad or value is None
+            out.append(value)
+        return tuple(out) if not bad else ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestConfig:
+    """``digest:`` — what the daily digest holds and where its files go."""
+
+    out_dir: Path = option(
+        Path("reports"),
+        PathType("creatable_folder"),
+        "Folder of the report archive: YYYY-MM-DD.html/.md/.json, article pages, index.html.",
+    )
+    max_per_topic: int = option(
+        10,
+        Number(minimum=1, integer=True),
+        "At most this many articles per topic; the rest are counted.",
+    )
+    send_empty: bool = option(
+        True, Boolean(), "Deliver a short digest on a day with no matches (false: files only)."
+    )
+    base_url: str | None = option(
+        None,
+        String(),
+        "Public URL of out_dir, so links in e-mails and chat messages open the archive.",
+    )
+    catch_up_days: int = option(
+        7,
+        Number(minimum=0, integer=True),
+        "At start and at each digest time, undelivered digests of up to this many past days "
+        "are delivered, oldest first.",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailConfig:
+    """``email:`` — the SMTP server and who receives the digest."""
+
+    enabled: bool = option(False, Boolean(), "Send the digest by e-mail.")
+    host: str = option("localhost", String(), "SMTP server host name.")
+    port: int = option(
+        25,
+        Number(minimum=1, maximum=65535, integer=True),
+        "SMTP port (587 for starttls, 465 for ssl).",
+    )
+    security: str = option("none", Choice(("none", "starttls", "ssl")), "none, starttls or ssl.")
+    username: str | None = option(None, String(), "Login name, if the server wants one.")
+    password_env: str | None = option(
+        None,
+        String(),
+        "Name of the environment variable holding the password (never the password itself).",
+    )
+    sender: str = option("watcher@localhost", String(), "The From address.", key="from")
+    to: tuple[str, ...] = option((), StringList(), "Who gets the whole digest.")
+    topics: tuple[tuple[str, tuple[str, ...]], ...] = option(
+        (), Mapping_(), "Per-topic recipients: {topic_id: [addresses]} get that topic only."
+    )
+    timeout: float = option(30.0, Number(minimum=1), "Seconds to wait for the server.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookConfig:
+    """One chat bot or webhook under ``webhooks:``."""
+
+    name: str = required_option(String(), "A name for this channel, unique, such as 'team-wecom'.")
+    kind: str = required_option(
+        Choice(("wecom", "dingtalk", "feishu", "slack", "json")),
+        "wecom, dingtalk, feishu, slack or json (a generic JSON POST).",
+    )
+    url_env: str = required_option(
+        String(), "Name of the environment variable holding the webhook URL (it embeds a key)."
+    )
+    secret_env: str | None = option(
+        None, String(), "Environment variable with the signing secret (DingTalk, Feishu)."
+    )
+    topics: tuple[str, ...] = option((), StringList(), "Only these topic ids (default: all).")
+    timeout: float = option(10.0, Number(minimum=1), "Seconds to wait for the service.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleConfig:
+    """``schedule:`` — when ``watcher run`` scans and sends."""
+
+    scan_every: float = option(600.0, Duration(), "How often the inbox is scanned: 30s, 10m, 1h.")
+    digest_at: tuple[str, ...] = option(
+        ("07:30",),
+        DigestTimes(),
+        'When the digest is due, in the configured timezone: "07:30", a list, or a cron '
+        'expression such as "30 7 * * mon-fri".',
+    )
+    watch: bool = option(
+        False, Boolean(), "Also react to new files within seconds (inotify), besides the scans."
+    )
+    retry_after: float = option(
+        300.0, Duration(), "First wait before retrying a failed delivery; doubles each time."
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmConfig:
+    """``alarms:`` — conditions surfaced in ``watcher status`` and in the digest."""
+
+    quiet_days: int = option(
+        2, Number(minimum=1, integer=True), "Alarm when no new document arrived for this many days."
+    )
+    failure_rate: float = option(
+        0.2,
+        Number(minimum=0, maximum=1),
+        "Alarm when more than this share of the documents read in a day failed.",
+    )
+    silent_topic_days: int = option(
+        30,
+        Number(minimum=1, integer=True),
+        "Alarm when a topic matched nothing for this many days.",
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration; paths are absolute (resolved against the file's folder).
@@ -425,17 +670,17 @@ class Config:
     """
 
     path: Path  # the config file itself, resolved; not an option
-    inbox: Path = option(  # noqa: RUF009
+    inbox: Path = option(
         Path("inbox"),
         PathType("folder"),
         "Folder scanned for newspaper pages.",
     )
-    state: Path = option(  # noqa: RUF009
+    state: Path = option(
         Path("state/watcher.db"),
         PathType("creatable_file"),
         "SQLite database holding articles and scan state; its folder is created if missing.",
     )
-    watchlists: Path = option(  # noqa: RUF009
+    watchlists: Path = option(
         Path("watchlists"),
         PathType("file_or_folder"),
         "A watchlist YAML file, or a folder of them.",
@@ -445,12 +690,19 @@ class Config:
         Timezone(),
         "IANA time zone for dates, the digest day and schedules.",
     )
-    scan: ScanConfig = section(ScanConfig, "How the inbox is scanned.")  # noqa: RUF009
+    scan: ScanConfig = section(ScanConfig, "How the inbox is scanned.")
     log_level: str = option(
         "INFO",
         Choice(("DEBUG", "INFO", "WARNING", "ERROR")),
         "How much is logged: DEBUG, INFO, WARNING or ERROR (any case).",
     )
+    digest: DigestConfig = section(DigestConfig, "The daily digest.")
+    email: EmailConfig = section(EmailConfig, "Delivery by e-mail.")
+    webhooks: tuple[WebhookConfig, ...] = option(
+        (), SectionList(WebhookConfig), "Chat bots and webhooks that receive the digest."
+    )
+    schedule: ScheduleConfig = section(ScheduleConfig, "When watcher run scans and sends.")
+    alarms: AlarmConfig = section(AlarmConfig, "When to raise an alarm.")
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -484,7 +736,13 @@ class _Walk:
 
 
 def _options(cls: type) -> dict[str, tuple[dataclasses.Field[Any], OptionSpec]]:
-    return {f.name: (f, f.metadata[_META]) for f in dataclasses.fields(cls) if _META in f.metadata}
+    """YAML key → (field, spec) for every option of ``cls``."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if _META in f.metadata:
+            spec = f.metadata[_META]
+            out[spec.key or f.name] = (f, spec)
+    return out
 
 
 def _default_of(f: dataclasses.Field[Any]) -> Any:
@@ -550,7 +808,7 @@ def _read_section(
                 walk.report(key_line, key, f"unknown key (valid keys: {', '.join(specs)})")
             continue
         try:
-            values[name] = specs[name][1].kind.read(value_node, walk, key)
+            values[specs[name][0].name] = specs[name][1].kind.read(value_node, walk, key)
         except Invalid as exc:
             walk.report(exc.line or key_line, key, exc.message)
     for name, (f, spec) in specs.items():
@@ -563,7 +821,7 @@ def _read_section(
             continue
         default = _default_of(f)
         try:
-            values[name] = spec.kind.read_default(default, walk, key, line)
+            values[f.name] = spec.kind.read_default(default, walk, key, line)
         except Invalid as exc:
             note = f"{key} is not set, so its default '{spec.kind.show(default)}' was used"
             walk.report(line, key, f"{exc.message} ({note})")

@@ -137,3 +137,73 @@ class Match:
     @property
     def term_counts(self) -> dict[str, int]:
         return dict(self.terms)
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One article in a digest, with everything the templates show."""
+
+    key: str  # stable id: first 16 hex of the document hash + "-" + index
+    headline: str
+    kicker: str | None
+    newspaper: str | None
+    date: dt.date | None
+    page: str | None
+    byline: str | None
+    file: str
+    score: float
+    terms: tuple[tuple[str, int], ...]  # term → hits
+    why: str  # the query clause that fired
+    snippet: str
+    marks: tuple[tuple[int, int], ...]  # hit ranges inside the snippet
+    also_in: tuple[str, ...] = ()  # reprints: "株洲日报 A01"
+    other_topics: tuple[str, ...] = ()  # names of the other topics it is listed under
+    body: str = ""  # full text, for the archive's article page
+    body_marks: tuple[tuple[int, int], ...] = ()  # hit ranges inside the body
+
+
+@dataclass(frozen=True)
+class TopicSection:
+    """A topic's part of a digest: its best items and its trend."""
+
+    id: str
+    name: str
+    description: str | None
+    items: tuple[DigestItem, ...]  # best score first, at most max_per_topic
+    more: int  # how many more matched beyond max_per_topic
+    count: int  # matched articles today (reprints counted once)
+    average: float  # mean daily count over the 7 days before
+    trend: tuple[int, ...]  # daily counts for the last 14 days, oldest first, today last
+
+
+@dataclass(frozen=True)
+class DigestStats:
+    """The footer: what was read, so a silent problem is visible."""
+
+    documents: int  # documents first seen in the digest's window
+    articles: int  # articles first seen in the window
+    failures: tuple[tuple[str, str], ...]  # (file, reason) of files failing now
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The digest of one calendar day: fixed once produced."""
+
+    day: dt.date
+    timezone: str
+    produced_at: dt.datetime  # also the cut-off: articles first seen up to here
+    since: dt.datetime | None  # the previous digest's cut-off (None: the first digest)
+    sections: tuple[TopicSection, ...]  # in watchlist order, also empty ones
+    stats: DigestStats
+    notices: tuple[str, ...] = ()  # alarms and config problems, shown at the bottom
+
+    @property
+    def total(self) -> int:
+        return sum(s.count for s in self.sections)
+
+    @property
+    def subject(self) -> str:
+        """E.g. 【watcher】2026年11月21日 日报：安全生产检查 3 · 城市更新 5"""
+        d = self.day
+        counts = " · ".join(f"{s.name} {s.count}" for s in self.sections if s.count)
+        return f"【watcher】{d.year}年{d.month}月{d.day}日 日报：{counts or '今日无匹配'}"
