@@ -35,14 +35,18 @@ EXIT_OK, EXIT_USER, EXIT_INTERNAL = 0, 1, 2
 class Context:
     """What every command needs: where the config is and how to log."""
 
-    def __init__(self, config_path: str | None, log_level: str | None) -> None:
+    def __init__(self, config_path: str | None, log_level: str | None, log_format: str) -> None:
         self.config_path = config_path
         self.log_level = log_level
+        self.log_format = log_format
+
+    def config_file(self) -> Path:
+        return find_config(self.config_path, os.environ)
 
     def config(self, check_paths: bool = True) -> Config:
         path = find_config(self.config_path, os.environ)
         cfg = load_config(path, check_paths=check_paths)
-        _setup_logging(self.log_level or cfg.log_level)
+        _setup_logging(self.log_level or cfg.log_level, self.log_format)
         return cfg
 
     def optional_config(self) -> Config | None:
@@ -51,16 +55,38 @@ class Context:
             try:
                 find_config(None, os.environ)
             except ConfigError:
-                _setup_logging(self.log_level or "WARNING")
+                _setup_logging(self.log_level or "WARNING", self.log_format)
                 return None
         return self.config()
 
 
-def _setup_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def _setup_logging(level: str, fmt: str = "text") -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            JsonFormatter()
+            if fmt == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
         root.addHandler(handler)
     root.setLevel(level.upper())
     # jieba logs its own dictionary loading at DEBUG through the root logger.
@@ -79,11 +105,20 @@ def _setup_logging(level: str) -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="Log level (default: the config's log_level).",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or as one JSON object each.",
+)
 @click.version_option(__version__, prog_name="watcher")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
+def cli(
+    ctx: click.Context, config_path: str | None, log_level: str | None, log_format: str
+) -> None:
     """watcher: reads Chinese newspaper pages and watches them for topics."""
-    ctx.obj = Context(config_path, log_level)
+    ctx.obj = Context(config_path, log_level, log_format)
 
 
 @contextmanager
@@ -186,6 +221,196 @@ def articles(obj: Context, date_: str | None, fmt: str, limit: int | None) -> No
             tags = ", ".join(f"{names.get(m.topic_id, m.topic_id)} {m.score:.1f}" for m in ms)
             click.echo(f"       topics: {tags}")
     click.echo(f"\n{len(rows)} articles")
+
+
+@cli.command()
+@click.option("--date", "date_", metavar="YYYY-MM-DD", help="The digest's day (default: today).")
+@click.option("--send", is_flag=True, help="Also deliver what has not been delivered.")
+@click.option("--force", is_flag=True, help="With --send: deliver again, also what was sent.")
+@click.option("--dry-run", is_flag=True, help="Show what would be delivered; send nothing.")
+@click.pass_obj
+def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bool) -> None:
+    """Produce (or re-render) the digest of a day and write its report files.
+
+    The digest dated D is the one produced on D; once produced its content is
+    fixed, and rendering D again reproduces it.
+    """
+    cfg = obj.config()
+    topics = load_watchlists(cfg.watchlists)
+    day = _parse_date(date_) if date_ else pipeline.today(cfg)
+    renderer = pipeline.renderer_for(cfg)
+    with _open_store(cfg) as store:
+        existing = store.digest(day)
+        if existing is None and day != pipeline.today(cfg):
+            raise WatcherError(
+                f"no digest was produced on {day}: a digest is made on its own day, by the "
+                f"schedule or by 'watcher digest'; articles of a missed day are in the next "
+                f"digest. Produced days: {_days(store)}"
+            )
+        made, new = pipeline.produce_digest(cfg, store, topics, day)
+        paths = pipeline.write_reports(cfg, store, made, renderer)
+        page = next((p for p in paths if p.name == f"{day.isoformat()}.html"), None)
+        click.echo(f"{'produced' if new else 'stored'} digest {day}: {made.subject}")
+        click.echo(f"  report: {page}")
+        if not (send or dry_run):
+            return
+        by_name = {c.name: c for c in pipeline.channels(cfg)}
+        if not by_name:
+            click.echo("  no delivery channels configured (email.enabled, webhooks)")
+            return
+        now = pipeline.utc_now()
+        for name in by_name:  # channels added since the digest was made get it too
+            store.ensure_delivery(day, name, pipeline.delivery_key(day, name), now)
+        rows = {r["channel"]: r for r in store.deliveries(day=day)}
+        if dry_run:
+            for name, ch in by_name.items():
+                row = rows[name]
+                note = row["status"] if not force else f"{row['status']}, would be resent"
+                view = pipeline.only_topics(made, ch.topics)
+                text = pipeline.describe_delivery(cfg, ch, view, renderer)
+                click.echo(f"  {name} [{note}]: {text}")
+            return
+        if force:
+            for name, row in rows.items():
+                if row["status"] != "pending" and name in by_name:
+                    salt = f"force-{row['attempts']}"
+                    store.delivery_reset(day, name, pipeline.delivery_key(day, name, salt), now)
+        results = pipeline.deliver(cfg, store, renderer, day=day, due_only=False)
+        for r in results:
+            click.echo(f"  {r.channel}: {'sent' if r.ok else 'failed'}: {r.detail}")
+        pending = [r for r in results if not r.ok]
+        if not results:
+            click.echo("  nothing to deliver: every channel already has this digest")
+        if pending:
+            raise WatcherError(
+                f"{len(pending)} deliver{'y' if len(pending) == 1 else 'ies'} failed and stay "
+                "pending; they are retried on the next run"
+            )
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One scan and, if due, the digest; then exit.")
+@click.option(
+    "--digest-now", is_flag=True, help="With --once: produce today's digest even before its time."
+)
+@click.option(
+    "--watch/--no-watch", default=None, help="React to new files (default: schedule.watch)."
+)
+@click.pass_obj
+def run(obj: Context, once: bool, digest_now: bool, watch: bool | None) -> None:
+    """Run the daemon: scan on schedule, produce and deliver the digest on time.
+
+    Stops cleanly on SIGTERM or SIGINT. A second `watcher run` on the same
+    state refuses to start.
+    """
+    from watcher.daemon import Daemon  # keeps APScheduler out of the other commands
+
+    cfg = obj.config()
+    daemon = Daemon(cfg.path, watch=watch)
+    if once:
+        daemon.run_once(digest_now=digest_now)
+        with _open_store(cfg) as store:
+            last = store.last_scan()
+            day = pipeline.today(cfg)
+            made = store.digest(day)
+        if last:
+            click.echo(
+                f"scan: {last['new']} new, {last['unchanged']} unchanged, {last['failed']} failed; "
+                f"{last['articles']} articles added"
+            )
+        if made:
+            page = cfg.digest.out_dir / f"{day.isoformat()}.html"
+            click.echo(f"digest {day}: {page}")
+        else:
+            click.echo(f"digest {day}: not due yet (digest_at {', '.join(cfg.schedule.digest_at)})")
+        return
+    sys.exit(daemon.run())
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_obj
+def status(obj: Context, fmt: str) -> None:
+    """What the daemon is doing: last scan, next times, pending deliveries, alarms."""
+    from watcher.daemon import Lock, alarms, next_digest_time, status_path
+
+    cfg = obj.config()
+    tz = cfg.tz
+    now = pipeline.utc_now()
+    holder = Lock(cfg.state).holder()
+    daemon: dict[str, object] = {}
+    sp = status_path(cfg)
+    if sp.exists():
+        daemon = json.loads(sp.read_text(encoding="utf-8"))
+    files = pipeline.list_inbox(cfg.inbox, cfg.scan.ignore, cfg.scan.recursive)
+    with _open_store(cfg) as store:
+        last = store.last_scan()
+        pending = store.deliveries(status="pending")
+        topics = _current_topics(cfg)
+        raised = alarms(cfg, store, now, topics)
+        counts = store.counts()
+    nxt_digest = next_digest_time(now, cfg.schedule.digest_at, cfg.timezone)
+    info = {
+        "daemon": holder or "not running",
+        "last_scan": last,
+        "next_scan": daemon.get("next_scan") if holder else None,
+        "next_digest": nxt_digest.isoformat() if nxt_digest else None,
+        "pending_deliveries": [
+            {k: r[k] for k in ("day", "channel", "attempts", "last_error", "next_attempt")}
+            for r in pending
+        ],
+        "inbox": {
+            "path": str(cfg.inbox),
+            "files": len(files),
+            "bytes": sum(f.size for f in files),
+        },
+        "store": counts,
+        "config_errors": daemon.get("config_errors", []) if holder else [],
+        "alarms": raised,
+    }
+    if fmt == "json":
+        click.echo(json.dumps(info, ensure_ascii=False, indent=1, default=str))
+        return
+
+    def local(iso: object) -> str:
+        if not iso:
+            return "-"
+        return dt.datetime.fromisoformat(str(iso)).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    click.echo(f"daemon:       {holder or 'not running'}")
+    if last:
+        click.echo(
+            f"last scan:    {local(last['finished'])}: {last['new']} new, {last['unchanged']} "
+            f"unchanged, {last['failed']} failed, {last['articles']} articles"
+        )
+    else:
+        click.echo("last scan:    never")
+    click.echo(f"next scan:    {local(info['next_scan']) if holder else '- (daemon not running)'}")
+    click.echo(f"next digest:  {local(info['next_digest'])}")
+    click.echo(
+        f"inbox:        {cfg.inbox}: {len(files)} files, "
+        f"{sum(f.size for f in files) / 1048576:.1f} MB"
+    )
+    click.echo(
+        f"store:        {counts['documents']} documents, {counts['articles']} articles, "
+        f"{counts['failed']} failed files"
+    )
+    click.echo(f"pending:      {len(pending)} deliveries")
+    for r in pending:
+        click.echo(
+            f"  {r['day']} {r['channel']}: {r['attempts']} attempts, "
+            f"next {local(r['next_attempt'])}"
+            + (f", last error: {r['last_error']}" if r["last_error"] else "")
+        )
+    for problem in info["config_errors"]:  # type: ignore[attr-defined]
+        click.echo(f"config error: {problem} (the last good configuration is running)")
+    for alarm in raised:
+        click.echo(f"ALARM:        {alarm}")
+
+
+def _days(store: Store) -> str:
+    days = [d.isoformat() for d, _ in store.digest_days()[:5]]
+    return ", ".join(days) if days else "none yet"
 
 
 def _topic_names(cfg: Config) -> dict[str, str]:

@@ -430,7 +430,7 @@ class ScanConfig:
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
-_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
 def parse_duration(text: str) -> float:
@@ -492,9 +492,9 @@ class DigestTimes(Kind):
                 continue
             if len(item.split()) == 5:
                 try:
-                    from apscheduler.triggers.cron import CronTrigger
+                    from watcher.daemon import cron_trigger  # the module that knows APScheduler
 
-                    CronTrigger.from_crontab(item)
+                    cron_trigger(item, "UTC")
                 except ValueError as exc:
                     raise Invalid(f"bad cron expression {item!r}: {exc}") from None
                 if len(items) > 1:

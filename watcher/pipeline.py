@@ -13,15 +13,18 @@ import fnmatch
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from watcher import digest as digest_mod
 from watcher import pages, readers
-from watcher.config import Config
-from watcher.errors import ReadError
+from watcher.config import Config, WebhookConfig
+from watcher.deliver import LIMITS, build_email, post_webhook, send_email
+from watcher.errors import DeliveryError, ReadError
 from watcher.matcher import Matcher
-from watcher.models import FileInfo, Match, ScanReport
+from watcher.models import Digest, DigestStats, FileInfo, Match, ScanReport
+from watcher.render import Renderer, write_archive
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store
 from watcher.watchlists import Topic
@@ -231,3 +234,237 @@ def _fail(store: Store, info: FileInfo, sha: str | None, reason: str, now: dt.da
         now=now,
     )
     return ("failed", 0, reason, 0)
+
+
+# --- the digest: produce (once), write the archive, deliver (exactly once) --------
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Somewhere a digest goes: the e-mail list, a per-topic list, a chat bot."""
+
+    name: str  # 'email', 'email:<topic>', 'webhook:<name>': the delivery's key in the store
+    kind: str  # 'email' or a webhook kind
+    topics: frozenset[str] | None = None  # None: every topic
+    recipients: tuple[str, ...] = ()
+    webhook: WebhookConfig | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    day: dt.date
+    channel: str
+    ok: bool
+    detail: str  # what was sent, or the error
+
+
+def channels(config: Config) -> list[Channel]:
+    """The delivery channels the config names, in a stable order."""
+    out: list[Channel] = []
+    if config.email.enabled:
+        if config.email.to:
+            out.append(Channel("email", "email", None, config.email.to))
+        for topic_id, addresses in config.email.topics:
+            out.append(Channel(f"email:{topic_id}", "email", frozenset([topic_id]), addresses))
+    for hook in config.webhooks:
+        topics = frozenset(hook.topics) if hook.topics else None
+        out.append(Channel(f"webhook:{hook.name}", hook.kind, topics, webhook=hook))
+    return out
+
+
+def delivery_key(day: dt.date, channel: str, salt: str = "") -> str:
+    """The idempotency key of one (day, channel) delivery: the same on every retry."""
+    return hashlib.sha256(f"{day.isoformat()}|{channel}|{salt}".encode()).hexdigest()[:24]
+
+
+def today(config: Config, clock: Clock = utc_now) -> dt.date:
+    """The calendar day it is now in the configured time zone."""
+    return clock().astimezone(config.tz).date()
+
+
+def only_topics(d: Digest, topics: frozenset[str] | None) -> Digest:
+    """The digest as a channel routed to some topics sees it."""
+    if topics is None:
+        return d
+    return replace(d, sections=tuple(s for s in d.sections if s.id in topics))
+
+
+def produce_digest(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    day: dt.date,
+    *,
+    clock: Clock = utc_now,
+    notices: Sequence[str] = (),
+) -> tuple[Digest, bool]:
+    """The digest of ``day``: the stored one if it exists, else made now.
+
+    A new digest holds every match of the articles first seen since the
+    previous digest's cut-off, up to now: no gaps, no overlap, whatever the
+    schedule or downtime. It is stored with one pending delivery per channel
+    in the same transaction; returns (digest, True when made now).
+    """
+    stored = store.digest(day)
+    if stored is not None:
+        return digest_mod.from_json(stored), False
+    now = clock()
+    since = store.last_cutoff(day)
+    window = list(store.articles_seen(since, now))
+    found: dict[tuple[str, int], list[Match]] = {}
+    for doc, idx, m in store.matches_for({r.doc_sha256 for r in window}):
+        found.setdefault((doc, idx), []).append(m)
+    candidates = [
+        digest_mod.Candidate(
+            r.doc_sha256,
+            r.file,
+            r.article,
+            r.first_seen,
+            tuple(found[(r.doc_sha256, r.article.index)]),
+        )
+        for r in window
+        if (r.doc_sha256, r.article.index) in found
+    ]
+    docs, arts = store.window_counts(since, now)
+    history = {d: c for d, c in store.digest_days() if d < day}
+    made = digest_mod.build_digest(
+        day=day,
+        timezone=config.timezone,
+        produced_at=now,
+        since=since,
+        topics=topics,
+        candidates=candidates,
+        history=history,
+        stats=DigestStats(documents=docs, articles=arts, failures=tuple(store.failures())),
+        notices=notices,
+        max_per_topic=config.digest.max_per_topic,
+    )
+    plan = []
+    for ch in channels(config):
+        empty = only_topics(made, ch.topics).total == 0
+        status = "skipped" if empty and not config.digest.send_empty else "pending"
+        plan.append((ch.name, delivery_key(day, ch.name), status))
+    counts = {s.id: s.count for s in made.sections}
+    if not store.add_digest(day, now, since, counts, digest_mod.to_json(made), plan):
+        # Another process made it first (two CLIs at once): use theirs.
+        return digest_mod.from_json(store.digest(day) or ""), False
+    log.info("digest %s produced: %d matched articles, %d channels", day, made.total, len(plan))
+    return made, True
+
+
+def renderer_for(config: Config) -> Renderer:
+    """Templates: a file of the same name in templates/ next to the config wins."""
+    return Renderer(config.path.parent / "templates", base_url=config.digest.base_url)
+
+
+def write_reports(config: Config, store: Store, d: Digest, renderer: Renderer) -> list[Path]:
+    """The report archive for one digest (and the index of all days)."""
+    return write_archive(d, renderer, config.digest.out_dir, store.digest_days())
+
+
+def deliver(
+    config: Config,
+    store: Store,
+    renderer: Renderer,
+    *,
+    clock: Clock = utc_now,
+    day: dt.date | None = None,
+    due_only: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> list[DeliveryResult]:
+    """Send every pending delivery (of ``day``, or all), oldest first.
+
+    Send first, then mark sent (rss2email's rule): a crash in between repeats
+    the attempt, under the same idempotency key. A failure leaves the delivery
+    pending with its error and a retry time that doubles with each attempt;
+    one failing channel never blocks the others.
+    """
+    env = os.environ if env is None else env
+    by_name = {c.name: c for c in channels(config)}
+    results = []
+    now = clock()
+    for row in store.deliveries(day=day, status="pending"):
+        the_day = dt.date.fromisoformat(row["day"])
+        if (
+            due_only
+            and row["next_attempt"]
+            and dt.datetime.fromisoformat(row["next_attempt"]) > now
+        ):
+            continue
+        ch = by_name.get(row["channel"])
+        if ch is None:
+            log.warning(
+                "delivery %s %s: channel no longer configured; left pending",
+                the_day,
+                row["channel"],
+            )
+            continue
+        d = only_topics(digest_mod.from_json(store.digest(the_day) or ""), ch.topics)
+        store.delivery_attempt(the_day, ch.name, clock())
+        try:
+            detail = _send(config, ch, d, renderer, row["key"], env, clock)
+        except DeliveryError as exc:
+            attempts = int(row["attempts"]) + 1
+            wait = min(config.schedule.retry_after * 2 ** (attempts - 1), 6 * 3600)
+            store.delivery_failed(the_day, ch.name, str(exc), clock() + dt.timedelta(seconds=wait))
+            log.warning("delivery %s %s failed (attempt %d): %s", the_day, ch.name, attempts, exc)
+            results.append(DeliveryResult(the_day, ch.name, False, str(exc)))
+            continue
+        store.delivery_sent(the_day, ch.name, clock())
+        log.info("delivery %s %s: %s", the_day, ch.name, detail)
+        results.append(DeliveryResult(the_day, ch.name, True, detail))
+    return results
+
+
+def describe_delivery(config: Config, ch: Channel, d: Digest, renderer: Renderer) -> str:
+    """What would be sent on a channel (for --dry-run)."""
+    if ch.kind == "email":
+        parts = renderer.email(d)
+        return (
+            f"e-mail to {', '.join(ch.recipients)}: {parts.subject!r} "
+            f"({len(parts.html.encode())} bytes HTML, {len(parts.text.encode())} bytes text)"
+        )
+    assert ch.webhook is not None
+    chunks = renderer.chat(d, ch.kind, limit=LIMITS[ch.kind])
+    return (
+        f"{ch.kind} webhook: {len(chunks)} message(s), {sum(len(c.encode()) for c in chunks)} bytes"
+    )
+
+
+def _send(
+    config: Config,
+    ch: Channel,
+    d: Digest,
+    renderer: Renderer,
+    key: str,
+    env: Mapping[str, str],
+    clock: Clock,
+) -> str:
+    if ch.kind == "email":
+        settings = config.email
+        password = env.get(settings.password_env) if settings.password_env else None
+        parts = renderer.email(d)
+        msg = build_email(
+            parts.subject, parts.html, parts.text, sender=settings.sender, to=ch.recipients,
+            key=key, date=clock(),
+        )  # fmt: skip
+        send_email(msg, settings, password=password, recipients=ch.recipients)
+        return f"e-mail {parts.subject!r} to {len(ch.recipients)} recipient(s)"
+    hook = ch.webhook
+    assert hook is not None
+    url = env.get(hook.url_env)
+    if not url:
+        raise DeliveryError(
+            f"webhook {hook.name}: the environment variable {hook.url_env} holding its URL is "
+            "not set; set it in the service's environment"
+        )
+    secret = env.get(hook.secret_env) if hook.secret_env else None
+    chunks = renderer.chat(d, hook.kind, limit=LIMITS[hook.kind])
+    # Several messages: each has its own key, so a retry after a partial send
+    # repeats only what a receiver cannot tell apart by key.
+    for n, chunk in enumerate(chunks, 1):
+        post_webhook(
+            hook.kind, url, chunk, title=d.subject, secret=secret, key=f"{key}-{n}",
+            timeout=hook.timeout,
+        )  # fmt: skip
+    return f"{len(chunks)} message(s) to {hook.kind} webhook {hook.name}"

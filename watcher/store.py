@@ -16,13 +16,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from watcher.errors import StateError
 from watcher.models import Article, Match, ScanReport, TermHit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Ordered migrations: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[str] = [
@@ -105,6 +106,28 @@ MIGRATIONS: list[str] = [
         version    TEXT NOT NULL,      -- the watchlist content hash the matches reflect
         name       TEXT NOT NULL,
         matched_at TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE digests (
+        day         TEXT PRIMARY KEY,  -- YYYY-MM-DD in the configured timezone
+        produced_at TEXT NOT NULL,     -- the cut-off: articles first seen up to here
+        since       TEXT,              -- the previous digest's cut-off
+        total       INTEGER NOT NULL,
+        counts      TEXT NOT NULL,     -- JSON {topic_id: count}
+        content     TEXT NOT NULL      -- the Digest as JSON, fixed once produced
+    );
+    CREATE TABLE deliveries (
+        day          TEXT NOT NULL REFERENCES digests (day),
+        channel      TEXT NOT NULL,    -- 'email', 'email:<topic>', 'webhook:<name>'
+        key          TEXT NOT NULL UNIQUE,  -- idempotency key (Message-ID, headers)
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'skipped')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        last_attempt TEXT,
+        next_attempt TEXT,
+        sent_at      TEXT,
+        PRIMARY KEY (day, channel)
     );
     """,
 ]
@@ -412,6 +435,197 @@ class Store:
         sql = "SELECT * FROM matches" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY doc_sha256, idx, topic_id"
         return [(r["doc_sha256"], r["idx"], _row_match(r)) for r in self.db.execute(sql, args)]
+
+    # --- digests and deliveries ---------------------------------------------------
+
+    def articles_seen(
+        self, after: dt.datetime | None, until: dt.datetime
+    ) -> Iterator[StoredArticle]:
+        """Articles first seen in (after, until]: one digest's window."""
+        sql = (
+            "SELECT a.*, d.path AS file FROM articles a JOIN documents d "
+            "ON d.sha256 = a.doc_sha256 WHERE a.first_seen <= ?"
+        )
+        args: list[object] = [_iso(until)]
+        if after is not None:
+            sql += " AND a.first_seen > ?"
+            args.append(_iso(after))
+        sql += " ORDER BY a.first_seen, d.path, a.idx"
+        for r in self.db.execute(sql, args):
+            yield StoredArticle(
+                article=_row_article(r),
+                doc_sha256=r["doc_sha256"],
+                file=r["file"],
+                first_seen=dt.datetime.fromisoformat(r["first_seen"]),
+            )
+
+    def window_counts(self, after: dt.datetime | None, until: dt.datetime) -> tuple[int, int]:
+        """(documents, articles) first seen in (after, until]."""
+        cond, args = "first_seen <= ?", [_iso(until)]
+        if after is not None:
+            cond += " AND first_seen > ?"
+            args.append(_iso(after))
+        docs = self.db.execute(
+            f"SELECT count(*) FROM documents WHERE status = 'ok' AND {cond}", args
+        ).fetchone()[0]
+        arts = self.db.execute(f"SELECT count(*) FROM articles WHERE {cond}", args).fetchone()[0]
+        return int(docs), int(arts)
+
+    def digest(self, day: dt.date) -> str | None:
+        """The stored digest of a day, as JSON, or None."""
+        row = self.db.execute(
+            "SELECT content FROM digests WHERE day = ?", (day.isoformat(),)
+        ).fetchone()
+        return row["content"] if row else None
+
+    def last_cutoff(self, before: dt.date) -> dt.datetime | None:
+        """The cut-off of the latest digest dated before ``before``."""
+        row = self.db.execute(
+            "SELECT produced_at FROM digests WHERE day < ? ORDER BY day DESC LIMIT 1",
+            (before.isoformat(),),
+        ).fetchone()
+        return dt.datetime.fromisoformat(row["produced_at"]) if row else None
+
+    def digest_days(self) -> list[tuple[dt.date, dict[str, int]]]:
+        """Every produced digest's day with its per-topic counts, newest first."""
+        rows = self.db.execute("SELECT day, counts FROM digests ORDER BY day DESC")
+        return [(dt.date.fromisoformat(r["day"]), json.loads(r["counts"])) for r in rows]
+
+    def add_digest(
+        self,
+        day: dt.date,
+        produced_at: dt.datetime,
+        since: dt.datetime | None,
+        counts: dict[str, int],
+        content: str,
+        channels: Sequence[tuple[str, str, str]],
+    ) -> bool:
+        """Store a produced digest and its deliveries (channel, key, status) in one
+        transaction. False (and nothing changed) if the day already has one."""
+        with self.transaction():
+            if self.db.execute(
+                "SELECT 1 FROM digests WHERE day = ?", (day.isoformat(),)
+            ).fetchone():
+                return False
+            self.db.execute(
+                "INSERT INTO digests (day, produced_at, since, total, counts, content) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    day.isoformat(),
+                    _iso(produced_at),
+                    _iso(since) if since else None,
+                    sum(counts.values()),
+                    json.dumps(counts, ensure_ascii=False),
+                    content,
+                ),
+            )
+            for channel, key, status in channels:
+                self._put_delivery(day, channel, key, status, produced_at)
+        return True
+
+    def _put_delivery(
+        self, day: dt.date, channel: str, key: str, status: str, now: dt.datetime
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO deliveries (day, channel, key, status, next_attempt) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, channel) DO NOTHING",
+            (day.isoformat(), channel, key, status, _iso(now)),
+        )
+
+    def ensure_delivery(self, day: dt.date, channel: str, key: str, now: dt.datetime) -> None:
+        """A channel added after the digest was produced still gets that day's digest."""
+        with self.transaction():
+            self._put_delivery(day, channel, key, "pending", now)
+
+    def deliveries(
+        self, *, day: dt.date | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        where, args = [], []
+        if day is not None:
+            where.append("day = ?")
+            args.append(day.isoformat())
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        sql = "SELECT * FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self.db.execute(sql + " ORDER BY day, channel", args)
+        return [dict(r) for r in rows]
+
+    def delivery_attempt(self, day: dt.date, channel: str, now: dt.datetime) -> None:
+        """Note that a send is starting, before it starts (for status and forensics)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ? "
+                "WHERE day = ? AND channel = ?",
+                (_iso(now), day.isoformat(), channel),
+            )
+
+    def delivery_sent(self, day: dt.date, channel: str, now: dt.datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET status = 'sent', sent_at = ?, last_error = NULL, "
+                "next_attempt = NULL WHERE day = ? AND channel = ?",
+                (_iso(now), day.isoformat(), channel),
+            )
+
+    def delivery_failed(
+        self, day: dt.date, channel: str, error: str, retry_at: dt.datetime
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET last_error = ?, next_attempt = ? "
+                "WHERE day = ? AND channel = ?",
+                (error, _iso(retry_at), day.isoformat(), channel),
+            )
+
+    def delivery_reset(self, day: dt.date, channel: str, key: str, now: dt.datetime) -> None:
+        """--force: make a sent delivery pending again under a new key."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET status = 'pending', key = ?, next_attempt = ?, "
+                "last_error = NULL WHERE day = ? AND channel = ?",
+                (key, _iso(now), day.isoformat(), channel),
+            )
+
+    def matches_for(self, docs: Iterable[str]) -> list[tuple[str, int, Match]]:
+        """Stored matches of the articles of these documents."""
+        out = []
+        docs = list(docs)
+        for n in range(0, len(docs), 500):  # stay under SQLite's variable limit
+            chunk = docs[n : n + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT * FROM matches WHERE doc_sha256 IN ({marks}) ORDER BY doc_sha256, idx",
+                chunk,
+            )
+            out += [(r["doc_sha256"], r["idx"], _row_match(r)) for r in rows]
+        return out
+
+    def alarm_facts(self, since: dt.datetime) -> dict[str, Any]:
+        """What the alarms look at: arrivals, failures since ``since``, topic activity."""
+        q = self.db.execute
+        last, first = q(
+            "SELECT max(first_seen), min(first_seen) FROM documents WHERE status = 'ok'"
+        ).fetchone()
+        read, failed = q(
+            "SELECT count(*), coalesce(sum(status = 'failed'), 0) FROM files "
+            "WHERE seen_at > ? AND status != 'skipped'",
+            (_iso(since),),
+        ).fetchone()
+        topic_last = {
+            r[0]: dt.datetime.fromisoformat(r[1])
+            for r in q(
+                "SELECT m.topic_id, max(a.first_seen) FROM matches m JOIN articles a "
+                "ON a.doc_sha256 = m.doc_sha256 AND a.idx = m.idx GROUP BY m.topic_id"
+            )
+        }
+        return {
+            "last_document": dt.datetime.fromisoformat(last) if last else None,
+            "first_document": dt.datetime.fromisoformat(first) if first else None,
+            "read_today": int(read),
+            "failed_today": int(failed),
+            "topic_last_match": topic_last,
+        }
 
     # --- scans ----------------------------------------------------------------
 

@@ -1,0 +1,189 @@
+"""Building the digest: reprints, ranking, windows (exactly once), stored content."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SEEDS
+from watcher import digest as digest_mod
+from watcher import pipeline
+from watcher.config import Config
+from watcher.digest import containment, reprint_groups, shingles
+from watcher.models import Article
+from watcher.pages import split_page
+from watcher.segment import Segmenter
+from watcher.store import Store
+from watcher.watchlists import load_watchlists
+
+
+def seed_articles() -> list[Article]:
+    out = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        out += split_page(path.read_text(encoding="utf-8"), today=dt.date(2026, 11, 21))
+    return out
+
+
+def text(a: Article) -> str:
+    return a.headline + "\n" + a.body
+
+
+# --- reprints ----------------------------------------------------------------------
+
+
+def edited_copies(a: Article) -> dict[str, str]:
+    """Ways another paper prints the same story."""
+    paras = a.body.split("\n")
+    sentences = a.body.split("。")
+    changed = "。".join(
+        s + "，记者补充了细节" if n % 4 == 1 else s for n, s in enumerate(sentences)
+    )  # a few sentences changed
+    return {
+        "reflowed": a.headline + "\n" + a.body.replace("\n", "").replace("，", ", "),
+        "sentences changed": a.headline + "\n" + changed,
+        "paragraph cut": a.headline + "\n" + "\n".join(paras[: max(1, len(paras) // 2)]),
+        "new headline": "另一个标题：" + a.headline[:6] + "\n" + a.body,
+        "truncated": a.headline + "\n" + a.body[: len(a.body) // 3],
+    }
+
+
+@pytest.mark.parametrize("kind", ["reflowed", "sentences changed", "paragraph cut",
+                                  "new headline", "truncated"])  # fmt: skip
+def test_edited_copies_of_a_seed_story_are_grouped_with_it(kind: str) -> None:
+    arts = [a for a in seed_articles() if a.kind == "article" and a.chars > 300]
+    for a in arts:
+        copy = edited_copies(a)[kind]
+        groups = reprint_groups([text(x) for x in arts] + [copy])
+        together = next(g for g in groups if len(arts) in g)
+        assert together == [arts.index(a), len(arts)], (kind, a.headline)
+
+
+def test_different_seed_stories_are_never_grouped() -> None:
+    arts = seed_articles()
+    groups = reprint_groups([text(a) for a in arts])
+    assert all(len(g) == 1 for g in groups)
+    worst = max(
+        containment(shingles(text(a)), shingles(text(b)))
+        for a, b in itertools.combinations([a for a in arts if a.chars > 100], 2)
+    )
+    assert worst < 0.2  # far below the 0.6 threshold
+
+
+# --- the digest of a day --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory: pytest.TempPathFactory) -> Segmenter:
+    return Segmenter(tmp_path_factory.mktemp("jieba"))
+
+
+def _setup(cfg: Config) -> None:
+    import shutil
+
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, cfg.watchlists / f.name)
+
+
+T0 = dt.datetime(2026, 11, 20, 22, 0, tzinfo=dt.UTC)  # 06:00 on the 21st in Shanghai
+
+
+def test_each_matched_article_is_in_exactly_one_digest(
+    make_config: Callable[..., Config], seeded_inbox: Path, segmenter: Segmenter
+) -> None:
+    cfg = make_config()
+    _setup(cfg)
+    topics = load_watchlists(cfg.watchlists)
+    day1, day2 = dt.date(2026, 11, 21), dt.date(2026, 11, 22)
+    with Store(cfg.state) as store:
+        pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: T0)
+        d1, new = pipeline.produce_digest(
+            cfg, store, topics, day1, clock=lambda: T0 + dt.timedelta(hours=2)
+        )
+        assert new and d1.total == 11 and d1.since is None  # one story is under two topics
+        assert [s.count for s in d1.sections] == [1, 1, 1, 3, 5]
+        safety = d1.sections[0].items[0]
+        assert safety.headline.startswith("毛伟明在湘潭暗访检查安全生产工作")
+        urban = d1.sections[1].items[0]
+        assert urban.other_topics == ("招商引资与重大项目",)
+        assert d1.stats.documents == 5 and d1.stats.articles == 26
+        assert d1.subject == (
+            "【watcher】2026年11月21日 日报：安全生产检查 1 · 城市更新 1 · 防汛抗洪 1 · "
+            "乡村振兴 3 · 招商引资与重大项目 5"
+        )
+        # Asking again gives the stored digest, even after more articles arrive.
+        page = SEEDS / "000_a9c89bb65670a872.txt"
+        copy = cfg.inbox / "later.txt"
+        copy.write_text(page.read_text(encoding="utf-8") + "\n\n新增一段。\n", encoding="utf-8")
+        os.utime(copy, (1_600_000_000, 1_600_000_000))
+        later = T0 + dt.timedelta(hours=5)
+        pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: later)
+        again, new = pipeline.produce_digest(cfg, store, topics, day1, clock=lambda: later)
+        assert not new and again == d1
+        # The next day's digest holds only what arrived after the cut-off.
+        d2, _ = pipeline.produce_digest(
+            cfg, store, topics, day2, clock=lambda: later + dt.timedelta(days=1)
+        )
+        assert d2.since == d1.produced_at
+        assert d2.total == 4  # the later copy's flood, urban, investment and safety stories
+        assert d2.stats.documents == 1
+        trend = d2.sections[3].trend
+        assert len(trend) == 14 and trend[-2:] == (3, 0)
+        assert d2.sections[3].average == 3.0
+
+
+def test_reprints_collapse_into_one_item_with_also_in(
+    make_config: Callable[..., Config], seeded_inbox: Path, segmenter: Segmenter
+) -> None:
+    cfg = make_config()
+    _setup(cfg)
+    topics = load_watchlists(cfg.watchlists)
+    # Another paper prints the 湘潭 safety story on its A03.
+    story = split_page((SEEDS / "000_a9c89bb65670a872.txt").read_text(encoding="utf-8"))[3]
+    (cfg.inbox / "reprint.txt").write_text(
+        "株洲日报\nA03\n2026年6月18日 星期四\n\n" + story.headline + "\n\n本报讯 "
+        + story.body.replace("\n", "\n\n")[: len(story.body) * 2 // 3] + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    os.utime(cfg.inbox / "reprint.txt", (1_600_000_000, 1_600_000_000))
+    with Store(cfg.state) as store:
+        pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: T0)
+        d, _ = pipeline.produce_digest(cfg, store, topics, dt.date(2026, 11, 21), clock=lambda: T0)
+    (item,) = d.sections[0].items
+    assert d.sections[0].count == 1
+    assert item.newspaper == "三湘都市报" and item.also_in == ("株洲日报 A03",)
+
+
+def test_digest_round_trips_through_json(
+    make_config: Callable[..., Config], seeded_inbox: Path, segmenter: Segmenter
+) -> None:
+    cfg = make_config()
+    _setup(cfg)
+    topics = load_watchlists(cfg.watchlists)
+    with Store(cfg.state) as store:
+        pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: T0)
+        d, _ = pipeline.produce_digest(cfg, store, topics, dt.date(2026, 11, 21), clock=lambda: T0)
+    assert digest_mod.from_json(digest_mod.to_json(d)) == d
+
+
+def test_max_per_topic_counts_the_rest(
+    make_config: Callable[..., Config], seeded_inbox: Path, segmenter: Segmenter
+) -> None:
+    cfg = make_config()
+    (cfg.path).write_text(cfg.path.read_text() + "digest:\n  max_per_topic: 2\n")
+    from watcher.config import load_config
+
+    cfg = load_config(cfg.path)
+    _setup(cfg)
+    topics = load_watchlists(cfg.watchlists)
+    with Store(cfg.state) as store:
+        pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: T0)
+        d, _ = pipeline.produce_digest(cfg, store, topics, dt.date(2026, 11, 21), clock=lambda: T0)
+    invest = d.sections[4]
+    assert (len(invest.items), invest.more, invest.count) == (2, 3, 5)
+    scores = [i.score for i in invest.items]
+    assert scores == sorted(scores, reverse=True)

@@ -1,0 +1,444 @@
+"""``watcher run``: the daemon, and the only module that knows APScheduler.
+
+The state store, not the scheduler's memory, is the source of truth. Every
+scan tick and every digest time ask the same questions of the store — is
+today's digest due and not yet produced? which deliveries are pending and due
+for a retry? — so a restart, a missed time or a refusing SMTP server is
+caught up by the next tick, and nothing is produced or sent twice.
+
+Daylight saving: digest times are wall-clock times in the configured zone.
+A time that does not exist on a spring-forward day (02:30 in New York) is due
+at the first instant after the gap (03:30); a time that occurs twice on a
+fall-back day is due at its first occurrence. Either way a day has one digest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from watcher import pipeline
+from watcher.config import Config, load_config
+from watcher.errors import ConfigError, StateError, WatcherError
+from watcher.store import Store
+from watcher.watchlists import Topic, load_watchlists, watchlist_files
+
+log = logging.getLogger(__name__)
+
+
+# --- schedule arithmetic (pure; the tests drive it with fixed clocks) ----------------
+
+
+def cron_trigger(expr: str, tz: str) -> CronTrigger:
+    """A 5-field cron line in the zone ``tz``; ValueError if malformed."""
+    return CronTrigger.from_crontab(expr, timezone=zoneinfo.ZoneInfo(tz))
+
+
+def digest_trigger(digest_at: Sequence[str], tz: str) -> CronTrigger | OrTrigger:
+    """The APScheduler trigger for the digest times."""
+    if len(digest_at) == 1 and len(digest_at[0].split()) == 5:
+        return cron_trigger(digest_at[0], tz)
+    triggers = []
+    for t in digest_at:
+        h, m, *s = (int(x) for x in t.split(":"))
+        triggers.append(
+            CronTrigger(hour=h, minute=m, second=s[0] if s else 0, timezone=zoneinfo.ZoneInfo(tz))
+        )
+    return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
+
+
+def first_digest_time(day: dt.date, digest_at: Sequence[str], tz: str) -> dt.datetime | None:
+    """The first instant on ``day`` (local) at which a digest is due; None if none that day."""
+    zone = zoneinfo.ZoneInfo(tz)
+    start = dt.datetime.combine(day, dt.time(0, 0), zone)
+    trigger = digest_trigger(digest_at, tz)
+    fire = trigger.get_next_fire_time(None, start)
+    if fire is None:
+        return None
+    # Through UTC: a wall time inside a spring-forward gap (02:30) becomes the
+    # real instant it names, 03:30 daylight time.
+    fire = fire.astimezone(dt.UTC).astimezone(zone)
+    return fire if fire.date() == day else None
+
+
+def next_digest_time(now: dt.datetime, digest_at: Sequence[str], tz: str) -> dt.datetime | None:
+    trigger = digest_trigger(digest_at, tz)
+    return trigger.get_next_fire_time(None, now.astimezone(zoneinfo.ZoneInfo(tz)))
+
+
+def digest_due(
+    now: dt.datetime, digest_at: Sequence[str], tz: str, produced: set[dt.date]
+) -> dt.date | None:
+    """Today's date if its digest time has passed and it is not produced yet."""
+    day = now.astimezone(zoneinfo.ZoneInfo(tz)).date()
+    first = first_digest_time(day, digest_at, tz)
+    if first is None or now < first or day in produced:
+        return None
+    return day
+
+
+# --- one instance per state file --------------------------------------------------
+
+
+class Lock:
+    """An exclusive lock next to the state file, naming the process that holds it."""
+
+    def __init__(self, state: Path) -> None:
+        self.path = state.with_name(state.name + ".lock")
+        self._fh: Any = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = self.path.open("a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown process"
+            fh.close()
+            raise StateError(
+                f"another watcher run is already using {self.path.with_suffix('')} "
+                f"({holder}); stop it first, or point this one at another state file"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(
+            f"pid {os.getpid()} on {socket.gethostname()}, "
+            f"started {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+        )
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def holder(self) -> str | None:
+        """Who holds the lock now, or None when nobody does."""
+        if not self.path.exists():
+            return None
+        with self.path.open("a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                return fh.read().strip() or "unknown process"
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return None
+
+
+def status_path(config: Config) -> Path:
+    """Where the daemon tells ``watcher status`` about its schedule."""
+    return config.state.with_name(config.state.name + ".daemon.json")
+
+
+# --- the daemon ----------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    """The last good configuration; an invalid edit keeps the previous one running."""
+
+    config: Config
+    topics: list[Topic]
+    stamp: tuple[tuple[str, int, int], ...]  # (path, mtime_ns, size) of the files read
+
+
+def _stamp(config_path: Path, config: Config | None) -> tuple[tuple[str, int, int], ...]:
+    files = [config_path]
+    if config is not None:
+        files += watchlist_files(config.watchlists)
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((str(f), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(f), 0, 0))
+    if config is not None and config.watchlists.is_dir():
+        # A watchlist added to or removed from the folder changes the stamp too.
+        out.append((str(config.watchlists), config.watchlists.stat().st_mtime_ns, 0))
+    return tuple(out)
+
+
+class Daemon:
+    """Scans on an interval, produces and delivers the digest on time, catches up."""
+
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        clock: pipeline.Clock = pipeline.utc_now,
+        watch: bool | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.errors: list[str] = []  # config problems of the current bad edit, if any
+        config = load_config(config_path)
+        self.settings = Settings(config, load_watchlists(config.watchlists), ())
+        self.settings.stamp = _stamp(config_path, config)
+        self.watch = config.schedule.watch if watch is None else watch
+        self.lock = Lock(config.state)
+        self.scheduler: BackgroundScheduler | None = None
+        self._job_lock = threading.Lock()  # scans and digests never overlap
+        self._observer: Any = None
+
+    # --- configuration, reloaded at each scan ----------------------------------
+
+    def reload(self) -> None:
+        """Take an edited config or watchlist; on a bad edit keep the last good one."""
+        stamp = _stamp(self.config_path, self.settings.config)
+        if stamp == self.settings.stamp:
+            return
+        try:
+            config = load_config(self.config_path)
+            topics = load_watchlists(config.watchlists)
+        except ConfigError as exc:
+            problems = exc.problems or [str(exc)]
+            if problems != self.errors:
+                for p in problems:
+                    log.error("configuration not reloaded: %s", p)
+            self.errors = problems
+            self.settings.stamp = stamp  # report once per edit, not at every tick
+            return
+        old = self.settings.config
+        self.settings = Settings(config, topics, _stamp(self.config_path, config))
+        if self.errors:
+            log.info("configuration fixed; the new version is in use")
+        self.errors = []
+        log.info("reloaded %s and %d topics", self.config_path, len(topics))
+        if old.schedule != config.schedule or old.timezone != config.timezone:
+            self._schedule_jobs()
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    def scan_job(self) -> None:
+        with self._job_lock:
+            if self.stop_event.is_set():
+                return
+            try:
+                self.reload()
+                cfg = self.settings.config
+                with Store(cfg.state) as store:
+                    report = pipeline.scan(
+                        cfg, store, topics=self.settings.topics, clock=self.clock,
+                        should_stop=self.stop_event.is_set,
+                    )  # fmt: skip
+                    log.info("scan: %s", report.summary())
+                    self._digest_if_due(store)
+                    self._deliver(store)
+            except WatcherError as exc:
+                log.error("scan failed: %s", exc)
+            except Exception:  # the daemon must outlive any one bad tick
+                log.exception("scan failed with an internal error")
+            self._write_status()
+
+    def digest_job(self) -> None:
+        with self._job_lock:
+            if self.stop_event.is_set():
+                return
+            try:
+                with Store(self.settings.config.state) as store:
+                    self._digest_if_due(store)
+                    self._deliver(store)
+            except WatcherError as exc:
+                log.error("digest failed: %s", exc)
+            except Exception:
+                log.exception("digest failed with an internal error")
+            self._write_status()
+
+    def _digest_if_due(self, store: Store, force_today: bool = False) -> None:
+        cfg = self.settings.config
+        produced = {d for d, _ in store.digest_days()}
+        now = self.clock()
+        day = digest_due(now, cfg.schedule.digest_at, cfg.timezone, produced)
+        if force_today and day is None:
+            today = pipeline.today(cfg, self.clock)
+            day = today if today not in produced else None
+        if day is None:
+            return
+        notices = [f"配置错误（仍在使用上次的有效配置）：{p}" for p in self.errors]
+        notices += alarms(cfg, store, now, self.settings.topics)
+        made, _ = pipeline.produce_digest(
+            cfg, store, self.settings.topics, day, clock=self.clock, notices=notices
+        )
+        paths = pipeline.write_reports(cfg, store, made, pipeline.renderer_for(cfg))
+        log.info("digest %s: %s (%d files written)", day, made.subject, len(paths))
+
+    def _deliver(self, store: Store) -> None:
+        cfg = self.settings.config
+        # Deliveries of the look-back window, oldest first; older ones are
+        # left for `watcher digest --date D --send`.
+        oldest = pipeline.today(cfg, self.clock) - dt.timedelta(days=cfg.digest.catch_up_days)
+        days = sorted({r["day"] for r in store.deliveries(status="pending")})
+        renderer = pipeline.renderer_for(cfg)
+        for day in days:
+            if dt.date.fromisoformat(day) < oldest or self.stop_event.is_set():
+                continue
+            pipeline.deliver(cfg, store, renderer, clock=self.clock, day=dt.date.fromisoformat(day))
+
+    # --- running -----------------------------------------------------------------------
+
+    def _schedule_jobs(self) -> None:
+        assert self.scheduler is not None
+        cfg = self.settings.config
+        tz = zoneinfo.ZoneInfo(cfg.timezone)
+        self.scheduler.add_job(
+            self.scan_job,
+            IntervalTrigger(seconds=cfg.schedule.scan_every, timezone=tz),
+            id="scan",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=dt.datetime.now(tz),
+        )
+        self.scheduler.add_job(
+            self.digest_job,
+            digest_trigger(cfg.schedule.digest_at, cfg.timezone),
+            id="digest",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
+    def run_once(self, *, digest_now: bool = False) -> int:
+        """One scan and, if due (or asked for), the digest and its deliveries."""
+        self.lock.acquire()
+        try:
+            cfg = self.settings.config
+            with Store(cfg.state) as store:
+                report = pipeline.scan(cfg, store, topics=self.settings.topics, clock=self.clock)
+                log.info("scan: %s", report.summary())
+                self._digest_if_due(store, force_today=digest_now)
+                self._deliver(store)
+            self._write_status()
+        finally:
+            self.lock.release()
+        return 0
+
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT; exit 0 after finishing the work in hand."""
+        self.lock.acquire()
+        try:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
+            cfg = self.settings.config
+            self.scheduler = BackgroundScheduler(
+                timezone=zoneinfo.ZoneInfo(cfg.timezone),
+                executors={"default": ThreadPoolExecutor(max_workers=2)},
+            )
+            self._schedule_jobs()
+            self.scheduler.start()
+            if self.watch:
+                self._start_watching()
+            log.info("watcher run: started (pid %d), state %s", os.getpid(), cfg.state)
+            # Catch up at start: a digest missed while we were down, pending deliveries.
+            self.scheduler.add_job(self.digest_job, id="catch-up", max_instances=1)
+            while not self.stop_event.wait(0.5):
+                pass
+            log.info("watcher run: stopping")
+            if self._observer is not None:
+                self._observer.stop()
+            self.scheduler.shutdown(wait=True)
+            self._write_status(running=False)
+            log.info("watcher run: stopped")
+            return 0
+        finally:
+            self.lock.release()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        self.stop_event.set()
+
+    def _start_watching(self) -> None:
+        """React to new files within seconds; the periodic scan stays the safety net."""
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            log.warning("schedule.watch is on but the watchdog package is missing; "
+                        "install it with: pip install watchdog")  # fmt: skip
+            return
+        daemon = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                if event.is_directory or daemon.scheduler is None:
+                    return
+                # Give the writer time to finish (settle_seconds), then scan once.
+                wait = daemon.settings.config.scan.settle_seconds + 1
+                run_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
+                daemon.scheduler.add_job(
+                    daemon.scan_job, "date", run_date=run_at, id="watch-scan",
+                    replace_existing=True, max_instances=1,
+                )  # fmt: skip
+
+        self._observer = Observer()
+        self._observer.schedule(Handler(), str(self.settings.config.inbox), recursive=True)
+        self._observer.daemon = True
+        self._observer.start()
+        log.info("watching %s for new files", self.settings.config.inbox)
+
+    def _write_status(self, running: bool = True) -> None:
+        cfg = self.settings.config
+        now = self.clock()
+        info: dict[str, Any] = {
+            "pid": os.getpid(),
+            "running": running and not self.stop_event.is_set(),
+            "updated": now.isoformat(timespec="seconds"),
+            "config_errors": self.errors,
+        }
+        if self.scheduler is not None and running:
+            job = self.scheduler.get_job("scan")
+            info["next_scan"] = job.next_run_time.isoformat() if job and job.next_run_time else None
+        nxt = next_digest_time(now, cfg.schedule.digest_at, cfg.timezone)
+        info["next_digest"] = nxt.isoformat() if nxt else None
+        path = status_path(cfg)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+# --- alarms -------------------------------------------------------------------------
+
+
+def alarms(config: Config, store: Store, now: dt.datetime, topics: Sequence[Topic]) -> list[str]:
+    """Conditions a user should know about, in plain words (for status and the digest)."""
+    out = []
+    facts = store.alarm_facts(now - dt.timedelta(days=1))
+    last = facts["last_document"]
+    quiet = config.alarms.quiet_days
+    if last is not None and now - last > dt.timedelta(days=quiet):
+        out.append(f"已有 {(now - last).days} 天没有新文件进入收件箱（{config.inbox}）")
+    read, failed = facts["read_today"], facts["failed_today"]
+    if read and failed / read > config.alarms.failure_rate:
+        out.append(f"过去一天读取失败率 {failed / read:.0%}（{failed}/{read}），超过阈值")
+    silent = config.alarms.silent_topic_days
+    if facts["first_document"] is not None and now - facts["first_document"] > dt.timedelta(
+        days=silent
+    ):
+        for t in topics:
+            seen = facts["topic_last_match"].get(t.id)
+            if seen is None or now - seen > dt.timedelta(days=silent):
+                out.append(f"关注主题「{t.name}」已有 {silent} 天以上没有匹配文章")
+    return out
