@@ -239,11 +239,10 @@ class Daemon:
                 self.reload()
                 cfg = self.settings.config
                 with Store(cfg.state) as store:
-                    report = pipeline.scan(
+                    pipeline.scan(
                         cfg, store, topics=self.settings.topics, clock=self.clock,
                         should_stop=self.stop_event.is_set,
                     )  # fmt: skip
-                    log.info("scan: %s", report.summary())
                     self._digest_if_due(store)
                     self._deliver(store)
             except WatcherError as exc:
@@ -327,8 +326,7 @@ class Daemon:
         try:
             cfg = self.settings.config
             with Store(cfg.state) as store:
-                report = pipeline.scan(cfg, store, topics=self.settings.topics, clock=self.clock)
-                log.info("scan: %s", report.summary())
+                pipeline.scan(cfg, store, topics=self.settings.topics, clock=self.clock)
                 self._digest_if_due(store, force_today=digest_now)
                 self._deliver(store)
             self._write_status()
@@ -343,6 +341,8 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
             cfg = self.settings.config
+            # APScheduler reports every job run at INFO; our own lines say what happened.
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
             self.scheduler = BackgroundScheduler(
                 timezone=zoneinfo.ZoneInfo(cfg.timezone),
                 executors={"default": ThreadPoolExecutor(max_workers=2)},
