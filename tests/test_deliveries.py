@@ -122,7 +122,7 @@ def test_a_failing_webhook_never_blocks_email_and_is_retried(
         first, second = hook.requests
         body = second.json
         assert first.json == body  # the retry sends the same message under the same key
-        assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+        assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
         assert body["title"].startswith("【watcher】2026年11月21日 日报：安全生产检查 1")
         assert "毛伟明在湘潭暗访检查安全生产工作" in body["markdown"]
         assert "城市更新" not in body["title"]  # routed: only the safety topic
