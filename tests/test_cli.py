@@ -231,3 +231,37 @@ def test_try_shows_what_an_edit_adds_and_drops(run: Run, cfg: Config, tmp_path: 
             "  − 激浊扬清的“淥口担当”",
         ]
     )
+
+
+def test_run_once_with_digest_now_then_status(run: Run, cfg: Config) -> None:
+    _bundled(cfg)
+    code, out, _ = run("run", "--once", "--digest-now", config=cfg.path)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "scan: 5 new, 0 unchanged, 0 failed; 26 articles added"
+    day = lines[1].split()[1].rstrip(":")
+    report = cfg.path.parent / "reports" / f"{day}.html"
+    assert lines[1] == f"digest {day}: {report}"
+    assert report.exists() and (report.parent / "index.html").exists()
+    code, out, _ = run("status", config=cfg.path)
+    assert code == 0
+    assert "daemon:       not running" in out
+    assert ": 5 new, 0 unchanged, 0 failed, 26 articles" in out
+    assert f"inbox:        {cfg.inbox}: 5 files" in out
+    assert "pending:      0 deliveries" in out
+    code, out, _ = run("status", "--format", "json", config=cfg.path)
+    info = json.loads(out)
+    assert info["daemon"] == "not running" and info["store"]["articles"] == 26
+    assert info["next_digest"] and info["pending_deliveries"] == []
+
+
+def test_log_format_json(cfg: Config, tmp_path: Path) -> None:
+    env = {"WATCHER_CONFIG": str(cfg.path), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "watcher", "--log-format", "json", "--log-level", "INFO", "scan"],
+        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stderr.splitlines()]
+    assert any(r["message"].startswith("scan of ") for r in records)
+    assert {"time", "level", "logger", "message"} <= set(records[0])

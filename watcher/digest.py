@@ -17,6 +17,7 @@ from typing import Any
 
 from datasketch import MinHash, MinHashLSHEnsemble
 
+from watcher.matcher import merge_ranges
 from watcher.models import (
     Article,
     Digest,
@@ -232,18 +233,8 @@ def _item(c: Candidate, m: Match, also: tuple[str, ...], others: tuple[str, ...]
         also_in=also,
         other_topics=others,
         body=a.body,
-        body_marks=_merge(body_marks),
+        body_marks=merge_ranges(body_marks),
     )
-
-
-def _merge(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
-    out: list[tuple[int, int]] = []
-    for s, e in ranges:
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return tuple(out)
 
 
 # --- the stored form: a digest is fixed once produced -----------------------------

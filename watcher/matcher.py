@@ -339,10 +339,11 @@ def _snippet(body: str, hits: Iterable[TermHit]) -> tuple[str, tuple[tuple[int, 
         for h in hits
         if start <= h.start and h.end <= end
     )
-    return lead + text + tail, _merge(marks)
+    return lead + text + tail, merge_ranges(marks)
 
 
-def _merge(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Overlapping or touching (start, end) ranges merged, in order."""
     out: list[tuple[int, int]] = []
     for s, e in sorted(ranges):
         if out and s <= out[-1][1]:

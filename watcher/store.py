@@ -363,12 +363,7 @@ class Store:
             sql += " LIMIT ?"
             args.append(limit)
         for r in self.db.execute(sql, args):
-            yield StoredArticle(
-                article=_row_article(r),
-                doc_sha256=r["doc_sha256"],
-                file=r["file"],
-                first_seen=dt.datetime.fromisoformat(r["first_seen"]),
-            )
+            yield _stored(r)
 
     # --- matches ----------------------------------------------------------------
 
@@ -452,12 +447,7 @@ class Store:
             args.append(_iso(after))
         sql += " ORDER BY a.first_seen, d.path, a.idx"
         for r in self.db.execute(sql, args):
-            yield StoredArticle(
-                article=_row_article(r),
-                doc_sha256=r["doc_sha256"],
-                file=r["file"],
-                first_seen=dt.datetime.fromisoformat(r["first_seen"]),
-            )
+            yield _stored(r)
 
     def window_counts(self, after: dt.datetime | None, until: dt.datetime) -> tuple[int, int]:
         """(documents, articles) first seen in (after, until]."""
@@ -699,6 +689,15 @@ def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]
         json.dumps(list(a.captions), ensure_ascii=False),
         a.chars,
         first_seen,
+    )
+
+
+def _stored(r: sqlite3.Row) -> StoredArticle:
+    return StoredArticle(
+        article=_row_article(r),
+        doc_sha256=r["doc_sha256"],
+        file=r["file"],
+        first_seen=dt.datetime.fromisoformat(r["first_seen"]),
     )
 
 
