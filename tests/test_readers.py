@@ -191,9 +191,19 @@ def test_control_bytes_are_binary() -> None:
 
 
 @pytest.mark.parametrize("extra", [b"", b"x"], ids=["even", "odd"])
-def test_damaged_gbk_is_undecodable(extra: bytes) -> None:
+def test_gbk_with_one_damaged_byte_is_read_with_a_replacement(extra: bytes) -> None:
     data = bytearray(gbk_safe(seed_text(SEEDS[0])).encode("gbk") + extra)
     data[len(data) // 2] = 0x80  # not a character, nor a lead byte, in any Chinese encoding
+    text, encoding = decode(bytes(data))
+    # One byte lost: one replacement, or two where it was the trail byte of a pair.
+    assert encoding in ("gb18030 (1 bad bytes replaced)", "gb18030 (2 bad bytes replaced)")
+    assert 1 <= text.count("\ufffd") <= 2
+
+
+def test_badly_damaged_gbk_is_undecodable() -> None:
+    data = bytearray(gbk_safe(seed_text(SEEDS[0])).encode("gbk"))
+    for n in range(100, len(data), 97):
+        data[n] = 0x80  # about 1% of the bytes: not a damaged page but a wrong guess
     with pytest.raises(ReadError) as excinfo:
         decode(bytes(data))
     assert message(excinfo) == "cannot decode: not valid UTF-8, UTF-16 or GB18030"
@@ -502,3 +512,18 @@ def test_html_binary() -> None:
     with pytest.raises(ReadError) as excinfo:
         read_bytes(Path("a.html"), b'<meta charset="gbk">\x00\x01\x02\x00' * 10)
     assert message(excinfo) == "binary file (contains NUL bytes)"
+
+
+def test_a_page_with_a_few_damaged_bytes_is_still_read() -> None:
+    from tests.conftest import seed_files
+    from watcher.readers import decode
+
+    text = seed_files()[3].read_text(encoding="utf-8")
+    data = bytearray(text.encode("gb18030"))
+    data[500:501] = b"\xff"  # one byte of a two-byte character destroyed
+    decoded, encoding = decode(bytes(data))
+    assert encoding.startswith("gb18030 (") and encoding.endswith("bad bytes replaced)")
+    assert decoded.count("\ufffd") <= 2
+    assert decoded[:100] == text[:100]
+    assert decoded[-200:] == text[-200:]
+    assert abs(len(decoded) - len(text)) <= 1

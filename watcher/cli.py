@@ -346,6 +346,7 @@ def status(obj: Context, fmt: str) -> None:
     with _open_store(cfg) as store:
         last = store.last_scan()
         pending = store.deliveries(status="pending")
+        failures = store.failures()
         topics = _current_topics(cfg)
         raised = alarms(cfg, store, now, topics)
         counts = store.counts()
@@ -365,6 +366,7 @@ def status(obj: Context, fmt: str) -> None:
             "bytes": sum(f.size for f in files),
         },
         "store": counts,
+        "failed_files": [{"file": f, "reason": r} for f, r in failures],
         "config_errors": daemon.get("config_errors", []) if holder else [],
         "alarms": raised,
     }
@@ -395,6 +397,8 @@ def status(obj: Context, fmt: str) -> None:
         f"store:        {counts['documents']} documents, {counts['articles']} articles, "
         f"{counts['failed']} failed files"
     )
+    for path, reason in failures:
+        click.echo(f"  failed: {path}: {reason}")
     click.echo(f"pending:      {len(pending)} deliveries")
     for r in pending:
         click.echo(

@@ -113,10 +113,31 @@ def decode(data: bytes) -> tuple[str, str]:
         if big5 is not None:
             return _finish(big5), "big5hkscs"
         return _finish(text), "gb18030"
+    damaged = _damaged(data)
+    if damaged is not None:
+        return damaged
     guessed = _detect(data)
     if guessed is not None:
         return _finish(guessed[0]), guessed[1]
     raise ReadError(UNDECODABLE)
+
+
+# A page is read despite a few bad bytes (a damaged download, one bad sector):
+# losing a character or two beats losing the page. More damage than this means
+# the encoding guess is wrong, and the file fails.
+MAX_BAD_SHARE = 0.001
+
+
+def _damaged(data: bytes) -> tuple[str, str] | None:
+    """UTF-8 or GB18030 text with a few undecodable bytes, each shown as U+FFFD."""
+    for encoding in ("utf-8", "gb18030"):
+        text = data.decode(encoding, errors="replace")
+        bad = text.count("\ufffd") - data.decode(encoding, errors="ignore").count("\ufffd")
+        # Only real pages (1,000+ characters) get the benefit of the doubt.
+        if len(text) >= 1000 and 0 < bad <= max(1, len(text) * MAX_BAD_SHARE):
+            logger.warning("decoded as %s with %d undecodable byte(s) replaced", encoding, bad)
+            return _finish(text), f"{encoding} ({bad} bad bytes replaced)"
+    return None
 
 
 def _finish(text: str) -> str:
