@@ -82,14 +82,14 @@ def test_server_down_leaves_it_pending_then_it_is_delivered_once(
         port = smtp.port
     cfg = configure(make_config, port)  # nothing listens on the port now
     produce(cfg, segmenter)
-    assert deliver(cfg, T0) == ["email:failed"]
-    row = rows(cfg)["email"]
+    assert deliver(cfg, T0) == ["email:analyst@example.com:failed"]
+    row = rows(cfg)["email:analyst@example.com"]
     assert row["status"] == "pending" and row["attempts"] == 1
     assert "connection refused" in str(row["last_error"])
     assert deliver(cfg, T0 + dt.timedelta(seconds=30)) == []  # backing off: not yet
     with smtp_server() as smtp:
         cfg = configure(make_config, smtp.port)
-        assert deliver(cfg, T0 + dt.timedelta(seconds=61)) == ["email:ok"]
+        assert deliver(cfg, T0 + dt.timedelta(seconds=61)) == ["email:analyst@example.com:ok"]
         assert deliver(cfg, T0 + dt.timedelta(hours=1)) == []
         [mail] = smtp.wait_for(1)
         msg = mail.message
@@ -101,8 +101,11 @@ def test_server_down_leaves_it_pending_then_it_is_delivered_once(
         html = msg.get_body(preferencelist=("html",)).get_content()
         for headline in ("毛伟明在湘潭暗访检查安全生产工作", "精准发力绘就乡村振兴美好图景"):
             assert headline in text and headline in html
-        assert msg["Message-ID"] == f"<watcher-{rows(cfg)['email']['key']}@example.com>"
-    assert rows(cfg)["email"]["status"] == "sent"
+        assert (
+            msg["Message-ID"]
+            == f"<watcher-{rows(cfg)['email:analyst@example.com']['key']}@example.com>"
+        )
+    assert rows(cfg)["email:analyst@example.com"]["status"] == "sent"
 
 
 def test_a_failing_webhook_never_blocks_email_and_is_retried(
@@ -116,7 +119,7 @@ def test_a_failing_webhook_never_blocks_email_and_is_retried(
         produce(cfg, segmenter)
         env = {"BOT_URL": hook.url("/hook")}
         hook.reply(500, {"error": "busy"})
-        assert deliver(cfg, T0, env) == ["email:ok", "webhook:bot:failed"]
+        assert deliver(cfg, T0, env) == ["email:analyst@example.com:ok", "webhook:bot:failed"]
         assert "500" in str(rows(cfg)["webhook:bot"]["last_error"])
         assert deliver(cfg, T0 + dt.timedelta(seconds=61), env) == ["webhook:bot:ok"]
         first, second = hook.requests
@@ -162,17 +165,41 @@ def test_cli_digest_dry_run_send_and_force(
         cfg = configure(make_config, smtp.port)
         assert run("scan")[0] == 0
         code, out, _ = run("digest", "--dry-run")
-        assert code == 0 and "email [pending]: e-mail to analyst@example.com" in out
+        assert (
+            code == 0
+            and "email:analyst@example.com [pending]: e-mail to analyst@example.com" in out
+        )
         assert smtp.mails == []
         code, out, _ = run("digest", "--send")
-        assert code == 0 and "email: sent" in out
+        assert code == 0 and "email:analyst@example.com: sent" in out
         code, out, _ = run("digest", "--send")
         assert "nothing to deliver" in out
         code, out, _ = run("digest", "--send", "--force")
-        assert "email: sent" in out
+        assert "email:analyst@example.com: sent" in out
         mails = smtp.wait_for(2)
         assert mails[0].message["Message-ID"] != mails[1].message["Message-ID"]
         assert (cfg.digest.out_dir / "index.html").exists()
         assert (cfg.digest.out_dir / f"{pipeline.today(cfg)}.json").exists()
         code, _, err = run("digest", "--date", "2020-01-01")
         assert code == 1 and "no digest was produced on 2020-01-01" in err
+
+
+def test_a_refused_recipient_does_not_make_the_others_get_it_twice(
+    make_config: Callable[..., Config], seeded_inbox: Path, segmenter: Segmenter
+) -> None:
+    with smtp_server(refuse={"nobody@example.com": "550 5.1.1 no such user"}) as smtp:
+        cfg = configure(make_config, smtp.port)
+        cfg.path.write_text(
+            cfg.path.read_text().replace(
+                "to: [analyst@example.com]", "to: [analyst@example.com, nobody@example.com]"
+            )
+        )
+        cfg = load_config(cfg.path)
+        produce(cfg, segmenter)
+        assert deliver(cfg, T0) == [
+            "email:analyst@example.com:ok",
+            "email:nobody@example.com:failed",
+        ]
+        assert "550" in str(rows(cfg)["email:nobody@example.com"]["last_error"])
+        assert deliver(cfg, T0 + dt.timedelta(minutes=2)) == ["email:nobody@example.com:failed"]
+        assert [m.rcpt_tos for m in smtp.mails] == [("analyst@example.com",)]

@@ -243,7 +243,7 @@ def _fail(store: Store, info: FileInfo, sha: str | None, reason: str, now: dt.da
 class Channel:
     """Somewhere a digest goes: the e-mail list, a per-topic list, a chat bot."""
 
-    name: str  # 'email', 'email:<topic>', 'webhook:<name>': the delivery's key in the store
+    name: str  # 'email:<to>', 'email:<topic>:<to>', 'webhook:<name>': its key in the store
     kind: str  # 'email' or a webhook kind
     topics: frozenset[str] | None = None  # None: every topic
     recipients: tuple[str, ...] = ()
@@ -262,10 +262,17 @@ def channels(config: Config) -> list[Channel]:
     """The delivery channels the config names, in a stable order."""
     out: list[Channel] = []
     if config.email.enabled:
-        if config.email.to:
-            out.append(Channel("email", "email", None, config.email.to))
+        # One delivery per recipient: a retry after one address was refused
+        # never sends the others a second copy.
+        for address in config.email.to:
+            out.append(Channel(f"email:{address}", "email", None, (address,)))
         for topic_id, addresses in config.email.topics:
-            out.append(Channel(f"email:{topic_id}", "email", frozenset([topic_id]), addresses))
+            for address in addresses:
+                out.append(
+                    Channel(
+                        f"email:{topic_id}:{address}", "email", frozenset([topic_id]), (address,)
+                    )
+                )
     for hook in config.webhooks:
         topics = frozenset(hook.topics) if hook.topics else None
         out.append(Channel(f"webhook:{hook.name}", hook.kind, topics, webhook=hook))

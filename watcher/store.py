@@ -119,7 +119,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE deliveries (
         day          TEXT NOT NULL REFERENCES digests (day),
-        channel      TEXT NOT NULL,    -- 'email', 'email:<topic>', 'webhook:<name>'
+        channel      TEXT NOT NULL,    -- 'email:<to>', 'email:<topic>:<to>', 'webhook:<name>'
         key          TEXT NOT NULL UNIQUE,  -- idempotency key (Message-ID, headers)
         status       TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'skipped')),
         attempts     INTEGER NOT NULL DEFAULT 0,
