@@ -265,3 +265,14 @@ def test_log_format_json(cfg: Config, tmp_path: Path) -> None:
     records = [json.loads(line) for line in proc.stderr.splitlines()]
     assert any(r["message"].startswith("scan of ") for r in records)
     assert {"time", "level", "logger", "message"} <= set(records[0])
+
+
+def test_report_files_missing_after_a_crash_are_written_again(run: Run, cfg: Config) -> None:
+    _bundled(cfg)
+    run("run", "--once", "--digest-now", config=cfg.path)
+    reports = cfg.path.parent / "reports"
+    (page,) = reports.glob("20*.html")
+    page.unlink()
+    code, out, _ = run("run", "--once", config=cfg.path)
+    assert code == 0 and page.exists()
+    assert f"digest {page.stem}: {page}" in out

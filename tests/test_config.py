@@ -485,3 +485,10 @@ def test_describe_options_covers_every_option() -> None:
     assert 'scan.ignore: list of file-name patterns (default: ["*.part", "*.tmp", "*~", ".*"])' in (
         text
     )
+
+
+def test_email_addresses_need_an_at_sign(make_config: MakeConfig) -> None:
+    path = make_config("email:\n  to: [analyst@example.com, nobody]\n")
+    assert problems_of(path) == [
+        f"{path}:2: email.to: 'nobody' is not an e-mail address (it has no @)"
+    ]

@@ -203,3 +203,16 @@ def test_a_refused_recipient_does_not_make_the_others_get_it_twice(
         assert "550" in str(rows(cfg)["email:nobody@example.com"]["last_error"])
         assert deliver(cfg, T0 + dt.timedelta(minutes=2)) == ["email:nobody@example.com:failed"]
         assert [m.rcpt_tos for m in smtp.mails] == [("analyst@example.com",)]
+
+
+def test_an_unexpected_error_on_one_channel_does_not_stop_the_others(
+    make_config: Callable[..., Config], seeded_inbox: Path, segmenter: Segmenter
+) -> None:
+    with smtp_server() as smtp:
+        extra = "webhooks:\n  - name: bot\n    kind: json\n    url_env: BOT_URL\n"
+        cfg = configure(make_config, smtp.port, extra)
+        produce(cfg, segmenter)
+        results = deliver(cfg, T0, {"BOT_URL": "not a url"})
+        assert results == ["email:analyst@example.com:ok", "webhook:bot:failed"]
+        assert rows(cfg)["webhook:bot"]["status"] == "pending"
+        assert len(smtp.mails) == 1

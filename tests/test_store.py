@@ -116,3 +116,43 @@ def test_a_file_that_is_not_a_database_is_refused_with_advice(tmp_path: Path) ->
         f"cannot open the state database {path}: file is not a database. If the file is not "
         "a watcher database, point 'state' in the config at another file."
     )
+
+
+def test_a_document_that_failed_before_is_first_seen_when_it_is_read(tmp_path: Path) -> None:
+    later = NOW + dt.timedelta(days=4)
+    with Store(tmp_path / "w.db") as store:
+        store.add_failure(sha256="e" * 64, path="/in/e.txt", size=1, mtime_ns=1,
+                          reason="internal error: boom", now=NOW)  # fmt: skip
+        store.add_document(sha256="e" * 64, path="/in/e.txt", size=1, mtime_ns=2,
+                           encoding="utf-8", articles=[_article(0)], now=later)  # fmt: skip
+        (row,) = store.articles()
+        assert row.first_seen == later  # so the next digest still has it
+
+
+def test_times_keep_microseconds_so_windows_are_exact(tmp_path: Path) -> None:
+    cut = NOW + dt.timedelta(microseconds=200_000)
+    with Store(tmp_path / "w.db") as store:
+        store.add_document(sha256="f" * 64, path="/in/f.txt", size=1, mtime_ns=1,
+                           encoding="utf-8", articles=[_article(0)],
+                           now=NOW + dt.timedelta(microseconds=600_000))  # fmt: skip
+        assert list(store.articles_seen(None, cut)) == []
+        assert len(list(store.articles_seen(cut, cut + dt.timedelta(seconds=1)))) == 1
+
+
+def test_only_one_process_claims_a_delivery(tmp_path: Path) -> None:
+    import json as _json
+
+    day = dt.date(2026, 11, 21)
+    with Store(tmp_path / "w.db") as store:
+        store.add_digest(day, NOW, None, {}, _json.dumps({}), [("email:a@x", "k1", "pending")])
+        alive = {"host:1": True, "host:2": False}
+        assert store.claim_delivery(day, "email:a@x", NOW, "host:1", alive.__getitem__)
+        # Another live process must not send it too …
+        assert not store.claim_delivery(day, "email:a@x", NOW, "host:3", alive.__getitem__)
+        # … unless the claim is stale.
+        later = NOW + dt.timedelta(hours=1)
+        assert store.claim_delivery(day, "email:a@x", later, "host:2", alive.__getitem__)
+        # A claim by a process that died (killed mid-send) is taken over at once.
+        assert store.claim_delivery(day, "email:a@x", later, "host:3", alive.__getitem__)
+        store.delivery_sent(day, "email:a@x", later)
+        assert not store.claim_delivery(day, "email:a@x", later, "host:3", alive.__getitem__)

@@ -272,7 +272,7 @@ def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bo
             return
         if force:
             for name, row in rows.items():
-                if row["status"] != "pending" and name in by_name:
+                if row["status"] == "sent" and name in by_name:  # never a skipped one
                     salt = f"force-{row['attempts']}"
                     store.delivery_reset(day, name, pipeline.delivery_key(day, name, salt), now)
         results = pipeline.deliver(cfg, store, renderer, day=day, due_only=False)

@@ -508,6 +508,20 @@ class DigestTimes(Kind):
 
 
 @dataclass(frozen=True)
+class Addresses(StringList):
+    """E-mail addresses, each with an @ ("Name <a@b>" is fine)."""
+
+    label = "list of e-mail addresses"
+    example = "['analyst@example.com']"
+
+    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+        for address in value:
+            if "@" not in address:
+                raise Invalid(f"{address!r} is not an e-mail address (it has no @)")
+        return value
+
+
+@dataclass(frozen=True)
 class Mapping_(Kind):
     """A mapping of topic id to a list of e-mail addresses."""
 
@@ -520,7 +534,7 @@ class Mapping_(Kind):
         for k, v in node.value:
             if not isinstance(k, ScalarNode):
                 raise Invalid("keys must be topic ids", _line(k))
-            addresses = StringList().parse(v, walk, f"{key}.{k.value}")
+            addresses = Addresses().read(v, walk, f"{key}.{k.value}")
             out.append((str(k.value), tuple(addresses)))
         return tuple(out)
 
@@ -597,7 +611,7 @@ class EmailConfig:
         "Name of the environment variable holding the password (never the password itself).",
     )
     sender: str = option("watcher@localhost", String(), "The From address.", key="from")
-    to: tuple[str, ...] = option((), StringList(), "Who gets the whole digest.")
+    to: tuple[str, ...] = option((), Addresses(), "Who gets the whole digest.")
     topics: tuple[tuple[str, tuple[str, ...]], ...] = option(
         (), Mapping_(), "Per-topic recipients: {topic_id: [addresses]} get that topic only."
     )

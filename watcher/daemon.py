@@ -36,6 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher import pipeline
 from watcher.config import Config, load_config
+from watcher.digest import from_json
 from watcher.errors import ConfigError, StateError, WatcherError
 from watcher.store import Store
 from watcher.watchlists import Topic, load_watchlists, watchlist_files
@@ -198,6 +199,8 @@ class Daemon:
         self.settings.stamp = _stamp(config_path, config)
         self.watch = config.schedule.watch if watch is None else watch
         self.lock = Lock(config.state)
+        # One dictionary for the daemon's life: jieba loads once, lazily.
+        self.segmenter = pipeline.segmenter_for(config)
         self.scheduler: BackgroundScheduler | None = None
         self._job_lock = threading.Lock()  # scans and digests never overlap
         self._observer: Any = None
@@ -221,13 +224,33 @@ class Daemon:
             self.settings.stamp = stamp  # report once per edit, not at every tick
             return
         old = self.settings.config
+        if config.state != old.state:
+            # The lock and every open handle are on the old file: a move of the
+            # state needs a restart, never a silent switch.
+            problem = (
+                f"{self.config_path}: state: changed to {config.state}; restart watcher run "
+                f"to use it (still using {old.state})"
+            )
+            if [problem] != self.errors:
+                log.error("configuration not reloaded: %s", problem)
+            self.errors = [problem]
+            self.settings.stamp = stamp
+            return
         self.settings = Settings(config, topics, _stamp(self.config_path, config))
         if self.errors:
             log.info("configuration fixed; the new version is in use")
         self.errors = []
         log.info("reloaded %s and %d topics", self.config_path, len(topics))
-        if old.schedule != config.schedule or old.timezone != config.timezone:
+        rescheduled = old.schedule != config.schedule or old.timezone != config.timezone
+        if rescheduled and self.scheduler is not None and not self.stop_event.is_set():
             self._schedule_jobs()
+        if (old.inbox, old.schedule.watch) != (config.inbox, config.schedule.watch):
+            self.watch = config.schedule.watch
+            if self._observer is not None:
+                self._observer.stop()
+                self._observer = None
+            if self.watch and self.scheduler is not None:
+                self._start_watching()
 
     # --- jobs ---------------------------------------------------------------------------
 
@@ -241,10 +264,9 @@ class Daemon:
                 with Store(cfg.state) as store:
                     pipeline.scan(
                         cfg, store, topics=self.settings.topics, clock=self.clock,
-                        should_stop=self.stop_event.is_set,
+                        segmenter=self.segmenter, should_stop=self.stop_event.is_set,
                     )  # fmt: skip
-                    self._digest_if_due(store)
-                    self._deliver(store)
+                    self._digest_and_deliver(store)
             except WatcherError as exc:
                 log.error("scan failed: %s", exc)
             except Exception:  # the daemon must outlive any one bad tick
@@ -257,13 +279,22 @@ class Daemon:
                 return
             try:
                 with Store(self.settings.config.state) as store:
-                    self._digest_if_due(store)
-                    self._deliver(store)
+                    self._digest_and_deliver(store)
             except WatcherError as exc:
                 log.error("digest failed: %s", exc)
             except Exception:
                 log.exception("digest failed with an internal error")
             self._write_status()
+
+    def _digest_and_deliver(self, store: Store, force_today: bool = False) -> None:
+        """Each step on its own: a digest that fails to render never stops delivery."""
+        for step in (lambda: self._digest_if_due(store, force_today), lambda: self._deliver(store)):
+            try:
+                step()
+            except WatcherError as exc:
+                log.error("%s", exc)
+            except Exception:
+                log.exception("internal error (the daemon goes on)")
 
     def _digest_if_due(self, store: Store, force_today: bool = False) -> None:
         cfg = self.settings.config
@@ -273,6 +304,14 @@ class Daemon:
         if force_today and day is None:
             today = pipeline.today(cfg, self.clock)
             day = today if today not in produced else None
+        renderer = pipeline.renderer_for(cfg)
+        # A digest stored but whose files were never written (killed in between,
+        # disk full): write them now.
+        for done in sorted(produced)[-cfg.digest.catch_up_days - 1 :]:
+            if not (cfg.digest.out_dir / f"{done.isoformat()}.html").exists():
+                stored = from_json(store.digest(done) or "")
+                pipeline.write_reports(cfg, store, stored, renderer)
+                log.info("digest %s: report files written again", done)
         if day is None:
             return
         notices = [f"配置错误（仍在使用上次的有效配置）：{p}" for p in self.errors]
@@ -280,7 +319,7 @@ class Daemon:
         made, _ = pipeline.produce_digest(
             cfg, store, self.settings.topics, day, clock=self.clock, notices=notices
         )
-        paths = pipeline.write_reports(cfg, store, made, pipeline.renderer_for(cfg))
+        paths = pipeline.write_reports(cfg, store, made, renderer)
         log.info("digest %s: %s (%d files written)", day, made.subject, len(paths))
 
     def _deliver(self, store: Store) -> None:
@@ -293,7 +332,10 @@ class Daemon:
         for day in days:
             if dt.date.fromisoformat(day) < oldest or self.stop_event.is_set():
                 continue
-            pipeline.deliver(cfg, store, renderer, clock=self.clock, day=dt.date.fromisoformat(day))
+            pipeline.deliver(
+                cfg, store, renderer, clock=self.clock, day=dt.date.fromisoformat(day),
+                should_stop=self.stop_event.is_set,
+            )  # fmt: skip
 
     # --- running -----------------------------------------------------------------------
 
@@ -326,9 +368,11 @@ class Daemon:
         try:
             cfg = self.settings.config
             with Store(cfg.state) as store:
-                pipeline.scan(cfg, store, topics=self.settings.topics, clock=self.clock)
-                self._digest_if_due(store, force_today=digest_now)
-                self._deliver(store)
+                pipeline.scan(
+                    cfg, store, topics=self.settings.topics, clock=self.clock,
+                    segmenter=self.segmenter,
+                )  # fmt: skip
+                self._digest_and_deliver(store, force_today=digest_now)
             self._write_status()
         finally:
             self.lock.release()
@@ -359,6 +403,12 @@ class Daemon:
             log.info("watcher run: stopping")
             if self._observer is not None:
                 self._observer.stop()
+                self._observer.join(timeout=5)
+            # Let the job in hand finish (a scan stops after its current
+            # document) before the scheduler shuts down: jobs waiting for their
+            # turn then see the stop and return at once.
+            with self._job_lock:
+                pass
             self.scheduler.shutdown(wait=True)
             self._write_status(running=False)
             log.info("watcher run: stopped")
@@ -383,7 +433,7 @@ class Daemon:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
-                if event.is_directory or daemon.scheduler is None:
+                if event.is_directory or daemon.scheduler is None or daemon.stop_event.is_set():
                     return
                 # Give the writer time to finish (settle_seconds), then scan once.
                 wait = daemon.settings.config.scan.settle_seconds + 1
@@ -408,9 +458,10 @@ class Daemon:
             "updated": now.isoformat(timespec="seconds"),
             "config_errors": self.errors,
         }
-        if self.scheduler is not None and running:
-            job = self.scheduler.get_job("scan")
-            info["next_scan"] = job.next_run_time.isoformat() if job and job.next_run_time else None
+        if running:
+            # Not asked of the scheduler: a job must not call into it, whose
+            # shutdown holds its locks while waiting for the jobs.
+            info["next_scan"] = (now + dt.timedelta(seconds=cfg.schedule.scan_every)).isoformat()
         nxt = next_digest_time(now, cfg.schedule.digest_at, cfg.timezone)
         info["next_digest"] = nxt.isoformat() if nxt else None
         path = status_path(cfg)

@@ -13,6 +13,7 @@ import fnmatch
 import hashlib
 import logging
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -216,7 +217,7 @@ def _scan_one(
         mtime_ns=info.mtime_ns,
         encoding=text.encoding,
         articles=articles,
-        now=now,
+        now=clock,  # read under the write lock: see Store.add_document
         matches=found,
     )
     log.debug("%s: %d articles (%s)", path, len(articles), text.encoding)
@@ -312,6 +313,18 @@ def produce_digest(
     schedule or downtime. It is stored with one pending delivery per channel
     in the same transaction; returns (digest, True when made now).
     """
+    with store.transaction():  # the window read and the digest stored as one
+        return _produce(config, store, topics, day, clock, notices)
+
+
+def _produce(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    day: dt.date,
+    clock: Clock,
+    notices: Sequence[str],
+) -> tuple[Digest, bool]:
     stored = store.digest(day)
     if stored is not None:
         return digest_mod.from_json(stored), False
@@ -378,6 +391,7 @@ def deliver(
     day: dt.date | None = None,
     due_only: bool = True,
     env: Mapping[str, str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[DeliveryResult]:
     """Send every pending delivery (of ``day``, or all), oldest first.
 
@@ -406,11 +420,20 @@ def deliver(
                 row["channel"],
             )
             continue
-        d = only_topics(digest_mod.from_json(store.digest(the_day) or ""), ch.topics)
-        store.delivery_attempt(the_day, ch.name, clock())
+        if should_stop is not None and should_stop():
+            break
+        if not store.claim_delivery(the_day, ch.name, clock(), _ME, _alive):
+            log.info("delivery %s %s: another process is sending it", the_day, ch.name)
+            continue
         try:
+            d = only_topics(digest_mod.from_json(store.digest(the_day) or ""), ch.topics)
             detail = _send(config, ch, d, renderer, row["key"], env, clock)
-        except DeliveryError as exc:
+        except Exception as exc:
+            if not isinstance(exc, DeliveryError):
+                # A bug or a bad setting (an address without @): recorded like a
+                # failed send, so this channel waits and the others go on.
+                log.exception("delivery %s %s: internal error", the_day, ch.name)
+                exc = DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
             attempts = int(row["attempts"]) + 1
             wait = min(config.schedule.retry_after * 2 ** (attempts - 1), 6 * 3600)
             store.delivery_failed(the_day, ch.name, str(exc), clock() + dt.timedelta(seconds=wait))
@@ -421,6 +444,24 @@ def deliver(
         log.info("delivery %s %s: %s", the_day, ch.name, detail)
         results.append(DeliveryResult(the_day, ch.name, True, detail))
     return results
+
+
+# Who this process is, for delivery claims: "host:pid".
+_ME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(claimer: str) -> bool:
+    """Is the process that claimed a delivery still running? (Unknown hosts: yes.)"""
+    host, _, pid = claimer.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def describe_delivery(config: Config, ch: Channel, d: Digest, renderer: Renderer) -> str:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from watcher.models import Article, Match, ScanReport, TermHit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Ordered migrations: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[str] = [
@@ -130,6 +130,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (day, channel)
     );
     """,
+    """
+    -- Who is sending a delivery right now ('host:pid'), so two processes never do.
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+    """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -156,7 +160,9 @@ class StoredArticle:
 
 
 def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat(timespec="seconds")
+    # Microseconds: digest windows are (cut-off, cut-off] intervals, and two
+    # events in the same second must still fall on the right side.
+    return t.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 class Store:
@@ -213,6 +219,7 @@ class Store:
     # --- transactions -----------------------------------------------------
 
     def transaction(self) -> _Transaction:
+        """BEGIN IMMEDIATE … COMMIT; inside another transaction, part of it."""
         return _Transaction(self.db)
 
     # --- files and documents ------------------------------------------------
@@ -269,19 +276,29 @@ class Store:
         mtime_ns: int,
         encoding: str,
         articles: Sequence[Article],
-        now: dt.datetime,
+        now: dt.datetime | Callable[[], dt.datetime],
         matches: Sequence[Sequence[Match]] = (),
     ) -> None:
-        """Store a document, its articles and their matches in one transaction."""
-        seen = _iso(now)
+        """Store a document, its articles and their matches in one transaction.
+
+        ``now`` may be a clock: it is then read once the write lock is held, so
+        a digest cut-off taken by another process is either before the whole
+        document or after it.
+        """
         with self.transaction():
+            if callable(now):
+                now = now()
+            seen = _iso(now)
             self.db.execute("DELETE FROM articles WHERE doc_sha256 = ?", (sha256,))
             self.db.execute(
                 "INSERT INTO documents (sha256, path, size, mtime_ns, first_seen, status, "
                 "reason, encoding, articles) VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?) "
                 "ON CONFLICT (sha256) DO UPDATE SET status = 'ok', reason = NULL, "
                 "path = excluded.path, encoding = excluded.encoding, "
-                "articles = excluded.articles",
+                "articles = excluded.articles, "
+                # A document that failed before is first *seen* (as articles) now.
+                "first_seen = CASE WHEN documents.status = 'failed' "
+                "THEN excluded.first_seen ELSE documents.first_seen END",
                 (sha256, path, size, mtime_ns, seen, encoding, len(articles)),
             )
             first_seen = self.db.execute(
@@ -541,20 +558,47 @@ class Store:
         rows = self.db.execute(sql + " ORDER BY day, channel", args)
         return [dict(r) for r in rows]
 
-    def delivery_attempt(self, day: dt.date, channel: str, now: dt.datetime) -> None:
-        """Note that a send is starting, before it starts (for status and forensics)."""
+    def claim_delivery(
+        self,
+        day: dt.date,
+        channel: str,
+        now: dt.datetime,
+        me: str,
+        alive: Callable[[str], bool],
+        lease: float = 600.0,
+    ) -> bool:
+        """Take a pending delivery for sending, noting the attempt first.
+
+        False when it is no longer pending, or another live process (a CLI next
+        to the daemon) is sending it: only one of them sends. A claim by a
+        process that died (killed mid-send) or one older than ``lease`` seconds
+        is taken over.
+        """
         with self.transaction():
-            self.db.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ? "
+            row = self.db.execute(
+                "SELECT status, claimed_by, last_attempt FROM deliveries "
                 "WHERE day = ? AND channel = ?",
-                (_iso(now), day.isoformat(), channel),
+                (day.isoformat(), channel),
+            ).fetchone()
+            if row is None or row["status"] != "pending":
+                return False
+            holder = row["claimed_by"]
+            if holder and holder != me and alive(holder):
+                started = dt.datetime.fromisoformat(row["last_attempt"])
+                if now - started < dt.timedelta(seconds=lease):
+                    return False
+            self.db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ?, "
+                "claimed_by = ? WHERE day = ? AND channel = ?",
+                (_iso(now), me, day.isoformat(), channel),
             )
+        return True
 
     def delivery_sent(self, day: dt.date, channel: str, now: dt.datetime) -> None:
         with self.transaction():
             self.db.execute(
                 "UPDATE deliveries SET status = 'sent', sent_at = ?, last_error = NULL, "
-                "next_attempt = NULL WHERE day = ? AND channel = ?",
+                "next_attempt = NULL, claimed_by = NULL WHERE day = ? AND channel = ?",
                 (_iso(now), day.isoformat(), channel),
             )
 
@@ -563,7 +607,7 @@ class Store:
     ) -> None:
         with self.transaction():
             self.db.execute(
-                "UPDATE deliveries SET last_error = ?, next_attempt = ? "
+                "UPDATE deliveries SET last_error = ?, next_attempt = ?, claimed_by = NULL "
                 "WHERE day = ? AND channel = ?",
                 (error, _iso(retry_at), day.isoformat(), channel),
             )
@@ -656,10 +700,13 @@ class _Transaction:
         self.db = db
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.outer = not self.db.in_transaction
+        if self.outer:
+            self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if self.outer:
+            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
 def _statements(script: str) -> list[str]:
