@@ -199,7 +199,19 @@ def test_a_second_daemon_on_the_same_state_refuses_to_start(env: Env) -> None:
     assert other.returncode == 1
     assert "another watcher run is already using" in other.stderr
     assert f"pid {proc.pid}" in other.stderr
+    status = subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(env.config), "status"],
+        capture_output=True, text=True, timeout=60, cwd=env.root,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert f"daemon:       pid {proc.pid} on " in status.stdout
+    assert "next scan:    - (daemon not running)" not in status.stdout
     assert env.stop(proc) == 0
+    after = subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(env.config), "status"],
+        capture_output=True, text=True, timeout=60, cwd=env.root,
+    )  # fmt: skip
+    assert "daemon:       not running" in after.stdout
 
 
 def test_missed_digest_is_delivered_at_start(env: Env) -> None:

@@ -19,6 +19,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -133,17 +134,27 @@ class Lock:
             self._fh = None
 
     def holder(self) -> str | None:
-        """Who holds the lock now, or None when nobody does."""
-        if not self.path.exists():
+        """Who holds the lock now, or None when nobody does.
+
+        Read from the file, not by trying the lock: a daemon starting at that
+        very moment must not find it taken by ``watcher status``.
+        """
+        try:
+            text = self.path.read_text().strip()
+        except OSError:
             return None
-        with self.path.open("a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                fh.seek(0)
-                return fh.read().strip() or "unknown process"
-            fcntl.flock(fh, fcntl.LOCK_UN)
-        return None
+        m = re.match(r"pid (\d+) on (\S+),", text)
+        if m is None:
+            return None
+        if m.group(2) != socket.gethostname():
+            return text  # another machine: believe the file
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return text
+        return text
 
 
 def status_path(config: Config) -> Path:
