@@ -130,6 +130,10 @@ class Lock:
 
     def release(self) -> None:
         if self._fh is not None:
+            # Cleared while still held, so a released lock names nobody.
+            self._fh.seek(0)
+            self._fh.truncate()
+            self._fh.flush()
             self._fh.close()
             self._fh = None
 
