@@ -187,3 +187,15 @@ def test_max_per_topic_counts_the_rest(
     assert (len(invest.items), invest.more, invest.count) == (2, 3, 5)
     scores = [i.score for i in invest.items]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_large_windows_find_the_same_reprints_with_lsh_ensemble(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    arts = [a for a in seed_articles() if a.kind == "article" and a.chars > 300]
+    texts = [text(a) for a in arts]
+    copies = [edited_copies(a)["truncated"] for a in arts[:4]]
+    exact = reprint_groups(texts + copies)
+    monkeypatch.setattr(digest_mod, "EXACT_UP_TO", 3)  # force the MinHash path
+    assert reprint_groups(texts + copies) == exact
+    assert sum(1 for g in exact if len(g) == 2) == 4

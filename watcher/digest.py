@@ -15,8 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from datasketch import MinHash, MinHashLSHEnsemble
-
 from watcher.matcher import merge_ranges
 from watcher.models import (
     Article,
@@ -110,6 +108,10 @@ def _candidate_pairs(sets: Sequence[set[str]]) -> list[tuple[int, int]]:
     live = [i for i, s in enumerate(sets) if s]
     if len(live) <= EXACT_UP_TO:
         return [(a, b) for n, a in enumerate(live) for b in live[n + 1 :]]
+    # Imported here: datasketch brings numpy and scipy (~80 MB), which a day's
+    # few matches never need.
+    from datasketch import MinHash, MinHashLSHEnsemble
+
     hashes = {}
     for i in live:
         m = MinHash(num_perm=NUM_PERM, seed=1)
