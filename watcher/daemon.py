@@ -24,7 +24,7 @@ import signal
 import socket
 import threading
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,35 +270,40 @@ class Daemon:
     # --- jobs ---------------------------------------------------------------------------
 
     def scan_job(self) -> None:
-        with self._job_lock:
-            if self.stop_event.is_set():
-                return
-            try:
-                self.reload()
-                cfg = self.settings.config
-                with Store(cfg.state) as store:
-                    pipeline.scan(
-                        cfg, store, topics=self.settings.topics, clock=self.clock,
-                        segmenter=self.segmenter, should_stop=self.stop_event.is_set,
-                    )  # fmt: skip
-                    self._digest_and_deliver(store)
-            except WatcherError as exc:
-                log.error("scan failed: %s", exc)
-            except Exception:  # the daemon must outlive any one bad tick
-                log.exception("scan failed with an internal error")
-            self._write_status()
+        """Reload the configuration if it changed, scan, then digest and deliver if due."""
+
+        def work() -> None:
+            self.reload()
+            cfg = self.settings.config
+            with Store(cfg.state) as store:
+                pipeline.scan(
+                    cfg, store, topics=self.settings.topics, clock=self.clock,
+                    segmenter=self.segmenter, should_stop=self.stop_event.is_set,
+                )  # fmt: skip
+                self._digest_and_deliver(store)
+
+        self._tick("scan", work)
 
     def digest_job(self) -> None:
+        """At a digest time (and at start): digest if due, deliver what is pending."""
+
+        def work() -> None:
+            with Store(self.settings.config.state) as store:
+                self._digest_and_deliver(store)
+
+        self._tick("digest", work)
+
+    def _tick(self, name: str, work: Callable[[], None]) -> None:
+        """One job run: never two at once, never after a stop, never fatal."""
         with self._job_lock:
             if self.stop_event.is_set():
                 return
             try:
-                with Store(self.settings.config.state) as store:
-                    self._digest_and_deliver(store)
+                work()
             except WatcherError as exc:
-                log.error("digest failed: %s", exc)
-            except Exception:
-                log.exception("digest failed with an internal error")
+                log.error("%s failed: %s", name, exc)
+            except Exception:  # the daemon must outlive any one bad tick
+                log.exception("%s failed with an internal error", name)
             self._write_status()
 
     def _digest_and_deliver(self, store: Store, force_today: bool = False) -> None:
