@@ -18,12 +18,11 @@ from pathlib import Path
 
 import click
 
-from watcher import __version__, pages, pipeline, readers
+from watcher import __version__, pages, pipeline, readers, segment
 from watcher.config import Config, find_config, load_config
 from watcher.errors import ConfigError, ReadError, WatcherError
 from watcher.matcher import Matcher
 from watcher.models import Article, Match
-from watcher.segment import Segmenter
 from watcher.store import Store, StoredArticle
 from watcher.watchlists import Topic, load_watchlists
 
@@ -181,11 +180,11 @@ def articles(obj: Context, date_: str | None, fmt: str, limit: int | None) -> No
     """List the articles in the state store."""
     day = _parse_date(date_) if date_ else None
     cfg = obj.config()
-    names = _topic_names(cfg)
+    names = {t.id: t.name for t in _current_topics(cfg)}
     with _open_store(cfg) as store:
         rows = list(store.articles(date=day, limit=limit))
         found: dict[tuple[str, int], list[Match]] = {}
-        for doc, idx, m in store.matches():
+        for doc, idx, m in store.matches_for({r.doc_sha256 for r in rows}):
             found.setdefault((doc, idx), []).append(m)
     if fmt == "jsonl":
         for row in rows:
@@ -417,14 +416,6 @@ def _days(store: Store) -> str:
     return ", ".join(days) if days else "none yet"
 
 
-def _topic_names(cfg: Config) -> dict[str, str]:
-    """Topic id → name, in watchlist order (empty if the watchlists do not load)."""
-    try:
-        return {t.id: t.name for t in load_watchlists(cfg.watchlists)}
-    except ConfigError:
-        return {}
-
-
 def _in_order(ms: list[Match], names: dict[str, str]) -> list[Match]:
     order = {tid: n for n, tid in enumerate(names)}
     return sorted(ms, key=lambda m: (order.get(m.topic_id, len(order)), m.topic_id))
@@ -477,7 +468,7 @@ def match(
     topics = load_watchlists(source)
     names = {t.id: t.name for t in topics}
     cache = cfg.state.parent / "cache" if cfg else _user_cache()
-    matcher = Matcher(topics, Segmenter(cache))
+    matcher = Matcher(topics, segment.default(cache))
     tz = cfg.tz if cfg else None
     today = dt.datetime.now(tz).date()
     total = hits = 0
@@ -518,20 +509,9 @@ def _user_cache() -> Path:
 def _match_json(
     path: Path, art: Article, found: list[Match], names: dict[str, str], explain: bool
 ) -> dict[str, object]:
-    return {
-        "file": str(path),
-        "index": art.index,
-        "kind": art.kind,
-        "headline": art.headline,
-        "kicker": art.kicker,
-        "newspaper": art.newspaper,
-        "date": art.date.isoformat() if art.date else None,
-        "page": art.page,
-        "byline": art.byline,
-        "lead": art.lead,
-        "chars": art.chars,
-        "topics": [_topic_json(m, names, explain) for m in found],
-    }
+    out = _article_fields(str(path), art)
+    out["topics"] = [_topic_json(m, names, explain) for m in found]
+    return out
 
 
 def _print_match(
@@ -566,23 +546,19 @@ def try_(obj: Context, topic_file: Path, days: int) -> None:
     cfg = obj.config()
     candidates = load_watchlists(topic_file)
     current = {t.id: t for t in _current_topics(cfg)}
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    now = dt.datetime.now(dt.UTC)
     with _open_store(cfg) as store:
-        rows = [r for r in store.articles() if r.first_seen >= since]
-        stored = {(d, i, m.topic_id) for d, i, m in store.matches()}
-    matcher = Matcher(candidates, Segmenter(cfg.state.parent / "cache"))
+        rows = list(store.articles_seen(now - dt.timedelta(days=days), now))
+        stored = {(d, i, m.topic_id) for d, i, m in store.matches_for({r.doc_sha256 for r in rows})}
+    matcher = Matcher(candidates, pipeline.segmenter_for(cfg))
+    # Each article is matched once, against all the candidate topics.
+    would = {
+        (r.doc_sha256, r.article.index, m.topic_id) for r in rows for m in matcher.match(r.article)
+    }
+    heads = {(r.doc_sha256, r.article.index): r.article.headline for r in rows}
     for topic in candidates:
-        old = {
-            (r.doc_sha256, r.article.index)
-            for r in rows
-            if (r.doc_sha256, r.article.index, topic.id) in stored
-        }
-        new = {
-            (r.doc_sha256, r.article.index)
-            for r in rows
-            if any(m.topic_id == topic.id for m in matcher.match(r.article))
-        }
-        heads = {(r.doc_sha256, r.article.index): r.article.headline for r in rows}
+        old = {k for k in heads if (*k, topic.id) in stored}
+        new = {k for k in heads if (*k, topic.id) in would}
         state = "changed" if topic.id in current else "new topic"
         if topic.id in current and current[topic.id].version == topic.version:
             state = "unchanged"
@@ -597,6 +573,7 @@ def try_(obj: Context, topic_file: Path, days: int) -> None:
 
 
 def _current_topics(cfg: Config) -> list[Topic]:
+    """The configured topics, in watchlist order (none if the watchlists do not load)."""
     try:
         return load_watchlists(cfg.watchlists)
     except ConfigError:
@@ -605,9 +582,16 @@ def _current_topics(cfg: Config) -> list[Topic]:
 
 def article_json(row: StoredArticle) -> dict[str, object]:
     """The JSON object for one stored article (a stable interface: add, never rename)."""
-    a = row.article
+    out = _article_fields(row.file, row.article)
+    out["first_seen"] = row.first_seen.isoformat()
+    out["sha256"] = row.doc_sha256
+    return out
+
+
+def _article_fields(file: str, a: Article) -> dict[str, object]:
+    """What `articles` and `match` print about an article."""
     return {
-        "file": row.file,
+        "file": file,
         "index": a.index,
         "kind": a.kind,
         "headline": a.headline,
@@ -624,8 +608,6 @@ def article_json(row: StoredArticle) -> dict[str, object]:
         "continued_to": a.continued,
         "lead": a.lead,
         "chars": a.chars,
-        "first_seen": row.first_seen.isoformat(),
-        "sha256": row.doc_sha256,
     }
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from watcher import digest as digest_mod
-from watcher import pages, readers
+from watcher import pages, readers, segment
 from watcher.config import Config, WebhookConfig
 from watcher.deliver import LIMITS, build_email, post_webhook, send_email
 from watcher.errors import DeliveryError, ReadError
@@ -80,8 +80,9 @@ def list_inbox(inbox: Path, ignore: tuple[str, ...], recursive: bool = True) -> 
 
 
 def segmenter_for(config: Config) -> Segmenter:
-    """jieba's cache lives next to the state file, in a folder watcher owns."""
-    return Segmenter(config.state.parent / "cache")
+    """The shared Segmenter; jieba's cache lives next to the state file, in a
+    folder watcher owns."""
+    return segment.default(config.state.parent / "cache")
 
 
 def sync_topics(

@@ -48,24 +48,9 @@ def _import_jieba() -> ModuleType:
     return jieba_module
 
 
-@functools.cache
-def _dictionary() -> frozenset[str]:
-    jieba_module = _import_jieba()
-
-    path = Path(jieba_module.__file__).with_name("dict.txt")
-    words = set()
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.split(" ")
-            if len(parts) >= 2 and len(parts[0]) >= 2 and int(parts[1]) >= _MIN_FREQ:
-                words.add(parts[0])
-    log.debug("loaded %d words from %s", len(words), path)
-    return frozenset(words)
-
-
 def is_word(text: str) -> bool:
     """True if ``text`` is a (multi-character) word in jieba's dictionary."""
-    return text in _dictionary()
+    return len(text) >= 2 and default().frequency(text) >= _MIN_FREQ
 
 
 def spans_word(left: str, right: str) -> bool:
@@ -266,6 +251,10 @@ class Segmenter:
             self._tokenizer = tokenizer
             return tokenizer
 
+    def frequency(self, word: str) -> int:
+        """The word's count in the dictionary (0 for a mere prefix or no word)."""
+        return int(self._load().FREQ.get(word, 0))
+
     def cut(self, text: str) -> list[str]:
         """jieba's accurate-mode tokens for ``text``, HMM off (for checks and debugging)."""
         return self._load().lcut(text, cut_all=False, HMM=False)
@@ -421,3 +410,16 @@ class Segmenter:
         if b - a >= 3 and depth < _MAX_DEPTH:
             return self._inside_ok(token[a:b], p - a, depth + 1)
         return False
+
+
+_DEFAULT: Segmenter | None = None
+
+
+def default(cache_dir: Path | None = None) -> Segmenter:
+    """The process's shared Segmenter, so the splitter and the matcher keep one
+    jieba dictionary in memory between them. The first caller's ``cache_dir``
+    wins."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Segmenter(cache_dir)
+    return _DEFAULT
