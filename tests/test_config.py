@@ -155,7 +155,7 @@ def test_empty_file_gives_all_defaults(make_config: MakeConfig, tmp_path: Path) 
         digest=DigestConfig(out_dir=tmp_path / "reports"),
     )
     assert config.scan == ScanConfig(
-        settle_seconds=5.0, ignore=("*.part", "*.tmp", "*~", ".*"), max_file_mb=200.0
+        settle_seconds=5.0, ignore=("*.part", "*.tmp", "*~", ".*"), max_file_mb=50.0
     )
     assert config.scan.recursive is True
     assert config.tz == zoneinfo.ZoneInfo("Asia/Shanghai")

@@ -157,7 +157,7 @@ def test_a_file_larger_than_the_limit_is_recorded_as_failed(
 
 @pytest.mark.slow
 def test_a_huge_file_is_read_without_stopping_the_scan(make_config: Callable[..., Config]) -> None:
-    cfg = make_config()
+    cfg = make_config(scan={"max_file_mb": 64})  # above the default of 50
     page = seed_files()[3].read_bytes()
     copies = 50 * 1024 * 1024 // len(page) + 1
     with (cfg.inbox / "huge.txt").open("wb") as fh:

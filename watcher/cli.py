@@ -140,6 +140,7 @@ def check(obj: Context) -> None:
     click.echo(f"  topics:     {len(topics)}" + (": " if topics else ""), nl=not topics)
     if topics:
         click.echo(", ".join(f"{t.id} ({t.name})" for t in topics))
+    click.echo("  formats:    " + "; ".join(readers.formats()))
 
 
 @cli.command()
@@ -471,14 +472,15 @@ def match(
     matcher = Matcher(topics, segment.default(cache))
     tz = cfg.tz if cfg else None
     today = dt.datetime.now(tz).date()
+    limits = pipeline.read_limits(cfg) if cfg else readers.DEFAULT_LIMITS
     total = hits = 0
     for path in _files(paths):
         try:
-            text = readers.read_bytes(path, path.read_bytes())
+            text = readers.read_bytes(path, path.read_bytes(), limits)
         except (ReadError, OSError) as exc:
             click.echo(f"{path}: skipped: {exc}", err=True)
             continue
-        for art in pages.split_page(text.text, markup=text.markup, today=today):
+        for art in pages.split_page(text.text, markup=text.markup, today=today, known=text.page):
             found = matcher.match(art)
             total += 1
             hits += bool(found)

@@ -401,31 +401,6 @@ def section(cls: type, doc: str) -> Any:
     return field(default_factory=cls, metadata={_META: OptionSpec(Section(cls), doc)})
 
 
-@dataclass(frozen=True, kw_only=True)
-class ScanConfig:
-    """``scan:`` — how the inbox is scanned."""
-
-    settle_seconds: float = option(
-        5.0,
-        Number(minimum=0),
-        "A file whose size or modification time changed within this many seconds is "
-        "still being written; it is left for the next scan.",
-    )
-    ignore: tuple[str, ...] = option(
-        ("*.part", "*.tmp", "*~", ".*"),
-        Globs(),
-        "Glob patterns matched against file names (not folders); matching files are "
-        "skipped. Use [] to read everything.",
-    )
-    max_file_mb: float = option(
-        200.0,
-        Number(minimum=0, exclusive_minimum=True),
-        "Files bigger than this many megabytes are not read; they are recorded as "
-        "failed ('too large').",
-    )
-    recursive: bool = option(True, Boolean(), "Also scan the sub-folders of the inbox.")
-
-
 # ----------------------------------------------------------- digest and delivery
 
 
@@ -468,6 +443,48 @@ class Duration(Kind):
 
     def show(self, value: Any) -> str:
         return f"{_num(value)}s" if isinstance(value, int | float) else str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScanConfig:
+    """``scan:`` — how the inbox is scanned."""
+
+    settle_seconds: float = option(
+        5.0,
+        Number(minimum=0),
+        "A file whose size or modification time changed within this many seconds is "
+        "still being written; it is left for the next scan.",
+    )
+    ignore: tuple[str, ...] = option(
+        ("*.part", "*.tmp", "*~", ".*"),
+        Globs(),
+        "Glob patterns matched against file names (not folders); matching files are "
+        "skipped. Use [] to read everything.",
+    )
+    max_file_mb: float = option(
+        50.0,
+        Number(minimum=0, exclusive_minimum=True),
+        "Files bigger than this many megabytes are not read; they are recorded as "
+        "failed ('too large').",
+    )
+    max_pdf_pages: int = option(
+        100,
+        Number(minimum=1, integer=True),
+        "PDFs with more pages than this are not read; they are recorded as failed.",
+    )
+    read_timeout: float = option(
+        120.0,
+        Duration(),
+        "A PDF or DOCX file that takes longer than this to read is given up and recorded "
+        "as failed.",
+    )
+    read_memory_mb: int = option(
+        1024,
+        Number(minimum=64, integer=True),
+        "Memory allowed to the process that reads one PDF or DOCX file; a file that needs "
+        "more (a decompression bomb) is recorded as failed.",
+    )
+    recursive: bool = option(True, Boolean(), "Also scan the sub-folders of the inbox.")
 
 
 @dataclass(frozen=True)

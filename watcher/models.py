@@ -14,12 +14,16 @@ class Text:
     ``markup`` tells the splitter which conventions the text follows:
     ``"plain"`` (newspaper OCR text, which may still use ``#`` headings) or
     ``"markdown"``; HTML readers emit markdown-style headings, so they say
-    ``"markdown"`` too.
+    ``"markdown"`` too. ``encoding`` names the text encoding, or the format
+    (``"pdf"``, ``"docx"``) for files that carry no bytes of text.
     """
 
     text: str
     encoding: str
     markup: str = "plain"
+    # What the file's own metadata says (a web page's site name and date): the
+    # splitter's fallback where the text shows no masthead.
+    page: Page | None = None
 
 
 @dataclass(frozen=True)

@@ -143,12 +143,20 @@ class Line:
 # --- the public function -----------------------------------------------------
 
 
-def split_page(text: str, *, markup: str = "plain", today: dt.date | None = None) -> list[Article]:
+def split_page(
+    text: str,
+    *,
+    markup: str = "plain",
+    today: dt.date | None = None,
+    known: Page | None = None,
+) -> list[Article]:
     """Cut a page's text into its articles, in reading order.
 
     With ``markup="markdown"`` (Markdown and HTML sources) headings mark the
     articles when the page has any: a dateline inside a heading's block is
-    that article's lead, never the start of another article.
+    that article's lead, never the start of another article. ``known`` holds
+    what the file's metadata says (a web page's site and date); the page's own
+    masthead wins where it says otherwise.
     """
     lines = _prepare(text)
     if not lines:
@@ -165,6 +173,13 @@ def split_page(text: str, *, markup: str = "plain", today: dt.date | None = None
     first = min(anchors) if anchors else len(lines)
     first = min([first, *(i for i, ln in enumerate(lines) if ln.kind == H)])
     page = _page_facts(lines[:first], lines, drafts)
+    if known is not None:
+        page = Page(
+            newspaper=page.newspaper or known.newspaper,
+            date=page.date or known.date,
+            page=page.page or known.page,
+            section=page.section or known.section,
+        )
     return _finish(drafts, page, today)
 
 
@@ -360,7 +375,8 @@ def _walk(lines: list[Line], anchors: dict[int, Anchor]) -> list[Draft]:
                 elif b.kind == H:
                     d.heading, d.level = b, b.level
                 else:
-                    d.head.append(b)
+                    # Above the heading: kicker; below it (a PDF's smaller deck): subtitle.
+                    (d.sub if d.heading is not None else d.head).append(b)
             start(d)
             i = (a.lead if a.lead is not None else a.start) + 1
             continue

@@ -79,6 +79,18 @@ def list_inbox(inbox: Path, ignore: tuple[str, ...], recursive: bool = True) -> 
     return found
 
 
+def read_limits(config: Config) -> readers.Limits:
+    """The bounds on reading one PDF or DOCX file, from the ``scan:`` section."""
+    scan = config.scan
+    return readers.Limits(
+        max_pdf_pages=scan.max_pdf_pages,
+        # A DOCX may unpack to more than the file size limit, but not without bound.
+        max_unzipped_mb=max(200.0, scan.max_file_mb * 4),
+        memory_mb=scan.read_memory_mb,
+        timeout=scan.read_timeout,
+    )
+
+
 def segmenter_for(config: Config) -> Segmenter:
     """The shared Segmenter; jieba's cache lives next to the state file, in a
     folder watcher owns."""
@@ -172,7 +184,13 @@ def _scan_one(
     matcher: Matcher | None,
 ) -> Outcome:
     path = str(info.path)
-    if known is not None and (known.size, known.mtime_ns) == (info.size, info.mtime_ns):
+    missing = readers.unavailable(info.path)
+    if (
+        known is not None
+        and (known.size, known.mtime_ns) == (info.size, info.mtime_ns)
+        # A file failed for want of an optional reader is retried once it is installed.
+        and not (missing is None and _failed_for_want_of_reader(known, info.path))
+    ):
         return ("unchanged", 0, None, 0)
     now = clock()
     age = now.timestamp() - info.mtime_ns / 1e9
@@ -183,6 +201,8 @@ def _scan_one(
         log.info("%s: skipped, not a type watcher reads (%s)", path, info.path.suffix or "none")
         store.record_file(path, info.size, info.mtime_ns, None, "skipped", now, "unknown type")
         return ("skipped", 0, None, 0)
+    if missing is not None:
+        return _fail(store, info, None, missing, now)
     if info.size > config.scan.max_file_mb * 1024 * 1024:
         reason = f"too large ({info.size / 1048576:.0f} MB > scan.max_file_mb)"
         return _fail(store, info, None, reason, now)
@@ -201,9 +221,12 @@ def _scan_one(
         log.info("%s: same content as a document already read, not counted twice", path)
         return ("duplicate", 0, None, 0)
     try:
-        text = readers.read_bytes(info.path, data)
+        text = readers.read_bytes(info.path, data, read_limits(config))
         articles = pages.split_page(
-            text.text, markup=text.markup, today=now.astimezone(config.tz).date()
+            text.text,
+            markup=text.markup,
+            today=now.astimezone(config.tz).date(),
+            known=text.page,
         )
         found: list[list[Match]] = [matcher.match(a) for a in articles] if matcher else []
     except ReadError as exc:
@@ -223,6 +246,11 @@ def _scan_one(
     )
     log.debug("%s: %d articles (%s)", path, len(articles), text.encoding)
     return ("new", len(articles), None, sum(1 for f in found if f))
+
+
+def _failed_for_want_of_reader(known: FileState, path: Path) -> bool:
+    reason = readers.needs_reason(path)
+    return reason is not None and known.status == "failed" and known.reason == reason
 
 
 def _fail(store: Store, info: FileInfo, sha: str | None, reason: str, now: dt.datetime) -> Outcome:

@@ -19,16 +19,20 @@ optional package imports it through :func:`_require`, so a missing package becom
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import importlib
+import importlib.util
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
 
+from watcher import webpage
 from watcher.errors import ReadError
-from watcher.models import Text
+from watcher.models import Page, Text
 
 logger = logging.getLogger(__name__)
 
@@ -376,6 +380,19 @@ def _squash(text: str) -> str:
     return _LINE_SPACE.sub(" ", _HTML_SPACE.sub(" ", text)).strip()
 
 
+# <meta> names giving a page's site and publication date, most specific first.
+_SITE_META = ("og:site_name", "application-name", "source", "sitename")
+_DATE_META = (
+    "article:published_time",
+    "publishdate",
+    "pubdate",
+    "publish_date",
+    "og:release_date",
+    "date",
+    "dc.date",
+)
+
+
 class _Open:
     """An open element on the parser's stack."""
 
@@ -395,6 +412,8 @@ class _VisibleText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self.title: str | None = None
+        self.meta: dict[str, str] = {}
+        self.articles = 0  # <article> elements: two or more make an e-paper page
         self.h1s = 0
         self.paragraphs = 0
         self._stack: list[_Open] = []
@@ -406,6 +425,13 @@ class _VisibleText(HTMLParser):
     # - structure -
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta":
+            named = dict(attrs)
+            key = (named.get("property") or named.get("name") or "").lower()
+            if key and named.get("content"):
+                self.meta.setdefault(key, named["content"] or "")
+        elif tag == "article":
+            self.articles += 1
         if tag in _VOID_TAGS:
             if not self._hidden:
                 if tag == "br":
@@ -561,6 +587,20 @@ class _VisibleText(HTMLParser):
             return  # nothing emitted yet: no break needed
         self.out.append("\n")
 
+    def page_facts(self) -> Page:
+        """The site name and publication date the page's ``<meta>`` tags give."""
+        site = next((self.meta[k] for k in _SITE_META if self.meta.get(k)), None)
+        day = None
+        for key in _DATE_META:
+            m = re.match(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})", self.meta.get(key, ""))
+            if m:
+                try:
+                    day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+                except ValueError:
+                    continue
+                break
+        return Page(newspaper=" ".join(site.split()) if site else None, date=day)
+
     def text(self) -> str:
         """The collected text: trimmed lines, paragraphs separated by one blank line."""
         lines = (_LINE_SPACE.sub(" ", line).strip() for line in "".join(self.out).split("\n"))
@@ -616,6 +656,22 @@ def _require(module: str, package: str, kind: str) -> ModuleType:
         ) from None
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on reading one binary document (from the ``scan:`` config section)."""
+
+    max_pdf_pages: int = 100
+    max_unzipped_mb: float = 200.0
+    memory_mb: int = 1024
+    timeout: float = 120.0
+    # Parse PDF and DOCX in a child process (see watcher.sandbox); off only in tests
+    # of the parsers themselves.
+    isolate: bool = True
+
+
+DEFAULT_LIMITS = Limits()
+
+
 def read_plain(data: bytes, path: Path) -> Text:
     """Plain text: decoded and cleaned, otherwise untouched (``#`` headings included)."""
     text, encoding = decode(data)
@@ -632,12 +688,48 @@ def read_markdown(data: bytes, path: Path) -> Text:
 
 
 def read_html(data: bytes, path: Path) -> Text:
-    """HTML: visible article text, headings as markdown ``#`` lines."""
+    """HTML: a news page's article (trafilatura), or an e-paper page's visible text.
+
+    A page with two or more ``<article>`` elements or ``<h1>`` headlines holds several
+    articles: its visible text, headings as markdown ``#`` lines, is split like a text
+    page. A page with one article is handed to trafilatura when it is installed
+    (``watcher[html]``), which drops the site's chrome and finds the date and source;
+    without it, or when it finds nothing, the built-in visible-text reading is used.
+    """
     html, encoding = _decode_html(data)
-    text = html_to_text(html)
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    known = parser.page_facts()
+    single = parser.articles < 2 and parser.h1s < 2
+    if single and webpage.available():
+        # Line breaks in the source between two Chinese characters are not spaces
+        # (CSS Text); trafilatura would keep them as spaces.
+        found = webpage.extract_article(_CJK_SEGMENT_BREAK.sub("", html))
+        if found is not None:
+            text, facts = found
+            page = Page(newspaper=facts.newspaper or known.newspaper, date=facts.date or known.date)
+            return Text(text=text, encoding=encoding, markup="markdown", page=page)
+        logger.debug("%s: trafilatura found no article; using the visible text", path)
+    text = parser.text()
     if not text.strip():
         raise ReadError(NO_VISIBLE_TEXT)
-    return Text(text=text, encoding=encoding, markup="markdown")
+    has_facts = known.newspaper or known.date
+    return Text(text=text, encoding=encoding, markup="markdown", page=known if has_facts else None)
+
+
+def read_pdf(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
+    """PDF: text in reading order across columns, headlines found by type size."""
+    from watcher import pdf
+
+    return pdf.read_pdf(data, path, max_pages=limits.max_pdf_pages)
+
+
+def read_docx(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
+    """DOCX: paragraphs, heading styles as ``#`` headings, tables as lines."""
+    from watcher import word
+
+    return word.read_docx(data, path, max_unzipped_mb=limits.max_unzipped_mb)
 
 
 READERS: dict[str, Reader] = {
@@ -647,7 +739,29 @@ READERS: dict[str, Reader] = {
     ".html": read_html,
     ".htm": read_html,
     ".xhtml": read_html,
+    ".pdf": read_pdf,
+    ".docx": read_docx,
 }
+
+# Readers of binary formats parsed by third-party code: they take the limits and run in
+# a child process (watcher.sandbox), by these names.
+CONTAINED: dict[str, Callable[[bytes, Path, Limits], Text]] = {
+    "read_pdf": read_pdf,
+    "read_docx": read_docx,
+}
+
+# The optional packages a reader needs: (module, package, extra, what files).
+OPTIONAL: dict[Reader, tuple[str, str, str, str]] = {
+    read_pdf: ("pdfminer", "pdfminer.six", "pdf", "PDF"),
+    read_docx: ("docx", "python-docx", "docx", "DOCX"),
+}
+
+
+def needs(kind: str, package: str, extra: str) -> str:
+    """The message for a reader whose optional package is missing."""
+    return (
+        f"reading {kind} files needs the optional package {package}: pip install 'watcher[{extra}]'"
+    )
 
 
 def reader_for(path: Path) -> Reader | None:
@@ -655,7 +769,39 @@ def reader_for(path: Path) -> Reader | None:
     return READERS.get(path.suffix.lower())
 
 
-def read_bytes(path: Path, data: bytes) -> Text:
+def unavailable(path: Path) -> str | None:
+    """Why the reader for ``path`` cannot run here (a missing package), or None."""
+    reader = reader_for(path)
+    if reader not in OPTIONAL:
+        return None
+    module, package, extra, kind = OPTIONAL[reader]
+    return None if importlib.util.find_spec(module) is not None else needs(kind, package, extra)
+
+
+def formats() -> list[str]:
+    """What each file type is read with here, for ``watcher check``."""
+    html = (
+        "article extraction with trafilatura"
+        if webpage.available()
+        else "built-in (pip install 'watcher[html]' for article extraction)"
+    )
+    out = [".txt .md: yes", f".html .htm: {html}"]
+    for suffix in (".pdf", ".docx"):
+        missing = unavailable(Path(f"x{suffix}"))
+        out.append(f"{suffix}: " + ("yes" if missing is None else f"no, {missing.split(': ')[-1]}"))
+    return out
+
+
+def needs_reason(path: Path) -> str | None:
+    """The failure reason recorded for ``path`` when its reader's package is missing."""
+    reader = reader_for(path)
+    if reader not in OPTIONAL:
+        return None
+    _, package, extra, kind = OPTIONAL[reader]
+    return needs(kind, package, extra)
+
+
+def read_bytes(path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Text:
     """Read a file's bytes with the reader its suffix selects; raise ReadError on failure."""
     reader = reader_for(path)
     if reader is None:
@@ -663,6 +809,18 @@ def read_bytes(path: Path, data: bytes) -> Text:
         raise ReadError(
             f"unsupported file type {suffix!r}" if suffix else "unsupported file type (no suffix)"
         )
-    text = reader(data, path)
+    missing = unavailable(path)
+    if missing is not None:
+        raise ReadError(missing)
+    name = reader.__name__
+    if name in CONTAINED:
+        if limits.isolate:
+            from watcher import sandbox
+
+            text = sandbox.run(name, data, path, limits)
+        else:
+            text = CONTAINED[name](data, path, limits)
+    else:
+        text = reader(data, path)
     logger.debug("%s: read %d characters as %s", path, len(text.text), text.encoding)
     return text

@@ -1,0 +1,377 @@
+"""Layout analysis for PDF pages: positioned lines → text in reading order (pure).
+
+A newspaper page is set in *bands*: a headline across the page, then its story in two or
+three columns, then the next headline… Reading order is recovered by a recursive X-Y cut
+that prefers vertical cuts (columns), and where only horizontal cuts are possible it cuts
+between rows and then glues consecutive rows back together while they fit the same columns.
+That glue is what keeps a two-column story whole when both columns happen to have a
+paragraph gap at the same height — the case where a plain X-Y cut interleaves them.
+
+Within a column, lines become paragraphs: a line joins the one above when that line runs
+to the column's right edge and this one is not indented (Chinese text is set without
+spaces, so a wrapped line is joined with none); a paragraph also runs on from the bottom of
+one column or page to the top of the next. Type size marks headings: lines set at
+``HEADLINE_RATIO`` × the body size or more become ``# headline``; a line in between that
+stands alone inside a story becomes a ``## sub-heading``, while one next to a headline
+(a kicker or a deck) stays a plain line, which the splitter reads as such.
+
+Coordinates are PDF points measured from the top-left of the page.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+# Lines set at this many times the body size or larger are headlines.
+HEADLINE_RATIO = 1.6
+# Between this and HEADLINE_RATIO: a kicker, a deck, or a sub-heading.
+DISPLAY_RATIO = 1.15
+# A gap between two columns is at least this many body-size characters wide.
+GUTTER_CHARS = 0.8
+# A "column" narrower than this many body characters is a stray short line.
+NARROW_CHARS = 3.0
+# A line starting this many of its characters right of its column's edge is indented.
+INDENT_CHARS = 0.8
+# A line ending within this many of its characters of the column's right edge is full.
+FULL_CHARS = 1.5
+# Page margins (share of the page height) where running heads and folios live.
+MARGIN_SHARE = 0.07
+
+_ALNUM_END = re.compile(r"[A-Za-z0-9]$")
+_ALNUM_START = re.compile(r"^[A-Za-z0-9]")
+_FOLIO = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}\s*(?:页|版)?[-—–\s]*$|^\d{1,4}\s*/\s*\d{1,4}$")
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text as printed: its characters, box and type size."""
+
+    text: str
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    size: float
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class Column:
+    """Lines read top to bottom, with the column's left and right edges."""
+
+    lines: tuple[TextLine, ...]
+    left: float
+    right: float
+
+
+def to_text(pages: Sequence[Sequence[TextLine]], page_heights: Sequence[float]) -> str:
+    """The text of a document's pages in reading order, headings marked with ``#``."""
+    pages = _drop_running_heads(pages, page_heights)
+    every = [line for page in pages for line in page]
+    if not every:
+        return ""
+    body = _body_size(every)
+    columns = [col for page in pages if page for col in _order(list(page), _right(page), body)]
+    paragraphs = _paragraphs(columns, body, _normal_spacing(columns))
+    return "\n".join(_render(paragraphs, body)).strip()
+
+
+# --- running heads and folios ------------------------------------------------------
+
+
+def _drop_running_heads(
+    pages: Sequence[Sequence[TextLine]], heights: Sequence[float]
+) -> list[list[TextLine]]:
+    """Drop page numbers, and lines in the margins repeated on most pages (running heads)."""
+
+    def in_margin(line: TextLine) -> bool:
+        height = heights[line.page] if line.page < len(heights) else 0.0
+        return bool(height) and (
+            line.bottom < height * MARGIN_SHARE or line.top > height * (1 - MARGIN_SHARE)
+        )
+
+    repeated: Counter[str] = Counter()
+    for page in pages:
+        repeated.update({_DIGITS.sub("#", ln.text.strip()) for ln in page if in_margin(ln)})
+    many = max(2, (len(pages) + 1) // 2)
+    return [
+        [
+            ln
+            for ln in page
+            if not (
+                in_margin(ln)
+                and (
+                    _FOLIO.match(ln.text.strip())
+                    or (len(pages) > 1 and repeated[_DIGITS.sub("#", ln.text.strip())] >= many)
+                )
+            )
+        ]
+        for page in pages
+    ]
+
+
+# --- reading order ----------------------------------------------------------------
+
+
+def _right(lines: Iterable[TextLine]) -> float:
+    return max((ln.x1 for ln in lines), default=0.0)
+
+
+def _body_size(lines: Iterable[TextLine]) -> float:
+    """The size most characters are set in (rounded to half a point)."""
+    sizes: Counter[float] = Counter()
+    for ln in lines:
+        sizes[round(ln.size * 2) / 2] += len(ln.text.strip())
+    return sizes.most_common(1)[0][0] or 10.0
+
+
+def _order(lines: list[TextLine], right: float, body: float) -> list[Column]:
+    """The columns of a region in reading order (recursive X-Y cut; see the module doc)."""
+    rows = _rows(lines)
+    heads = _headline_rows(rows, body)
+    cuts = [k for k in sorted(heads) if k and k - 1 not in heads and _spans(rows, k, heads, body)]
+    if cuts:
+        # A headline over the columns below it opens a new band, even when its words
+        # are too short to reach across all of them (where a vertical cut would pass).
+        parts = [rows[a:b] for a, b in itertools.pairwise([0, *cuts, len(rows)])]
+        return [
+            col
+            for part in parts
+            for col in _order([ln for row in part for ln in row], right, body)
+        ]
+    groups = _vertical_split(lines, body * GUTTER_CHARS)
+    if len(groups) > 1:
+        return [col for g in groups for col in _order(g, _right(g), body)]
+    strips: list[list[TextLine]] = []
+    for k, row in enumerate(rows):
+        if strips and _fits(row, strips[-1], body, headline=k in heads):
+            strips[-1].extend(row)
+        else:
+            strips.append(list(row))
+    if len(strips) == 1:
+        ordered = sorted(lines, key=lambda ln: (ln.top, ln.x0))
+        return [Column(tuple(ordered), min(ln.x0 for ln in lines), right)]
+    return [col for strip in strips for col in _order(strip, right, body)]
+
+
+def _vertical_split(lines: list[TextLine], min_gap: float) -> list[list[TextLine]]:
+    """Split at every vertical gap at least ``min_gap`` wide that no line crosses.
+
+    A group narrower than ``NARROW_CHARS`` characters is not a column but a short line
+    beside indented ones (the one-character tail of a paragraph, left of the indented
+    first lines around it); it joins the nearer neighbour.
+    """
+    spans = sorted(lines, key=lambda ln: ln.x0)
+    groups: list[list[TextLine]] = []
+    reach = float("-inf")
+    for ln in spans:
+        if groups and ln.x0 - reach < min_gap:
+            groups[-1].append(ln)
+            reach = max(reach, ln.x1)
+        else:
+            groups.append([ln])
+            reach = ln.x1
+    narrow = NARROW_CHARS * min_gap / GUTTER_CHARS
+    k = 0
+    while len(groups) > 1 and k < len(groups):
+        if _right(groups[k]) - min(ln.x0 for ln in groups[k]) >= narrow:
+            k += 1
+            continue
+        left_gap = min(ln.x0 for ln in groups[k]) - _right(groups[k - 1]) if k else float("inf")
+        right_gap = (
+            min(ln.x0 for ln in groups[k + 1]) - _right(groups[k])
+            if k + 1 < len(groups)
+            else float("inf")
+        )
+        into = k - 1 if left_gap <= right_gap else k + 1
+        groups[into].extend(groups.pop(k))
+        k = 0
+    return groups
+
+
+def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Split at every horizontal gap that no line crosses, top to bottom."""
+    spans = sorted(lines, key=lambda ln: ln.top)
+    rows: list[list[TextLine]] = []
+    reach = float("-inf")
+    for ln in spans:
+        # Boxes of lines set solid may overlap by a hair; that is not one row.
+        if rows and ln.top < reach - 0.25 * ln.size:
+            rows[-1].append(ln)
+            reach = max(reach, ln.bottom)
+        else:
+            rows.append([ln])
+            reach = ln.bottom
+    return rows
+
+
+def _spans(rows: list[list[TextLine]], start: int, heads: set[int], body: float) -> bool:
+    """Whether the headline block starting at row ``start`` reaches over the columns of
+    the text under it (up to the next headline block), or that text is one column."""
+    end = start
+    while end in heads:
+        end += 1
+    below_end = end
+    while below_end < len(rows) and below_end not in heads:
+        below_end += 1
+    below = [ln for row in rows[end:below_end] for ln in row]
+    if not below:
+        return False
+    columns = _vertical_split(below, body * GUTTER_CHARS)
+    if len(columns) == 1:
+        return True
+    gutters = [(_right(a), min(ln.x0 for ln in b)) for a, b in itertools.pairwise(columns)]
+    head = [ln for row in rows[start:end] for ln in row]
+    return any(ln.x0 < left and ln.x1 > right for ln in head for left, right in gutters)
+
+
+def _headline_rows(rows: list[list[TextLine]], body: float) -> set[int]:
+    """Rows of headline blocks: runs of display-type rows with a headline among them.
+
+    A kicker or deck is set smaller than its headline but belongs with it; a display
+    line alone between body rows is a sub-heading and stays in its column.
+    """
+    display = [all(ln.size >= DISPLAY_RATIO * body for ln in row) for row in rows]
+    out: set[int] = set()
+    k = 0
+    while k < len(rows):
+        if not display[k]:
+            k += 1
+            continue
+        end = k
+        while end < len(rows) and display[end]:
+            end += 1
+        if any(ln.size >= HEADLINE_RATIO * body for row in rows[k:end] for ln in row):
+            out.update(range(k, end))
+        k = end
+    return out
+
+
+def _fits(row: list[TextLine], strip: list[TextLine], body: float, *, headline: bool) -> bool:
+    """Whether a row continues a strip: the same columns, no line spanning a gutter.
+
+    A one-column strip takes only one-column rows; a many-column strip takes any row
+    none of whose lines bridges a gap between its columns (an indented first line
+    narrows a gutter, so a line reaching into it does not count as bridging it).
+    """
+    columns = _vertical_split(strip, body * GUTTER_CHARS)
+    if len(columns) == 1:
+        return len(_vertical_split(row, body * GUTTER_CHARS)) == 1
+    if headline:
+        # A headline block under columns starts the next story, however narrow it is.
+        return False
+    gutters = [(_right(a), min(ln.x0 for ln in b)) for a, b in itertools.pairwise(columns)]
+    return not any(ln.x0 < left and ln.x1 > right for ln in row for left, right in gutters)
+
+
+# --- paragraphs -------------------------------------------------------------------
+
+
+@dataclass
+class _Paragraph:
+    lines: list[TextLine]
+    text: str
+    size: float
+    gap: bool  # white space (not just a new line) before it
+
+
+def _key(size: float) -> float:
+    return round(size * 2) / 2
+
+
+def _normal_spacing(columns: Sequence[Column]) -> dict[float, float]:
+    """The usual white space between two lines of one paragraph, per type size."""
+    seen: defaultdict[float, list[float]] = defaultdict(list)
+    for col in columns:
+        for a, b in zip(col.lines, col.lines[1:], strict=False):
+            white = b.top - a.bottom
+            # Only white space that can be line spacing; wider is a paragraph gap.
+            if _key(a.size) == _key(b.size) and -0.5 * a.size < white < 1.2 * a.size:
+                seen[_key(a.size)].append(white)
+    return {size: statistics.median(gaps) for size, gaps in seen.items()}
+
+
+def _paragraphs(
+    columns: Sequence[Column], body: float, spacing: dict[float, float]
+) -> list[_Paragraph]:
+    out: list[_Paragraph] = []
+    prev: TextLine | None = None
+    prev_col: Column | None = None
+    for col in columns:
+        for k, line in enumerate(col.lines):
+            # A trailing space is kept: a line wrapped after a space joins with one.
+            text = line.text.lstrip()
+            if not text.strip():
+                continue
+            indented = line.x0 - col.left >= INDENT_CHARS * line.size
+            same_size = prev is not None and abs(prev.size - line.size) < 0.1 * line.size
+            if prev is None or not same_size:
+                joined, gap = False, True
+            elif k == 0:
+                # The top of a new column or page: the paragraph runs on if the last one
+                # ended full and this one is not indented.
+                assert prev_col is not None
+                joined = _is_full(prev, prev_col) and not indented
+                gap = True
+            else:
+                white = line.top - prev.bottom
+                usual = spacing.get(_key(line.size), 0.5 * line.size)
+                gap = white > usual + 0.4 * line.size
+                joined = not gap and not indented and _is_full(prev, col)
+            if joined and out:
+                out[-1].lines.append(line)
+                out[-1].text = _join(out[-1].text, line.text)
+            else:
+                out.append(_Paragraph([line], text, line.size, gap or indented))
+            prev, prev_col = line, col
+    return out
+
+
+def _is_full(line: TextLine, col: Column) -> bool:
+    return line.x1 >= col.right - FULL_CHARS * line.size
+
+
+def _join(left: str, right: str) -> str:
+    """Join a wrapped line to the next: no space between Chinese, one between words."""
+    if left.endswith(" "):
+        return left.rstrip() + " " + right.lstrip()
+    right = right.lstrip()
+    if _ALNUM_END.search(left) and _ALNUM_START.search(right):
+        return f"{left} {right}"
+    return left + right
+
+
+def _render(paragraphs: list[_Paragraph], body: float) -> list[str]:
+    """Paragraphs as lines of text: headings marked, a blank line where space was."""
+
+    def display(k: int) -> bool:
+        return 0 <= k < len(paragraphs) and paragraphs[k].size / body >= DISPLAY_RATIO
+
+    # Standing alone inside a story: a sub-heading; next to a headline: a kicker or deck.
+    alone = {
+        i
+        for i, para in enumerate(paragraphs)
+        if display(i)
+        and para.size / body < HEADLINE_RATIO
+        and not display(i - 1)
+        and not display(i + 1)
+    }
+    # Sub-heading sizes, largest first, are levels ##, ###, …
+    ranks = sorted({_key(paragraphs[i].size) for i in alone}, reverse=True)
+    out: list[str] = []
+    for i, para in enumerate(paragraphs):
+        text = " ".join(para.text.split())
+        if para.size / body >= HEADLINE_RATIO:
+            text = f"# {text}"
+        elif i in alone:
+            text = "#" * min(2 + ranks.index(_key(para.size)), 6) + f" {text}"
+        if out and (para.gap or text.startswith("#") or out[-1].startswith("#")):
+            out.append("")
+        out.append(text)
+    return out

@@ -1,0 +1,201 @@
+"""PDF pages → text, with pdfminer.six (the only module that imports it).
+
+pdfminer gives every character with its position, font and size, and maps CJK CID fonts
+(Adobe-GB1) back to Unicode. Its own grouping of characters into boxes is skipped
+(``laparams=None``, which is also faster): characters are gathered into lines here and
+handed to :mod:`watcher.layout`, which knows newspaper columns.
+
+Limits are checked before any page is laid out: encryption, the page count, truncation.
+Memory and time are bounded by running this in a child process (:mod:`watcher.sandbox`).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+from watcher import layout
+from watcher.errors import ReadError
+from watcher.layout import TextLine
+from watcher.models import Text
+
+log = logging.getLogger(__name__)
+
+SCANNED = "no text layer (scanned image); OCR is not supported"
+ENCRYPTED = "encrypted PDF: it needs a password to open; save an unprotected copy"
+TRUNCATED = "damaged PDF: the file is cut short (no %%EOF at its end); was the copy complete?"
+NO_TEXT = "no visible text"
+NO_UNICODE = "the PDF's fonts have no Unicode mapping, so its text cannot be recovered"
+
+# Characters further apart than this many of their own widths are in different lines
+# (columns); real column gutters are wider, word spaces narrower.
+_SPLIT_GAP = 1.0
+# Wider than this share of a character between two letters is a word space.
+_WORD_GAP = 0.25
+# Above this share of unmapped glyphs, "(cid:123)" is all pdfminer can give.
+_MAX_UNMAPPED = 0.2
+
+
+def read_pdf(data: bytes, path: Path, *, max_pages: int = 100) -> Text:
+    """The text of a PDF, in reading order, headlines marked by type size."""
+    from watcher.readers import needs
+
+    try:
+        from pdfminer.converter import PDFPageAggregator
+        from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    except ImportError:
+        raise ReadError(needs("PDF", "pdfminer.six", "pdf")) from None
+    document = _open(data)
+    pages = _pages(document, max_pages)
+    resources = PDFResourceManager(caching=True)
+    device = PDFPageAggregator(resources, laparams=None)
+    interpreter = PDFPageInterpreter(resources, device)
+    lines: list[list[TextLine]] = []
+    heights: list[float] = []
+    images = chars = unmapped = 0
+    for number, page in enumerate(pages):
+        try:
+            interpreter.process_page(page)
+        except Exception as exc:  # pdfminer raises many kinds on a broken page
+            raise ReadError(f"damaged PDF: page {number + 1}: {_describe(exc)}") from None
+        result = device.get_result()
+        _, y0, _, y1 = result.bbox
+        found, page_images = _glyphs(result)
+        images += page_images
+        chars += len(found)
+        unmapped += sum(1 for g in found if g[0].startswith("(cid:"))
+        lines.append(_lines(found, number, top=y1))
+        heights.append(y1 - y0)
+    if not chars:
+        raise ReadError(SCANNED if images else NO_TEXT)
+    if unmapped > chars * _MAX_UNMAPPED:
+        raise ReadError(NO_UNICODE)
+    text = layout.to_text(lines, heights)
+    if not text:
+        raise ReadError(NO_TEXT)
+    log.debug("%s: %d pages, %d characters", path, len(pages), chars)
+    return Text(text=text, encoding="pdf", markup="plain")
+
+
+def _open(data: bytes) -> Any:
+    """Parse the PDF's structure; refuse encrypted and cut-short files."""
+    from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFParser
+
+    if not data.lstrip()[:5].startswith(b"%PDF"):
+        raise ReadError("not a PDF file (it does not start with %PDF)")
+    # Every PDF ends with %%EOF; without it the file was cut short (a copy or download
+    # stopped), and pdfminer would guess its way through what is left.
+    if b"%%EOF" not in data[-2048:]:
+        raise ReadError(TRUNCATED)
+    try:
+        return PDFDocument(PDFParser(io.BytesIO(data)))
+    except (PDFPasswordIncorrect, PDFEncryptionError):
+        raise ReadError(ENCRYPTED) from None
+    except Exception as exc:
+        raise ReadError(f"damaged PDF: {_describe(exc)}") from None
+
+
+def _pages(document: Any, max_pages: int) -> list[Any]:
+    from pdfminer.pdfpage import PDFPage
+
+    try:
+        pages = []
+        for page in PDFPage.create_pages(document):
+            pages.append(page)
+            if len(pages) > max_pages:
+                raise ReadError(
+                    f"PDF has more than {max_pages} pages; raise scan.max_pdf_pages to read it"
+                )
+    except ReadError:
+        raise
+    except Exception as exc:
+        raise ReadError(f"damaged PDF: {_describe(exc)}") from None
+    if not pages:
+        raise ReadError("damaged PDF: it has no pages")
+    return pages
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# A glyph: (text, x0, y0, x1, y1, size) in PDF coordinates (y grows upwards).
+Glyph = tuple[str, float, float, float, float, float]
+
+
+def _glyphs(container: Any) -> tuple[list[Glyph], int]:
+    """Upright characters of a laid-out page (figures included) and how many images."""
+    from pdfminer.layout import LTChar, LTContainer, LTImage
+
+    found: list[Glyph] = []
+    images = 0
+
+    def walk(node: Any) -> None:
+        nonlocal images
+        for item in node:
+            if isinstance(item, LTChar):
+                # Rotated text (spine lines, watermarks) is not part of the reading order.
+                if item.upright and item.get_text().strip("\x00"):
+                    found.append((item.get_text(), item.x0, item.y0, item.x1, item.y1, item.size))
+            elif isinstance(item, LTImage):
+                images += 1
+            elif isinstance(item, LTContainer):
+                walk(item)
+
+    walk(container)
+    return found, images
+
+
+def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
+    """Characters → lines: same baseline, split where a gap is wider than a character."""
+    rows: list[list[Glyph]] = []
+    for glyph in sorted(glyphs, key=lambda g: (-round(g[2], 1), g[1])):
+        if rows and abs(rows[-1][0][2] - glyph[2]) <= 0.3 * glyph[5]:
+            rows[-1].append(glyph)
+        else:
+            rows.append([glyph])
+    out: list[TextLine] = []
+    for row in rows:
+        row.sort(key=lambda g: g[1])
+        piece: list[Glyph] = []
+        for glyph in row:
+            if piece:
+                last = piece[-1]
+                gap = glyph[1] - last[3]
+                size_change = abs(glyph[5] - last[5]) > 0.3 * max(glyph[5], last[5])
+                if gap > _SPLIT_GAP * max(glyph[5], last[5]) or size_change:
+                    out.append(_line(piece, page, top))
+                    piece = []
+            piece.append(glyph)
+        if piece:
+            out.append(_line(piece, page, top))
+    return [ln for ln in out if ln.text.strip()]
+
+
+def _line(glyphs: list[Glyph], page: int, top: float) -> TextLine:
+    sizes: dict[float, int] = {}
+    for g in glyphs:
+        sizes[g[5]] = sizes.get(g[5], 0) + 1
+    parts = [glyphs[0][0]]
+    for last, glyph in itertools.pairwise(glyphs):
+        # Words placed apart without a space glyph; Chinese never gets one.
+        gap = glyph[1] - last[3]
+        letters = last[0].isascii() or glyph[0].isascii()
+        spaced = last[0].isspace() or glyph[0].isspace()
+        if gap > _WORD_GAP * glyph[5] and letters and not spaced:
+            parts.append(" ")
+        parts.append(glyph[0])
+    text = "".join(parts)
+    return TextLine(
+        text=text,
+        x0=min(g[1] for g in glyphs),
+        top=top - max(g[4] for g in glyphs),
+        x1=max(g[3] for g in glyphs),
+        bottom=top - min(g[2] for g in glyphs),
+        size=max(sizes, key=lambda s: sizes[s]),
+        page=page,
+    )
