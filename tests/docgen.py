@@ -631,9 +631,17 @@ def _body_elements(lines: list[SourceLine]) -> list[str]:
 
 def to_html_epaper(text: str, site: str = DEFAULT_SITE) -> bytes:
     """A multi-article e-paper page with the site chrome a reader must drop."""
+    from watcher.pages import split_page
+
     blocks = parse_source(text)
     lines = _all_lines(blocks)
-    starts = [ln.role in ("h1", "display") for ln in lines]
+    # Each story in its own <article>, as e-paper systems print them; a story headed by a
+    # "##" line (seeds 000 and 002) starts one too, a sub-heading inside a story does not.
+    heads = {_norm(a.headline) for a in split_page(text) if a.kind == "article"}
+    starts = [
+        ln.role in ("h1", "display") or (ln.role == "h2" and _norm(ln.text) in heads)
+        for ln in lines
+    ]
     if not any(starts):
         # No headline at all: the content starts at the first heading, else at the top.
         starts = [ln.role == "h2" for ln in lines]
@@ -857,7 +865,8 @@ def many_pages_pdf(n: int) -> bytes:
     c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=1)
     for i in range(1, n + 1):
         c.setFont(FONT, TYPE_SIZES["body"][0])
-        c.drawString(MARGIN, PAGE_H - MARGIN - 12, f"第{i}页 共{n}页")
+        # Mid-page: a line in the margin repeated on every page is a running head.
+        c.drawString(MARGIN, PAGE_H / 2, f"这是第{i}版的正文。")
         c.showPage()
     c.save()
     return buf.getvalue()

@@ -174,10 +174,14 @@ def test_a_short_headline_over_three_columns_still_opens_a_band() -> None:
 
 def test_a_headline_over_one_column_of_two_stays_in_it() -> None:
     # Two stories side by side, each with its own one-column headline.
-    left = [line("左篇标题", 40, 40, size=20)] + col_lines(["左篇正文第一行"], x0=40, width=250, top=80)
-    right = [line("右篇标题", 310, 40, size=20)] + col_lines(
-        ["右篇正文第一行"], x0=310, width=250, top=80
-    )
+    left = [
+        line("左篇标题", 40, 40, size=20),
+        *col_lines(["左篇正文第一行"], x0=40, width=250, top=80),
+    ]
+    right = [
+        line("右篇标题", 310, 40, size=20),
+        *col_lines(["右篇正文第一行"], x0=310, width=250, top=80),
+    ]
     text = to_text([right + left], [PAGE[1]])
     assert text == "# 左篇标题\n\n左篇正文第一行\n\n# 右篇标题\n\n右篇正文第一行"
 

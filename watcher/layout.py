@@ -96,9 +96,14 @@ def _drop_running_heads(
             line.bottom < height * MARGIN_SHARE or line.top > height * (1 - MARGIN_SHARE)
         )
 
-    repeated: Counter[str] = Counter()
+    def key(line: TextLine) -> tuple[str, int]:
+        # The same words at the same height: a masthead line that happens to read like
+        # the running head sits elsewhere on its page.
+        return _DIGITS.sub("#", line.text.strip()), round(line.top / 4)
+
+    repeated: Counter[tuple[str, int]] = Counter()
     for page in pages:
-        repeated.update({_DIGITS.sub("#", ln.text.strip()) for ln in page if in_margin(ln)})
+        repeated.update({key(ln) for ln in page if in_margin(ln)})
     many = max(2, (len(pages) + 1) // 2)
     return [
         [
@@ -107,8 +112,7 @@ def _drop_running_heads(
             if not (
                 in_margin(ln)
                 and (
-                    _FOLIO.match(ln.text.strip())
-                    or (len(pages) > 1 and repeated[_DIGITS.sub("#", ln.text.strip())] >= many)
+                    _FOLIO.match(ln.text.strip()) or (len(pages) > 1 and repeated[key(ln)] >= many)
                 )
             )
         ]
@@ -141,13 +145,19 @@ def _order(lines: list[TextLine], right: float, body: float) -> list[Column]:
         # are too short to reach across all of them (where a vertical cut would pass).
         parts = [rows[a:b] for a, b in itertools.pairwise([0, *cuts, len(rows)])]
         return [
-            col
-            for part in parts
-            for col in _order([ln for row in part for ln in row], right, body)
+            col for part in parts for col in _order([ln for row in part for ln in row], right, body)
         ]
     groups = _vertical_split(lines, body * GUTTER_CHARS)
     if len(groups) > 1:
-        return [col for g in groups for col in _order(g, _right(g), body)]
+        out: list[Column] = []
+        for k, group in enumerate(groups):
+            # A column's right edge is where the next one starts, less a gutter: a column
+            # of short lines (a masthead) has no full line to show it.
+            edge = right
+            if k + 1 < len(groups):
+                edge = max(_right(group), min(ln.x0 for ln in groups[k + 1]) - 1.5 * body)
+            out += _order(group, edge, body)
+        return out
     strips: list[list[TextLine]] = []
     for k, row in enumerate(rows):
         if strips and _fits(row, strips[-1], body, headline=k in heads):

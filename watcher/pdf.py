@@ -59,6 +59,8 @@ def read_pdf(data: bytes, path: Path, *, max_pages: int = 100) -> Text:
     for number, page in enumerate(pages):
         try:
             interpreter.process_page(page)
+        except MemoryError:
+            raise  # the sandbox says how much memory was allowed
         except Exception as exc:  # pdfminer raises many kinds on a broken page
             raise ReadError(f"damaged PDF: page {number + 1}: {_describe(exc)}") from None
         result = device.get_result()
@@ -95,6 +97,8 @@ def _open(data: bytes) -> Any:
         return PDFDocument(PDFParser(io.BytesIO(data)))
     except (PDFPasswordIncorrect, PDFEncryptionError):
         raise ReadError(ENCRYPTED) from None
+    except MemoryError:
+        raise
     except Exception as exc:
         raise ReadError(f"damaged PDF: {_describe(exc)}") from None
 
@@ -110,7 +114,7 @@ def _pages(document: Any, max_pages: int) -> list[Any]:
                 raise ReadError(
                     f"PDF has more than {max_pages} pages; raise scan.max_pdf_pages to read it"
                 )
-    except ReadError:
+    except (ReadError, MemoryError):
         raise
     except Exception as exc:
         raise ReadError(f"damaged PDF: {_describe(exc)}") from None

@@ -49,6 +49,9 @@ def extract_article(html: str) -> tuple[str, Page] | None:
             deduplicate=False,
             # Without it, a short article page falls back to "all the text", menus included.
             favor_precision=True,
+            # Dates from markup only (meta tags, <time>, the URL): a guess from the text
+            # took a footer's "© 2024" for 2024-01-01.
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
     except Exception as exc:  # trafilatura/lxml on hostile markup: fall back, don't fail
         log.debug("trafilatura failed: %s: %s", type(exc).__name__, exc)

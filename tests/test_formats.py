@@ -1,0 +1,201 @@
+"""The same pages as Markdown, HTML, PDF (one to three columns) and DOCX give the same
+articles and the same digest as their text.
+
+The documents are made from the seed pages by tests/docgen.py (reportlab for PDF,
+python-docx for DOCX, HTML with a news site's chrome) and read through the real
+pipeline: the scan, the child-process readers, the splitter, the matcher, the digest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests import docgen
+from tests.conftest import ROOT, seed_files
+from watcher import pipeline
+from watcher.config import Config
+from watcher.models import Article, Digest
+from watcher.pages import split_page
+from watcher.readers import read_bytes
+from watcher.segment import Segmenter
+from watcher.store import Store
+from watcher.watchlists import load_watchlists
+
+pytest.importorskip("pdfminer")
+pytest.importorskip("docx")
+pytest.importorskip("reportlab")
+pytest.importorskip("trafilatura")
+
+FORMATS = (".md", ".html", ".1col.pdf", ".2col.pdf", ".3col.pdf", ".docx")
+T0 = dt.datetime(2026, 11, 20, 22, 0, tzinfo=dt.UTC)
+DAY = dt.date(2026, 11, 21)
+# The one-article web page states its site and date in <meta>; its text does not.
+WEB_FACTS = ("湖南日报", dt.date(2024, 11, 14))
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory: pytest.TempPathFactory) -> Segmenter:
+    return Segmenter(tmp_path_factory.mktemp("jieba"))
+
+
+@pytest.fixture(scope="module")
+def documents() -> dict[str, bytes]:
+    """Every seed in every format, by file name."""
+    out: dict[str, bytes] = {}
+    for seed in seed_files():
+        out[seed.name] = seed.read_bytes()
+        out.update(docgen.all_formats(seed.name, seed.read_text(encoding="utf-8")))
+    return out
+
+
+def _squeeze(text: str | None) -> str | None:
+    return None if text is None else re.sub(r"\s+", "", text)
+
+
+def _same(article: Article) -> tuple[object, ...]:
+    """What must come out the same whatever the format (whitespace aside)."""
+    return (
+        article.kind,
+        _squeeze(article.kicker),
+        _squeeze(article.headline),
+        _squeeze(article.subtitle),
+        _squeeze(article.body),
+        _squeeze(article.byline),
+        _squeeze(article.dateline),
+        article.newspaper,
+        article.date,
+        article.page,
+        article.continued,
+    )
+
+
+def _articles(name: str, data: bytes) -> list[Article]:
+    text = read_bytes(Path(name), data)
+    return split_page(text.text, markup=text.markup, today=DAY, known=text.page)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("seed", [p.name for p in seed_files()], ids=lambda n: n[:3])
+def test_each_format_gives_the_articles_of_the_text(
+    documents: dict[str, bytes], seed: str, fmt: str
+) -> None:
+    want = [_same(a) for a in _articles(seed, documents[seed])]
+    name = seed.removesuffix(".txt") + fmt
+    got = _articles(name, documents[name])
+    if fmt == ".html" and len(got) == 1 and len(want) == 1:
+        # A news page's metadata adds the source and date its text leaves out.
+        assert (got[0].newspaper, got[0].date) == WEB_FACTS
+        assert want[0][7:9] == (None, None)
+        got = [dataclasses.replace(got[0], newspaper=None, date=None)]
+    assert [_same(a) for a in got] == want
+
+
+def _config(make_config: Callable[..., Config], tmp_path: Path, name: str) -> Config:
+    """One more config beside the test's own, with its own inbox and state."""
+    (tmp_path / f"{name}-inbox").mkdir()
+    return make_config(f"{name}.yaml", inbox=f"{name}-inbox", state=f"{name}-state/w.db")
+
+
+def _inbox(cfg: Config, documents: dict[str, bytes], names: list[str]) -> None:
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, cfg.watchlists / f.name)
+    for name in names:
+        (cfg.inbox / name).write_bytes(documents[name])
+        # Written before the test's clock, so the scan finds them settled.
+        os.utime(cfg.inbox / name, (T0.timestamp() - 3600,) * 2)
+
+
+def _digest(cfg: Config, segmenter: Segmenter) -> Digest:
+    topics = load_watchlists(cfg.watchlists)
+    with Store(cfg.state) as store:
+        report = pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: T0)
+        assert report.failed == 0, report.failures
+        digest, _ = pipeline.produce_digest(
+            cfg, store, topics, DAY, clock=lambda: T0 + dt.timedelta(hours=1)
+        )
+    return digest
+
+
+def _shown(digest: Digest) -> list[tuple[object, ...]]:
+    """A digest as a reader sees it, less the file names and document ids."""
+    out: list[tuple[object, ...]] = [(digest.subject, digest.stats.articles)]
+    for section in digest.sections:
+        out.append((section.id, section.count, section.more))
+        for item in section.items:
+            facts = (item.newspaper, item.date)
+            if item.file.endswith(".html") and facts == WEB_FACTS:
+                facts = (None, None)  # the page's <meta>; checked per article above
+            out.append(
+                (
+                    _squeeze(item.headline),
+                    _squeeze(item.kicker),
+                    *facts,
+                    item.page,
+                    _squeeze(item.byline),
+                    item.score,
+                    item.terms,
+                    item.why,
+                    _squeeze(item.body),
+                    item.other_topics,
+                )
+            )
+    return out
+
+
+def _text_digest(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    documents: dict[str, bytes],
+    segmenter: Segmenter,
+) -> Digest:
+    cfg = _config(make_config, tmp_path, "text")
+    _inbox(cfg, documents, [p.name for p in seed_files()])
+    return _digest(cfg, segmenter)
+
+
+@pytest.mark.slow
+def test_a_mixed_inbox_gives_the_digest_of_the_text_pages(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    documents: dict[str, bytes],
+    segmenter: Segmenter,
+) -> None:
+    want = _shown(_text_digest(make_config, tmp_path, documents, segmenter))
+    assert want[0][0] == (
+        "【watcher】2026年11月21日 日报：安全生产检查 1 · 城市更新 1 · 防汛抗洪 1 · "
+        "乡村振兴 3 · 招商引资与重大项目 5"
+    )
+    seeds = [p.name.removesuffix(".txt") for p in seed_files()]
+    # Each page in another format, twice over, so every format carries every kind of page.
+    for turn in (0, 3):
+        cfg = _config(make_config, tmp_path, f"mixed{turn}")
+        names = [stem + FORMATS[(k + turn) % len(FORMATS)] for k, stem in enumerate(seeds)]
+        _inbox(cfg, documents, names)
+        assert _shown(_digest(cfg, segmenter)) == want, names
+
+
+@pytest.mark.slow
+def test_all_formats_of_every_page_in_one_inbox_are_grouped_as_reprints(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    documents: dict[str, bytes],
+    segmenter: Segmenter,
+) -> None:
+    text = _text_digest(make_config, tmp_path, documents, segmenter)
+    cfg = _config(make_config, tmp_path, "all")
+    _inbox(cfg, documents, list(documents))
+    digest = _digest(cfg, segmenter)
+    assert digest.stats.documents == len(documents) == 35
+    # Seven copies of each story (text and six formats) are grouped as one story: the
+    # counts and the stories shown are those of the text pages alone.
+    assert [s.count for s in digest.sections] == [s.count for s in text.sections]
+    shown = [[_squeeze(i.headline) for i in s.items] for s in digest.sections]
+    assert shown == [[_squeeze(i.headline) for i in s.items] for s in text.sections]

@@ -1,0 +1,134 @@
+"""Reading PDF files: real PDFs drawn with reportlab (tests/docgen.py), read by pdfminer
+in a child process with limits, and every way one can fail."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import docgen
+from tests.conftest import seed_files
+from watcher import pdf
+from watcher.errors import ReadError
+from watcher.readers import Limits, read_bytes
+
+pytest.importorskip("pdfminer")
+pytest.importorskip("reportlab")
+
+PATH = Path("page.pdf")
+DIRECT = Limits(isolate=False)
+
+
+def _seed(stem: str) -> str:
+    return next(p for p in seed_files() if p.name.startswith(stem)).read_text(encoding="utf-8")
+
+
+def test_headlines_are_marked_by_type_size_and_columns_read_in_order() -> None:
+    text = read_bytes(PATH, docgen.to_pdf(_seed("004"), columns=2), DIRECT)
+    assert (text.encoding, text.markup) == ("pdf", "plain")
+    lines = text.text.split("\n")
+    # Headlines are set at 20 pt over 10.5 pt body text; decks at 14 pt stay plain lines.
+    assert "# 加强两地交流合作 携手互促联动发展" in lines
+    assert "秦国文率队赴苏州考察学习 吴庆文会见" in lines
+    # A paragraph broken across the two columns comes back whole, with no space inserted.
+    assert any(ln.startswith("本报讯 (记者 彭斌) 立足新发展阶段、贯彻新发展理念") for ln in lines)
+
+
+def test_running_heads_and_page_numbers_are_dropped() -> None:
+    data = docgen.to_pdf(_seed("003"), columns=2, running_header="株洲日报")
+    text = read_bytes(PATH, data, DIRECT).text
+    assert "— 2 —" not in text and "— 1 —" not in text
+    # The masthead's own "株洲日报" stays; the header repeated on every page does not.
+    assert text.split("\n").count("株洲日报") == 1
+
+
+def test_every_character_of_a_seed_comes_back() -> None:
+    source = _seed("002")
+    text = read_bytes(PATH, docgen.to_pdf(source, columns=3), DIRECT).text
+    squeeze = str.maketrans("", "", " \n\t#\u00a0")
+    want = "".join(ln.lstrip("#") for ln in source.split("\n")).translate(squeeze)
+    assert text.translate(squeeze) == want
+
+
+def test_a_scanned_page_has_no_text_layer() -> None:
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, docgen.scanned_pdf())
+    assert str(err.value) == "no text layer (scanned image); OCR is not supported"
+
+
+def test_an_encrypted_pdf_needs_a_password() -> None:
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, docgen.encrypted_pdf(_seed("004")))
+    assert str(err.value) == pdf.ENCRYPTED
+
+
+def test_a_truncated_pdf_is_refused() -> None:
+    whole = docgen.to_pdf(_seed("004"))
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, docgen.truncated(whole, 0.5))
+    assert str(err.value) == pdf.TRUNCATED
+
+
+def test_a_file_that_is_not_a_pdf() -> None:
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, "这不是PDF文件".encode())
+    assert str(err.value) == "not a PDF file (it does not start with %PDF)"
+
+
+def test_a_damaged_cross_reference_is_reported() -> None:
+    whole = docgen.to_pdf(_seed("004"))
+    # Keep the ends (%PDF and %%EOF), scramble the objects in between.
+    middle = len(whole) // 3
+    broken = whole[:middle] + b"\x00garbage" * 200 + whole[-600:]
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, broken)
+    assert str(err.value).startswith(("damaged PDF", "no visible text"))
+
+
+def test_too_many_pages_are_refused_before_any_is_read() -> None:
+    data = docgen.many_pages_pdf(12)
+    assert "这是第12版的正文。" in read_bytes(PATH, data, Limits(max_pdf_pages=12)).text
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, data, Limits(max_pdf_pages=11))
+    assert str(err.value) == "PDF has more than 11 pages; raise scan.max_pdf_pages to read it"
+
+
+def test_a_flate_bomb_runs_out_of_its_memory_allowance_not_ours() -> None:
+    bomb = docgen.flate_bomb_pdf(1000)  # 1 MB on disk, 1,000 MB inflated
+    started = time.monotonic()
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, bomb, Limits(memory_mb=256))
+    assert str(err.value) == (
+        "needs more than 256 MB of memory to read (scan.read_memory_mb); "
+        "the file may be a decompression bomb"
+    )
+    assert time.monotonic() - started < 30
+
+
+def test_a_small_flate_stream_reads_normally() -> None:
+    # The bomb's shape at 5 MB is a valid PDF: the limit, not the format, stops the big one.
+    text = read_bytes(PATH, docgen.flate_bomb_pdf(5), Limits(memory_mb=256))
+    assert text.text == "flate bomb"
+
+
+def test_a_slow_read_is_given_up_after_the_timeout() -> None:
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, docgen.to_pdf(_seed("003"), columns=3), Limits(timeout=0.05))
+    assert str(err.value) == (
+        "gave up after 0.05 s (scan.read_timeout): the file takes too long to read"
+    )
+
+
+def test_without_pdfminer_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pdfminer" else real(name)
+    )
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, docgen.to_pdf(_seed("004")))
+    assert str(err.value) == (
+        "reading PDF files needs the optional package pdfminer.six: pip install 'watcher[pdf]'"
+    )
