@@ -691,6 +691,33 @@ def to_html_epaper(text: str, site: str = DEFAULT_SITE) -> bytes:
     return _page(f"{site} - 第01版：要闻", [], body)
 
 
+# What a site's print style sheet does: chrome hidden, each story set in columns under
+# a headline spanning them (its kicker and deck too), sub-headings inside the columns.
+PRINT_CSS = """
+@page { size: A4; margin: 15mm }
+header, nav, aside, footer, .share, .breadcrumb, .related, .sidebar { display: none !important }
+body { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", serif; font-size: 10.5pt;
+       line-height: 1.5; margin: 0 }
+.masthead p { text-indent: 0; margin: 0 }
+article { column-count: COLUMNS; column-gap: 16pt; column-fill: balance; margin-top: 14pt }
+article > h1, article > .subtitle, article > h2:first-child, article > .subtitle + h2 {
+    column-span: all; margin: 4pt 0; text-indent: 0 }
+article > h1 { font-size: 20pt; line-height: 1.3 }
+article > .subtitle { font-size: 14pt }
+article > h2:first-child, article > .subtitle + h2 { font-size: 20pt; line-height: 1.3 }
+article h2, article h3 { font-size: 13.5pt; margin: 6pt 0 }
+article h3 { font-size: 12.5pt }
+p { margin: 0; text-indent: 2em; text-align: justify }
+"""
+
+
+def to_html_print(text: str, columns: int = 2) -> bytes:
+    """The e-paper page with a print style sheet: printed by a browser, a newspaper PDF."""
+    page = to_html_epaper(text).decode("utf-8")
+    css = PRINT_CSS.replace("COLUMNS", str(columns))
+    return page.replace("</head>", f"<style>{css}</style>\n</head>", 1).encode("utf-8")
+
+
 def _iso_published(published: str) -> str:
     when = dt.datetime.strptime(published, "%Y-%m-%d %H:%M")
     return when.replace(tzinfo=dt.timezone(dt.timedelta(hours=8))).isoformat()

@@ -20,6 +20,7 @@ import pytest
 
 from tests import docgen
 from tests.conftest import ROOT, seed_files
+from tests.test_browser import CHROMIUM, chromium
 from watcher import pipeline
 from watcher.config import Config
 from watcher.models import Article, Digest
@@ -199,3 +200,24 @@ def test_all_formats_of_every_page_in_one_inbox_are_grouped_as_reprints(
     assert [s.count for s in digest.sections] == [s.count for s in text.sections]
     shown = [[_squeeze(i.headline) for i in s.items] for s in digest.sections]
     assert shown == [[_squeeze(i.headline) for i in s.items] for s in text.sections]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary to print PDFs with")
+@pytest.mark.parametrize("seed", [p.name for p in seed_files()], ids=lambda n: n[:3])
+def test_a_pdf_printed_by_chromium_gives_the_articles_of_the_text(
+    tmp_path: Path, seed: str, documents: dict[str, bytes]
+) -> None:
+    # A second PDF producer: Skia, embedded subset OpenType (Noto CJK) fonts, justified
+    # text, CSS columns. Its fonts name radicals for shared glyphs (⼯ for 工, ⼾ for 户,
+    # ⸺ for ——), which the reader maps back.
+    source = (ROOT / "seeds" / seed).read_text(encoding="utf-8")
+    page = tmp_path / "page.html"
+    page.write_bytes(docgen.to_html_print(source, columns=2))
+    pdf = tmp_path / "page.pdf"
+    done = chromium(tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
+    assert pdf.is_file(), done.stderr[-2000:]
+
+    want = [_same(a) for a in _articles(seed, documents[seed])]
+    got = [_same(a) for a in _articles("page.pdf", pdf.read_bytes())]
+    assert got == want

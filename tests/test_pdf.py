@@ -132,3 +132,16 @@ def test_without_pdfminer_the_error_names_the_extra(monkeypatch: pytest.MonkeyPa
     assert str(err.value) == (
         "reading PDF files needs the optional package pdfminer.six: pip install 'watcher[pdf]'"
     )
+
+
+def test_radicals_a_font_names_for_shared_glyphs_are_mapped_back() -> None:
+    # Kangxi radicals (NFKC, then the simplified form the glyph shows), the radicals
+    # supplement (Unicode's EquivalentUnifiedIdeograph), compatibility ideographs, dashes.
+    assert (
+        pdf.unify_ideographs("⼯作⼈⺠ ⾸⻚ 客⼾端 ⻩河 ⻓沙") == "工作人民 首页 客户端 黄河 长沙"
+    )
+    assert pdf.unify_ideographs("醴陵―湘东 ⸺ 又一⸻") == "醴陵—湘东 —— 又一———"
+    assert pdf.unify_ideographs("\uf92c") == "郎"
+    # Ordinary text, traditional characters and full-width punctuation are left alone.
+    text = "淥口区，國務院：“１２３”"
+    assert pdf.unify_ideographs(text) == text

@@ -8,22 +8,25 @@ re-encoded here; the Markdown sample imitates the 《新闻联播》 transcripts
 from __future__ import annotations
 
 import codecs
+import datetime as dt
+import importlib.util
 import random
 from pathlib import Path
 
 import pytest
 
+from watcher import webpage
 from watcher.errors import ReadError
-from watcher.models import Text
+from watcher.models import Page, Text
 from watcher.readers import (
     READERS,
-    _require,
     decode,
     read_bytes,
     read_html,
     read_markdown,
     read_plain,
     reader_for,
+    unavailable,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,13 +273,18 @@ def test_read_bytes_empty() -> None:
     assert message(excinfo) == "empty file"
 
 
-def test_missing_optional_dependency_names_the_package() -> None:
-    with pytest.raises(ReadError) as excinfo:
-        _require("watcher_no_such_module", "no-such-package", "PDF")
-    assert message(excinfo) == (
-        "reading PDF files needs the optional package 'no-such-package': "
-        "pip install no-such-package"
+def test_missing_optional_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "docx" else real(name)
     )
+    assert unavailable(Path("a.DOCX")) == (
+        "reading DOCX files needs the optional package python-docx: pip install 'watcher[docx]'"
+    )
+    with pytest.raises(ReadError) as excinfo:
+        read_bytes(Path("a.docx"), b"PK\x03\x04")
+    assert message(excinfo) == unavailable(Path("a.docx"))
+    assert unavailable(Path("a.pdf")) is None and unavailable(Path("a.txt")) is None
 
 
 # --- plain text -------------------------------------------------------------------------
@@ -413,9 +421,49 @@ NEWS_TEXT = """\
 起步票价2元，在黄花机场站可换乘磁浮快线，单程<30分钟。"""
 
 
-def test_html_news_page_in_gbk() -> None:
+def test_html_news_page_in_gbk_without_trafilatura(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The built-in reading, used when watcher[html] is not installed.
+    monkeypatch.setattr(webpage, "available", lambda: False)
     result = read_bytes(Path("news.html"), NEWS_PAGE.encode("gbk"))
     assert result == Text(NEWS_TEXT, "gb18030", "markdown")
+
+
+def test_html_news_page_in_gbk_with_trafilatura() -> None:
+    pytest.importorskip("trafilatura")
+    result = read_bytes(Path("news.html"), NEWS_PAGE.encode("gbk"))
+    # trafilatura drops the info line and finds the date in it instead.
+    assert result.text == "\n\n".join(
+        block for block in NEWS_TEXT.split("\n\n") if not block.startswith("2022-06-28")
+    )
+    assert result.page == Page(date=dt.date(2022, 6, 28))
+    assert result.encoding == "gb18030"
+
+
+def test_html_site_and_date_from_meta_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(webpage, "available", lambda: False)
+    page = (
+        '<head><meta property="og:site_name" content=" 株洲日报 ">'
+        '<meta name="publishdate" content="2021-06-04 07:00"></head>'
+        "<body><h1>标题</h1><p>正文。</p></body>"
+    )
+    result = read_bytes(Path("a.html"), page.encode())
+    assert result.page == Page(newspaper="株洲日报", date=dt.date(2021, 6, 4))
+
+
+def test_html_with_two_articles_is_an_e_paper_page_split_like_text() -> None:
+    # trafilatura would keep one story; two <article>s mean the page is read whole.
+    page = (
+        "<html><body><nav>首页 要闻</nav>"
+        + "".join(
+            f"<article><h1>第{n}篇标题</h1>"
+            + f"<p>第{n}篇正文，足够长的一段话。</p>" * 8
+            + "</article>"
+            for n in (1, 2)
+        )
+        + "</body></html>"
+    )
+    text = read_bytes(Path("epaper.html"), page.encode()).text
+    assert text.count("# 第") == 2 and "首页" not in text
 
 
 @pytest.mark.parametrize(

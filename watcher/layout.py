@@ -139,10 +139,11 @@ def _order(lines: list[TextLine], right: float, body: float) -> list[Column]:
     """The columns of a region in reading order (recursive X-Y cut; see the module doc)."""
     rows = _rows(lines)
     heads = _headline_rows(rows, body)
-    cuts = [k for k in sorted(heads) if k and k - 1 not in heads and _spans(rows, k, heads, body)]
+    cuts = [k for k in sorted(heads) if k and k - 1 not in heads]
     if cuts:
-        # A headline over the columns below it opens a new band, even when its words
-        # are too short to reach across all of them (where a vertical cut would pass).
+        # A headline with nothing beside it opens a new band, even when its words are too
+        # short to reach over all the columns below (where a vertical cut would pass).
+        # Beside a column of text it is not a row of its own, so not in ``heads``.
         parts = [rows[a:b] for a, b in itertools.pairwise([0, *cuts, len(rows)])]
         return [
             col for part in parts for col in _order([ln for row in part for ln in row], right, body)
@@ -219,26 +220,6 @@ def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
             rows.append([ln])
             reach = ln.bottom
     return rows
-
-
-def _spans(rows: list[list[TextLine]], start: int, heads: set[int], body: float) -> bool:
-    """Whether the headline block starting at row ``start`` reaches over the columns of
-    the text under it (up to the next headline block), or that text is one column."""
-    end = start
-    while end in heads:
-        end += 1
-    below_end = end
-    while below_end < len(rows) and below_end not in heads:
-        below_end += 1
-    below = [ln for row in rows[end:below_end] for ln in row]
-    if not below:
-        return False
-    columns = _vertical_split(below, body * GUTTER_CHARS)
-    if len(columns) == 1:
-        return True
-    gutters = [(_right(a), min(ln.x0 for ln in b)) for a, b in itertools.pairwise(columns)]
-    head = [ln for row in rows[start:end] for ln in row]
-    return any(ln.x0 < left and ln.x1 > right for ln in head for left, right in gutters)
 
 
 def _headline_rows(rows: list[list[TextLine]], body: float) -> set[int]:

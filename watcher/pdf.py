@@ -11,9 +11,11 @@ Memory and time are bounded by running this in a child process (:mod:`watcher.sa
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import logging
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from watcher.layout import TextLine
 from watcher.models import Text
 
 log = logging.getLogger(__name__)
+# pdfminer warns about every font descriptor it has to guess at; that is not news to a user.
+logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 SCANNED = "no text layer (scanned image); OCR is not supported"
 ENCRYPTED = "encrypted PDF: it needs a password to open; save an unprotected copy"
@@ -123,6 +127,54 @@ def _pages(document: Any, max_pages: int) -> list[Any]:
     return pages
 
 
+# PDF fonts often map a character's glyph to the CJK radical that looks the same, so
+# 工 comes out as ⼯ (U+2F2F) and 民 as ⺠ (U+2EA0): the text looks right and matches
+# nothing. Kangxi radicals and compatibility ideographs decompose (NFKC); the CJK Radicals
+# Supplement does not, so its pairs are taken from Unicode's EquivalentUnifiedIdeograph.txt
+# (U+2E81..U+2EF3; U+2E80 and U+2E9A have no equivalent).
+_RADICAL_SUPPLEMENT = (
+    "⺁厂⺂乛⺃乚⺄乙⺅亻⺆冂⺇𠘨⺈刀⺉刂⺊卜⺋㔾⺌小⺍小⺎兀⺏尣⺐尢"
+    "⺑𡯂⺒巳⺓幺⺔彑⺕彐⺖忄⺗心⺘扌⺙攵⺛旡⺜日⺝月⺞歺⺟母⺠民⺡氵"
+    "⺢氺⺣灬⺤爫⺥爫⺦丬⺧牛⺨犭⺩王⺪𤴔⺫目⺬示⺭礻⺮𥫗⺯糹⺰纟⺱罓"
+    "⺲罒⺳㓁⺴冗⺵𦉫⺶羊⺷𦍌⺸𦍋⺹耂⺺肀⺻聿⺼肉⺽𦥑⺾艹⺿艹⻀艹⻁虎"
+    "⻂衤⻃覀⻄西⻅见⻆角⻇𧢲⻈讠⻉贝⻊𧾷⻋车⻌辶⻍辶⻎辶⻏邑⻐钅⻑長"
+    "⻒镸⻓长⻔门⻕𨸏⻖阝⻗雨⻘青⻙韦⻚页⻛风⻜飞⻝食⻞𩙿⻟飠⻠饣⻡𩠐"
+    "⻢马⻣骨⻤鬼⻥鱼⻦鸟⻧卤⻨麦⻩黄⻪黾⻫斉⻬齐⻭歯⻮齿⻯竜⻰龙⻱龜"
+    "⻲亀⻳龟"
+)
+
+
+def _ideograph_table() -> dict[int, str]:
+    from watcher.segment import simplified
+
+    pairs = zip(_RADICAL_SUPPLEMENT[::2], _RADICAL_SUPPLEMENT[1::2], strict=True)
+    table = {ord(a): b for a, b in pairs}
+    for code in range(0x2F00, 0x2FD6):
+        # A Kangxi radical is the traditional form (⼾ is 戶), but in a simplified font its
+        # glyph is the one 户 is drawn with: that is the character the page showed.
+        table[code] = simplified(unicodedata.normalize("NFKC", chr(code)))
+    # Dashes: a font's horizontal bar for the Chinese dash ——, and a browser's two- and
+    # three-em dash glyphs for —— and ———.
+    table[0x2015] = "\u2014"
+    table[0x2E3A] = "\u2014" * 2
+    table[0x2E3B] = "\u2014" * 3
+    for code in range(0xF900, 0xFB00):
+        unified = unicodedata.normalize("NFKC", chr(code))
+        if len(unified) == 1 and unified != chr(code):
+            table[code] = unified
+    return table
+
+
+@functools.cache
+def _ideographs() -> dict[int, str]:
+    return _ideograph_table()
+
+
+def unify_ideographs(text: str) -> str:
+    """Radicals, compatibility forms and dash glyphs a PDF font gave → the text's characters."""
+    return text.translate(_ideographs())
+
+
 def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -193,7 +245,7 @@ def _line(glyphs: list[Glyph], page: int, top: float) -> TextLine:
         if gap > _WORD_GAP * glyph[5] and letters and not spaced:
             parts.append(" ")
         parts.append(glyph[0])
-    text = "".join(parts)
+    text = unify_ideographs("".join(parts))
     return TextLine(
         text=text,
         x0=min(g[1] for g in glyphs),

@@ -1,19 +1,18 @@
-"""The readers stage: file bytes → decoded text, picked by file suffix (as Pelican's readers).
+"""The readers stage: file bytes → text, picked by file suffix (as Pelican's readers).
 
 Chinese pages arrive as UTF-8, GBK/GB18030, UTF-16 or, rarely, Big5, often without any
 label saying which. ``decode`` tries the unambiguous answers first and a statistical guess
 last, because detectors alone misread short GBK snippets (half of 10-character GBK texts
 come out as Korean cp949). Every reader returns a :class:`~watcher.models.Text`.
 
-Adding a reader is one function and one line in :data:`READERS`; a reader that needs an
-optional package imports it through :func:`_require`, so a missing package becomes a
-``ReadError`` that names what to install instead of a crash::
+Text, Markdown and HTML are read here. PDF (:mod:`watcher.pdf`) and DOCX
+(:mod:`watcher.word`) are parsed by third-party code, in a child process with memory and
+time limits (:mod:`watcher.sandbox`); a one-article web page goes to trafilatura
+(:mod:`watcher.webpage`). Each of those packages is optional: a reader whose package is
+missing fails with a message naming the extra to install (``pip install 'watcher[pdf]'``).
 
-    def read_pdf(data: bytes, path: Path) -> Text:
-        pypdf = _require("pypdf", "pypdf", "PDF")
-        ...
-
-    READERS[".pdf"] = read_pdf
+Adding a reader is one function and one line in :data:`READERS` (plus :data:`OPTIONAL`
+when it needs a package, and :data:`CONTAINED` when it should run in the child process).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from types import ModuleType
 
 from watcher import webpage
 from watcher.errors import ReadError
@@ -641,19 +639,6 @@ def markdown_to_text(text: str) -> str:
 
 
 # --- readers and registry ---------------------------------------------------------------
-
-
-def _require(module: str, package: str, kind: str) -> ModuleType:
-    """Import an optional dependency, or raise ReadError naming the package to install.
-
-    ``kind`` names the files in the message: ``_require("pypdf", "pypdf", "PDF")``.
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ReadError(
-            f"reading {kind} files needs the optional package {package!r}: pip install {package}"
-        ) from None
 
 
 @dataclass(frozen=True)
