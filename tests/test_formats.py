@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -202,8 +204,20 @@ def test_all_formats_of_every_page_in_one_inbox_are_grouped_as_reprints(
     assert shown == [[_squeeze(i.headline) for i in s.items] for s in text.sections]
 
 
+def _cjk_font() -> bool:
+    """Whether fontconfig knows a Chinese font (Debian: fonts-noto-cjk) for Chromium."""
+    found = shutil.which("fc-list")
+    if found is None:
+        return False
+    listed = subprocess.run(
+        [found, ":lang=zh", "family"], capture_output=True, text=True, timeout=60, check=False
+    )
+    return bool(listed.stdout.strip())
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary to print PDFs with")
+@pytest.mark.skipif(not _cjk_font(), reason="no Chinese font for Chromium (fonts-noto-cjk)")
 @pytest.mark.parametrize("seed", [p.name for p in seed_files()], ids=lambda n: n[:3])
 def test_a_pdf_printed_by_chromium_gives_the_articles_of_the_text(
     tmp_path: Path, seed: str, documents: dict[str, bytes]
@@ -221,3 +235,77 @@ def test_a_pdf_printed_by_chromium_gives_the_articles_of_the_text(
     want = [_same(a) for a in _articles(seed, documents[seed])]
     got = [_same(a) for a in _articles("page.pdf", pdf.read_bytes())]
     assert got == want
+
+
+@pytest.mark.slow
+def test_broken_documents_fail_with_their_reasons_and_the_scan_goes_on(
+    make_config: Callable[..., Config], documents: dict[str, bytes]
+) -> None:
+    cfg = make_config(scan={"max_pdf_pages": 20, "read_memory_mb": 256})
+    pdf = documents["004_788e42c87815a943.1col.pdf"]
+    docx = documents["004_788e42c87815a943.docx"]
+    broken = {
+        "scanned.pdf": docgen.scanned_pdf(),
+        "encrypted.pdf": docgen.encrypted_pdf("加密的一页。"),
+        "truncated.pdf": docgen.truncated(pdf),
+        "bomb.pdf": docgen.flate_bomb_pdf(1000),
+        "long.pdf": docgen.many_pages_pdf(21),
+        "encrypted.docx": docgen.encrypted_docx(docx),
+        "truncated.docx": docgen.truncated(docx),
+        "bomb.docx": docgen.zip_bomb_docx(210),
+    }
+    for name, data in {"good.pdf": pdf, "good.docx": docx, **broken}.items():
+        (cfg.inbox / name).write_bytes(data)
+        os.utime(cfg.inbox / name, (T0.timestamp() - 3600,) * 2)
+    with Store(cfg.state) as store:
+        report = pipeline.scan(cfg, store, clock=lambda: T0)
+    reasons = {Path(path).name: reason for path, reason in report.failures}
+    assert (report.new, report.failed) == (2, len(broken))
+    assert {k: v for k, v in reasons.items() if not k.startswith("bomb.docx")} == {
+        "scanned.pdf": "no text layer (scanned image); OCR is not supported",
+        "encrypted.pdf": "encrypted PDF: it needs a password to open; save an unprotected copy",
+        "truncated.pdf": "damaged PDF: the file is cut short (no %%EOF at its end); "
+        "was the copy complete?",
+        "bomb.pdf": "needs more than 256 MB of memory to read (scan.read_memory_mb); "
+        "the file may be a decompression bomb",
+        "long.pdf": "PDF has more than 20 pages; raise scan.max_pdf_pages to read it",
+        "encrypted.docx": "password-protected (encrypted) Word file, or an old binary .doc: "
+        "save it as an unprotected .docx",
+        "truncated.docx": "damaged DOCX: not a complete ZIP package (cut short?)",
+    }
+    assert re.fullmatch(
+        r"DOCX unpacks to \d+ MB, more than the 200 MB allowed", reasons["bomb.docx"]
+    )
+    # A failed file is read again once it changes: here, the whole download arrives.
+    (cfg.inbox / "truncated.pdf").write_bytes(pdf + b"\n")
+    os.utime(cfg.inbox / "truncated.pdf", (T0.timestamp() - 60,) * 2)
+    with Store(cfg.state) as store:
+        again = pipeline.scan(cfg, store, clock=lambda: T0)
+    assert (again.new, again.failed, again.unchanged) == (1, 0, 9)
+
+
+def test_a_pdf_failed_for_want_of_pdfminer_is_read_once_it_is_installed(
+    make_config: Callable[..., Config], documents: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = make_config()
+    (cfg.inbox / "page.pdf").write_bytes(documents["004_788e42c87815a943.1col.pdf"])
+    os.utime(cfg.inbox / "page.pdf", (T0.timestamp() - 3600,) * 2)
+    real = importlib.util.find_spec
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            importlib.util, "find_spec", lambda name, *a: None if name == "pdfminer" else real(name)
+        )
+        with Store(cfg.state) as store:
+            first = pipeline.scan(cfg, store, clock=lambda: T0)
+        assert first.failures == (
+            (
+                str(cfg.inbox / "page.pdf"),
+                "reading PDF files needs the optional package pdfminer.six: "
+                "pip install 'watcher[pdf]'",
+            ),
+        )
+        with Store(cfg.state) as store:  # still missing: not retried, not counted again
+            assert pipeline.scan(cfg, store, clock=lambda: T0).unchanged == 1
+    with Store(cfg.state) as store:  # "installed": the unchanged file is read now
+        after = pipeline.scan(cfg, store, clock=lambda: T0)
+    assert (after.new, after.failed, after.articles) == (1, 0, 8)

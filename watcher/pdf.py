@@ -23,6 +23,7 @@ from watcher import layout
 from watcher.errors import ReadError
 from watcher.layout import TextLine
 from watcher.models import Text
+from watcher.readers import NO_VISIBLE_TEXT, needs
 
 log = logging.getLogger(__name__)
 # pdfminer warns about every font descriptor it has to guess at; that is not news to a user.
@@ -31,7 +32,6 @@ logging.getLogger("pdfminer").setLevel(logging.ERROR)
 SCANNED = "no text layer (scanned image); OCR is not supported"
 ENCRYPTED = "encrypted PDF: it needs a password to open; save an unprotected copy"
 TRUNCATED = "damaged PDF: the file is cut short (no %%EOF at its end); was the copy complete?"
-NO_TEXT = "no visible text"
 NO_UNICODE = "the PDF's fonts have no Unicode mapping, so its text cannot be recovered"
 
 # Characters further apart than this many of their own widths are in different lines
@@ -45,8 +45,6 @@ _MAX_UNMAPPED = 0.2
 
 def read_pdf(data: bytes, path: Path, *, max_pages: int = 100) -> Text:
     """The text of a PDF, in reading order, headlines marked by type size."""
-    from watcher.readers import needs
-
     try:
         from pdfminer.converter import PDFPageAggregator
         from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
@@ -76,12 +74,12 @@ def read_pdf(data: bytes, path: Path, *, max_pages: int = 100) -> Text:
         lines.append(_lines(found, number, top=y1))
         heights.append(y1 - y0)
     if not chars:
-        raise ReadError(SCANNED if images else NO_TEXT)
+        raise ReadError(SCANNED if images else NO_VISIBLE_TEXT)
     if unmapped > chars * _MAX_UNMAPPED:
         raise ReadError(NO_UNICODE)
     text = layout.to_text(lines, heights)
     if not text:
-        raise ReadError(NO_TEXT)
+        raise ReadError(NO_VISIBLE_TEXT)
     log.debug("%s: %d pages, %d characters", path, len(pages), chars)
     return Text(text=text, encoding="pdf", markup="plain")
 

@@ -43,18 +43,13 @@ from typing import TYPE_CHECKING
 
 from watcher.errors import ReadError
 from watcher.models import Text
+from watcher.readers import EMPTY, NO_VISIBLE_TEXT, needs
 
 if TYPE_CHECKING:
     from lxml.etree import _Element
 
 logger = logging.getLogger(__name__)
 
-# Also defined in watcher.readers; repeated here because readers imports this module.
-EMPTY = "empty file"
-NO_VISIBLE_TEXT = "no visible text"
-NEEDS_PYTHON_DOCX = (
-    "reading DOCX files needs the optional package python-docx: pip install 'watcher[docx]'"
-)
 ENCRYPTED_OR_DOC = (
     "password-protected (encrypted) Word file, or an old binary .doc: "
     "save it as an unprotected .docx"
@@ -146,7 +141,7 @@ def _import_docx() -> ModuleType:
         import docx.exceptions
         import docx.opc.exceptions
     except ImportError:
-        raise ReadError(NEEDS_PYTHON_DOCX) from None
+        raise ReadError(needs("DOCX", "python-docx", "docx")) from None
     return docx
 
 
