@@ -2,9 +2,9 @@
 
 Every seed page is made into Markdown, HTML, PDF (one, two and three columns) and DOCX
 by tests/docgen.py, then read and split as the scan does. Printed per format: the time
-per newspaper page (one seed) and per PDF page, the ratio to the text reader measured in
-the same run, the time without the child process (the sandbox's cost), and whether the
-articles equal those of the text.
+per newspaper page (one seed) and per PDF page as a scan reads them (one reader process
+for all files), the ratio to the text reader measured in the same run, the same with a
+new process per file and with none, and whether the articles equal those of the text.
 
     python bench/formats.py [--repeat 5]
 """
@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from tests import docgen  # noqa: E402
 from watcher.pages import split_page  # noqa: E402
 from watcher.readers import Limits, read_bytes  # noqa: E402
+from watcher.sandbox import Worker  # noqa: E402
 
 FORMATS = (".txt", ".md", ".html", ".docx", ".1col.pdf", ".2col.pdf", ".3col.pdf")
 
@@ -33,8 +34,8 @@ def _key(article: object) -> tuple[str, str]:
     return squeeze(article.headline), squeeze(article.body)  # type: ignore[attr-defined]
 
 
-def _read(name: str, data: bytes, limits: Limits) -> list[object]:
-    text = read_bytes(Path(name), data, limits)
+def _read(name: str, data: bytes, limits: Limits, worker: Worker | None = None) -> list[object]:
+    text = read_bytes(Path(name), data, limits, worker)
     return split_page(text.text, markup=text.markup, known=text.page)
 
 
@@ -63,50 +64,50 @@ def main() -> None:
     for fmt in FORMATS:
         pages = sum(_pdf_pages(d) for d in docs[fmt].values()) if fmt.endswith(".pdf") else 0
         timings = {}
-        for label, limits in (("isolated", Limits()), ("in-process", Limits(isolate=False))):
+        for label in ("worker", "process per file", "in-process"):
             rounds = []
             for _ in range(args.repeat):
                 started = time.perf_counter()
-                for name, data in docs[fmt].items():
-                    _read(name, data, limits)
+                # A scan keeps one worker process for all its files, started at the first.
+                with Worker(Limits()) as worker:
+                    for name, data in docs[fmt].items():
+                        if label == "worker":
+                            _read(name, data, Limits(), worker)
+                        elif label == "process per file":
+                            _read(name, data, Limits())
+                        else:
+                            _read(name, data, Limits(isolate=False))
                 rounds.append(time.perf_counter() - started)
-            timings[label] = statistics.median(rounds)
+            timings[label] = statistics.median(rounds) / len(seeds)
         same = total = 0
         for name, data in docs[fmt].items():
             got = [_key(a) for a in _read(name, data, Limits(isolate=False))]
             ref = want[name.split(".")[0]]
             total += len(ref)
-            same += (
-                sum(1 for a, b in zip(got, ref, strict=False) if a == b)
-                if len(got) == len(ref)
-                else 0
-            )
+            if len(got) == len(ref):
+                same += sum(1 for a, b in zip(got, ref, strict=True) if a == b)
         rows.append((fmt, timings, pages, same, total))
 
-    base = rows[0][1]["in-process"] / len(seeds)
+    base = rows[0][1]["in-process"]
     print(
         f"{len(seeds)} newspaper pages, median of {args.repeat} rounds; "
-        "baseline: .txt read + split "
-        f"= {base * 1000:.1f} ms per page\n"
+        f"baseline: .txt read + split = {base * 1000:.1f} ms per page\n"
     )
     print(
-        f"{'format':<11} {'ms/page':>8} {'× text':>7} {'ms/PDF page':>12} {'in-process':>11} "
-        f"{'articles = text':>16}"
+        f"{'format':<11} {'ms/page':>8} {'× text':>7} {'ms/PDF page':>12} "
+        f"{'new process':>12} {'in-process':>11} {'articles = text':>16}"
     )
     for fmt, t, pages, same, total in rows:
-        per_page = (
-            t["isolated"] / len(seeds)
-            if fmt in (".docx",) or fmt.endswith(".pdf")
-            else t["in-process"] / len(seeds)
-        )
-        pdf_page = f"{t['isolated'] / pages * 1000:.1f}" if pages else "—"
+        pdf_page = f"{t['worker'] * len(seeds) / pages * 1000:.1f}" if pages else "—"
         print(
-            f"{fmt:<11} {per_page * 1000:8.1f} {per_page / base:7.1f} {pdf_page:>12} "
-            f"{t['in-process'] / len(seeds) * 1000:10.1f}  {same:>6}/{total}"
+            f"{fmt:<11} {t['worker'] * 1000:8.1f} {t['worker'] / base:7.1f} {pdf_page:>12} "
+            f"{t['process per file'] * 1000:12.1f} {t['in-process'] * 1000:11.1f}  "
+            f"{same:>6}/{total}"
         )
     print(
-        "\nms/page: what the scan spends per newspaper page (PDF and DOCX in the child process);"
-        "\nin-process: the same read without the child process."
+        "\nms/page: what a scan spends per newspaper page (PDF and DOCX in its one reader"
+        "\nprocess, started at the first file); new process: one reader process per file;"
+        "\nin-process: no child process at all."
     )
 
 

@@ -145,3 +145,16 @@ def test_radicals_a_font_names_for_shared_glyphs_are_mapped_back() -> None:
     # Ordinary text, traditional characters and full-width punctuation are left alone.
     text = "淥口区，國務院：“１２３”"
     assert pdf.unify_ideographs(text) == text
+
+
+def test_the_written_out_kangxi_table_is_what_opencc_says() -> None:
+    import unicodedata
+
+    from watcher.segment import simplified
+
+    want = ""
+    for code in range(0x2F00, 0x2FD6):
+        unified = unicodedata.normalize("NFKC", chr(code))
+        if simplified(unified) != unified:
+            want += chr(code) + simplified(unified)
+    assert want == pdf.KANGXI_SIMPLIFIED

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import click
 
-from watcher import __version__, pages, pipeline, readers, segment
+from watcher import __version__, pages, pipeline, readers, sandbox, segment
 from watcher.config import Config, find_config, load_config
 from watcher.errors import ConfigError, ReadError, WatcherError
 from watcher.matcher import Matcher
-from watcher.models import Article, Match
+from watcher.models import Article, Match, Text
 from watcher.store import Store, StoredArticle
 from watcher.watchlists import Topic, load_watchlists
 
@@ -474,23 +474,34 @@ def match(
     today = dt.datetime.now(tz).date()
     limits = pipeline.read_limits(cfg) if cfg else readers.DEFAULT_LIMITS
     total = hits = 0
-    for path in _files(paths):
-        try:
-            text = readers.read_bytes(path, path.read_bytes(), limits)
-        except (ReadError, OSError) as exc:
-            click.echo(f"{path}: skipped: {exc}", err=True)
-            continue
-        for art in pages.split_page(text.text, markup=text.markup, today=today, known=text.page):
-            found = matcher.match(art)
-            total += 1
-            hits += bool(found)
-            if fmt == "jsonl":
-                row = _match_json(path, art, found, names, explain)
-                click.echo(json.dumps(row, ensure_ascii=False))
-            else:
-                _print_match(path, art, found, names, explain)
+    # One reader process for the PDF and DOCX files among them, as a scan has.
+    with sandbox.Worker(limits) as worker:
+        for path in _files(paths):
+            text = _read_or_say(path, worker)
+            if text is None:
+                continue
+            for art in pages.split_page(
+                text.text, markup=text.markup, today=today, known=text.page
+            ):
+                found = matcher.match(art)
+                total += 1
+                hits += bool(found)
+                if fmt == "jsonl":
+                    row = _match_json(path, art, found, names, explain)
+                    click.echo(json.dumps(row, ensure_ascii=False))
+                else:
+                    _print_match(path, art, found, names, explain)
     if fmt == "text":
         click.echo(f"\n{total} articles, {hits} matched a topic")
+
+
+def _read_or_say(path: Path, worker: sandbox.Worker) -> Text | None:
+    """A file's text, or None after saying on stderr why it was skipped."""
+    try:
+        return readers.read_bytes(path, path.read_bytes(), worker.limits, worker)
+    except (ReadError, OSError) as exc:
+        click.echo(f"{path}: skipped: {exc}", err=True)
+        return None
 
 
 def _files(paths: tuple[Path, ...]) -> list[Path]:

@@ -1,11 +1,15 @@
 """Layout analysis for PDF pages: positioned lines → text in reading order (pure).
 
 A newspaper page is set in *bands*: a headline across the page, then its story in two or
-three columns, then the next headline… Reading order is recovered by a recursive X-Y cut
-that prefers vertical cuts (columns), and where only horizontal cuts are possible it cuts
-between rows and then glues consecutive rows back together while they fit the same columns.
-That glue is what keeps a two-column story whole when both columns happen to have a
-paragraph gap at the same height — the case where a plain X-Y cut interleaves them.
+three columns, then the next headline… Reading order is recovered by a recursive X-Y cut:
+
+1. a headline (a row of headline type with nothing beside it) opens a new band, even when
+   its words are too short to reach over every column below;
+2. otherwise columns are cut apart at gutters no line crosses;
+3. otherwise the region is cut between rows, and consecutive rows are glued back together
+   while they fit the same columns. The glue keeps a two-column story whole when both
+   columns happen to have a paragraph gap at the same height — the case where a plain
+   X-Y cut interleaves them.
 
 Within a column, lines become paragraphs: a line joins the one above when that line runs
 to the column's right edge and this one is not indented (Chinese text is set without

@@ -142,15 +142,23 @@ _RADICAL_SUPPLEMENT = (
 )
 
 
-def _ideograph_table() -> dict[int, str]:
-    from watcher.segment import simplified
+# A Kangxi radical is the traditional form (⼾ is 戶), but in a simplified font its glyph is
+# the one 户 is drawn with: that is the character the page showed. These 22 radicals'
+# NFKC forms are traditional; their simplified forms (OpenCC t2s, checked by a test) are
+# written out so that reading a PDF does not load OpenCC.
+KANGXI_SIMPLIFIED = (
+    "⼾户⾒见⾙贝⾞车⾧长⾨门⾱韦⾴页⾵风⾶飞⾺马⾾斗⿂鱼⿃鸟⿄卤⿆麦⿈黄⿌黾⿑齐⿒齿⿓龙⿔龟"
+)
 
+
+def _ideograph_table() -> dict[int, str]:
     pairs = zip(_RADICAL_SUPPLEMENT[::2], _RADICAL_SUPPLEMENT[1::2], strict=True)
     table = {ord(a): b for a, b in pairs}
     for code in range(0x2F00, 0x2FD6):
-        # A Kangxi radical is the traditional form (⼾ is 戶), but in a simplified font its
-        # glyph is the one 户 is drawn with: that is the character the page showed.
-        table[code] = simplified(unicodedata.normalize("NFKC", chr(code)))
+        table[code] = unicodedata.normalize("NFKC", chr(code))
+    table.update(
+        {ord(a): b for a, b in zip(KANGXI_SIMPLIFIED[::2], KANGXI_SIMPLIFIED[1::2], strict=True)}
+    )
     # Dashes: a font's horizontal bar for the Chinese dash ——, and a browser's two- and
     # three-em dash glyphs for —— and ———.
     table[0x2015] = "\u2014"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from watcher import digest as digest_mod
-from watcher import pages, readers, segment
+from watcher import pages, readers, sandbox, segment
 from watcher.config import Config, WebhookConfig
 from watcher.deliver import LIMITS, build_email, post_webhook, send_email
 from watcher.errors import DeliveryError, ReadError
@@ -146,14 +146,18 @@ def scan(
     files = list_inbox(config.inbox, config.scan.ignore, config.scan.recursive)
     known = store.file_states()
     report = ScanReport()
-    for info in files:
-        if should_stop is not None and should_stop():
-            log.info("scan stopped early on request")
-            break
-        outcome = _scan_one(config, store, info, known.get(str(info.path)), clock, matcher)
-        report = _tally(report, outcome, info)
-        if progress is not None:
-            progress(info)
+    # One reader process for the scan's PDF and DOCX files, started at the first one.
+    with sandbox.Worker(read_limits(config)) as worker:
+        for info in files:
+            if should_stop is not None and should_stop():
+                log.info("scan stopped early on request")
+                break
+            outcome = _scan_one(
+                config, store, info, known.get(str(info.path)), clock, matcher, worker
+            )
+            report = _tally(report, outcome, info)
+            if progress is not None:
+                progress(info)
     store.end_scan(scan_id, report, clock())
     log.info("scan of %s: %s", config.inbox, report.summary())
     return report
@@ -182,6 +186,7 @@ def _scan_one(
     known: FileState | None,
     clock: Clock,
     matcher: Matcher | None,
+    worker: sandbox.Worker,
 ) -> Outcome:
     path = str(info.path)
     missing = readers.unavailable(info.path)
@@ -221,7 +226,7 @@ def _scan_one(
         log.info("%s: same content as a document already read, not counted twice", path)
         return ("duplicate", 0, None, 0)
     try:
-        text = readers.read_bytes(info.path, data, read_limits(config))
+        text = readers.read_bytes(info.path, data, worker.limits, worker)
         articles = pages.split_page(
             text.text,
             markup=text.markup,

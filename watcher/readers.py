@@ -27,10 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watcher import webpage
 from watcher.errors import ReadError
 from watcher.models import Page, Text
+
+if TYPE_CHECKING:
+    from watcher.sandbox import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -786,8 +790,15 @@ def needs_reason(path: Path) -> str | None:
     return needs(kind, package, extra)
 
 
-def read_bytes(path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Text:
-    """Read a file's bytes with the reader its suffix selects; raise ReadError on failure."""
+def read_bytes(
+    path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS, worker: Worker | None = None
+) -> Text:
+    """Read a file's bytes with the reader its suffix selects; raise ReadError on failure.
+
+    PDF and DOCX are read in a child process: ``worker``'s when given (a scan keeps one
+    for all its files), else a new one for this file; ``limits.isolate=False`` reads
+    them in this process.
+    """
     reader = reader_for(path)
     if reader is None:
         suffix = path.suffix.lower()
@@ -799,7 +810,9 @@ def read_bytes(path: Path, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Text
         raise ReadError(missing)
     name = reader.__name__
     if name in CONTAINED:
-        if limits.isolate:
+        if worker is not None and limits.isolate:
+            text = worker.read(name, data, path)
+        elif limits.isolate:
             from watcher import sandbox
 
             text = sandbox.run(name, data, path, limits)

@@ -1,0 +1,110 @@
+"""The reader process: one per scan, replaced when a file kills it, bounded in time and
+memory. Real child processes reading real PDFs (made by tests/docgen.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests import docgen
+from tests.conftest import seed_files
+from watcher import sandbox
+from watcher.errors import ReadError
+from watcher.readers import Limits, read_bytes
+from watcher.sandbox import Worker
+
+pytest.importorskip("pdfminer")
+pytest.importorskip("reportlab")
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the worker needs POSIX pipes")
+
+PDF = Path("page.pdf")
+
+
+@pytest.fixture(scope="module")
+def page() -> bytes:
+    return docgen.to_pdf(seed_files()[4].read_text(encoding="utf-8"), columns=2)
+
+
+def test_one_process_reads_many_files(page: bytes) -> None:
+    with Worker(Limits()) as worker:
+        first = read_bytes(PDF, page, worker.limits, worker)
+        pid = worker.pid
+        second = read_bytes(PDF, page, worker.limits, worker)
+        assert worker.pid == pid and pid is not None
+    assert first == second == read_bytes(PDF, page, Limits(isolate=False))
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # closing the worker ended (and reaped) its process
+
+
+def test_after_a_bomb_the_next_file_gets_a_fresh_process(page: bytes) -> None:
+    with Worker(Limits(memory_mb=256)) as worker:
+        with pytest.raises(ReadError) as err:
+            worker.read("read_pdf", docgen.flate_bomb_pdf(1000), PDF)
+        assert str(err.value).startswith("needs more than 256 MB of memory to read")
+        assert worker.pid is None  # that process is gone
+        assert "# 加强两地交流合作 携手互促联动发展" in worker.read("read_pdf", page, PDF).text
+
+
+def test_a_file_over_the_time_limit_is_given_up_and_the_next_is_read(page: bytes) -> None:
+    with Worker(Limits(timeout=0.05)) as worker:
+        with pytest.raises(ReadError) as err:
+            worker.read("read_pdf", page, PDF)
+        assert str(err.value) == (
+            "gave up after 0.05 s (scan.read_timeout): the file takes too long to read"
+        )
+        assert worker.pid is None
+        worker.limits = Limits(timeout=60)
+        assert worker.read("read_pdf", page, PDF).encoding == "pdf"
+
+
+def test_a_process_killed_between_files_is_replaced(page: bytes) -> None:
+    with Worker(Limits()) as worker:
+        worker.read("read_pdf", page, PDF)
+        old = worker.pid
+        assert old is not None
+        os.kill(old, signal.SIGKILL)
+        assert worker.read("read_pdf", page, PDF).encoding == "pdf"
+        assert worker.pid not in (None, old)
+
+
+def test_a_process_killed_while_reading_is_replaced_and_the_file_read_again() -> None:
+    # A 500 MB page stream takes the reader a second or more to inflate: time to kill it.
+    slow = docgen.flate_bomb_pdf(500)
+    with Worker(Limits(memory_mb=4096)) as worker:
+        worker.read("read_pdf", docgen.flate_bomb_pdf(1), PDF)
+        pid = worker.pid
+        assert pid is not None
+        killer = threading.Timer(0.3, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        try:
+            assert worker.read("read_pdf", slow, PDF).text == "flate bomb"
+        finally:
+            killer.cancel()
+        assert worker.pid not in (None, pid)
+
+
+def test_a_file_that_ends_the_process_every_time_fails_with_what_it_said(
+    monkeypatch: pytest.MonkeyPatch, page: bytes
+) -> None:
+    crash = "import sys; sys.stderr.write('Fatal Python error: Segmentation fault'); sys.exit(3)"
+    monkeypatch.setattr(sandbox, "_child_command", lambda: [sys.executable, "-c", crash])
+    with Worker(Limits()) as worker, pytest.raises(ReadError) as err:
+        worker.read("read_pdf", page, PDF)
+    assert str(err.value) == (
+        "the reader process failed (exit 3): Fatal Python error: Segmentation fault"
+    )
+
+
+def test_the_process_is_replaced_every_so_many_files(page: bytes) -> None:
+    with Worker(Limits()) as worker:
+        worker.RECYCLE = 2
+        pids = []
+        for _ in range(3):
+            worker.read("read_pdf", page, PDF)
+            pids.append(worker.pid)
+    assert pids[0] is not None and pids[1] is None and pids[2] not in (None, pids[0])
