@@ -158,3 +158,24 @@ def test_the_written_out_kangxi_table_is_what_opencc_says() -> None:
         if simplified(unified) != unified:
             want += chr(code) + simplified(unified)
     assert want == pdf.KANGXI_SIMPLIFIED
+
+
+def test_text_drawn_twice_for_a_bold_effect_is_read_once() -> None:
+    import io
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen.canvas import Canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buf = io.BytesIO()
+    page = Canvas(buf, invariant=1)
+    page.setFont("STSong-Light", 20)
+    for dx, dy in ((0, 0), (0.4, 0), (0, 0.4)):  # "fake bold": the headline three times
+        page.drawString(60 + dx, 700 + dy, "新闻联播 hello 头条")
+    page.setFont("STSong-Light", 10.5)
+    page.drawString(60, 660, "正文第一行，新闻联播今日播出。")
+    page.save()
+    text = read_bytes(PATH, buf.getvalue(), DIRECT).text
+    # ("ll": the same letter again, a letter's width on, is not overprint.)
+    assert text == "# 新闻联播 hello 头条\n\n正文第一行，新闻联播今日播出。"

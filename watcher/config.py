@@ -481,8 +481,8 @@ class ScanConfig:
     read_memory_mb: int = option(
         1024,
         Number(minimum=64, integer=True),
-        "Memory allowed to the process that reads one PDF or DOCX file; a file that needs "
-        "more (a decompression bomb) is recorded as failed.",
+        "Memory (address space) allowed to the process that reads PDF and DOCX files; a "
+        "file that needs more (a decompression bomb) is recorded as failed.",
     )
     recursive: bool = option(True, Boolean(), "Also scan the sub-folders of the inbox.")
 

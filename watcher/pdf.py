@@ -37,6 +37,8 @@ NO_UNICODE = "the PDF's fonts have no Unicode mapping, so its text cannot be rec
 # Characters further apart than this many of their own widths are in different lines
 # (columns); real column gutters are wider, word spaces narrower.
 _SPLIT_GAP = 1.0
+# The same character again less than this share of its own width further on is overprint.
+_OVERPRINT = 0.3
 # Wider than this share of a character between two letters is a word space.
 _WORD_GAP = 0.25
 # Above this share of unmapped glyphs, "(cid:123)" is all pdfminer can give.
@@ -227,6 +229,9 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
         for glyph in row:
             if piece:
                 last = piece[-1]
+                width = last[3] - last[1]
+                if glyph[0] == last[0] and glyph[1] - last[1] < _OVERPRINT * width:
+                    continue  # drawn twice, a hair apart: a bold or shadow effect
                 gap = glyph[1] - last[3]
                 size_change = abs(glyph[5] - last[5]) > 0.3 * max(glyph[5], last[5])
                 if gap > _SPLIT_GAP * max(glyph[5], last[5]) or size_change:
