@@ -431,11 +431,12 @@ def test_html_news_page_in_gbk_without_trafilatura(monkeypatch: pytest.MonkeyPat
 def test_html_news_page_in_gbk_with_trafilatura() -> None:
     pytest.importorskip("trafilatura")
     result = read_bytes(Path("news.html"), NEWS_PAGE.encode("gbk"))
-    # trafilatura drops the info line and finds the date in it instead.
+    # trafilatura drops the info line ("2022-06-28 08:30 来源：湖南日报 作者：…").
     assert result.text == "\n\n".join(
         block for block in NEWS_TEXT.split("\n\n") if not block.startswith("2022-06-28")
     )
-    assert result.page == Page(date=dt.date(2022, 6, 28))
+    # The date from the info line; the source from its "来源：" (the page has no og:site_name).
+    assert result.page == Page(newspaper="湖南日报", date=dt.date(2022, 6, 28))
     assert result.encoding == "gb18030"
 
 

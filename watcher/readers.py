@@ -697,7 +697,10 @@ def read_html(data: bytes, path: Path) -> Text:
         found = webpage.extract_article(_CJK_SEGMENT_BREAK.sub("", html))
         if found is not None:
             text, facts = found
-            page = Page(newspaper=facts.newspaper or known.newspaper, date=facts.date or known.date)
+            # The source: the site's name, else a "来源：湖南日报" line under the headline
+            # (which trafilatura drops with the rest of the info line).
+            source = facts.newspaper or known.newspaper or _source_line(parser.text())
+            page = Page(newspaper=source, date=facts.date or known.date)
             return Text(text=text, encoding=encoding, markup="markdown", page=page)
         logger.debug("%s: trafilatura found no article; using the visible text", path)
     text = parser.text()
@@ -705,6 +708,17 @@ def read_html(data: bytes, path: Path) -> Text:
         raise ReadError(NO_VISIBLE_TEXT)
     has_facts = known.newspaper or known.date
     return Text(text=text, encoding=encoding, markup="markdown", page=known if has_facts else None)
+
+
+_SOURCE = re.compile(r"(?:来源|來源|稿源)\s*[:：]\s*([\u4e00-\u9fff·A-Za-z]{2,20})")
+
+
+def _source_line(text: str) -> str | None:
+    """The source a news page names near its top ("来源：湖南日报"), if any."""
+    for line in text.split("\n")[:30]:
+        if m := _SOURCE.search(line):
+            return m.group(1)
+    return None
 
 
 def read_pdf(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
