@@ -7,16 +7,20 @@ import os
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests import docgen
 from tests.conftest import seed_files
-from watcher import sandbox
-from watcher.errors import ReadError
+from watcher import pipeline, sandbox
+from watcher.config import Config
+from watcher.errors import ReadError, ReaderUnavailable
 from watcher.readers import Limits, read_bytes
 from watcher.sandbox import Worker
+from watcher.store import Store
 
 pytest.importorskip("pdfminer")
 pytest.importorskip("reportlab")
@@ -91,7 +95,16 @@ def test_a_process_killed_while_reading_is_replaced_and_the_file_read_again() ->
 def test_a_file_that_ends_the_process_every_time_fails_with_what_it_said(
     monkeypatch: pytest.MonkeyPatch, page: bytes
 ) -> None:
-    crash = "import sys; sys.stderr.write('Fatal Python error: Segmentation fault'); sys.exit(3)"
+    # Says it is ready, then dies on the first file it is given.
+    crash = (
+        "import json, struct, sys\n"
+        "ready = json.dumps({'ready': True}).encode()\n"
+        "sys.stdout.buffer.write(struct.pack('>Q', len(ready)) + ready)\n"
+        "sys.stdout.flush()\n"
+        "sys.stdin.buffer.read(8)\n"
+        "sys.stderr.write('Fatal Python error: Segmentation fault')\n"
+        "sys.exit(3)\n"
+    )
     monkeypatch.setattr(sandbox, "_child_command", lambda: [sys.executable, "-c", crash])
     with Worker(Limits()) as worker, pytest.raises(ReadError) as err:
         worker.read("read_pdf", page, PDF)
@@ -108,3 +121,74 @@ def test_the_process_is_replaced_every_so_many_files(page: bytes) -> None:
             worker.read("read_pdf", page, PDF)
             pids.append(worker.pid)
     assert pids[0] is not None and pids[1] is None and pids[2] not in (None, pids[0])
+
+
+def test_a_reader_that_cannot_start_is_unavailable_not_a_bad_file(
+    monkeypatch: pytest.MonkeyPatch, page: bytes
+) -> None:
+    monkeypatch.setattr(sandbox, "_child_command", lambda: ["/nonexistent/python"])
+    with Worker(Limits()) as worker, pytest.raises(ReaderUnavailable) as err:
+        worker.read("read_pdf", page, PDF)
+    assert str(err.value).startswith("cannot start the reader process: ")
+    with pytest.raises(ReaderUnavailable):
+        sandbox.run("read_pdf", page, PDF, Limits())
+
+
+def test_sending_to_a_stuck_reader_is_bounded_by_the_timeout() -> None:
+    # A stopped child reads nothing: writing 20 MB to it must still end at the deadline.
+    big = b"%PDF-1.4\n" + b"0" * (20 << 20)
+    with Worker(Limits(timeout=2)) as worker:
+        worker.read("read_pdf", docgen.flate_bomb_pdf(1), PDF)
+        pid = worker.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(ReadError) as err:
+            worker.read("read_pdf", big, PDF)
+        assert time.monotonic() - started < 10
+        assert str(err.value).startswith("gave up after 2 s")
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "message"),
+    [
+        (-signal.SIGTERM, ReaderUnavailable, "the reader process was stopped (SIGTERM)"),
+        (-signal.SIGINT, ReaderUnavailable, "the reader process was stopped (SIGINT)"),
+        (-signal.SIGKILL, ReadError, "the reader process was killed (SIGKILL)"),
+        (
+            -signal.SIGALRM,
+            ReadError,
+            "gave up after 120 s (scan.read_timeout): the file takes too long to read",
+        ),
+        (-40, ReadError, "the reader process was killed (signal 40)"),
+        (1, ReadError, "the reader process failed (exit 1): no output"),
+    ],
+)
+def test_how_a_reader_process_ended_says_whose_fault_it_was(
+    code: int, kind: type[ReadError], message: str
+) -> None:
+    with pytest.raises(ReadError) as err:
+        sandbox._raise_death(code, b"", Limits())
+    assert type(err.value) is kind and str(err.value) == message
+
+
+def test_a_memory_error_on_stderr_is_reported_as_the_memory_limit() -> None:
+    with pytest.raises(ReadError) as err:
+        sandbox._raise_death(1, b"Traceback...\nMemoryError\n", Limits(memory_mb=300))
+    assert str(err.value).startswith("needs more than 300 MB of memory to read")
+
+
+def test_a_scan_leaves_a_file_it_could_not_start_a_reader_for_to_the_next_scan(
+    monkeypatch: pytest.MonkeyPatch, make_config: Callable[..., Config], page: bytes
+) -> None:
+    cfg = make_config()
+    (cfg.inbox / "page.pdf").write_bytes(page)
+    os.utime(cfg.inbox / "page.pdf", (1_600_000_000, 1_600_000_000))
+    with monkeypatch.context() as patch:
+        patch.setattr(sandbox, "_child_command", lambda: ["/nonexistent/python"])
+        with Store(cfg.state) as store:
+            first = pipeline.scan(cfg, store)
+    assert (first.failed, first.new, first.waiting) == (0, 0, 1)
+    with Store(cfg.state) as store:
+        second = pipeline.scan(cfg, store)
+    assert (second.failed, second.new, second.articles) == (0, 1, 8)

@@ -29,6 +29,11 @@ class ReadError(WatcherError):
     """A document could not be read or decoded; the scan records it and moves on."""
 
 
+class ReaderUnavailable(ReadError):
+    """The reader could not run just now (no process could be started, or it was stopped
+    from outside); the document is not at fault and is tried again at the next scan."""
+
+
 class StateError(WatcherError):
     """The state database cannot be opened, is locked, or is from a newer version."""
 

@@ -106,7 +106,7 @@ class ScanReport:
         if self.duplicate:
             parts.append(f"{self.duplicate} duplicate")
         if self.waiting:
-            parts.append(f"{self.waiting} still being written")
+            parts.append(f"{self.waiting} left for the next scan")
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
         tail = f"; {self.articles} articles added"

@@ -22,7 +22,7 @@ from watcher import digest as digest_mod
 from watcher import pages, readers, sandbox, segment
 from watcher.config import Config, WebhookConfig
 from watcher.deliver import LIMITS, build_email, post_webhook, send_email
-from watcher.errors import DeliveryError, ReadError
+from watcher.errors import DeliveryError, ReadError, ReaderUnavailable
 from watcher.matcher import Matcher
 from watcher.models import Digest, DigestStats, FileInfo, Match, ScanReport
 from watcher.render import Renderer, write_archive
@@ -189,14 +189,13 @@ def _scan_one(
     worker: sandbox.Worker,
 ) -> Outcome:
     path = str(info.path)
+    if known is not None and (known.size, known.mtime_ns) == (info.size, info.mtime_ns):
+        # A file failed for want of an optional reader is retried once it is installed
+        # (looked up only for such files: an unchanged folder costs no imports).
+        retry = _failed_for_want_of_reader(known, info.path)
+        if not retry or readers.unavailable(info.path) is not None:
+            return ("unchanged", 0, None, 0)
     missing = readers.unavailable(info.path)
-    if (
-        known is not None
-        and (known.size, known.mtime_ns) == (info.size, info.mtime_ns)
-        # A file failed for want of an optional reader is retried once it is installed.
-        and not (missing is None and _failed_for_want_of_reader(known, info.path))
-    ):
-        return ("unchanged", 0, None, 0)
     now = clock()
     age = now.timestamp() - info.mtime_ns / 1e9
     if age < config.scan.settle_seconds:
@@ -234,6 +233,9 @@ def _scan_one(
             known=text.page,
         )
         found: list[list[Match]] = [matcher.match(a) for a in articles] if matcher else []
+    except ReaderUnavailable as exc:
+        log.warning("%s: not read now, will retry on the next scan: %s", path, exc)
+        return ("waiting", 0, None, 0)
     except ReadError as exc:
         return _fail(store, info, sha, str(exc), now)
     except Exception as exc:  # one strange document must not stop the scan

@@ -25,8 +25,10 @@ unsafe in a parent that runs threads, as the daemon does. Where ``resource`` is 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import logging
+import math
 import os
 import selectors
 import signal
@@ -36,9 +38,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from watcher.errors import ReadError
+from watcher.errors import ReadError, ReaderUnavailable
 from watcher.models import Text
 
 if TYPE_CHECKING:
@@ -59,14 +61,14 @@ def run(reader: str, data: bytes, path: Path, limits: Limits) -> Text:
     except subprocess.TimeoutExpired:
         raise ReadError(_timeout_message(limits)) from None
     except OSError as exc:
-        raise ReadError(f"cannot start the reader process: {exc}") from None
+        raise ReaderUnavailable(f"cannot start the reader process: {exc}") from None
     try:
         answer = json.loads(done.stdout)
     except ValueError:
         answer = None
     if isinstance(answer, dict) and (done.returncode == 0 or "error" in answer):
         return _text(answer)
-    raise ReadError(_death_message(done.returncode, done.stderr, limits))
+    _raise_death(done.returncode, done.stderr, limits)
 
 
 class Worker:
@@ -104,24 +106,27 @@ class Worker:
         try:
             return self._exchange(reader, data, path)
         except _Died as died:
-            raise ReadError(str(died)) from None
+            _raise_death(died.code, died.stderr, self.limits)
 
     def _exchange(self, reader: str, data: bytes, path: Path) -> Text:
         proc = self._start()
         assert proc.stdin is not None and proc.stdout is not None
+        # Sending counts against the time limit too: a stuck child stops reading its input.
         deadline = time.monotonic() + self.limits.timeout
         try:
             header = json.dumps({"reader": reader, "path": str(path)}).encode()
-            proc.stdin.write(_FRAME.pack(len(header)) + header + _FRAME.pack(len(data)))
-            proc.stdin.write(data)
-            proc.stdin.flush()
+            _send(proc.stdin.fileno(), _FRAME.pack(len(header)) + header, deadline)
+            _send(proc.stdin.fileno(), _FRAME.pack(len(data)), deadline)
+            _send(proc.stdin.fileno(), data, deadline)
             answer = json.loads(_receive(proc.stdout.fileno(), deadline))
         except TimeoutError:
             self._discard(kill=True)
             raise ReadError(_timeout_message(self.limits)) from None
         except (OSError, EOFError, ValueError):
-            code, stderr = self._discard(kill=True)
-            raise _Died(_death_message(code, stderr, self.limits)) from None
+            # It ended on its own (a crash) or was killed; let it finish dying first, so
+            # its exit code says which.
+            code, stderr = self._discard(kill=True, grace=1.0)
+            raise _Died(code, stderr) from None
         self._served += 1
         if answer.get("fatal") or self._served >= self.RECYCLE:
             self._discard(kill=False)
@@ -139,23 +144,45 @@ class Worker:
         if self._proc is None:
             # Closed in _discard, when the process it collects from has ended.
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
-            self._proc = subprocess.Popen(
-                [*_child_command(), "--serve", json.dumps(dataclasses.asdict(self.limits))],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-            )
+            try:
+                self._proc = subprocess.Popen(
+                    [*_child_command(), "--serve", json.dumps(dataclasses.asdict(self.limits))],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=self._stderr,
+                    # Its own session: a Ctrl-C meant for `watcher run` must not kill it.
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                self._stderr.close()
+                self._stderr = None
+                raise ReaderUnavailable(f"cannot start the reader process: {exc}") from None
             self._served = 0
+            os.set_blocking(self._proc.stdin.fileno(), False)  # type: ignore[union-attr]
             log.debug("reader process %d started", self._proc.pid)
+            try:
+                # It says it is ready once its limits are set and its imports done; that
+                # start-up is not charged to the first file's time.
+                _receive(self._proc.stdout.fileno(), time.monotonic() + _START_TIMEOUT)  # type: ignore[union-attr]
+            except (TimeoutError, OSError, EOFError):
+                code, stderr = self._discard(kill=True, grace=1.0)
+                tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+                raise ReaderUnavailable(
+                    f"the reader process did not start (exit {code}): {tail[0]}".rstrip(": ")
+                ) from None
         return self._proc
 
-    def _discard(self, *, kill: bool) -> tuple[int | None, bytes]:
-        """Stop the child; return its exit code and the end of what it wrote to stderr."""
+    def _discard(self, *, kill: bool, grace: float = 0.0) -> tuple[int | None, bytes]:
+        """Stop the child (after ``grace`` seconds to end by itself, when killing it);
+        return its exit code and the end of what it wrote to stderr."""
         proc, self._proc = self._proc, None
         if proc is None:
             return None, b""
         if kill:
-            proc.kill()
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         else:
             try:
                 assert proc.stdin is not None
@@ -182,9 +209,36 @@ class Worker:
 class _Died(Exception):
     """The worker process ended without answering."""
 
+    def __init__(self, code: int | None, stderr: bytes) -> None:
+        super().__init__(code)
+        self.code = code
+        self.stderr = stderr
+
+
+_START_TIMEOUT = 60.0  # seconds for a reader process to start (a cold disk, a busy box)
+# Signals that mean someone stopped the reader (an operator, a service manager), not that
+# the file killed it: the file is tried again at the next scan.
+_OUTSIDE_STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
 
 def _child_command() -> list[str]:
     return [sys.executable, "-m", "watcher.sandbox"]
+
+
+def _send(fd: int, data: bytes, deadline: float) -> None:
+    """Write all of ``data`` to a non-blocking pipe by ``deadline``."""
+    view = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_WRITE)
+        while view:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not selector.select(wait):
+                raise TimeoutError
+            try:
+                written = os.write(fd, view[: 1 << 20])
+            except BlockingIOError:
+                continue
+            view = view[written:]
 
 
 def _receive(fd: int, deadline: float) -> bytes:
@@ -229,15 +283,22 @@ def _memory_message(memory_mb: int) -> str:
     )
 
 
-def _death_message(code: int | None, stderr: bytes, limits: Limits) -> str:
+def _raise_death(code: int | None, stderr: bytes, limits: Limits) -> NoReturn:
+    """The ReadError for a reader process that ended without answering."""
     if code is not None and code < 0:
-        if -code == getattr(signal, "SIGXCPU", None):
-            return f"gave up: the reader used more than {limits.timeout:g} s of CPU"
-        return f"the reader process was killed ({signal.Signals(-code).name})"
+        try:
+            sig = signal.Signals(-code)
+        except ValueError:
+            raise ReadError(f"the reader process was killed (signal {-code})") from None
+        if sig in _OUTSIDE_STOPS:
+            raise ReaderUnavailable(f"the reader process was stopped ({sig.name})")
+        if sig.name in ("SIGALRM", "SIGXCPU"):  # its own time limits, set in _limit_self
+            raise ReadError(_timeout_message(limits))
+        raise ReadError(f"the reader process was killed ({sig.name})")
     if b"MemoryError" in stderr:
-        return _memory_message(limits.memory_mb)
+        raise ReadError(_memory_message(limits.memory_mb))
     tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-    return f"the reader process failed (exit {code}): {tail[0]}"
+    raise ReadError(f"the reader process failed (exit {code}): {tail[0]}")
 
 
 # --- the child's side ------------------------------------------------------------------
@@ -282,31 +343,49 @@ def _child(argv: list[str]) -> int:
     _limit_self(limits.memory_mb, limits.timeout)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     answer = _answer(reader, sys.stdin.buffer.read(), path, limits)
-    sys.stdout.write(json.dumps(answer, ensure_ascii=False))
+    # UTF-8 whatever the console's encoding (cp1252 on a Windows service).
+    sys.stdout.buffer.write(json.dumps(answer, ensure_ascii=False).encode("utf-8"))
     return 0
 
 
 def _serve(raw_limits: str) -> int:
     """``--serve LIMITS``: answer frames until stdin closes."""
-    from watcher.readers import Limits
+    from watcher import readers  # imported before saying "ready"
 
-    limits = Limits(**json.loads(raw_limits))
-    # No CPU limit: it would add up over the files; the parent times each one.
+    for module in ("watcher.pdf", "pdfminer.pdfinterp", "watcher.word", "docx"):
+        try:  # what the first file would otherwise pay for
+            importlib.import_module(module)
+        except ImportError:
+            pass
+
+    limits = readers.Limits(**json.loads(raw_limits))
+    # No CPU limit (it would add up over the files) but an alarm per file: the parent
+    # times each file, and this bounds one that outlives its parent (an orphan).
     _limit_self(limits.memory_mb, None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        head = source.read(_FRAME.size)
-        if len(head) < _FRAME.size:
-            return 0  # the parent closed our input: done
-        request = json.loads(source.read(_FRAME.unpack(head)[0]))
-        (size,) = _FRAME.unpack(source.read(_FRAME.size))
-        data = source.read(size)
-        answer = _answer(request["reader"], data, request["path"], limits)
-        del data
+
+    def say(answer: dict[str, object]) -> None:
         reply = json.dumps(answer, ensure_ascii=False).encode("utf-8")
         sink.write(_FRAME.pack(len(reply)) + reply)
         sink.flush()
+
+    say({"ready": True})
+    while True:
+        head = source.read(_FRAME.size)
+        if len(head) < _FRAME.size:
+            return 0  # the parent closed our input (or is gone): done
+        request = json.loads(source.read(_FRAME.unpack(head)[0]))
+        (size,) = _FRAME.unpack(source.read(_FRAME.size))
+        data = source.read(size)
+        if hasattr(signal, "alarm"):
+            signal.alarm(math.ceil(limits.timeout) + 5)
+        answer = _answer(request["reader"], data, request["path"], limits)
+        if hasattr(signal, "alarm"):
+            signal.alarm(0)
+        del data
+        say(answer)
         if answer.get("fatal"):
             return 1
 
