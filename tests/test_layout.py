@@ -204,3 +204,38 @@ def test_a_one_character_tail_beside_indented_lines_is_not_a_column() -> None:
         "署名记者/邰怡敏 通讯员/朱刚 田富",
         "2016年来，淥口区主要经济指标均实现快速增长。右栏",
     ]
+
+
+def test_words_keep_their_space_across_a_wrap_and_chinese_gets_none() -> None:
+    cases = [
+        (["the minister said,", "the plan"], "the minister said, the plan"),
+        (["the café", "opened"], "the café opened"),
+        (["经济发展,", "2021年以来"], "经济发展,2021年以来"),
+        (["（2021）.", "Next"], "（2021）.Next"),
+        (["in (2021).", "Next"], "in (2021). Next"),
+    ]
+    for texts, want in cases:
+        lines = col_lines(texts, x0=40, width=250, top=100)
+        assert to_text([lines], [PAGE[1]]) == want, texts
+
+
+def test_a_page_of_thousands_of_bands_is_read_without_deep_recursion() -> None:
+    # Headline, two columns, headline, two columns … 1,500 times: each band is a region
+    # of its own; the cut runs on a stack, not on Python's call stack.
+    lines = []
+    top = 0.0
+    for n in range(1500):
+        lines.append(line(f"标题{n}号", 40, top, size=20, width=200))
+        lines += col_lines([f"左{n}"], x0=40, width=250, top=top + 30)
+        lines += col_lines([f"右{n}"], x0=310, width=250, top=top + 30)
+        top += 60
+    text = to_text([lines], [top + 100])
+    assert text.split("\n\n")[:6] == [
+        "# 标题0号",
+        "左0右0",
+        "# 标题1号",
+        "左1右1",
+        "# 标题2号",
+        "左2右2",
+    ]
+    assert text.count("# 标题") == 1500

@@ -46,8 +46,6 @@ FULL_CHARS = 1.5
 # Page margins (share of the page height) where running heads and folios live.
 MARGIN_SHARE = 0.07
 
-_ALNUM_END = re.compile(r"[A-Za-z0-9]$")
-_ALNUM_START = re.compile(r"^[A-Za-z0-9]")
 _FOLIO = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}\s*(?:页|版)?[-—–\s]*$|^\d{1,4}\s*/\s*\d{1,4}$")
 _DIGITS = re.compile(r"\d+")
 
@@ -140,7 +138,27 @@ def _body_size(lines: Iterable[TextLine]) -> float:
 
 
 def _order(lines: list[TextLine], right: float, body: float) -> list[Column]:
-    """The columns of a region in reading order (recursive X-Y cut; see the module doc)."""
+    """The columns of a page in reading order (recursive X-Y cut; see the module doc).
+
+    The recursion runs on an explicit stack: a crafted page can nest regions deeper
+    than Python's call stack.
+    """
+    out: list[Column] = []
+    pending: list[tuple[list[TextLine], float]] = [(lines, right)]
+    while pending:
+        region, edge = pending.pop()
+        parts = _cut(region, edge, body)
+        if isinstance(parts, Column):
+            out.append(parts)
+        else:
+            pending.extend(reversed(parts))
+    return out
+
+
+def _cut(
+    lines: list[TextLine], right: float, body: float
+) -> Column | list[tuple[list[TextLine], float]]:
+    """One step of the cut: a region's parts in reading order, or the column it is."""
     rows = _rows(lines)
     heads = _headline_rows(rows, body)
     cuts = [k for k in sorted(heads) if k and k - 1 not in heads]
@@ -148,31 +166,91 @@ def _order(lines: list[TextLine], right: float, body: float) -> list[Column]:
         # A headline with nothing beside it opens a new band, even when its words are too
         # short to reach over all the columns below (where a vertical cut would pass).
         # Beside a column of text it is not a row of its own, so not in ``heads``.
-        parts = [rows[a:b] for a, b in itertools.pairwise([0, *cuts, len(rows)])]
         return [
-            col for part in parts for col in _order([ln for row in part for ln in row], right, body)
+            ([ln for row in rows[a:b] for ln in row], right)
+            for a, b in itertools.pairwise([0, *cuts, len(rows)])
         ]
     groups = _vertical_split(lines, body * GUTTER_CHARS)
     if len(groups) > 1:
-        out: list[Column] = []
+        parts = []
         for k, group in enumerate(groups):
             # A column's right edge is where the next one starts, less a gutter: a column
             # of short lines (a masthead) has no full line to show it.
             edge = right
             if k + 1 < len(groups):
                 edge = max(_right(group), min(ln.x0 for ln in groups[k + 1]) - 1.5 * body)
-            out += _order(group, edge, body)
-        return out
-    strips: list[list[TextLine]] = []
+            parts.append((group, edge))
+        return parts
+    strips: list[_Strip] = []
     for k, row in enumerate(rows):
-        if strips and _fits(row, strips[-1], body, headline=k in heads):
-            strips[-1].extend(row)
+        if strips and strips[-1].fits(row, body, headline=k in heads):
+            strips[-1].add(row)
         else:
-            strips.append(list(row))
+            strips.append(_Strip(row, body * GUTTER_CHARS))
     if len(strips) == 1:
         ordered = sorted(lines, key=lambda ln: (ln.top, ln.x0))
-        return [Column(tuple(ordered), min(ln.x0 for ln in lines), right)]
-    return [col for strip in strips for col in _order(strip, right, body)]
+        return Column(tuple(ordered), min(ln.x0 for ln in lines), right)
+    return [(strip.lines, right) for strip in strips]
+
+
+class _Strip:
+    """Rows glued together, with the horizontal extent of their columns kept up to date
+    (recomputing it for every row made a long column quadratic)."""
+
+    def __init__(self, row: list[TextLine], min_gap: float) -> None:
+        self.lines: list[TextLine] = []
+        self.spans: list[tuple[float, float]] = []  # sorted, at least min_gap apart
+        self.min_gap = min_gap
+        self.add(row)
+
+    def add(self, row: list[TextLine]) -> None:
+        for ln in row:
+            self.lines.append(ln)
+            x0, x1 = ln.x0, ln.x1
+            keep = []
+            for a, b in self.spans:
+                if a - x1 < self.min_gap and x0 - b < self.min_gap:  # touching: merge
+                    x0, x1 = min(x0, a), max(x1, b)
+                else:
+                    keep.append((a, b))
+            keep.append((x0, x1))
+            self.spans = sorted(keep)
+
+    def fits(self, row: list[TextLine], body: float, *, headline: bool) -> bool:
+        """Whether a row continues this strip: the same columns, no line over a gutter.
+
+        A one-column strip takes only one-column rows; a many-column strip takes any row
+        none of whose lines bridges a gap between its columns (an indented first line
+        narrows a gutter, so a line reaching into it does not count as bridging it).
+        """
+        columns = _merge_narrow(self.spans, self.min_gap)
+        if len(columns) == 1:
+            return len(_vertical_split(row, self.min_gap)) == 1
+        if headline:
+            # A headline block under columns starts the next story, however narrow it is.
+            return False
+        gutters = [(a[1], b[0]) for a, b in itertools.pairwise(columns)]
+        return not any(ln.x0 < left and ln.x1 > rgt for ln in row for left, rgt in gutters)
+
+
+def _merge_narrow(spans: list[tuple[float, float]], min_gap: float) -> list[tuple[float, float]]:
+    """Spans narrower than ``NARROW_CHARS`` characters joined to their nearer neighbour."""
+    narrow = NARROW_CHARS * min_gap / GUTTER_CHARS
+    spans = list(spans)
+    k = 0
+    while len(spans) > 1 and k < len(spans):
+        a, b = spans[k]
+        if b - a >= narrow:
+            k += 1
+            continue
+        left_gap = a - spans[k - 1][1] if k else float("inf")
+        right_gap = spans[k + 1][0] - b if k + 1 < len(spans) else float("inf")
+        into = k - 1 if left_gap <= right_gap else k + 1
+        c, d = spans[into]
+        spans[into] = (min(a, c), max(b, d))
+        del spans[k]
+        k = 0
+    return spans
 
 
 def _vertical_split(lines: list[TextLine], min_gap: float) -> list[list[TextLine]]:
@@ -248,23 +326,6 @@ def _headline_rows(rows: list[list[TextLine]], body: float) -> set[int]:
     return out
 
 
-def _fits(row: list[TextLine], strip: list[TextLine], body: float, *, headline: bool) -> bool:
-    """Whether a row continues a strip: the same columns, no line spanning a gutter.
-
-    A one-column strip takes only one-column rows; a many-column strip takes any row
-    none of whose lines bridges a gap between its columns (an indented first line
-    narrows a gutter, so a line reaching into it does not count as bridging it).
-    """
-    columns = _vertical_split(strip, body * GUTTER_CHARS)
-    if len(columns) == 1:
-        return len(_vertical_split(row, body * GUTTER_CHARS)) == 1
-    if headline:
-        # A headline block under columns starts the next story, however narrow it is.
-        return False
-    gutters = [(_right(a), min(ln.x0 for ln in b)) for a, b in itertools.pairwise(columns)]
-    return not any(ln.x0 < left and ln.x1 > right for ln in row for left, right in gutters)
-
-
 # --- paragraphs -------------------------------------------------------------------
 
 
@@ -333,13 +394,33 @@ def _is_full(line: TextLine, col: Column) -> bool:
 
 
 def _join(left: str, right: str) -> str:
-    """Join a wrapped line to the next: no space between Chinese, one between words."""
+    """Join a wrapped line to the next: no space between Chinese, one between words.
+
+    Only the characters at the join are looked at (a paragraph grows line by line).
+    """
     if left.endswith(" "):
         return left.rstrip() + " " + right.lstrip()
     right = right.lstrip()
-    if _ALNUM_END.search(left) and _ALNUM_START.search(right):
+    if left and right and _word_end(left) and _latin(right[0]):
         return f"{left} {right}"
     return left + right
+
+
+def _latin(ch: str) -> bool:
+    """A letter or digit of an alphabetic script (not CJK): words are spaced."""
+    return ch.isalnum() and ord(ch) < 0x2E80
+
+
+def _word_end(text: str) -> bool:
+    """Whether ``text`` ends a word: a Latin letter or digit, perhaps with punctuation
+    after it ("said," or "(2021)."), but not Chinese followed by an ASCII comma."""
+    k = len(text) - 1
+    while k >= 0 and len(text) - k <= 3 and text[k] in _WORD_PUNCT:
+        k -= 1
+    return k >= 0 and _latin(text[k])
+
+
+_WORD_PUNCT = frozenset(",.;:!?)]\"'%")
 
 
 def _render(paragraphs: list[_Paragraph], body: float) -> list[str]:
