@@ -18,7 +18,7 @@ from tests.conftest import seed_files
 from watcher import pipeline, sandbox
 from watcher.config import Config
 from watcher.errors import ReadError, ReaderUnavailable
-from watcher.readers import Limits, read_bytes
+from watcher.readers import HTML_IN_PROCESS, Limits, read_bytes
 from watcher.sandbox import Worker
 from watcher.store import Store
 
@@ -192,3 +192,18 @@ def test_a_scan_leaves_a_file_it_could_not_start_a_reader_for_to_the_next_scan(
     with Store(cfg.state) as store:
         second = pipeline.scan(cfg, store)
     assert (second.failed, second.new, second.articles) == (0, 1, 8)
+
+
+def test_a_large_html_page_is_read_in_the_reader_process_with_its_facts() -> None:
+    pytest.importorskip("trafilatura")
+    seed = seed_files()[1].read_text(encoding="utf-8")  # the one-article web page
+    page = docgen.to_html_article(seed)
+    # Padding in a comment: the same page, but over the in-process size.
+    big = page.replace(b"</body>", b"<!--" + b" " * HTML_IN_PROCESS + b"--></body>")
+    with Worker(Limits()) as worker:
+        small_text = read_bytes(Path("a.html"), page, worker.limits, worker)
+        assert worker.pid is None  # a small page is read here
+        big_text = read_bytes(Path("a.html"), big, worker.limits, worker)
+        assert worker.pid is not None  # a big one there
+    assert big_text == small_text
+    assert big_text.page is not None and big_text.page.newspaper == "湖南日报"

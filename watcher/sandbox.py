@@ -24,7 +24,9 @@ unsafe in a parent that runs threads, as the daemon does. Where ``resource`` is 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import importlib
 import json
 import logging
@@ -41,7 +43,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from watcher.errors import ReadError, ReaderUnavailable
-from watcher.models import Text
+from watcher.models import Page, Text
 
 if TYPE_CHECKING:
     from watcher.readers import Limits
@@ -72,7 +74,8 @@ def run(reader: str, data: bytes, path: Path, limits: Limits) -> Text:
 
 
 class Worker:
-    """One child process reading PDF and DOCX files in turn, started at the first one."""
+    """One child process reading PDF, DOCX and large HTML files in turn, started at the
+    first one."""
 
     RECYCLE = 100  # files before a fresh process: memory fragments over many documents
 
@@ -267,7 +270,19 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
 def _text(answer: dict[str, Any]) -> Text:
     if "error" in answer:
         raise ReadError(str(answer["error"]))
-    return Text(text=answer["text"], encoding=answer["encoding"], markup=answer["markup"])
+    facts = answer.get("page")
+    page = None
+    if facts:
+        day = facts.get("date")
+        page = Page(
+            newspaper=facts.get("newspaper"),
+            date=dt.date.fromisoformat(day) if day else None,
+            page=facts.get("page"),
+            section=facts.get("section"),
+        )
+    return Text(
+        text=answer["text"], encoding=answer["encoding"], markup=answer["markup"], page=page
+    )
 
 
 def _timeout_message(limits: Limits) -> str:
@@ -330,7 +345,20 @@ def _answer(reader: str, data: bytes, path: str, limits: Limits) -> dict[str, ob
         return {"error": "the file nests too deeply to read (a damaged or hostile file)"}
     except Exception as exc:  # one strange document must not end the worker
         return {"error": f"internal error: {type(exc).__name__}: {exc}", "fatal": True}
-    return {"text": text.text, "encoding": text.encoding, "markup": text.markup}
+    answer: dict[str, object] = {
+        "text": text.text,
+        "encoding": text.encoding,
+        "markup": text.markup,
+    }
+    if text.page is not None:
+        facts = text.page
+        answer["page"] = {
+            "newspaper": facts.newspaper,
+            "date": facts.date.isoformat() if facts.date else None,
+            "page": facts.page,
+            "section": facts.section,
+        }
+    return answer
 
 
 def _child(argv: list[str]) -> int:
@@ -353,10 +381,8 @@ def _serve(raw_limits: str) -> int:
     from watcher import readers  # imported before saying "ready"
 
     for module in ("watcher.pdf", "pdfminer.pdfinterp", "watcher.word", "docx"):
-        try:  # what the first file would otherwise pay for
+        with contextlib.suppress(ImportError):  # what the first file would pay for
             importlib.import_module(module)
-        except ImportError:
-            pass
 
     limits = readers.Limits(**json.loads(raw_limits))
     # No CPU limit (it would add up over the files) but an alarm per file: the parent
