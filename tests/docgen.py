@@ -915,6 +915,11 @@ def flate_bomb_pdf(mb: int) -> bytes:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    return _pdf_file(objects)
+
+
+def _pdf_file(objects: list[bytes]) -> bytes:
+    """A PDF file of these objects (1 0 R is the catalog), with its cross-reference table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -927,6 +932,34 @@ def flate_bomb_pdf(mb: int) -> bytes:
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
     out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
     return out.getvalue()
+
+
+def unmapped_font_pdf() -> bytes:
+    """A page of text in a CID font with no ToUnicode map: glyph numbers, no characters."""
+    content = b"BT /F1 12 Tf 72 720 Td <0001000200030004000500060007> Tj ET"
+    return _pdf_file(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /Embedded /Encoding /Identity-H "
+            b"/DescendantFonts [6 0 R] >>",
+            b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /Embedded /CIDSystemInfo "
+            b"<< /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> "
+            b"/FontDescriptor 7 0 R /DW 1000 >>",
+            b"<< /Type /FontDescriptor /FontName /Embedded /Flags 4 /FontBBox [0 0 1000 1000] "
+            b"/ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 700 /StemV 80 >>",
+        ]
+    )
+
+
+def no_pages_pdf() -> bytes:
+    """A well-formed PDF whose page tree is empty."""
+    return _pdf_file(
+        [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
+    )
 
 
 def _deflate_repeated(prefix: bytes, chunk: bytes, n: int) -> bytes:

@@ -179,3 +179,40 @@ def test_text_drawn_twice_for_a_bold_effect_is_read_once() -> None:
     text = read_bytes(PATH, buf.getvalue(), DIRECT).text
     # ("ll": the same letter again, a letter's width on, is not overprint.)
     assert text == "# 新闻联播 hello 头条\n\n正文第一行，新闻联播今日播出。"
+
+
+def test_a_font_without_unicode_mapping_is_reported() -> None:
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, docgen.unmapped_font_pdf())
+    assert str(err.value) == (
+        "the PDF's fonts have no Unicode mapping, so its text cannot be recovered"
+    )
+
+
+def test_a_pdf_without_pages_is_damaged() -> None:
+    with pytest.raises(ReadError) as err:
+        read_bytes(PATH, docgen.no_pages_pdf())
+    assert str(err.value) == "damaged PDF: it has no pages"
+
+
+def test_what_the_reader_process_says_about_a_reader_that_crashed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from watcher import readers, sandbox
+
+    def deep(data: bytes, path: Path, limits: Limits) -> object:
+        raise RecursionError
+
+    def bug(data: bytes, path: Path, limits: Limits) -> object:
+        raise KeyError("Resources")
+
+    monkeypatch.setitem(readers.CONTAINED, "read_pdf", deep)
+    assert sandbox._answer("read_pdf", b"", "a.pdf", Limits()) == {
+        "error": "the file nests too deeply to read (a damaged or hostile file)"
+    }
+    monkeypatch.setitem(readers.CONTAINED, "read_pdf", bug)
+    # An unexpected error ends that worker (its state is unknown) and fails this file.
+    assert sandbox._answer("read_pdf", b"", "a.pdf", Limits()) == {
+        "error": "internal error: KeyError: 'Resources'",
+        "fatal": True,
+    }

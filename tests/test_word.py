@@ -524,3 +524,51 @@ def test_a_zip_bomb_within_the_size_limit_is_refused_by_its_ratio(bomb: bytes) -
     )
     assert seconds < 0.5
     assert peak < 4 * MIB
+
+
+def test_more_files_that_are_not_word_documents_say_what_they_are() -> None:
+    assert read_error(b"<!DOCTYPE html><html><body>saved page</body></html>") == (
+        "not a Word document: a web page with a .docx name; save it as .docx"
+    )
+    pptx = io.BytesIO()
+    with zipfile.ZipFile(pptx, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("ppt/presentation.xml", "<presentation/>")
+    assert read_error(pptx.getvalue()) == (
+        "not a Word document: a PowerPoint file (.pptx) with a .docx name"
+    )
+
+
+def test_a_package_whose_main_part_is_not_a_word_document_says_what_it_is() -> None:
+    # A real .docx whose main part is declared as something else (a macro-enabled
+    # template's content type): python-docx refuses it by content type.
+    data = make_docx(lambda d: d.add_paragraph("正文"))
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "[Content_Types].xml":
+                body = body.replace(
+                    b"wordprocessingml.document.main+xml",
+                    b"wordprocessingml.template.main+xml",
+                )
+            dst.writestr(item, body)
+    message = read_error(out.getvalue())
+    assert message.startswith("not a Word document: its main part is ")
+    assert "template.main+xml" in message
+
+
+def test_a_package_that_names_no_main_document() -> None:
+    data = make_docx(lambda d: d.add_paragraph("正文"))
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "_rels/.rels":
+                body = (
+                    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                    b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                    b'relationships"></Relationships>'
+                )
+            dst.writestr(item, body)
+    assert read_error(out.getvalue()) == "not a Word document: the package names no main document"
