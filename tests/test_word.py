@@ -377,14 +377,19 @@ def test_a_package_without_a_document_part_is_not_a_word_document() -> None:
     )
 
 
-def test_a_renamed_xlsx_is_not_a_word_document() -> None:
-    xlsx = io.BytesIO()
-    with zipfile.ZipFile(xlsx, "w") as z:
+@pytest.mark.parametrize(
+    ("part", "what"),
+    [
+        ("xl/workbook.xml", "an Excel workbook (.xlsx) with a .docx name"),
+        ("ppt/presentation.xml", "a PowerPoint file (.pptx) with a .docx name"),
+    ],
+)
+def test_a_renamed_office_file_is_not_a_word_document(part: str, what: str) -> None:
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as z:
         z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("xl/workbook.xml", "<workbook/>")
-    assert read_error(xlsx.getvalue()) == (
-        "not a Word document: an Excel workbook (.xlsx) with a .docx name"
-    )
+        z.writestr(part, "<root/>")
+    assert read_error(package.getvalue()) == f"not a Word document: {what}"
 
 
 def test_a_document_without_text_has_no_visible_text() -> None:
@@ -526,49 +531,42 @@ def test_a_zip_bomb_within_the_size_limit_is_refused_by_its_ratio(bomb: bytes) -
     assert peak < 4 * MIB
 
 
-def test_more_files_that_are_not_word_documents_say_what_they_are() -> None:
+def test_a_saved_web_page_with_a_docx_name_says_so() -> None:
     assert read_error(b"<!DOCTYPE html><html><body>saved page</body></html>") == (
         "not a Word document: a web page with a .docx name; save it as .docx"
     )
-    pptx = io.BytesIO()
-    with zipfile.ZipFile(pptx, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("ppt/presentation.xml", "<presentation/>")
-    assert read_error(pptx.getvalue()) == (
-        "not a Word document: a PowerPoint file (.pptx) with a .docx name"
-    )
 
 
-def test_a_package_whose_main_part_is_not_a_word_document_says_what_it_is() -> None:
-    # A real .docx whose main part is declared as something else (a macro-enabled
-    # template's content type): python-docx refuses it by content type.
-    data = make_docx(lambda d: d.add_paragraph("正文"))
+def _rewritten(data: bytes, name: str, change: Callable[[bytes], bytes]) -> bytes:
+    """The package ``data`` with its part ``name`` passed through ``change``."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for item in src.infolist():
             body = src.read(item.filename)
-            if item.filename == "[Content_Types].xml":
-                body = body.replace(
-                    b"wordprocessingml.document.main+xml",
-                    b"wordprocessingml.template.main+xml",
-                )
-            dst.writestr(item, body)
-    message = read_error(out.getvalue())
+            dst.writestr(item, change(body) if item.filename == name else body)
+    return out.getvalue()
+
+
+def test_a_package_whose_main_part_is_not_a_word_document_says_what_it_is() -> None:
+    # A real .docx whose main part is declared a Word template: python-docx refuses it
+    # by its content type.
+    data = _rewritten(
+        make_docx(lambda d: d.add_paragraph("正文")),
+        "[Content_Types].xml",
+        lambda xml: xml.replace(
+            b"wordprocessingml.document.main+xml", b"wordprocessingml.template.main+xml"
+        ),
+    )
+    message = read_error(data)
     assert message.startswith("not a Word document: its main part is ")
     assert "template.main+xml" in message
 
 
 def test_a_package_that_names_no_main_document() -> None:
-    data = make_docx(lambda d: d.add_paragraph("正文"))
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for item in src.infolist():
-            body = src.read(item.filename)
-            if item.filename == "_rels/.rels":
-                body = (
-                    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                    b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-                    b'relationships"></Relationships>'
-                )
-            dst.writestr(item, body)
-    assert read_error(out.getvalue()) == "not a Word document: the package names no main document"
+    empty = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+        b'relationships"></Relationships>'
+    )
+    data = _rewritten(make_docx(lambda d: d.add_paragraph("正文")), "_rels/.rels", lambda _: empty)
+    assert read_error(data) == "not a Word document: the package names no main document"

@@ -234,14 +234,19 @@ def _send(fd: int, data: bytes, deadline: float) -> None:
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_WRITE)
         while view:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not selector.select(wait):
-                raise TimeoutError
+            _wait(selector, deadline)
             try:
                 written = os.write(fd, view[: 1 << 20])
             except BlockingIOError:
                 continue
             view = view[written:]
+
+
+def _wait(selector: selectors.BaseSelector, deadline: float) -> None:
+    """Until the pipe is ready; TimeoutError once ``deadline`` has passed."""
+    wait = deadline - time.monotonic()
+    if wait <= 0 or not selector.select(wait):
+        raise TimeoutError
 
 
 def _receive(fd: int, deadline: float) -> bytes:
@@ -256,9 +261,7 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while left:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not selector.select(wait):
-                raise TimeoutError
+            _wait(selector, deadline)
             chunk = os.read(fd, min(left, 1 << 20))
             if not chunk:
                 raise EOFError
