@@ -7,6 +7,7 @@ for all files), the ratio to the text reader measured in the same run, the same 
 new process per file and with none, and whether the articles equal those of the text.
 
     python bench/formats.py [--repeat 5]
+    python bench/formats.py --corpus 50     # articles only, for 50 days of 新闻联播
 """
 
 from __future__ import annotations
@@ -46,7 +47,17 @@ def _pdf_pages(data: bytes) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds (median is shown)")
+    parser.add_argument(
+        "--corpus",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also compare articles for N 新闻联播 days from ../shared/corpus (no timing)",
+    )
     args = parser.parse_args()
+    if args.corpus:
+        compare_corpus(args.corpus)
+        return
     seeds = sorted((ROOT / "seeds").glob("*.txt"))
     docs: dict[str, dict[str, bytes]] = {fmt: {} for fmt in FORMATS}
     for seed in seeds:
@@ -109,6 +120,40 @@ def main() -> None:
         "\nprocess, started at the first file); new process: one reader process per file;"
         "\nin-process: no child process at all."
     )
+
+
+def compare_corpus(n: int, seed: int = 7) -> None:
+    """For ``n`` days of 新闻联播 (a fixed sample), how many give the text's articles in
+    each format; lists the days that do not."""
+    import random
+
+    corpus = ROOT.parent / "shared" / "corpus"
+    days = sorted(corpus.glob("xwlb_*/*.md"))
+    if not days:
+        sys.exit(f"no corpus at {corpus}")
+    sample = random.Random(seed).sample(days, min(n, len(days)))
+    same: dict[str, int] = {}
+    differ: dict[str, list[str]] = {}
+    with Worker(Limits()) as worker:
+        for day in sample:
+            text = read_bytes(day, day.read_bytes())
+            want = [_key(a) for a in split_page(text.text, markup=text.markup)]
+            # The documents are made from the text the Markdown reader gives (links and
+            # bold marks gone), as a paper's own files would carry it.
+            made = docgen.all_formats(day.stem + ".txt", text.text)
+            for fmt in FORMATS[1:]:
+                got = [
+                    _key(a) for a in _read(day.stem + fmt, made[day.stem + fmt], Limits(), worker)
+                ]
+                if got == want:
+                    same[fmt] = same.get(fmt, 0) + 1
+                else:
+                    differ.setdefault(fmt, []).append(day.stem)
+    print(
+        f"{len(sample)} days of 新闻联播 (sample seed {seed}): days whose articles equal the text"
+    )
+    for fmt in FORMATS[1:]:
+        print(f"{fmt:<11} {same.get(fmt, 0):>4}/{len(sample)}  {' '.join(differ.get(fmt, []))}")
 
 
 if __name__ == "__main__":

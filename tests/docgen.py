@@ -105,7 +105,7 @@ class Block:
 def parse_source(text: str) -> list[Block]:
     """Blocks of the page with each line's typographic role.
 
-    Unmarked pages say nothing about headlines, so ``split_page`` is asked
+    Unmarked lines say nothing about headlines, so ``split_page`` is asked
     which lines were headlines, kickers and subtitles: a typesetter prints
     those big and that is all we borrow from the splitter.
     """
@@ -125,8 +125,9 @@ def parse_source(text: str) -> list[Block]:
 
     flat = [_norm(t) for block in raw for t, _ in block]
     articles = [a for a in split_page(text) if a.kind == "article"]
-    marked = any(level for block in raw for _, level in block)
-    heads = set() if marked else _matching(flat, [a.headline for a in articles])
+    # Unmarked headlines are printed big on marked pages too (a 新闻联播 day with one
+    # story headed by bold lines instead of ###); marked lines keep their level.
+    heads = _matching(flat, [a.headline for a in articles])
     displays = _matching(flat, [t for a in articles for t in (a.kicker, a.subtitle) if t])
 
     blocks: list[Block] = []

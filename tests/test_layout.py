@@ -200,9 +200,12 @@ def test_a_one_character_tail_beside_indented_lines_is_not_a_column() -> None:
     )
     lines += col_lines(["右栏"], x0=310, width=250, top=100)
     text = to_text([lines], [PAGE[1]])
+    # (The right column's line starts a paragraph of its own: the left one ended a
+    # sentence at the column's foot.)
     assert text.split("\n\n") == [
         "署名记者/邰怡敏 通讯员/朱刚 田富",
-        "2016年来，淥口区主要经济指标均实现快速增长。右栏",
+        "2016年来，淥口区主要经济指标均实现快速增长。",
+        "右栏",
     ]
 
 

@@ -37,7 +37,8 @@ HEADLINE_RATIO = 1.6
 DISPLAY_RATIO = 1.15
 # A gap between two columns is at least this many body-size characters wide.
 GUTTER_CHARS = 0.8
-# A "column" narrower than this many body characters is a stray short line.
+# A "column" narrower than this many body characters, this close to the next, is the
+# stray tail of a paragraph beside indented lines.
 NARROW_CHARS = 3.0
 # A line starting this many of its characters right of its column's edge is indented.
 INDENT_CHARS = 0.8
@@ -48,6 +49,7 @@ MARGIN_SHARE = 0.07
 
 _FOLIO = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,4}\s*(?:页|版)?[-—–\s]*$|^\d{1,4}\s*/\s*\d{1,4}$")
 _DIGITS = re.compile(r"\d+")
+_SENTENCE_END = re.compile(r"[。！？!?][”’」』)）]*$")
 
 
 @dataclass(frozen=True)
@@ -234,32 +236,29 @@ class _Strip:
 
 
 def _merge_narrow(spans: list[tuple[float, float]], min_gap: float) -> list[tuple[float, float]]:
-    """Spans narrower than ``NARROW_CHARS`` characters joined to their nearer neighbour."""
-    narrow = NARROW_CHARS * min_gap / GUTTER_CHARS
-    spans = list(spans)
+    """Spans that are a stray tail beside indented lines joined to the column they are in.
+
+    A span narrower than ``NARROW_CHARS`` characters whose left edge is at most that far
+    left of the next span's is the one-character tail of a paragraph, left of the
+    indented first lines around it ("富" under "株洲日报·掌上株洲记者/…田"), not a
+    column. A narrow span anywhere else (a column of short lines) stays a column.
+    """
+    reach = NARROW_CHARS * min_gap / GUTTER_CHARS
+    out = list(spans)
     k = 0
-    while len(spans) > 1 and k < len(spans):
-        a, b = spans[k]
-        if b - a >= narrow:
+    while k + 1 < len(out):
+        a, b = out[k]
+        c, d = out[k + 1]
+        if b - a < reach and c - a <= reach:
+            out[k : k + 2] = [(a, max(b, d))]
+        else:
             k += 1
-            continue
-        left_gap = a - spans[k - 1][1] if k else float("inf")
-        right_gap = spans[k + 1][0] - b if k + 1 < len(spans) else float("inf")
-        into = k - 1 if left_gap <= right_gap else k + 1
-        c, d = spans[into]
-        spans[into] = (min(a, c), max(b, d))
-        del spans[k]
-        k = 0
-    return spans
+    return out
 
 
 def _vertical_split(lines: list[TextLine], min_gap: float) -> list[list[TextLine]]:
-    """Split at every vertical gap at least ``min_gap`` wide that no line crosses.
-
-    A group narrower than ``NARROW_CHARS`` characters is not a column but a short line
-    beside indented ones (the one-character tail of a paragraph, left of the indented
-    first lines around it); it joins the nearer neighbour.
-    """
+    """Split at every vertical gap at least ``min_gap`` wide that no line crosses, but not
+    between a paragraph's stray tail and its indented neighbours (see _merge_narrow)."""
     spans = sorted(lines, key=lambda ln: ln.x0)
     groups: list[list[TextLine]] = []
     reach = float("-inf")
@@ -270,22 +269,15 @@ def _vertical_split(lines: list[TextLine], min_gap: float) -> list[list[TextLine
         else:
             groups.append([ln])
             reach = ln.x1
-    narrow = NARROW_CHARS * min_gap / GUTTER_CHARS
-    k = 0
-    while len(groups) > 1 and k < len(groups):
-        if _right(groups[k]) - min(ln.x0 for ln in groups[k]) >= narrow:
-            k += 1
-            continue
-        left_gap = min(ln.x0 for ln in groups[k]) - _right(groups[k - 1]) if k else float("inf")
-        right_gap = (
-            min(ln.x0 for ln in groups[k + 1]) - _right(groups[k])
-            if k + 1 < len(groups)
-            else float("inf")
-        )
-        into = k - 1 if left_gap <= right_gap else k + 1
-        groups[into].extend(groups.pop(k))
-        k = 0
-    return groups
+    merged = _merge_narrow([(min(ln.x0 for ln in g), _right(g)) for g in groups], min_gap)
+    if len(merged) == len(groups):
+        return groups
+    out: list[list[TextLine]] = [[] for _ in merged]
+    for group in groups:
+        left = min(ln.x0 for ln in group)
+        k = next(i for i, (a, b) in enumerate(merged) if a <= left <= b)
+        out[k].extend(group)
+    return out
 
 
 def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
@@ -371,9 +363,15 @@ def _paragraphs(
                 joined, gap = False, True
             elif k == 0:
                 # The top of a new column or page: the paragraph runs on if the last one
-                # ended full and this one is not indented.
+                # ended full, not at the end of a sentence, and this one is not indented.
+                # (A line after a full stop may be the next item: "查看原文", a byline.
+                # Broken there by mistake, a paragraph loses nothing but a line break.)
                 assert prev_col is not None
-                joined = _is_full(prev, prev_col) and not indented
+                joined = (
+                    _is_full(prev, prev_col)
+                    and not indented
+                    and not _SENTENCE_END.search(prev.text.rstrip())
+                )
                 gap = True
             else:
                 white = line.top - prev.bottom
@@ -429,23 +427,39 @@ def _render(paragraphs: list[_Paragraph], body: float) -> list[str]:
     def display(k: int) -> bool:
         return 0 <= k < len(paragraphs) and paragraphs[k].size / body >= DISPLAY_RATIO
 
-    # Standing alone inside a story: a sub-heading; next to a headline: a kicker or deck.
-    alone = {
-        i
-        for i, para in enumerate(paragraphs)
-        if display(i)
-        and para.size / body < HEADLINE_RATIO
-        and not display(i - 1)
-        and not display(i + 1)
-    }
+    def headline(k: int) -> bool:
+        return paragraphs[k].size / body >= HEADLINE_RATIO
+
+    # Display lines set together with a headline are its kicker or deck; display lines
+    # with no headline among them (a sub-heading in a story, a section title over its
+    # first item) are headings.
+    alone: set[int] = set()
+    k = 0
+    while k < len(paragraphs):
+        if not display(k):
+            k += 1
+            continue
+        end = k
+        while end < len(paragraphs) and display(end):
+            end += 1
+        if not any(headline(j) for j in range(k, end)):
+            alone.update(range(k, end))
+        k = end
     # Sub-heading sizes, largest first, are levels ##, ###, …
     ranks = sorted({_key(paragraphs[i].size) for i in alone}, reverse=True)
+    # Next to a headline but in a size the page uses for its sub-headings, a line is one
+    # of them (a page title over its first item), not that headline's deck.
+    headings = alone | {
+        i
+        for i, para in enumerate(paragraphs)
+        if display(i) and not headline(i) and _key(para.size) in ranks
+    }
     out: list[str] = []
     for i, para in enumerate(paragraphs):
         text = " ".join(para.text.split())
         if para.size / body >= HEADLINE_RATIO:
             text = f"# {text}"
-        elif i in alone:
+        elif i in headings:
             text = "#" * min(2 + ranks.index(_key(para.size)), 6) + f" {text}"
         if out and (para.gap or text.startswith("#") or out[-1].startswith("#")):
             out.append("")
