@@ -42,6 +42,29 @@ def test_check_ok(run: Run, cfg: Config) -> None:
     assert out.splitlines()[0] == f"OK: {cfg.path}"
 
 
+def test_check_lists_the_formats_and_what_is_missing(
+    run: Run, cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from watcher import webpage
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "docx" else real(name)
+    )
+    monkeypatch.setattr(webpage, "available", lambda: False)
+    code, out, _ = run("check", config=cfg.path)
+    assert code == 0
+    formats = next(line for line in out.splitlines() if line.startswith("  formats:"))
+    pdf = "yes" if real("pdfminer") else "no, pip install 'watcher[pdf]'"
+    assert formats == (
+        "  formats:    .txt .md: yes; "
+        ".html .htm: built-in (pip install 'watcher[html]' for article extraction); "
+        f".pdf: {pdf}; .docx: no, pip install 'watcher[docx]'"
+    )
+
+
 def test_check_reports_every_problem_with_file_and_line(run: Run, tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("inbox: nowhere\ntimezone: Asia/Shangai\nscan:\n  setle_seconds: 3\n")
