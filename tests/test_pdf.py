@@ -150,13 +150,13 @@ def test_radicals_a_font_names_for_shared_glyphs_are_mapped_back() -> None:
 def test_the_written_out_kangxi_table_is_what_opencc_says() -> None:
     import unicodedata
 
-    from watcher.segment import simplified
+    from watcher.segment import fold  # OpenCC's t2s, character by character
 
     want = ""
     for code in range(0x2F00, 0x2FD6):
         unified = unicodedata.normalize("NFKC", chr(code))
-        if simplified(unified) != unified:
-            want += chr(code) + simplified(unified)
+        if fold(unified) != unified:
+            want += chr(code) + fold(unified)
     assert want == pdf.KANGXI_SIMPLIFIED
 
 

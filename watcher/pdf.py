@@ -153,6 +153,7 @@ KANGXI_SIMPLIFIED = (
 )
 
 
+@functools.cache
 def _ideograph_table() -> dict[int, str]:
     pairs = zip(_RADICAL_SUPPLEMENT[::2], _RADICAL_SUPPLEMENT[1::2], strict=True)
     table = {ord(a): b for a, b in pairs}
@@ -173,14 +174,9 @@ def _ideograph_table() -> dict[int, str]:
     return table
 
 
-@functools.cache
-def _ideographs() -> dict[int, str]:
-    return _ideograph_table()
-
-
 def unify_ideographs(text: str) -> str:
     """Radicals, compatibility forms and dash glyphs a PDF font gave → the text's characters."""
-    return text.translate(_ideographs())
+    return text.translate(_ideograph_table())
 
 
 def _describe(exc: Exception) -> str:

@@ -777,11 +777,11 @@ def reader_for(path: Path) -> Reader | None:
 
 def unavailable(path: Path) -> str | None:
     """Why the reader for ``path`` cannot run here (a missing package), or None."""
-    reader = reader_for(path)
-    if reader not in OPTIONAL:
+    reason = needs_reason(path)
+    if reason is None:
         return None
-    module, package, extra, kind = OPTIONAL[reader]
-    return None if importlib.util.find_spec(module) is not None else needs(kind, package, extra)
+    module = OPTIONAL[reader_for(path)][0]  # type: ignore[index]
+    return reason if importlib.util.find_spec(module) is None else None
 
 
 def formats() -> list[str]:

@@ -74,16 +74,6 @@ _CJK_RANGES = (
 )
 
 
-def simplified(text: str) -> str:
-    """``text`` with traditional characters made simplified, one by one (OpenCC t2s)."""
-    return text.translate(_t2s_cached())
-
-
-@functools.cache
-def _t2s_cached() -> dict[int, str]:
-    return _t2s_table()
-
-
 def _t2s_table() -> dict[int, str]:
     """Traditional → simplified, one character to one character, from OpenCC."""
     import opencc  # deferred: only folding needs it
