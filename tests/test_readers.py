@@ -11,6 +11,7 @@ import codecs
 import datetime as dt
 import importlib.util
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -576,3 +577,20 @@ def test_a_page_with_a_few_damaged_bytes_is_still_read() -> None:
     assert decoded[:100] == text[:100]
     assert decoded[-200:] == text[-200:]
     assert abs(len(decoded) - len(text)) <= 1
+
+
+def test_a_trafilatura_that_cannot_be_imported_leaves_the_built_in_reader(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Installed but broken (a missing dependency of its own): pages are still read.
+    pytest.importorskip("trafilatura")
+    for name in [m for m in sys.modules if m.split(".")[0] in ("trafilatura", "justext")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "justext", None)  # importing trafilatura now fails
+    webpage._importable.cache_clear()
+    try:
+        result = read_bytes(Path("news.html"), NEWS_PAGE.encode("gbk"))
+        assert result == Text(NEWS_TEXT, "gb18030", "markdown")
+        assert "trafilatura is installed but cannot be imported" in caplog.text
+    finally:
+        webpage._importable.cache_clear()

@@ -13,6 +13,8 @@ text page (see :func:`watcher.readers.read_html`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib.util
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -26,10 +28,25 @@ _MIN_CHARS = 50
 
 
 def available() -> bool:
-    """Whether trafilatura is installed (the ``watcher[html]`` extra)."""
-    import importlib.util
+    """Whether trafilatura can be used (the ``watcher[html]`` extra, installed whole)."""
+    return _importable()
 
-    return importlib.util.find_spec("trafilatura") is not None
+
+@functools.cache
+def _importable() -> bool:
+    # Imported, not just looked up: an install missing one of its own dependencies
+    # (lxml_html_clean) fails only on import, and every page would fail with it.
+    try:
+        import trafilatura  # noqa: F401
+    except ImportError as exc:
+        if importlib.util.find_spec("trafilatura") is not None:
+            log.warning(
+                "trafilatura is installed but cannot be imported (%s); HTML pages are read "
+                "with the built-in reader. Reinstall: pip install 'watcher[html]'",
+                exc,
+            )
+        return False
+    return True
 
 
 def extract_article(html: str) -> tuple[str, Page] | None:
