@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from watcher.daemon import digest_due, first_digest_time, next_digest_time
+from watcher.schedule import digest_due, first_digest_time, next_digest_time
 
 SH = "Asia/Shanghai"
 NY = "America/New_York"

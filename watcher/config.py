@@ -509,7 +509,7 @@ class DigestTimes(Kind):
                 continue
             if len(item.split()) == 5:
                 try:
-                    from watcher.daemon import cron_trigger  # the module that knows APScheduler
+                    from watcher.schedule import cron_trigger
 
                     cron_trigger(item, "UTC")
                 except ValueError as exc:

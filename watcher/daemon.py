@@ -1,4 +1,4 @@
-"""``watcher run``: the daemon, and the only module that knows APScheduler.
+"""``watcher run``: the daemon process — lock, signals, hot reload, the file observer.
 
 The state store, not the scheduler's memory, is the source of truth. Every
 scan tick and every digest time ask the same questions of the store — is
@@ -23,77 +23,20 @@ import re
 import signal
 import socket
 import threading
-import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
 from watcher import pipeline
 from watcher.config import Config, load_config
 from watcher.digest import from_json
 from watcher.errors import ConfigError, StateError, WatcherError
+from watcher.schedule import Scheduler, digest_due, next_digest_time
 from watcher.store import Store
 from watcher.watchlists import Topic, load_watchlists, watchlist_files
 
 log = logging.getLogger(__name__)
-
-
-# --- schedule arithmetic (pure; the tests drive it with fixed clocks) ----------------
-
-
-def cron_trigger(expr: str, tz: str) -> CronTrigger:
-    """A 5-field cron line in the zone ``tz``; ValueError if malformed."""
-    return CronTrigger.from_crontab(expr, timezone=zoneinfo.ZoneInfo(tz))
-
-
-def digest_trigger(digest_at: Sequence[str], tz: str) -> CronTrigger | OrTrigger:
-    """The APScheduler trigger for the digest times."""
-    if len(digest_at) == 1 and len(digest_at[0].split()) == 5:
-        return cron_trigger(digest_at[0], tz)
-    triggers = []
-    for t in digest_at:
-        h, m, *s = (int(x) for x in t.split(":"))
-        triggers.append(
-            CronTrigger(hour=h, minute=m, second=s[0] if s else 0, timezone=zoneinfo.ZoneInfo(tz))
-        )
-    return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)
-
-
-def first_digest_time(day: dt.date, digest_at: Sequence[str], tz: str) -> dt.datetime | None:
-    """The first instant on ``day`` (local) at which a digest is due; None if none that day."""
-    zone = zoneinfo.ZoneInfo(tz)
-    start = dt.datetime.combine(day, dt.time(0, 0), zone)
-    trigger = digest_trigger(digest_at, tz)
-    fire = trigger.get_next_fire_time(None, start)
-    if fire is None:
-        return None
-    # Through UTC: a wall time inside a spring-forward gap (02:30) becomes the
-    # real instant it names, 03:30 daylight time.
-    fire = fire.astimezone(dt.UTC).astimezone(zone)
-    return fire if fire.date() == day else None
-
-
-def next_digest_time(now: dt.datetime, digest_at: Sequence[str], tz: str) -> dt.datetime | None:
-    trigger = digest_trigger(digest_at, tz)
-    return trigger.get_next_fire_time(None, now.astimezone(zoneinfo.ZoneInfo(tz)))
-
-
-def digest_due(
-    now: dt.datetime, digest_at: Sequence[str], tz: str, produced: set[dt.date]
-) -> dt.date | None:
-    """Today's date if its digest time has passed and it is not produced yet."""
-    day = now.astimezone(zoneinfo.ZoneInfo(tz)).date()
-    first = first_digest_time(day, digest_at, tz)
-    if first is None or now < first or day in produced:
-        return None
-    return day
 
 
 # --- one instance per state file --------------------------------------------------
@@ -216,7 +159,7 @@ class Daemon:
         self.lock = Lock(config.state)
         # One dictionary for the daemon's life: jieba loads once, lazily.
         self.segmenter = pipeline.segmenter_for(config)
-        self.scheduler: BackgroundScheduler | None = None
+        self.scheduler: Scheduler | None = None
         self._job_lock = threading.Lock()  # scans and digests never overlap
         self._observer: Any = None
 
@@ -362,24 +305,9 @@ class Daemon:
     def _schedule_jobs(self) -> None:
         assert self.scheduler is not None
         cfg = self.settings.config
-        tz = zoneinfo.ZoneInfo(cfg.timezone)
-        self.scheduler.add_job(
-            self.scan_job,
-            IntervalTrigger(seconds=cfg.schedule.scan_every, timezone=tz),
-            id="scan",
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=dt.datetime.now(tz),
-        )
-        self.scheduler.add_job(
-            self.digest_job,
-            digest_trigger(cfg.schedule.digest_at, cfg.timezone),
-            id="digest",
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
+        self.scheduler.every("scan", cfg.schedule.scan_every, self.scan_job)
+        self.scheduler.at_digest_times(
+            "digest", cfg.schedule.digest_at, cfg.timezone, self.digest_job
         )
 
     def run_once(self, *, digest_now: bool = False) -> int:
@@ -405,19 +333,14 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
             cfg = self.settings.config
-            # APScheduler reports every job run at INFO; our own lines say what happened.
-            logging.getLogger("apscheduler").setLevel(logging.WARNING)
-            self.scheduler = BackgroundScheduler(
-                timezone=zoneinfo.ZoneInfo(cfg.timezone),
-                executors={"default": ThreadPoolExecutor(max_workers=2)},
-            )
+            self.scheduler = Scheduler(cfg.timezone)
             self._schedule_jobs()
             self.scheduler.start()
             if self.watch:
                 self._start_watching()
             log.info("watcher run: started (pid %d), state %s", os.getpid(), cfg.state)
             # Catch up at start: a digest missed while we were down, pending deliveries.
-            self.scheduler.add_job(self.digest_job, id="catch-up", max_instances=1)
+            self.scheduler.once("catch-up", self.digest_job)
             while not self.stop_event.wait(0.5):
                 pass
             log.info("watcher run: stopping")
@@ -429,7 +352,7 @@ class Daemon:
             # turn then see the stop and return at once.
             with self._job_lock:
                 pass
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown()
             self._write_status(running=False)
             log.info("watcher run: stopped")
             return 0
@@ -457,11 +380,7 @@ class Daemon:
                     return
                 # Give the writer time to finish (settle_seconds), then scan once.
                 wait = daemon.settings.config.scan.settle_seconds + 1
-                run_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
-                daemon.scheduler.add_job(
-                    daemon.scan_job, "date", run_date=run_at, id="watch-scan",
-                    replace_existing=True, max_instances=1,
-                )  # fmt: skip
+                daemon.scheduler.once("watch-scan", daemon.scan_job, delay=wait)
 
         self._observer = Observer()
         self._observer.schedule(Handler(), str(self.settings.config.inbox), recursive=True)
