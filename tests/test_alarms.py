@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.conftest import seed_files
 from watcher import pipeline
 from watcher.config import Config
-from watcher.daemon import alarms
+from watcher.pipeline import alarms
 from watcher.store import Store
 from watcher.watchlists import load_watchlists
 

@@ -267,13 +267,14 @@ def test_run_once_with_digest_now_then_status(run: Run, cfg: Config) -> None:
     assert lines[1] == f"digest {day}: {report}"
     assert report.exists() and (report.parent / "index.html").exists()
     code, out, _ = run("status", config=cfg.path)
-    assert code == 0
+    assert code == 3  # for a monitoring check: the daemon is not running
     assert "daemon:       not running" in out
     assert ": 5 new, 0 unchanged, 0 failed, 26 articles" in out
     assert f"inbox:        {cfg.inbox}: 5 files" in out
     assert "pending:      0 deliveries" in out
     code, out, _ = run("status", "--format", "json", config=cfg.path)
     info = json.loads(out)
+    assert code == 3 and info["exit_code"] == 3
     assert info["daemon"] == "not running" and info["store"]["articles"] == 26
     assert info["next_digest"] and info["pending_deliveries"] == []
 

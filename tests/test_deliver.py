@@ -31,7 +31,6 @@ from tests.servers import (
 )
 from watcher.config import EmailConfig, WebhookConfig
 from watcher.deliver import (
-    LIMITS,
     PermanentDeliveryError,
     TransientDeliveryError,
     build_email,
@@ -39,7 +38,10 @@ from watcher.deliver import (
     post_webhook,
     send_email,
 )
+from watcher.deliveries import SERVICES
 from watcher.errors import DeliveryError
+
+LIMITS = {kind: service.limit for kind, service in SERVICES.items()}
 
 SUBJECT = "株洲日报 监测日报 2026年11月21日：城市更新、防汛"
 TEXT = "今日命中 3 篇。\n\n1. 【城市更新】老旧小区改造启动\n   株洲日报 第2版\n"

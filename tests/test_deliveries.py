@@ -72,7 +72,7 @@ def deliver(cfg: Config, at: dt.datetime, env: dict[str, str] | None = None) -> 
 
 def rows(cfg: Config) -> dict[str, dict[str, object]]:
     with Store(cfg.state) as store:
-        return {r["channel"]: r for r in store.deliveries(day=DAY)}
+        return {r.channel: r for r in store.deliveries(day=DAY)}
 
 
 def test_server_down_leaves_it_pending_then_it_is_delivered_once(
@@ -84,8 +84,8 @@ def test_server_down_leaves_it_pending_then_it_is_delivered_once(
     produce(cfg, segmenter)
     assert deliver(cfg, T0) == ["email:analyst@example.com:failed"]
     row = rows(cfg)["email:analyst@example.com"]
-    assert row["status"] == "pending" and row["attempts"] == 1
-    assert "connection refused" in str(row["last_error"])
+    assert row.status == "pending" and row.attempts == 1
+    assert "connection refused" in str(row.last_error)
     assert deliver(cfg, T0 + dt.timedelta(seconds=30)) == []  # backing off: not yet
     with smtp_server() as smtp:
         cfg = configure(make_config, smtp.port)
@@ -103,9 +103,9 @@ def test_server_down_leaves_it_pending_then_it_is_delivered_once(
             assert headline in text and headline in html
         assert (
             msg["Message-ID"]
-            == f"<watcher-{rows(cfg)['email:analyst@example.com']['key']}@example.com>"
+            == f"<watcher-{rows(cfg)['email:analyst@example.com'].key}@example.com>"
         )
-    assert rows(cfg)["email:analyst@example.com"]["status"] == "sent"
+    assert rows(cfg)["email:analyst@example.com"].status == "sent"
 
 
 def test_a_failing_webhook_never_blocks_email_and_is_retried(
@@ -120,7 +120,7 @@ def test_a_failing_webhook_never_blocks_email_and_is_retried(
         env = {"BOT_URL": hook.url("/hook")}
         hook.reply(500, {"error": "busy"})
         assert deliver(cfg, T0, env) == ["email:analyst@example.com:ok", "webhook:bot:failed"]
-        assert "500" in str(rows(cfg)["webhook:bot"]["last_error"])
+        assert "500" in str(rows(cfg)["webhook:bot"].last_error)
         assert deliver(cfg, T0 + dt.timedelta(seconds=61), env) == ["webhook:bot:ok"]
         first, second = hook.requests
         body = second.json
@@ -144,9 +144,9 @@ def test_a_refused_webhook_is_reported_and_stays_pending(
     assert deliver(cfg, T0, {"BOT_URL": hook.url("/cgi-bin/webhook/send?key=SECRET")}) == [
         "webhook:bot:failed"
     ]
-    error = str(rows(cfg)["webhook:bot"]["last_error"])
+    error = str(rows(cfg)["webhook:bot"].last_error)
     assert "93000" in error and "SECRET" not in error
-    assert rows(cfg)["webhook:bot"]["status"] == "pending"
+    assert rows(cfg)["webhook:bot"].status == "pending"
 
 
 def test_cli_digest_dry_run_send_and_force(
@@ -200,8 +200,12 @@ def test_a_refused_recipient_does_not_make_the_others_get_it_twice(
             "email:analyst@example.com:ok",
             "email:nobody@example.com:failed",
         ]
-        assert "550" in str(rows(cfg)["email:nobody@example.com"]["last_error"])
-        assert deliver(cfg, T0 + dt.timedelta(minutes=2)) == ["email:nobody@example.com:failed"]
+        refused = rows(cfg)["email:nobody@example.com"]
+        assert "550" in str(refused.last_error) and refused.failure == "permanent"
+        # A permanent error waits far longer than a transient one (an hour at least).
+        assert refused.next_attempt is not None and refused.next_attempt >= T0 + dt.timedelta(hours=1)
+        assert deliver(cfg, T0 + dt.timedelta(minutes=2)) == []
+        assert deliver(cfg, T0 + dt.timedelta(hours=2)) == ["email:nobody@example.com:failed"]
         assert [m.rcpt_tos for m in smtp.mails] == [("analyst@example.com",)]
 
 
@@ -214,5 +218,5 @@ def test_an_unexpected_error_on_one_channel_does_not_stop_the_others(
         produce(cfg, segmenter)
         results = deliver(cfg, T0, {"BOT_URL": "not a url"})
         assert results == ["email:analyst@example.com:ok", "webhook:bot:failed"]
-        assert rows(cfg)["webhook:bot"]["status"] == "pending"
+        assert rows(cfg)["webhook:bot"].status == "pending"
         assert len(smtp.mails) == 1

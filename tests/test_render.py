@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from watcher.deliveries import SERVICES
 from watcher.models import Digest, DigestItem, DigestStats, TopicSection
 from watcher.render import (
-    CHAT_LIMITS,
-    CHAT_SERVICES,
     EmailParts,
     Renderer,
     change,
@@ -33,6 +32,9 @@ from watcher.render import (
     wrap,
     write_archive,
 )
+
+CHAT_SERVICES = tuple(SERVICES)
+CHAT_LIMITS = {kind: service.limit for kind, service in SERVICES.items()}
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("WATCHER_UPDATE_GOLDEN") == "1"

@@ -7,6 +7,7 @@ exit code 1; anything else is a bug, reported with exit code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -38,9 +39,6 @@ class Context:
         self.config_path = config_path
         self.log_level = log_level
         self.log_format = log_format
-
-    def config_file(self) -> Path:
-        return find_config(self.config_path, os.environ)
 
     def config(self, check_paths: bool = True) -> Config:
         path = find_config(self.config_path, os.environ)
@@ -157,9 +155,11 @@ def scan(obj: Context, progress: bool | None) -> None:
         if show:
             total = len(pipeline.list_inbox(cfg.inbox, cfg.scan.ignore, cfg.scan.recursive))
             with click.progressbar(length=total, label="scanning", file=sys.stderr) as bar:
-                report = pipeline.scan(cfg, store, topics=topics, progress=lambda _f: bar.update(1))
+                report = pipeline.scan(
+                    cfg, store, topics=topics, progress=lambda _f: bar.update(1), settle=True
+                )
         else:
-            report = pipeline.scan(cfg, store, topics=topics)
+            report = pipeline.scan(cfg, store, topics=topics, settle=True)
     click.echo(f"scan: {report.summary()}")
     for path, reason in report.failures:
         click.echo(f"  failed: {path}: {reason}")
@@ -238,54 +238,45 @@ def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bo
     cfg = obj.config()
     topics = load_watchlists(cfg.watchlists)
     day = _parse_date(date_) if date_ else pipeline.today(cfg)
-    renderer = pipeline.renderer_for(cfg)
     with _open_store(cfg) as store:
-        existing = store.digest(day)
-        if existing is None and day != pipeline.today(cfg):
+        if store.digest(day) is None and day != pipeline.today(cfg):
             raise WatcherError(
                 f"no digest was produced on {day}: a digest is made on its own day, by the "
                 f"schedule or by 'watcher digest'; articles of a missed day are in the next "
                 f"digest. Produced days: {_days(store)}"
             )
-        made, new = pipeline.produce_digest(cfg, store, topics, day)
-        paths = pipeline.write_reports(cfg, store, made, renderer)
-        page = next((p for p in paths if p.name == f"{day.isoformat()}.html"), None)
-        click.echo(f"{'produced' if new else 'stored'} digest {day}: {made.subject}")
-        click.echo(f"  report: {page}")
-        if not (send or dry_run):
-            return
-        by_name = {c.name: c for c in pipeline.channels(cfg)}
-        if not by_name:
-            click.echo("  no delivery channels configured (email.enabled, webhooks)")
-            return
-        now = pipeline.utc_now()
-        for name in by_name:  # channels added since the digest was made get it too
-            store.ensure_delivery(day, name, pipeline.delivery_key(day, name), now)
-        rows = {r["channel"]: r for r in store.deliveries(day=day)}
         if dry_run:
-            for name, ch in by_name.items():
-                row = rows[name]
-                note = row["status"] if not force else f"{row['status']}, would be resent"
-                view = pipeline.only_topics(made, ch.topics)
-                text = pipeline.describe_delivery(cfg, ch, view, renderer)
+            # Writes nothing: no digest is stored, no file written, nothing queued.
+            seen = pipeline.preview(cfg, store, topics, day, force=force)
+            state = "stored" if seen.stored else "not produced yet; would be"
+            click.echo(f"dry run: digest {day} ({state}): {seen.digest.subject}")
+            if not seen.channels:
+                click.echo("  no delivery channels configured (email.enabled, webhooks)")
+            for name, note, text in seen.channels:
                 click.echo(f"  {name} [{note}]: {text}")
             return
-        if force:
-            for name, row in rows.items():
-                if row["status"] == "sent" and name in by_name:  # never a skipped one
-                    salt = f"force-{row['attempts']}"
-                    store.delivery_reset(day, name, pipeline.delivery_key(day, name, salt), now)
-        results = pipeline.deliver(cfg, store, renderer, day=day, due_only=False)
-        for r in results:
-            click.echo(f"  {r.channel}: {'sent' if r.ok else 'failed'}: {r.detail}")
-        pending = [r for r in results if not r.ok]
-        if not results:
-            click.echo("  nothing to deliver: every channel already has this digest")
-        if pending:
-            raise WatcherError(
-                f"{len(pending)} deliver{'y' if len(pending) == 1 else 'ies'} failed and stay "
-                "pending; they are retried on the next run"
-            )
+        if force and send:
+            pipeline.resend(cfg, store, day, pipeline.utc_now())
+        done = pipeline.digest_day(cfg, store, topics, day, send=send)
+    page = next((p for p in done.paths if p.name == f"{day.isoformat()}.html"), None)
+    click.echo(f"{'produced' if done.made else 'stored'} digest {day}: {done.digest.subject}")
+    click.echo(f"  report: {page}")
+    if not send:
+        return
+    if not pipeline.deliveries.channels(cfg):
+        click.echo("  no delivery channels configured (email.enabled, webhooks)")
+        return
+    for r in done.deliveries:
+        kind = " (permanent: fix it, then it is retried)" if r.permanent else ""
+        click.echo(f"  {r.channel}: {'sent' if r.ok else 'failed'}{kind}: {r.detail}")
+    pending = [r for r in done.deliveries if not r.ok]
+    if not done.deliveries:
+        click.echo("  nothing to deliver: every channel already has this digest")
+    if pending:
+        raise WatcherError(
+            f"{len(pending)} deliver{'y' if len(pending) == 1 else 'ies'} failed and stay "
+            "pending; they are retried on the next run"
+        )
 
 
 @cli.command()
@@ -308,21 +299,28 @@ def run(obj: Context, once: bool, digest_now: bool, watch: bool | None) -> None:
     cfg = obj.config()
     daemon = Daemon(cfg.path, watch=watch)
     if once:
-        daemon.run_once(digest_now=digest_now)
-        with _open_store(cfg) as store:
-            last = store.last_scan()
-            day = pipeline.today(cfg)
-            made = store.digest(day)
-        if last:
+        done = daemon.run_once(digest_now=digest_now)
+        day = pipeline.today(cfg)
+        if done.scan is not None:
+            r = done.scan
             click.echo(
-                f"scan: {last['new']} new, {last['unchanged']} unchanged, {last['failed']} failed; "
-                f"{last['articles']} articles added"
+                f"scan: {r.new} new, {r.unchanged} unchanged, {r.failed} failed; "
+                f"{r.articles} articles added"
             )
+            if r.waiting:
+                click.echo(
+                    f"  {r.waiting} file(s) left for the next scan: still being written "
+                    "(changed within scan.settle_seconds, or while read)"
+                )
+        with _open_store(cfg) as store:
+            made = store.digest(day)
         if made:
             page = cfg.digest.out_dir / f"{day.isoformat()}.html"
             click.echo(f"digest {day}: {page}")
         else:
             click.echo(f"digest {day}: not due yet (digest_at {', '.join(cfg.schedule.digest_at)})")
+        for r in done.deliveries:
+            click.echo(f"  {r.channel}: {'sent' if r.ok else 'failed'}: {r.detail}")
         return
     sys.exit(daemon.run())
 
@@ -331,85 +329,131 @@ def run(obj: Context, once: bool, digest_now: bool, watch: bool | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_obj
 def status(obj: Context, fmt: str) -> None:
-    """What the daemon is doing: last scan, next times, pending deliveries, alarms."""
-    from watcher.daemon import Lock, alarms, next_digest_time, status_path
+    """What the daemon is doing: last scan, next times, pending deliveries, alarms.
 
-    cfg = obj.config()
-    tz = cfg.tz
-    now = pipeline.utc_now()
+    Exit code, for monitoring checks: 0 all well; 1 an alarm or a failing delivery;
+    3 the daemon is not running; 4 the configuration is broken (the worst one wins).
+    """
+    from watcher.daemon import Lock, read_status
+
+    path = find_config(obj.config_path, os.environ)
+    problems: list[str] = []
+    try:
+        # The inbox is not required here: a missing one is reported as an alarm.
+        cfg = obj.config(check_paths=False)
+    except ConfigError as exc:
+        # Still say whether the daemon runs (on its last good configuration).
+        _setup_logging(obj.log_level or "WARNING", obj.log_format)
+        state = _state_of_broken(path)
+        holder = Lock(state).holder() if state is not None else None
+        if fmt == "json":
+            out = {"daemon": holder or "not running", "config_errors": exc.problems or [str(exc)]}
+            click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        else:
+            click.echo(f"daemon:       {holder or 'not running'}")
+            for problem in exc.problems or [str(exc)]:
+                click.echo(f"config error: {problem}")
+        sys.exit(pipeline.STATUS_CONFIG)
+    try:
+        topics = load_watchlists(cfg.watchlists)
+    except ConfigError as exc:
+        topics, problems = [], exc.problems or [str(exc)]
     holder = Lock(cfg.state).holder()
-    daemon: dict[str, object] = {}
-    sp = status_path(cfg)
-    if sp.exists():
-        daemon = json.loads(sp.read_text(encoding="utf-8"))
-    files = pipeline.list_inbox(cfg.inbox, cfg.scan.ignore, cfg.scan.recursive)
     with _open_store(cfg) as store:
-        last = store.last_scan()
-        pending = store.deliveries(status="pending")
-        failures = store.failures()
-        topics = _current_topics(cfg)
-        raised = alarms(cfg, store, now, topics)
-        counts = store.counts()
-    nxt_digest = next_digest_time(now, cfg.schedule.digest_at, cfg.timezone)
-    info = {
-        "daemon": holder or "not running",
-        "last_scan": last,
-        "next_scan": daemon.get("next_scan") if holder else None,
-        "next_digest": nxt_digest.isoformat() if nxt_digest else None,
-        "pending_deliveries": [
-            {k: r[k] for k in ("day", "channel", "attempts", "last_error", "next_attempt")}
-            for r in pending
-        ],
-        "inbox": {
-            "path": str(cfg.inbox),
-            "files": len(files),
-            "bytes": sum(f.size for f in files),
-        },
-        "store": counts,
-        "failed_files": [{"file": f, "reason": r} for f, r in failures],
-        "config_errors": daemon.get("config_errors", []) if holder else [],
-        "alarms": raised,
-    }
+        st = pipeline.status(
+            cfg, store, topics, holder=holder, daemon_info=read_status(cfg),
+            config_errors=problems,
+        )  # fmt: skip
     if fmt == "json":
-        click.echo(json.dumps(info, ensure_ascii=False, indent=1, default=str))
-        return
+        click.echo(json.dumps(_status_json(st), ensure_ascii=False, indent=1, default=str))
+    else:
+        _print_status(st, cfg.tz)
+    sys.exit(st.exit_code)
 
-    def local(iso: object) -> str:
-        if not iso:
-            return "-"
-        return dt.datetime.fromisoformat(str(iso)).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
 
-    click.echo(f"daemon:       {holder or 'not running'}")
+def _status_json(st: pipeline.Status) -> dict[str, object]:
+    """The JSON of `watcher status` (a stable interface: add fields, never rename)."""
+    last = st.last_scan
+    return {
+        "daemon": st.daemon or "not running",
+        "last_scan": {
+            k: (v.isoformat() if isinstance(v, dt.datetime) else v)
+            for k, v in dataclasses.asdict(last).items()
+        }
+        if last
+        else None,
+        "next_scan": st.next_scan.isoformat() if st.next_scan else None,
+        "next_digest": st.next_digest.isoformat() if st.next_digest else None,
+        "pending_deliveries": [
+            {
+                "day": r.day.isoformat(),
+                "channel": r.channel,
+                "attempts": r.attempts,
+                "last_error": r.last_error,
+                "next_attempt": r.next_attempt.isoformat() if r.next_attempt else None,
+                "failure": r.failure,
+                "parts_sent": r.parts_sent,
+            }
+            for r in st.pending
+        ],
+        "inbox": {"path": str(st.inbox), "files": st.inbox_files, "bytes": st.inbox_bytes},
+        "store": dict(st.counts),
+        "failed_files": [{"file": f, "reason": r} for f, r in st.failures],
+        "config_errors": list(st.config_errors),
+        "alarms": list(st.alarms),
+        "exit_code": st.exit_code,
+    }
+
+
+def _print_status(st: pipeline.Status, tz: dt.tzinfo) -> None:
+    def local(moment: dt.datetime | None) -> str:
+        return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
+
+    click.echo(f"daemon:       {st.daemon or 'not running'}")
+    last = st.last_scan
     if last:
         click.echo(
-            f"last scan:    {local(last['finished'])}: {last['new']} new, {last['unchanged']} "
-            f"unchanged, {last['failed']} failed, {last['articles']} articles"
+            f"last scan:    {local(last.finished)}: {last.new} new, {last.unchanged} "
+            f"unchanged, {last.failed} failed, {last.articles} articles"
         )
     else:
         click.echo("last scan:    never")
-    click.echo(f"next scan:    {local(info['next_scan']) if holder else '- (daemon not running)'}")
-    click.echo(f"next digest:  {local(info['next_digest'])}")
+    click.echo(f"next scan:    {local(st.next_scan) if st.daemon else '- (daemon not running)'}")
+    click.echo(f"next digest:  {local(st.next_digest)}")
+    size = st.inbox_bytes / 1048576
+    click.echo(f"inbox:        {st.inbox}: {st.inbox_files} files, {size:.1f} MB")
+    c = st.counts
     click.echo(
-        f"inbox:        {cfg.inbox}: {len(files)} files, "
-        f"{sum(f.size for f in files) / 1048576:.1f} MB"
+        f"store:        {c['documents']} documents, {c['articles']} articles, "
+        f"{c['failed']} failed files"
     )
-    click.echo(
-        f"store:        {counts['documents']} documents, {counts['articles']} articles, "
-        f"{counts['failed']} failed files"
-    )
-    for path, reason in failures:
+    for path, reason in st.failures:
         click.echo(f"  failed: {path}: {reason}")
-    click.echo(f"pending:      {len(pending)} deliveries")
-    for r in pending:
+    click.echo(f"pending:      {len(st.pending)} deliveries")
+    for r in st.pending:
+        kind = f" ({r.failure})" if r.failure else ""
         click.echo(
-            f"  {r['day']} {r['channel']}: {r['attempts']} attempts, "
-            f"next {local(r['next_attempt'])}"
-            + (f", last error: {r['last_error']}" if r["last_error"] else "")
+            f"  {r.day} {r.channel}: {r.attempts} attempts, next {local(r.next_attempt)}"
+            + (f", last error{kind}: {r.last_error}" if r.last_error else "")
         )
-    for problem in info["config_errors"]:  # type: ignore[attr-defined]
+    for problem in st.config_errors:
         click.echo(f"config error: {problem} (the last good configuration is running)")
-    for alarm in raised:
+    for alarm in st.alarms:
         click.echo(f"ALARM:        {alarm}")
+
+
+def _state_of_broken(path: Path) -> Path | None:
+    """The ``state:`` of a config that does not load, if its YAML says it plainly."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, yaml.YAMLError):
+        return None
+    state = raw.get("state") if isinstance(raw, dict) else None
+    if not isinstance(state, str):
+        return None
+    return (path.parent / Path(state).expanduser()).resolve()
 
 
 def _days(store: Store) -> str:

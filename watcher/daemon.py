@@ -23,16 +23,14 @@ import re
 import signal
 import socket
 import threading
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from watcher import pipeline
 from watcher.config import Config, load_config
-from watcher.digest import from_json
 from watcher.errors import ConfigError, StateError, WatcherError
-from watcher.schedule import Scheduler, digest_due, next_digest_time
+from watcher.schedule import Scheduler, next_digest_time
 from watcher.store import Store
 from watcher.watchlists import Topic, load_watchlists, watchlist_files
 
@@ -95,18 +93,21 @@ class Lock:
             return None
         if m.group(2) != socket.gethostname():
             return text  # another machine: believe the file
-        try:
-            os.kill(int(m.group(1)), 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return text
-        return text
+        return text if pipeline.process_alive(int(m.group(1))) else None
 
 
 def status_path(config: Config) -> Path:
     """Where the daemon tells ``watcher status`` about its schedule."""
     return config.state.with_name(config.state.name + ".daemon.json")
+
+
+def read_status(config: Config) -> dict[str, Any]:
+    """What the daemon last wrote to its status file ({} if nothing readable)."""
+    try:
+        info = json.loads(status_path(config).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 # --- the daemon ----------------------------------------------------------------------
@@ -213,92 +214,33 @@ class Daemon:
     # --- jobs ---------------------------------------------------------------------------
 
     def scan_job(self) -> None:
-        """Reload the configuration if it changed, scan, then digest and deliver if due."""
-
-        def work() -> None:
-            self.reload()
-            cfg = self.settings.config
-            with Store(cfg.state) as store:
-                pipeline.scan(
-                    cfg, store, topics=self.settings.topics, clock=self.clock,
-                    segmenter=self.segmenter, should_stop=self.stop_event.is_set,
-                )  # fmt: skip
-                self._digest_and_deliver(store)
-
-        self._tick("scan", work)
+        """Reload the configuration if it changed, then one tick: scan, digest, deliver."""
+        self._tick("scan", scan_inbox=True)
 
     def digest_job(self) -> None:
         """At a digest time (and at start): digest if due, deliver what is pending."""
+        self._tick("digest", scan_inbox=False)
 
-        def work() -> None:
-            with Store(self.settings.config.state) as store:
-                self._digest_and_deliver(store)
-
-        self._tick("digest", work)
-
-    def _tick(self, name: str, work: Callable[[], None]) -> None:
+    def _tick(self, name: str, *, scan_inbox: bool, force_digest: bool = False) -> None:
         """One job run: never two at once, never after a stop, never fatal."""
         with self._job_lock:
             if self.stop_event.is_set():
                 return
             try:
-                work()
+                if scan_inbox:
+                    self.reload()
+                cfg = self.settings.config
+                with Store(cfg.state) as store:
+                    pipeline.tick(
+                        cfg, store, self.settings.topics, segmenter=self.segmenter,
+                        clock=self.clock, config_errors=self.errors, scan_inbox=scan_inbox,
+                        force_digest=force_digest, should_stop=self.stop_event.is_set,
+                    )  # fmt: skip
             except WatcherError as exc:
                 log.error("%s failed: %s", name, exc)
             except Exception:  # the daemon must outlive any one bad tick
                 log.exception("%s failed with an internal error", name)
             self._write_status()
-
-    def _digest_and_deliver(self, store: Store, force_today: bool = False) -> None:
-        """Each step on its own: a digest that fails to render never stops delivery."""
-        for step in (lambda: self._digest_if_due(store, force_today), lambda: self._deliver(store)):
-            try:
-                step()
-            except WatcherError as exc:
-                log.error("%s", exc)
-            except Exception:
-                log.exception("internal error (the daemon goes on)")
-
-    def _digest_if_due(self, store: Store, force_today: bool = False) -> None:
-        cfg = self.settings.config
-        produced = {d for d, _ in store.digest_days()}
-        now = self.clock()
-        day = digest_due(now, cfg.schedule.digest_at, cfg.timezone, produced)
-        if force_today and day is None:
-            today = pipeline.today(cfg, self.clock)
-            day = today if today not in produced else None
-        renderer = pipeline.renderer_for(cfg)
-        # A digest stored but whose files were never written (killed in between,
-        # disk full): write them now.
-        for done in sorted(produced)[-cfg.digest.catch_up_days - 1 :]:
-            if not (cfg.digest.out_dir / f"{done.isoformat()}.html").exists():
-                stored = from_json(store.digest(done) or "")
-                pipeline.write_reports(cfg, store, stored, renderer)
-                log.info("digest %s: report files written again", done)
-        if day is None:
-            return
-        notices = [f"配置错误（仍在使用上次的有效配置）：{p}" for p in self.errors]
-        notices += alarms(cfg, store, now, self.settings.topics)
-        made, _ = pipeline.produce_digest(
-            cfg, store, self.settings.topics, day, clock=self.clock, notices=notices
-        )
-        paths = pipeline.write_reports(cfg, store, made, renderer)
-        log.info("digest %s: %s (%d files written)", day, made.subject, len(paths))
-
-    def _deliver(self, store: Store) -> None:
-        cfg = self.settings.config
-        # Deliveries of the look-back window, oldest first; older ones are
-        # left for `watcher digest --date D --send`.
-        oldest = pipeline.today(cfg, self.clock) - dt.timedelta(days=cfg.digest.catch_up_days)
-        days = sorted({r["day"] for r in store.deliveries(status="pending")})
-        renderer = pipeline.renderer_for(cfg)
-        for day in days:
-            if dt.date.fromisoformat(day) < oldest or self.stop_event.is_set():
-                continue
-            pipeline.deliver(
-                cfg, store, renderer, clock=self.clock, day=dt.date.fromisoformat(day),
-                should_stop=self.stop_event.is_set,
-            )  # fmt: skip
 
     # --- running -----------------------------------------------------------------------
 
@@ -310,21 +252,21 @@ class Daemon:
             "digest", cfg.schedule.digest_at, cfg.timezone, self.digest_job
         )
 
-    def run_once(self, *, digest_now: bool = False) -> int:
-        """One scan and, if due (or asked for), the digest and its deliveries."""
+    def run_once(self, *, digest_now: bool = False) -> pipeline.TickReport:
+        """One tick (waiting out the settle window of files just copied in) and, if due
+        or asked for, the digest and its deliveries."""
         self.lock.acquire()
         try:
             cfg = self.settings.config
             with Store(cfg.state) as store:
-                pipeline.scan(
-                    cfg, store, topics=self.settings.topics, clock=self.clock,
-                    segmenter=self.segmenter,
+                report = pipeline.tick(
+                    cfg, store, self.settings.topics, segmenter=self.segmenter,
+                    clock=self.clock, settle=True, force_digest=digest_now,
                 )  # fmt: skip
-                self._digest_and_deliver(store, force_today=digest_now)
             self._write_status()
         finally:
             self.lock.release()
-        return 0
+        return report
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; exit 0 after finishing the work in hand."""
@@ -407,28 +349,3 @@ class Daemon:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, path)
-
-
-# --- alarms -------------------------------------------------------------------------
-
-
-def alarms(config: Config, store: Store, now: dt.datetime, topics: Sequence[Topic]) -> list[str]:
-    """Conditions a user should know about, in plain words (for status and the digest)."""
-    out = []
-    facts = store.alarm_facts(now - dt.timedelta(days=1))
-    last = facts["last_document"]
-    quiet = config.alarms.quiet_days
-    if last is not None and now - last > dt.timedelta(days=quiet):
-        out.append(f"已有 {(now - last).days} 天没有新文件进入收件箱（{config.inbox}）")
-    read, failed = facts["read_today"], facts["failed_today"]
-    if read and failed / read > config.alarms.failure_rate:
-        out.append(f"过去一天读取失败率 {failed / read:.0%}（{failed}/{read}），超过阈值")
-    silent = config.alarms.silent_topic_days
-    if facts["first_document"] is not None and now - facts["first_document"] > dt.timedelta(
-        days=silent
-    ):
-        for t in topics:
-            seen = facts["topic_last_match"].get(t.id)
-            if seen is None or now - seen > dt.timedelta(days=silent):
-                out.append(f"关注主题「{t.name}」已有 {silent} 天以上没有匹配文章")
-    return out

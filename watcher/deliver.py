@@ -21,7 +21,6 @@ message: both name the channel kind and host only.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import http.client
@@ -43,38 +42,10 @@ from email.utils import format_datetime, getaddresses, parseaddr
 from typing import Any
 
 from watcher.config import EmailConfig
+from watcher.deliveries import SERVICES, ChatService
 from watcher.errors import DeliveryError
 
 log = logging.getLogger(__name__)
-
-# Largest Markdown message per webhook kind, in UTF-8 bytes; the renderer splits
-# the digest into parts no larger than this. Sources (checked 2025):
-# - wecom: 群机器人配置说明, markdown.content "最长不超过4096个字节，必须是utf8编码"
-#   (developer.work.weixin.qq.com/document/path/91770; errcode 40058 beyond).
-# - dingtalk: the robot rejects bodies over 20000 bytes (errcode 460101 "body 大小不合法;
-#   请保持大小在 20000bytes 以内"); the limit covers the whole JSON body, so the text
-#   keeps 2000 bytes of room for the title, the JSON wrapper and escaped newlines.
-# - feishu: 自定义机器人使用指南 (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot)
-#   says the request body must stay within 20 KB (code 9499 otherwise); the card
-#   wrapper and signature need room, hence 18000.
-# - slack: chat.postMessage / incoming webhooks truncate text beyond 40,000
-#   characters (api.slack.com changelog 2018-04 "truncating really long messages");
-#   a character is at least one byte, so 40000 bytes is always within it.
-# - json: our own generic format; 100 kB is plenty and safe for any receiver.
-LIMITS: dict[str, int] = {
-    "wecom": 4096,
-    "dingtalk": 18000,
-    "feishu": 18000,
-    "slack": 40000,
-    "json": 100000,
-}
-
-# Service error codes that mean "too many messages, try later" (HTTP 200 replies).
-_RATE_LIMIT_CODES: dict[str, frozenset[int]] = {
-    "wecom": frozenset({45009, -1}),  # 45009 api freq out of limit; -1 system busy
-    "dingtalk": frozenset({130101, 410100}),  # send too fast (old and new code)
-    "feishu": frozenset({11232}),  # frequency limited (100/min, 5/s per bot)
-}
 
 _MAX_REPLY = 64 * 1024  # bytes of a webhook reply we read; replies are tiny JSON
 _SNIPPET = 200  # characters of a reply quoted in an error message
@@ -86,13 +57,10 @@ _SNIPPET = 200  # characters of a reply quoted in an error message
 class _ClassifiedDeliveryError(DeliveryError):
     """A delivery error that knows whether waiting may help.
 
-    ``retry_after`` is the wait (seconds) a server asked for, if it said;
     ``refused`` maps the e-mail recipients that did not get the message to the
     server's ``(code, reply)``: when some recipients did get it, a retry should
     go to these addresses only, or the others receive it twice.
     """
-
-    permanent: bool = False
 
     def __init__(
         self,
@@ -101,8 +69,7 @@ class _ClassifiedDeliveryError(DeliveryError):
         retry_after: float | None = None,
         refused: Mapping[str, tuple[int, str]] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
         self.refused: dict[str, tuple[int, str]] = dict(refused or {})
 
 
@@ -397,58 +364,6 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def _sign_dingtalk(url: str, secret: str, now: Callable[[], float]) -> str:
-    """Append DingTalk's timestamp (ms) and HMAC-SHA256 sign to the URL's query."""
-    timestamp = str(int(now() * 1000))
-    digest = hmac.new(
-        secret.encode("utf-8"), f"{timestamp}\n{secret}".encode(), hashlib.sha256
-    ).digest()
-    sign = base64.b64encode(digest).decode("ascii")
-    query = urllib.parse.urlencode({"timestamp": timestamp, "sign": sign})
-    sep = "" if url.endswith(("?", "&")) else "&" if "?" in url else "?"
-    return f"{url}{sep}{query}"
-
-
-def _feishu_sign(secret: str, timestamp: str) -> str:
-    """Feishu's signature: HMAC-SHA256 keyed with ``"{timestamp}\\n{secret}"`` over nothing."""
-    key = f"{timestamp}\n{secret}".encode()
-    return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
-
-
-def _payload(
-    kind: str,
-    url: str,
-    markdown: str,
-    *,
-    title: str,
-    secret: str | None,
-    key: str,
-    now: Callable[[], float],
-) -> tuple[str, dict[str, Any]]:
-    """The URL to post to and the JSON body, in the service's own format."""
-    if kind == "wecom":
-        return url, {"msgtype": "markdown", "markdown": {"content": markdown}}
-    if kind == "dingtalk":
-        body = {"msgtype": "markdown", "markdown": {"title": title, "text": markdown}}
-        return (_sign_dingtalk(url, secret, now) if secret else url), body
-    if kind == "feishu":
-        # An interactive card is the custom-bot message that renders Markdown
-        # (headings, lists, links); "post" rich text takes structured runs instead.
-        card = {
-            "config": {"wide_screen_mode": True},
-            "header": {"title": {"tag": "plain_text", "content": title}},
-            "elements": [{"tag": "markdown", "content": markdown}],
-        }
-        feishu: dict[str, Any] = {}
-        if secret:
-            timestamp = str(int(now()))
-            feishu = {"timestamp": timestamp, "sign": _feishu_sign(secret, timestamp)}
-        return url, {**feishu, "msg_type": "interactive", "card": card}
-    if kind == "slack":
-        return url, {"text": markdown}
-    return url, {"title": title, "markdown": markdown, "key": key}
-
-
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -458,27 +373,15 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP date; the orchestrator's backoff will do
 
 
-def _service_code(kind: str, reply: Any) -> tuple[int, str] | None:
-    """(code, message) from a 200 reply of a service that reports errors in JSON."""
-    if not isinstance(reply, dict):
-        return None
-    if kind in ("wecom", "dingtalk"):
-        code, msg = reply.get("errcode"), reply.get("errmsg", "")
-    else:  # feishu: "code"/"msg", older replies "StatusCode"/"StatusMessage"
-        code = reply.get("code", reply.get("StatusCode"))
-        msg = reply.get("msg", reply.get("StatusMessage", ""))
-    return (code, str(msg)) if isinstance(code, int) else None
-
-
-def _check_reply(kind: str, label: str, body: str, secrets: Sequence[str]) -> None:
+def _check_reply(service: ChatService, label: str, body: str, secrets: Sequence[str]) -> None:
     """Raise if a 2xx reply still reports an error (WeCom, DingTalk, Feishu do)."""
-    if kind not in _RATE_LIMIT_CODES:
+    if service.reply_code is None:
         return  # slack and json: the status code is the answer
     try:
         reply = json.loads(body)
     except ValueError:
         reply = None
-    found = _service_code(kind, reply)
+    found = service.reply_code(reply)
     if found is None:
         snippet = _redact(body[:_SNIPPET], secrets)
         raise PermanentDeliveryError(
@@ -488,7 +391,7 @@ def _check_reply(kind: str, label: str, body: str, secrets: Sequence[str]) -> No
     if code == 0:
         return
     message = f"{label}: service error {code}: {_redact(msg, secrets)[:_SNIPPET]}"
-    if code in _RATE_LIMIT_CODES[kind]:
+    if code in service.slow_down:
         raise TransientDeliveryError(message + " (rate limit; retry later)")
     raise PermanentDeliveryError(message)
 
@@ -538,17 +441,18 @@ def post_webhook(
     or error messages.
     """
     label = f"webhook {kind} ({_host(url)})"
-    if kind not in LIMITS:
+    service = SERVICES.get(kind)
+    if service is None:
         raise PermanentDeliveryError(f"{label}: unknown webhook kind")
     size = len(markdown.encode("utf-8"))
-    if size > LIMITS[kind]:
+    if size > service.limit:
         raise PermanentDeliveryError(
-            f"{label}: message is {size} bytes, over the {LIMITS[kind]}-byte limit "
+            f"{label}: message is {size} bytes, over the {service.limit}-byte limit "
             "(it should have been split)"
         )
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise PermanentDeliveryError(f"{label}: the URL must start with https:// or http://")
-    target, payload = _payload(kind, url, markdown, title=title, secret=secret, key=key, now=now)
+    target, payload = service.payload(url, markdown, title, secret, key, now)
     secrets = _secrets_in(target) + _secrets_in(url)
     # ensure_ascii=False: Chinese stays 3 bytes a character instead of 6 (\uXXXX),
     # which keeps the request within the services' byte limits.
@@ -561,7 +465,7 @@ def post_webhook(
     if kind == "json" and secret:
         mac = hmac.new(secret.encode("utf-8"), data, hashlib.sha256).hexdigest()
         headers["X-Watcher-Signature"] = f"sha256={mac}"
-    elif secret and kind in ("wecom", "slack"):
+    elif secret and not service.signs:
         log.debug("%s: this kind has no signing; the secret is not used", label)
 
     opener = urllib.request.build_opener(_NoRedirect)
@@ -582,7 +486,7 @@ def post_webhook(
         raise PermanentDeliveryError(f"{label}: the webhook URL is not valid") from None
     except (OSError, http.client.HTTPException) as exc:
         raise _network_error(label, exc, timeout, secrets) from None
-    _check_reply(kind, label, body, secrets)
+    _check_reply(service, label, body, secrets)
     log.info("%s: delivered %s (%d bytes)", label, key, size)
 
 

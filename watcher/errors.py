@@ -43,4 +43,20 @@ class RuleError(WatcherError):
 
 
 class DeliveryError(WatcherError):
-    """A digest could not be delivered; the delivery stays pending."""
+    """A digest could not be delivered; the delivery stays pending.
+
+    ``permanent`` says waiting will not help (a refused address, a 404, an invalid
+    bot key, a digest that cannot be encoded): it is retried much less often and
+    shown as such in ``watcher status``. ``retry_after`` is the wait in seconds a
+    server asked for, if it said.
+    """
+
+    permanent: bool = False
+
+    def __init__(
+        self, message: str, *, permanent: bool | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        if permanent is not None:
+            self.permanent = permanent
+        self.retry_after = retry_after

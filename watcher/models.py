@@ -5,6 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+ArticleKind = Literal["article", "photo", "ad"]
+FileStatus = Literal["ok", "duplicate", "failed", "skipped"]
+DeliveryStatus = Literal["pending", "sent", "skipped"]
+Failure = Literal["transient", "permanent"]
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,10 @@ class ScanReport:
         if self.duplicate:
             parts.append(f"{self.duplicate} duplicate")
         if self.waiting:
-            parts.append(f"{self.waiting} left for the next scan")
+            parts.append(
+                f"{self.waiting} left for the next scan (still being written: changed within "
+                "scan.settle_seconds, or changed while read)"
+            )
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
         tail = f"; {self.articles} articles added"
@@ -211,3 +220,53 @@ class Digest:
         d = self.day
         counts = " · ".join(f"{s.name} {s.count}" for s in self.sections if s.count)
         return f"【watcher】{d.year}年{d.month}月{d.day}日 日报：{counts or '今日无匹配'}"
+
+
+@dataclass(frozen=True)
+class ScanRecord:
+    """A finished scan as the store remembers it."""
+
+    id: int
+    started: dt.datetime
+    finished: dt.datetime
+    new: int
+    unchanged: int
+    duplicate: int
+    failed: int
+    waiting: int
+    skipped: int
+    articles: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One (day, channel) delivery and where it stands.
+
+    ``parts_sent`` counts the messages of a chat delivery already posted, so a retry
+    after a partial send posts only the rest. ``failure`` says whether the last error
+    was transient or permanent (None: no error yet).
+    """
+
+    day: dt.date
+    channel: str
+    key: str
+    status: DeliveryStatus
+    attempts: int = 0
+    last_error: str | None = None
+    last_attempt: dt.datetime | None = None
+    next_attempt: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    claimed_by: str | None = None
+    parts_sent: int = 0
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True)
+class AlarmFacts:
+    """What the alarms look at."""
+
+    last_document: dt.datetime | None  # newest document first seen
+    first_document: dt.datetime | None
+    read_today: int  # files read since the look-back start
+    failed_today: int
+    topic_last_match: dict[str, dt.datetime] = field(default_factory=dict)

@@ -1,9 +1,11 @@
 """The orchestrator: the one place that knows the order of the stages.
 
-``scan`` is the recipe: list the inbox (stat only) → skip what is unchanged →
-read the bytes → hash → decode (readers) → split (pages) → store, one
+Two recipes. ``scan``: list the inbox (stat only) → skip what is unchanged →
+read the bytes → hash → decode (readers) → split (pages) → match → store, one
 transaction per document. A document that fails is recorded with its reason
-and the scan goes on; it is retried when the file changes.
+and the scan goes on; it is retried when the file changes. ``tick`` (the
+daemon's turn) and ``digest_day`` (``watcher digest``): produce the day's digest
+once → write the archive → give every channel its delivery → deliver, exactly once.
 """
 
 from __future__ import annotations
@@ -14,17 +16,28 @@ import hashlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Literal
 
+from watcher import deliveries, pages, readers, sandbox, schedule, segment
 from watcher import digest as digest_mod
-from watcher import pages, readers, sandbox, segment
-from watcher.config import Config, WebhookConfig
-from watcher.deliver import LIMITS, build_email, post_webhook, send_email
-from watcher.errors import DeliveryError, ReadError, ReaderUnavailable
+from watcher.config import Config
+from watcher.deliver import build_email, post_webhook, send_email
+from watcher.errors import DeliveryError, ReadError, ReaderUnavailable, WatcherError
 from watcher.matcher import Matcher
-from watcher.models import Digest, DigestStats, FileInfo, Match, ScanReport
+from watcher.models import (
+    Delivery,
+    Digest,
+    DigestStats,
+    Failure,
+    FileInfo,
+    Match,
+    ScanRecord,
+    ScanReport,
+)
 from watcher.render import Renderer, write_archive
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store
@@ -40,12 +53,15 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def list_inbox(inbox: Path, ignore: tuple[str, ...], recursive: bool = True) -> list[FileInfo]:
+def list_inbox(
+    inbox: Path, ignore: tuple[str, ...], recursive: bool = True, *, strict: bool = False
+) -> list[FileInfo]:
     """Every file under ``inbox`` with its size and mtime, sorted by path.
 
     Only ``stat`` is called: a rescan of an unchanged folder reads no file.
     Names matching an ``ignore`` glob (``*.part``, ``*.tmp``, ``*~``, dot
-    files) are files still being written or not meant for us.
+    files) are files still being written or not meant for us. ``strict``: an
+    inbox that cannot be listed raises OSError instead of counting as empty.
     """
     found: list[FileInfo] = []
 
@@ -53,6 +69,8 @@ def list_inbox(inbox: Path, ignore: tuple[str, ...], recursive: bool = True) -> 
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
+            if strict and folder == inbox:
+                raise
             log.warning("cannot list %s: %s", folder, exc)
             return
         for entry in entries:
@@ -132,11 +150,15 @@ def scan(
     clock: Clock = utc_now,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    settle: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ScanReport:
     """One pass over the inbox; returns what happened.
 
     New articles are matched against ``topics``; stored articles are
-    re-matched first for any topic whose watchlist changed.
+    re-matched first for any topic whose watchlist changed. ``settle`` (one-shot
+    commands): files changed within ``scan.settle_seconds`` are waited for, at most
+    that long, instead of being left for a next scan that may never come.
     """
     started = clock()
     scan_id = store.begin_scan(started)
@@ -144,6 +166,8 @@ def scan(
     sync_topics(store, topics, segmenter, clock)
     matcher = Matcher(topics, segmenter) if topics else None
     files = list_inbox(config.inbox, config.scan.ignore, config.scan.recursive)
+    if settle:
+        files = _settle(config, files, clock, sleep)
     known = store.file_states()
     report = ScanReport()
     # One reader process for the scan's PDF and DOCX files, started at the first one.
@@ -163,20 +187,57 @@ def scan(
     return report
 
 
-# Outcomes of one file: (kind, articles added, failure reason, articles matched)
-Outcome = tuple[str, int, str | None, int]
+def _settle(
+    config: Config, files: list[FileInfo], clock: Clock, sleep: Callable[[float], None]
+) -> list[FileInfo]:
+    """Wait until the youngest file is ``scan.settle_seconds`` old (at most that long),
+    then list the inbox again: a file copied just before a one-shot scan is read."""
+    settle = config.scan.settle_seconds
+    now = clock().timestamp()
+    young = [f for f in files if now - f.mtime_ns / 1e9 < settle]
+    if not young:
+        return files
+    wait = min(settle, max(settle - (now - f.mtime_ns / 1e9) for f in young)) + 0.05
+    log.info(
+        "waiting %.1fs for %d file(s) changed within the last %gs (scan.settle_seconds) "
+        "to finish being written",
+        wait,
+        len(young),
+        settle,
+    )
+    sleep(wait)
+    return list_inbox(config.inbox, config.scan.ignore, config.scan.recursive)
+
+
+OutcomeKind = Literal["new", "unchanged", "duplicate", "failed", "waiting", "skipped"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one file in a scan."""
+
+    kind: OutcomeKind
+    articles: int = 0  # articles added
+    matched: int = 0  # of which matched a topic
+    reason: str | None = None  # why it failed
 
 
 def _tally(report: ScanReport, outcome: Outcome, info: FileInfo) -> ScanReport:
-    kind, n, reason, matched = outcome
-    changes: dict[str, object] = {
-        kind: getattr(report, kind) + 1,
-        "articles": report.articles + n,
-        "matched": report.matched + matched,
-    }
-    if kind == "failed" and reason is not None:
-        changes["failures"] = (*report.failures, (str(info.path), reason))
-    return replace(report, **changes)  # type: ignore[arg-type]
+    k = outcome.kind
+    report = replace(
+        report,
+        new=report.new + (k == "new"),
+        unchanged=report.unchanged + (k == "unchanged"),
+        duplicate=report.duplicate + (k == "duplicate"),
+        failed=report.failed + (k == "failed"),
+        waiting=report.waiting + (k == "waiting"),
+        skipped=report.skipped + (k == "skipped"),
+        articles=report.articles + outcome.articles,
+        matched=report.matched + outcome.matched,
+    )
+    if k == "failed" and outcome.reason is not None:
+        report = replace(report, failures=(*report.failures, (str(info.path), outcome.reason)))
+    return report
 
 
 def _scan_one(
@@ -194,17 +255,17 @@ def _scan_one(
         # (looked up only for such files: an unchanged folder costs no imports).
         retry = _failed_for_want_of_reader(known, info.path)
         if not retry or readers.unavailable(info.path) is not None:
-            return ("unchanged", 0, None, 0)
+            return Outcome("unchanged")
     missing = readers.unavailable(info.path)
     now = clock()
     age = now.timestamp() - info.mtime_ns / 1e9
     if age < config.scan.settle_seconds:
         log.debug("%s: changed %.1fs ago, waiting for the writer to finish", path, age)
-        return ("waiting", 0, None, 0)
+        return Outcome("waiting")
     if readers.reader_for(info.path) is None:
         log.info("%s: skipped, not a type watcher reads (%s)", path, info.path.suffix or "none")
         store.record_file(path, info.size, info.mtime_ns, None, "skipped", now, "unknown type")
-        return ("skipped", 0, None, 0)
+        return Outcome("skipped")
     if missing is not None:
         return _fail(store, info, None, missing, now)
     if info.size > config.scan.max_file_mb * 1024 * 1024:
@@ -217,13 +278,13 @@ def _scan_one(
         return _fail(store, info, None, f"cannot read: {exc.strerror or exc}", now)
     if (after.st_size, after.st_mtime_ns) != (info.size, info.mtime_ns) or len(data) != info.size:
         log.info("%s: changed while being read, will retry on the next scan", path)
-        return ("waiting", 0, None, 0)
+        return Outcome("waiting")
     sha = hashlib.sha256(data).hexdigest()
     if store.document_status(sha) == "ok":
         # Same bytes under another name (renamed or copied): not a new document.
         store.record_file(path, info.size, info.mtime_ns, sha, "duplicate", now)
         log.info("%s: same content as a document already read, not counted twice", path)
-        return ("duplicate", 0, None, 0)
+        return Outcome("duplicate")
     try:
         text = readers.read_bytes(info.path, data, worker.limits, worker)
         articles = pages.split_page(
@@ -235,7 +296,7 @@ def _scan_one(
         found: list[list[Match]] = [matcher.match(a) for a in articles] if matcher else []
     except ReaderUnavailable as exc:
         log.warning("%s: not read now, will retry on the next scan: %s", path, exc)
-        return ("waiting", 0, None, 0)
+        return Outcome("waiting")
     except ReadError as exc:
         return _fail(store, info, sha, str(exc), now)
     except Exception as exc:  # one strange document must not stop the scan
@@ -252,7 +313,7 @@ def _scan_one(
         matches=found,
     )
     log.debug("%s: %d articles (%s)", path, len(articles), text.encoding)
-    return ("new", len(articles), None, sum(1 for f in found if f))
+    return Outcome("new", len(articles), sum(1 for f in found if f))
 
 
 def _failed_for_want_of_reader(known: FileState, path: Path) -> bool:
@@ -270,21 +331,15 @@ def _fail(store: Store, info: FileInfo, sha: str | None, reason: str, now: dt.da
         reason=reason,
         now=now,
     )
-    return ("failed", 0, reason, 0)
+    return Outcome("failed", reason=reason)
 
 
 # --- the digest: produce (once), write the archive, deliver (exactly once) --------
-
-
-@dataclass(frozen=True)
-class Channel:
-    """Somewhere a digest goes: the e-mail list, a per-topic list, a chat bot."""
-
-    name: str  # 'email:<to>', 'email:<topic>:<to>', 'webhook:<name>': its key in the store
-    kind: str  # 'email' or a webhook kind
-    topics: frozenset[str] | None = None  # None: every topic
-    recipients: tuple[str, ...] = ()
-    webhook: WebhookConfig | None = None
+#
+# The second recipe. ``tick`` is what the daemon runs at every scan and digest time
+# and what ``watcher run --once`` runs once; ``digest_day`` is what ``watcher digest``
+# runs: both produce a day's digest the same way, with the same notices, and give
+# every configured channel its delivery.
 
 
 @dataclass(frozen=True)
@@ -293,32 +348,36 @@ class DeliveryResult:
     channel: str
     ok: bool
     detail: str  # what was sent, or the error
+    permanent: bool = False  # a failure that waiting will not heal
 
 
-def channels(config: Config) -> list[Channel]:
-    """The delivery channels the config names, in a stable order."""
-    out: list[Channel] = []
-    if config.email.enabled:
-        # One delivery per recipient: a retry after one address was refused
-        # never sends the others a second copy.
-        for address in config.email.to:
-            out.append(Channel(f"email:{address}", "email", None, (address,)))
-        for topic_id, addresses in config.email.topics:
-            for address in addresses:
-                out.append(
-                    Channel(
-                        f"email:{topic_id}:{address}", "email", frozenset([topic_id]), (address,)
-                    )
-                )
-    for hook in config.webhooks:
-        topics = frozenset(hook.topics) if hook.topics else None
-        out.append(Channel(f"webhook:{hook.name}", hook.kind, topics, webhook=hook))
-    return out
+@dataclass(frozen=True)
+class DigestRun:
+    """What making (or re-rendering) one day's digest did."""
+
+    digest: Digest
+    made: bool  # produced now; False: the stored one
+    paths: tuple[Path, ...]  # report files written
+    deliveries: tuple[DeliveryResult, ...] = ()
 
 
-def delivery_key(day: dt.date, channel: str, salt: str = "") -> str:
-    """The idempotency key of one (day, channel) delivery: the same on every retry."""
-    return hashlib.sha256(f"{day.isoformat()}|{channel}|{salt}".encode()).hexdigest()[:24]
+@dataclass(frozen=True)
+class Preview:
+    """A dry run: the digest as it would be, and what each channel would get."""
+
+    digest: Digest
+    stored: bool  # the day's digest exists already (it is shown as stored)
+    channels: tuple[tuple[str, str, str], ...]  # (channel, status, what would be sent)
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """One tick of the schedule."""
+
+    scan: ScanReport | None
+    digest: DigestRun | None  # today's digest, when it was due (or forced) now
+    rewritten: tuple[dt.date, ...]  # days whose missing report files were written again
+    deliveries: tuple[DeliveryResult, ...]
 
 
 def today(config: Config, clock: Clock = utc_now) -> dt.date:
@@ -326,11 +385,79 @@ def today(config: Config, clock: Clock = utc_now) -> dt.date:
     return clock().astimezone(config.tz).date()
 
 
-def only_topics(d: Digest, topics: frozenset[str] | None) -> Digest:
-    """The digest as a channel routed to some topics sees it."""
-    if topics is None:
-        return d
-    return replace(d, sections=tuple(s for s in d.sections if s.id in topics))
+def alarms(config: Config, store: Store, now: dt.datetime, topics: Sequence[Topic]) -> list[str]:
+    """Conditions a user should know about, in plain words (for status and the digest)."""
+    out = []
+    facts = store.alarm_facts(now - dt.timedelta(days=1))
+    last = facts.last_document
+    quiet = config.alarms.quiet_days
+    if last is not None and now - last > dt.timedelta(days=quiet):
+        out.append(f"已有 {(now - last).days} 天没有新文件进入收件箱（{config.inbox}）")
+    read, failed = facts.read_today, facts.failed_today
+    if read and failed / read > config.alarms.failure_rate:
+        out.append(f"过去一天读取失败率 {failed / read:.0%}（{failed}/{read}），超过阈值")
+    silent = config.alarms.silent_topic_days
+    first = facts.first_document
+    if first is not None and now - first > dt.timedelta(days=silent):
+        for t in topics:
+            seen = facts.topic_last_match.get(t.id)
+            if seen is None or now - seen > dt.timedelta(days=silent):
+                out.append(f"关注主题「{t.name}」已有 {silent} 天以上没有匹配文章")
+    return out
+
+
+def notices(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    now: dt.datetime,
+    config_errors: Sequence[str] = (),
+) -> list[str]:
+    """The footer of a digest: config problems (of a running daemon's bad edit), then
+    alarms. The same for every command that makes a digest."""
+    out = [f"配置错误（仍在使用上次的有效配置）：{p}" for p in config_errors]
+    return out + alarms(config, store, now, topics)
+
+
+def _window(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    day: dt.date,
+    now: dt.datetime,
+    notes: Sequence[str],
+) -> Digest:
+    """The digest of ``day`` made now from the store (pure but for reading it)."""
+    since = store.last_cutoff(day)
+    window = list(store.articles_seen(since, now))
+    found: dict[tuple[str, int], list[Match]] = {}
+    for doc, idx, m in store.matches_for({r.doc_sha256 for r in window}):
+        found.setdefault((doc, idx), []).append(m)
+    candidates = [
+        digest_mod.Candidate(
+            r.doc_sha256,
+            r.file,
+            r.article,
+            r.first_seen,
+            tuple(found[(r.doc_sha256, r.article.index)]),
+        )
+        for r in window
+        if (r.doc_sha256, r.article.index) in found
+    ]
+    docs, arts = store.window_counts(since, now)
+    history = {d: c for d, c in store.digest_days() if d < day}
+    return digest_mod.build_digest(
+        day=day,
+        timezone=config.timezone,
+        produced_at=now,
+        since=since,
+        topics=topics,
+        candidates=candidates,
+        history=history,
+        stats=DigestStats(documents=docs, articles=arts, failures=tuple(store.failures())),
+        notices=notes,
+        max_per_topic=config.digest.max_per_topic,
+    )
 
 
 def produce_digest(
@@ -350,62 +477,40 @@ def produce_digest(
     in the same transaction; returns (digest, True when made now).
     """
     with store.transaction():  # the window read and the digest stored as one
-        return _produce(config, store, topics, day, clock, notices)
-
-
-def _produce(
-    config: Config,
-    store: Store,
-    topics: Sequence[Topic],
-    day: dt.date,
-    clock: Clock,
-    notices: Sequence[str],
-) -> tuple[Digest, bool]:
-    stored = store.digest(day)
-    if stored is not None:
-        return digest_mod.from_json(stored), False
-    now = clock()
-    since = store.last_cutoff(day)
-    window = list(store.articles_seen(since, now))
-    found: dict[tuple[str, int], list[Match]] = {}
-    for doc, idx, m in store.matches_for({r.doc_sha256 for r in window}):
-        found.setdefault((doc, idx), []).append(m)
-    candidates = [
-        digest_mod.Candidate(
-            r.doc_sha256,
-            r.file,
-            r.article,
-            r.first_seen,
-            tuple(found[(r.doc_sha256, r.article.index)]),
-        )
-        for r in window
-        if (r.doc_sha256, r.article.index) in found
-    ]
-    docs, arts = store.window_counts(since, now)
-    history = {d: c for d, c in store.digest_days() if d < day}
-    made = digest_mod.build_digest(
-        day=day,
-        timezone=config.timezone,
-        produced_at=now,
-        since=since,
-        topics=topics,
-        candidates=candidates,
-        history=history,
-        stats=DigestStats(documents=docs, articles=arts, failures=tuple(store.failures())),
-        notices=notices,
-        max_per_topic=config.digest.max_per_topic,
-    )
-    plan = []
-    for ch in channels(config):
-        empty = only_topics(made, ch.topics).total == 0
-        status = "skipped" if empty and not config.digest.send_empty else "pending"
-        plan.append((ch.name, delivery_key(day, ch.name), status))
-    counts = {s.id: s.count for s in made.sections}
-    if not store.add_digest(day, now, since, counts, digest_mod.to_json(made), plan):
-        # Another process made it first (two CLIs at once): use theirs.
-        return digest_mod.from_json(store.digest(day) or ""), False
+        stored = store.digest(day)
+        if stored is not None:
+            return digest_mod.from_json(stored), False
+        now = clock()
+        made = _window(config, store, topics, day, now, notices)
+        counts = {s.id: s.count for s in made.sections}
+        plan = deliveries.plan(config, made)
+        if not store.add_digest(day, now, made.since, counts, digest_mod.to_json(made), plan):
+            # Another process made it first (two CLIs at once): use theirs.
+            return digest_mod.from_json(store.digest(day) or ""), False
     log.info("digest %s produced: %d matched articles, %d channels", day, made.total, len(plan))
     return made, True
+
+
+def stored_digest(store: Store, day: dt.date) -> Digest | None:
+    """The digest produced on ``day``, or None."""
+    text = store.digest(day)
+    return digest_mod.from_json(text) if text is not None else None
+
+
+def ensure_deliveries(config: Config, store: Store, day: dt.date, now: dt.datetime) -> None:
+    """Give every configured channel a delivery of ``day``'s digest: a channel added
+    after the digest was produced gets it too (skipped, like the others, when its view
+    is empty and ``digest.send_empty`` is off)."""
+    have = {r.channel for r in store.deliveries(day=day)}
+    wanted = deliveries.channels(config)
+    if all(ch.name in have for ch in wanted):
+        return
+    d = stored_digest(store, day)
+    if d is None:
+        return
+    for name, key, status in deliveries.plan(config, d):
+        if name not in have:
+            store.ensure_delivery(day, name, key, now, status)
 
 
 def renderer_for(config: Config) -> Renderer:
@@ -416,6 +521,177 @@ def renderer_for(config: Config) -> Renderer:
 def write_reports(config: Config, store: Store, d: Digest, renderer: Renderer) -> list[Path]:
     """The report archive for one digest (and the index of all days)."""
     return write_archive(d, renderer, config.digest.out_dir, store.digest_days())
+
+
+def digest_day(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    day: dt.date,
+    *,
+    clock: Clock = utc_now,
+    config_errors: Sequence[str] = (),
+    send: bool = False,
+    env: Mapping[str, str] | None = None,
+    renderer: Renderer | None = None,
+) -> DigestRun:
+    """Make (once) and write the digest of ``day``; with ``send``, deliver what is pending.
+
+    The recipe: produce the digest with the day's notices (or take the stored one) →
+    write its report files → give every configured channel a delivery row (a channel
+    added since gets it too) → deliver the pending ones, ignoring retry times.
+    """
+    renderer = renderer or renderer_for(config)
+    now = clock()
+    made, new = produce_digest(
+        config, store, topics, day, clock=clock,
+        notices=notices(config, store, topics, now, config_errors),
+    )  # fmt: skip
+    paths = tuple(write_reports(config, store, made, renderer))
+    ensure_deliveries(config, store, day, clock())
+    results: tuple[DeliveryResult, ...] = ()
+    if send:
+        results = tuple(
+            deliver(config, store, renderer, clock=clock, day=day, due_only=False, env=env)
+        )
+    return DigestRun(made, new, paths, results)
+
+
+def resend(config: Config, store: Store, day: dt.date, now: dt.datetime) -> int:
+    """``--force``: make the day's sent deliveries pending again, under new keys."""
+    configured = {c.name for c in deliveries.channels(config)}
+    n = 0
+    for row in store.deliveries(day=day):
+        if row.status == "sent" and row.channel in configured:  # never a skipped one
+            salt = f"force-{row.attempts}"
+            key = deliveries.delivery_key(day, row.channel, salt)
+            store.delivery_reset(day, row.channel, key, now)
+            n += 1
+    return n
+
+
+def preview(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    day: dt.date,
+    *,
+    clock: Clock = utc_now,
+    config_errors: Sequence[str] = (),
+    force: bool = False,
+    renderer: Renderer | None = None,
+) -> Preview:
+    """A dry run of ``digest_day``: the digest and each channel's message, writing nothing
+    (a digest not yet produced is built in memory and not stored)."""
+    renderer = renderer or renderer_for(config)
+    now = clock()
+    stored = stored_digest(store, day)
+    d = stored or _window(
+        config, store, topics, day, now, notices(config, store, topics, now, config_errors)
+    )
+    rows = {r.channel: r for r in store.deliveries(day=day)}
+    planned = {name: status for name, _, status in deliveries.plan(config, d)}
+    out = []
+    for ch in deliveries.channels(config):
+        row = rows.get(ch.name)
+        status: str = row.status if row is not None else planned[ch.name]
+        if row is not None and row.status == "pending" and row.parts_sent:
+            status += f", {row.parts_sent} part(s) already sent"
+        if force and status == "sent":
+            status = "sent, would be resent"
+        view = deliveries.only_topics(d, ch.topics)
+        out.append((ch.name, status, describe_delivery(ch, view, renderer)))
+    return Preview(d, stored is not None, tuple(out))
+
+
+def tick(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    *,
+    segmenter: Segmenter | None = None,
+    clock: Clock = utc_now,
+    config_errors: Sequence[str] = (),
+    scan_inbox: bool = True,
+    settle: bool = False,
+    force_digest: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> TickReport:
+    """One turn of the schedule, as the daemon and ``watcher run --once`` run it.
+
+    The recipe: scan the inbox → make today's digest if its time has come (or
+    ``force_digest``) → write report files missing after a crash → give every channel
+    of the catch-up window its delivery → deliver what is pending and due. Each step
+    after the scan stands alone: a digest that fails to render never stops delivery.
+    """
+    report = None
+    if scan_inbox:
+        report = scan(
+            config, store, topics=topics, segmenter=segmenter, clock=clock,
+            should_stop=should_stop, settle=settle,
+        )  # fmt: skip
+    renderer = renderer_for(config)
+    made: DigestRun | None = None
+    rewritten: list[dt.date] = []
+    results: list[DeliveryResult] = []
+    now = clock()
+    produced = {d for d, _ in store.digest_days()}
+    oldest = today(config, clock) - dt.timedelta(days=config.digest.catch_up_days)
+
+    def step(name: str, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except WatcherError as exc:
+            log.error("%s: %s", name, exc)
+        except Exception:  # the next step and the next tick go on
+            log.exception("%s: internal error (watcher goes on)", name)
+
+    def make() -> None:
+        nonlocal made
+        day = schedule.digest_due(now, config.schedule.digest_at, config.timezone, produced)
+        if force_digest and day is None and today(config, clock) not in produced:
+            day = today(config, clock)
+        if day is not None:
+            made = digest_day(
+                config, store, topics, day, clock=clock, config_errors=config_errors,
+                renderer=renderer,
+            )  # fmt: skip
+            log.info("digest %s: %s (%d files written)", day, made.digest.subject, len(made.paths))
+
+    def rewrite() -> None:
+        # A digest stored but whose files were never written (killed in between,
+        # disk full): write them now.
+        for done in sorted(d for d in produced if d >= oldest):
+            if not (config.digest.out_dir / f"{done.isoformat()}.html").exists():
+                d = stored_digest(store, done)
+                if d is not None:
+                    write_reports(config, store, d, renderer)
+                    rewritten.append(done)
+                    log.info("digest %s: report files written again", done)
+
+    def send() -> None:
+        # A channel added since today's digest was made gets it (not the days before
+        # it existed: those stay for `watcher digest --date D --send`).
+        if today(config, clock) in produced:
+            ensure_deliveries(config, store, today(config, clock), clock())
+        # Deliveries of the look-back window, oldest first; older ones are
+        # left for `watcher digest --date D --send`.
+        days = sorted({r.day for r in store.deliveries(status="pending")})
+        for day in days:
+            if day < oldest or (should_stop is not None and should_stop()):
+                continue
+            found = deliver(
+                config, store, renderer, clock=clock, day=day, should_stop=should_stop, env=env
+            )
+            results.extend(found)
+
+    step("digest", make)
+    if made is not None:
+        produced.add(made.digest.day)
+    step("report files", rewrite)
+    step("delivery", send)
+    return TickReport(report, made, tuple(rewritten), tuple(results))
 
 
 def deliver(
@@ -433,53 +709,63 @@ def deliver(
 
     Send first, then mark sent (rss2email's rule): a crash in between repeats
     the attempt, under the same idempotency key. A failure leaves the delivery
-    pending with its error and a retry time that doubles with each attempt;
+    pending with its error and a retry time from :func:`deliveries.retry_wait`;
     one failing channel never blocks the others.
     """
     env = os.environ if env is None else env
-    by_name = {c.name: c for c in channels(config)}
+    by_name = {c.name: c for c in deliveries.channels(config)}
     results = []
     now = clock()
     for row in store.deliveries(day=day, status="pending"):
-        the_day = dt.date.fromisoformat(row["day"])
-        if (
-            due_only
-            and row["next_attempt"]
-            and dt.datetime.fromisoformat(row["next_attempt"]) > now
-        ):
+        if due_only and row.next_attempt and row.next_attempt > now:
             continue
-        ch = by_name.get(row["channel"])
+        ch = by_name.get(row.channel)
         if ch is None:
             log.warning(
-                "delivery %s %s: channel no longer configured; left pending",
-                the_day,
-                row["channel"],
+                "delivery %s %s: channel no longer configured; left pending", row.day, row.channel
             )
             continue
         if should_stop is not None and should_stop():
             break
-        if not store.claim_delivery(the_day, ch.name, clock(), _ME, _alive):
-            log.info("delivery %s %s: another process is sending it", the_day, ch.name)
+        if not store.claim_delivery(row.day, ch.name, clock(), _ME, _alive):
+            log.info("delivery %s %s: another process is sending it", row.day, ch.name)
             continue
         try:
-            d = only_topics(digest_mod.from_json(store.digest(the_day) or ""), ch.topics)
-            detail = _send(config, ch, d, renderer, row["key"], env, clock)
+            d = stored_digest(store, row.day)
+            if d is None:
+                raise DeliveryError(f"no digest stored for {row.day}", permanent=True)
+            view = deliveries.only_topics(d, ch.topics)
+            detail = _send(config, store, ch, view, renderer, row, env, clock)
         except Exception as exc:
             if not isinstance(exc, DeliveryError):
                 # A bug or a bad setting (an address without @): recorded like a
                 # failed send, so this channel waits and the others go on.
-                log.exception("delivery %s %s: internal error", the_day, ch.name)
+                log.exception("delivery %s %s: internal error", row.day, ch.name)
                 exc = DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
-            attempts = int(row["attempts"]) + 1
-            wait = min(config.schedule.retry_after * 2 ** (attempts - 1), 6 * 3600)
-            store.delivery_failed(the_day, ch.name, str(exc), clock() + dt.timedelta(seconds=wait))
-            log.warning("delivery %s %s failed (attempt %d): %s", the_day, ch.name, attempts, exc)
-            results.append(DeliveryResult(the_day, ch.name, False, str(exc)))
+            failure: Failure = "permanent" if exc.permanent else "transient"
+            wait = deliveries.retry_wait(
+                row.attempts + 1, failure, config.schedule.retry_after, exc.retry_after
+            )
+            retry_at = clock() + dt.timedelta(seconds=wait)
+            store.delivery_failed(row.day, ch.name, str(exc), retry_at, failure)
+            log.warning(
+                "delivery %s %s failed (attempt %d, %s; next try in %s): %s",
+                row.day, ch.name, row.attempts + 1, failure, _span(wait), exc,
+            )  # fmt: skip
+            results.append(DeliveryResult(row.day, ch.name, False, str(exc), exc.permanent))
             continue
-        store.delivery_sent(the_day, ch.name, clock())
-        log.info("delivery %s %s: %s", the_day, ch.name, detail)
-        results.append(DeliveryResult(the_day, ch.name, True, detail))
+        store.delivery_sent(row.day, ch.name, clock())
+        log.info("delivery %s %s: %s", row.day, ch.name, detail)
+        results.append(DeliveryResult(row.day, ch.name, True, detail))
     return results
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
 
 
 # Who this process is, for delivery claims: "host:pid".
@@ -491,8 +777,13 @@ def _alive(claimer: str) -> bool:
     host, _, pid = claimer.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return True
+    return process_alive(int(pid))
+
+
+def process_alive(pid: int) -> bool:
+    """Does a process with this id run on this machine?"""
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -500,7 +791,7 @@ def _alive(claimer: str) -> bool:
     return True
 
 
-def describe_delivery(config: Config, ch: Channel, d: Digest, renderer: Renderer) -> str:
+def describe_delivery(ch: deliveries.Channel, d: Digest, renderer: Renderer) -> str:
     """What would be sent on a channel (for --dry-run)."""
     if ch.kind == "email":
         parts = renderer.email(d)
@@ -508,8 +799,7 @@ def describe_delivery(config: Config, ch: Channel, d: Digest, renderer: Renderer
             f"e-mail to {', '.join(ch.recipients)}: {parts.subject!r} "
             f"({len(parts.html.encode())} bytes HTML, {len(parts.text.encode())} bytes text)"
         )
-    assert ch.webhook is not None
-    chunks = renderer.chat(d, ch.kind, limit=LIMITS[ch.kind])
+    chunks = renderer.chat(d, ch.kind, limit=deliveries.SERVICES[ch.kind].limit)
     return (
         f"{ch.kind} webhook: {len(chunks)} message(s), {sum(len(c.encode()) for c in chunks)} bytes"
     )
@@ -517,10 +807,11 @@ def describe_delivery(config: Config, ch: Channel, d: Digest, renderer: Renderer
 
 def _send(
     config: Config,
-    ch: Channel,
+    store: Store,
+    ch: deliveries.Channel,
     d: Digest,
     renderer: Renderer,
-    key: str,
+    row: Delivery,
     env: Mapping[str, str],
     clock: Clock,
 ) -> str:
@@ -528,10 +819,17 @@ def _send(
         settings = config.email
         password = env.get(settings.password_env) if settings.password_env else None
         parts = renderer.email(d)
-        msg = build_email(
-            parts.subject, parts.html, parts.text, sender=settings.sender, to=ch.recipients,
-            key=key, date=clock(),
-        )  # fmt: skip
+        try:
+            msg = build_email(
+                parts.subject, parts.html, parts.text, sender=settings.sender,
+                to=ch.recipients, key=row.key, date=clock(),
+            )  # fmt: skip
+        except ValueError as exc:
+            # A stored digest that cannot become an e-mail (a control character in a
+            # name it keeps) will not heal by waiting.
+            raise DeliveryError(
+                f"the digest of {row.day} cannot be sent as e-mail: {exc}", permanent=True
+            ) from None
         send_email(msg, settings, password=password, recipients=ch.recipients)
         return f"e-mail {parts.subject!r} to {len(ch.recipients)} recipient(s)"
     hook = ch.webhook
@@ -543,12 +841,96 @@ def _send(
             "not set; set it in the service's environment"
         )
     secret = env.get(hook.secret_env) if hook.secret_env else None
-    chunks = renderer.chat(d, hook.kind, limit=LIMITS[hook.kind])
-    # Several messages: each has its own key, so a retry after a partial send
-    # repeats only what a receiver cannot tell apart by key.
+    chunks = renderer.chat(d, hook.kind, limit=deliveries.SERVICES[hook.kind].limit)
+    # Each part is its own step, recorded once posted: a retry after a partial send
+    # posts only the parts not yet delivered, each under its own key.
     for n, chunk in enumerate(chunks, 1):
+        if n <= row.parts_sent:
+            continue
         post_webhook(
-            hook.kind, url, chunk, title=d.subject, secret=secret, key=f"{key}-{n}",
-            timeout=hook.timeout,
+            hook.kind, url, chunk, title=d.subject, secret=secret,
+            key=deliveries.part_key(row.key, n), timeout=hook.timeout,
         )  # fmt: skip
-    return f"{len(chunks)} message(s) to {hook.kind} webhook {hook.name}"
+        store.delivery_part_sent(row.day, ch.name, n)
+    resumed = f" (parts {row.parts_sent + 1}–{len(chunks)})" if row.parts_sent else ""
+    return f"{len(chunks)} message(s) to {hook.kind} webhook {hook.name}{resumed}"
+
+
+# --- status: what a monitoring check asks -----------------------------------------
+
+# Exit codes of `watcher status`, worst first wins.
+STATUS_OK, STATUS_ALARM, STATUS_NOT_RUNNING, STATUS_CONFIG = 0, 1, 3, 4
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where watcher stands, as data; ``watcher status`` formats it."""
+
+    daemon: str | None  # who runs it ("pid 12 on host, started …"), None: not running
+    last_scan: ScanRecord | None
+    next_scan: dt.datetime | None
+    next_digest: dt.datetime | None
+    pending: tuple[Delivery, ...]
+    inbox: Path
+    inbox_files: int
+    inbox_bytes: int
+    counts: Mapping[str, int]
+    failures: tuple[tuple[str, str], ...]
+    config_errors: tuple[str, ...]  # the running daemon's, or this config's own
+    alarms: tuple[str, ...]
+
+    @property
+    def failing(self) -> tuple[Delivery, ...]:
+        """Pending deliveries whose last attempt failed."""
+        return tuple(d for d in self.pending if d.last_error)
+
+    @property
+    def exit_code(self) -> int:
+        """4 config broken, 3 daemon not running, 1 an alarm or a failing delivery, 0 ok."""
+        if self.config_errors:
+            return STATUS_CONFIG
+        if self.daemon is None:
+            return STATUS_NOT_RUNNING
+        if self.alarms or self.failing:
+            return STATUS_ALARM
+        return STATUS_OK
+
+
+def status(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    *,
+    holder: str | None,
+    daemon_info: Mapping[str, Any],
+    config_errors: Sequence[str] = (),
+    clock: Clock = utc_now,
+) -> Status:
+    """Gather the status: ``holder`` and ``daemon_info`` are what the daemon's lock and
+    status files say; ``config_errors`` are problems of the config as it is now."""
+    now = clock()
+    raised = list(alarms(config, store, now, topics))
+    try:
+        files = list_inbox(config.inbox, config.scan.ignore, config.scan.recursive, strict=True)
+    except OSError as exc:
+        files = []
+        raised.insert(0, f"收件箱无法读取（{config.inbox}）：{exc.strerror or exc}")
+    nxt = schedule.next_digest_time(now, config.schedule.digest_at, config.timezone)
+    next_scan = daemon_info.get("next_scan") if holder else None
+    errors = list(config_errors)
+    if holder:
+        errors += [e for e in daemon_info.get("config_errors", []) if e not in errors]
+    return Status(
+        daemon=holder,
+        last_scan=store.last_scan(),
+        next_scan=dt.datetime.fromisoformat(next_scan) if next_scan else None,
+        next_digest=nxt,
+        pending=tuple(store.deliveries(status="pending")),
+        inbox=config.inbox,
+        inbox_files=len(files),
+        inbox_bytes=sum(f.size for f in files),
+        counts=store.counts(),
+        failures=tuple(store.failures()),
+        config_errors=tuple(errors),
+        alarms=tuple(raised),
+    )

@@ -65,6 +65,7 @@ from urllib.parse import quote
 import css_inline
 import jinja2
 
+from watcher.deliveries import SERVICES
 from watcher.models import Digest, DigestItem, TopicSection
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -72,14 +73,7 @@ WEEKDAYS = "一二三四五六日"
 SPARK = "▁▂▃▄▅▆▇█"
 TEXT_WIDTH = 72  # plain-text e-mail: display columns (a CJK character takes two)
 
-CHAT_SERVICES = ("wecom", "dingtalk", "feishu", "slack", "json")
 MIN_CHAT_LIMIT = 256
-#: Suggested ``limit`` (UTF-8 bytes) per service, a margin below the documented
-#: maximum: WeCom markdown content 4096 bytes; DingTalk markdown ~20000 bytes;
-#: Feishu custom bot request body 20 KB (JSON envelope and signature included);
-#: Slack truncates text beyond 40000 characters and advises ≤ 4000 (a section
-#: block holds 3000 characters: use 3000 when sending blocks).
-CHAT_LIMITS = {"wecom": 4000, "dingtalk": 18000, "feishu": 18000, "slack": 12000, "json": 16000}
 
 # Article keys become file names: letters, digits, "-" and "_", nothing else.
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -610,19 +604,20 @@ class Renderer:
         Only sections whose id is in ``topics`` (None: all). Messages split
         between items, never inside one (an item too big for any message is
         cut, ending in "…"); each starts with the subject as a bold line,
-        plus "(k/n)" when there are several. ``slack`` uses mrkdwn
-        (``<url|text>``, ``*bold*``); the others standard Markdown. See
-        ``CHAT_LIMITS`` for suggested limits.
+        plus "(k/n)" when there are several. The service's flavour (from
+        ``deliveries.SERVICES``) decides the markup: Slack's mrkdwn
+        (``<url|text>``, ``*bold*``) or standard Markdown.
         """
-        if service not in CHAT_SERVICES:
-            raise ValueError(f"unknown chat service {service!r}; one of {', '.join(CHAT_SERVICES)}")
+        known = SERVICES.get(service)
+        if known is None:
+            raise ValueError(f"unknown chat service {service!r}; one of {', '.join(SERVICES)}")
         if limit < MIN_CHAT_LIMIT:
             raise ValueError(f"chat limit {limit} is too small; at least {MIN_CHAT_LIMIT} bytes")
         d = _clean_digest(digest)
         if topics is not None:
             wanted = set(topics)
             d = dataclasses.replace(d, sections=tuple(s for s in d.sections if s.id in wanted))
-        fmt: _Flavour = _Slack() if service == "slack" else _Markdown()
+        fmt: _Flavour = _Slack() if known.flavour == "slack" else _Markdown()
         return _pack(fmt, d.subject, self._chat_blocks(d, fmt), limit)
 
     def _chat_blocks(self, d: Digest, fmt: _Flavour) -> list[_Block]:
@@ -941,8 +936,6 @@ def _fsync_dir(folder: Path) -> None:
 
 
 __all__ = [
-    "CHAT_LIMITS",
-    "CHAT_SERVICES",
     "EmailParts",
     "Renderer",
     "atomic_write",

@@ -16,14 +16,22 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from watcher.errors import StateError
-from watcher.models import Article, Match, ScanReport, TermHit
+from watcher.models import (
+    AlarmFacts,
+    Article,
+    Delivery,
+    Failure,
+    Match,
+    ScanRecord,
+    ScanReport,
+    TermHit,
+)
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Ordered migrations: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[str] = [
@@ -133,6 +141,12 @@ MIGRATIONS: list[str] = [
     """
     -- Who is sending a delivery right now ('host:pid'), so two processes never do.
     ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
+    """,
+    """
+    -- Chat messages of a split digest already posted: a retry posts only the rest.
+    ALTER TABLE deliveries ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
+    -- Whether the last error was 'transient' or 'permanent'.
+    ALTER TABLE deliveries ADD COLUMN failure TEXT;
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
@@ -539,14 +553,17 @@ class Store:
             (day.isoformat(), channel, key, status, _iso(now)),
         )
 
-    def ensure_delivery(self, day: dt.date, channel: str, key: str, now: dt.datetime) -> None:
-        """A channel added after the digest was produced still gets that day's digest."""
+    def ensure_delivery(
+        self, day: dt.date, channel: str, key: str, now: dt.datetime, status: str = "pending"
+    ) -> None:
+        """Add a delivery of a produced digest unless the channel has one already."""
         with self.transaction():
-            self._put_delivery(day, channel, key, "pending", now)
+            self._put_delivery(day, channel, key, status, now)
 
     def deliveries(
         self, *, day: dt.date | None = None, status: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[Delivery]:
+        """Deliveries (of a day, in a status), by day then channel."""
         where, args = [], []
         if day is not None:
             where.append("day = ?")
@@ -556,7 +573,7 @@ class Store:
             args.append(status)
         sql = "SELECT * FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "")
         rows = self.db.execute(sql + " ORDER BY day, channel", args)
-        return [dict(r) for r in rows]
+        return [_delivery(r) for r in rows]
 
     def claim_delivery(
         self,
@@ -598,18 +615,32 @@ class Store:
         with self.transaction():
             self.db.execute(
                 "UPDATE deliveries SET status = 'sent', sent_at = ?, last_error = NULL, "
-                "next_attempt = NULL, claimed_by = NULL WHERE day = ? AND channel = ?",
+                "failure = NULL, next_attempt = NULL, claimed_by = NULL "
+                "WHERE day = ? AND channel = ?",
                 (_iso(now), day.isoformat(), channel),
             )
 
     def delivery_failed(
-        self, day: dt.date, channel: str, error: str, retry_at: dt.datetime
+        self,
+        day: dt.date,
+        channel: str,
+        error: str,
+        retry_at: dt.datetime,
+        failure: Failure = "transient",
     ) -> None:
         with self.transaction():
             self.db.execute(
-                "UPDATE deliveries SET last_error = ?, next_attempt = ?, claimed_by = NULL "
-                "WHERE day = ? AND channel = ?",
-                (error, _iso(retry_at), day.isoformat(), channel),
+                "UPDATE deliveries SET last_error = ?, next_attempt = ?, claimed_by = NULL, "
+                "failure = ? WHERE day = ? AND channel = ?",
+                (error, _iso(retry_at), failure, day.isoformat(), channel),
+            )
+
+    def delivery_part_sent(self, day: dt.date, channel: str, parts: int) -> None:
+        """Record that the first ``parts`` messages of a chat delivery were posted."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET parts_sent = ? WHERE day = ? AND channel = ?",
+                (parts, day.isoformat(), channel),
             )
 
     def delivery_reset(self, day: dt.date, channel: str, key: str, now: dt.datetime) -> None:
@@ -617,7 +648,8 @@ class Store:
         with self.transaction():
             self.db.execute(
                 "UPDATE deliveries SET status = 'pending', key = ?, next_attempt = ?, "
-                "last_error = NULL WHERE day = ? AND channel = ?",
+                "last_error = NULL, failure = NULL, parts_sent = 0 "
+                "WHERE day = ? AND channel = ?",
                 (key, _iso(now), day.isoformat(), channel),
             )
 
@@ -635,7 +667,7 @@ class Store:
             out += [(r["doc_sha256"], r["idx"], _row_match(r)) for r in rows]
         return out
 
-    def alarm_facts(self, since: dt.datetime) -> dict[str, Any]:
+    def alarm_facts(self, since: dt.datetime) -> AlarmFacts:
         """What the alarms look at: arrivals, failures since ``since``, topic activity."""
         q = self.db.execute
         last, first = q(
@@ -653,13 +685,13 @@ class Store:
                 "ON a.doc_sha256 = m.doc_sha256 AND a.idx = m.idx GROUP BY m.topic_id"
             )
         }
-        return {
-            "last_document": dt.datetime.fromisoformat(last) if last else None,
-            "first_document": dt.datetime.fromisoformat(first) if first else None,
-            "read_today": int(read),
-            "failed_today": int(failed),
-            "topic_last_match": topic_last,
-        }
+        return AlarmFacts(
+            last_document=_time(last),
+            first_document=_time(first),
+            read_today=int(read),
+            failed_today=int(failed),
+            topic_last_match=topic_last,
+        )
 
     # --- scans ----------------------------------------------------------------
 
@@ -686,11 +718,25 @@ class Store:
                 ),
             )
 
-    def last_scan(self) -> dict[str, object] | None:
-        row = self.db.execute(
+    def last_scan(self) -> ScanRecord | None:
+        """The latest finished scan, or None."""
+        r = self.db.execute(
             "SELECT * FROM scans WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        return dict(row) if row else None
+        if r is None:
+            return None
+        return ScanRecord(
+            id=r["id"],
+            started=dt.datetime.fromisoformat(r["started"]),
+            finished=dt.datetime.fromisoformat(r["finished"]),
+            new=r["new"],
+            unchanged=r["unchanged"],
+            duplicate=r["duplicate"],
+            failed=r["failed"],
+            waiting=r["waiting"],
+            skipped=r["skipped"],
+            articles=r["articles"],
+        )
 
 
 class _Transaction:
@@ -707,6 +753,27 @@ class _Transaction:
     def __exit__(self, exc_type: object, *_: object) -> None:
         if self.outer:
             self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _delivery(r: sqlite3.Row) -> Delivery:
+    return Delivery(
+        day=dt.date.fromisoformat(r["day"]),
+        channel=r["channel"],
+        key=r["key"],
+        status=r["status"],
+        attempts=r["attempts"],
+        last_error=r["last_error"],
+        last_attempt=_time(r["last_attempt"]),
+        next_attempt=_time(r["next_attempt"]),
+        sent_at=_time(r["sent_at"]),
+        claimed_by=r["claimed_by"],
+        parts_sent=r["parts_sent"],
+        failure=r["failure"],
+    )
 
 
 def _statements(script: str) -> list[str]:
