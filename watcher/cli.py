@@ -118,6 +118,11 @@ def cli(
     ctx.obj = Context(config_path, log_level, log_format)
 
 
+def _clock() -> dt.datetime:
+    """Now; looked up at each call so tests can set the time."""
+    return pipeline.utc_now()
+
+
 @contextmanager
 def _open_store(cfg: Config) -> Iterator[Store]:
     with Store(cfg.state) as store:
@@ -237,9 +242,9 @@ def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bo
     """
     cfg = obj.config()
     topics = load_watchlists(cfg.watchlists)
-    day = _parse_date(date_) if date_ else pipeline.today(cfg)
+    day = _parse_date(date_) if date_ else pipeline.today(cfg, _clock)
     with _open_store(cfg) as store:
-        if store.digest(day) is None and day != pipeline.today(cfg):
+        if store.digest(day) is None and day != pipeline.today(cfg, _clock):
             raise WatcherError(
                 f"no digest was produced on {day}: a digest is made on its own day, by the "
                 f"schedule or by 'watcher digest'; articles of a missed day are in the next "
@@ -247,7 +252,7 @@ def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bo
             )
         if dry_run:
             # Writes nothing: no digest is stored, no file written, nothing queued.
-            seen = pipeline.preview(cfg, store, topics, day, force=force)
+            seen = pipeline.preview(cfg, store, topics, day, force=force, clock=_clock)
             state = "stored" if seen.stored else "not produced yet; would be"
             click.echo(f"dry run: digest {day} ({state}): {seen.digest.subject}")
             if not seen.channels:
@@ -256,8 +261,8 @@ def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bo
                 click.echo(f"  {name} [{note}]: {text}")
             return
         if force and send:
-            pipeline.resend(cfg, store, day, pipeline.utc_now())
-        done = pipeline.digest_day(cfg, store, topics, day, send=send)
+            pipeline.resend(cfg, store, day, _clock())
+        done = pipeline.digest_day(cfg, store, topics, day, send=send, clock=_clock)
     page = next((p for p in done.paths if p.name == f"{day.isoformat()}.html"), None)
     click.echo(f"{'produced' if done.made else 'stored'} digest {day}: {done.digest.subject}")
     click.echo(f"  report: {page}")

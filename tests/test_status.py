@@ -1,0 +1,94 @@
+"""``watcher status`` for monitoring: exit codes, and the daemon's state shown even when
+the config is broken or the inbox is missing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from watcher import cli
+from watcher.config import Config
+from watcher.daemon import Lock
+from watcher.store import Store
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    def invoke(*args: str, config: Path) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as done:
+            cli.main(["--config", str(config), "--log-level", "ERROR", *args])
+        out, err = capsys.readouterr()
+        return int(done.value.code or 0), out, err
+
+    return invoke
+
+
+@pytest.fixture
+def cfg(make_config: Callable[..., Config]) -> Config:
+    cfg = make_config()
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, cfg.watchlists / f.name)
+    with Store(cfg.state):
+        pass
+    return cfg
+
+
+@pytest.fixture
+def running(cfg: Config) -> Iterator[Lock]:
+    """This process holds the daemon's lock, as a running daemon would."""
+    lock = Lock(cfg.state)
+    lock.acquire()
+    yield lock
+    lock.release()
+
+
+def test_not_running_is_exit_3(run: Run, cfg: Config) -> None:
+    code, out, _ = run("status", config=cfg.path)
+    assert code == 3 and "daemon:       not running" in out
+
+
+def test_running_and_well_is_exit_0(run: Run, cfg: Config, running: Lock) -> None:
+    code, out, _ = run("status", config=cfg.path)
+    assert code == 0, out
+    assert out.startswith("daemon:       pid ")
+
+
+def test_an_alarm_is_exit_1(run: Run, cfg: Config, running: Lock) -> None:
+    shutil.rmtree(cfg.inbox)  # the inbox vanished (an unmounted share)
+    code, out, _ = run("status", config=cfg.path)
+    assert code == 1
+    assert f"ALARM:        收件箱无法读取（{cfg.inbox}）：No such file or directory" in out
+    code, out, _ = run("status", "--format", "json", config=cfg.path)
+    info = json.loads(out)
+    assert code == 1 and info["exit_code"] == 1 and info["daemon"].startswith("pid ")
+
+
+def test_a_broken_config_still_shows_the_daemon_and_is_exit_4(
+    run: Run, cfg: Config, running: Lock
+) -> None:
+    cfg.path.write_text(cfg.path.read_text() + "schedule:\n  scan_every: soon\n")
+    code, out, _ = run("status", config=cfg.path)
+    assert code == 4
+    lines = out.splitlines()
+    assert lines[0].startswith("daemon:       pid ")
+    assert lines[1] == (
+        f"config error: {cfg.path}:7: schedule.scan_every: expected a duration such as "
+        "30s, 10m or 1h, got 'soon'"
+    )
+    code, out, _ = run("status", "--format", "json", config=cfg.path)
+    info = json.loads(out)
+    assert code == 4 and info["daemon"].startswith("pid ") and len(info["config_errors"]) == 1
+
+
+def test_a_broken_watchlist_is_exit_4(run: Run, cfg: Config, running: Lock) -> None:
+    (cfg.watchlists / "09-bad.yaml").write_text("id: bad\nquery: (安全\n", encoding="utf-8")
+    code, out, _ = run("status", config=cfg.path)
+    assert code == 4
+    assert "config error: " in out and "09-bad.yaml:2: query:" in out
