@@ -15,11 +15,15 @@ from watcher.config import (
     Config,
     DigestConfig,
     ScanConfig,
+    WebhookConfig,
+    check_references,
     describe_options,
+    env_warnings,
     find_config,
     load_config,
 )
 from watcher.errors import ConfigError
+from watcher.watchlists import Topic, load_watchlists
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -492,3 +496,222 @@ def test_email_addresses_need_an_at_sign(make_config: MakeConfig) -> None:
     assert problems_of(path) == [
         f"{path}:2: email.to: 'nobody' is not an e-mail address (it has no @)"
     ]
+
+
+# ------------------------------------------------------------ control characters
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "problem"),
+    [
+        (
+            'webhooks:\n  - name: "team\\nwecom"\n    kind: wecom\n    url_env: URL\n',
+            "2: webhooks[1].name: contains a control character (U+000A); write the name on "
+            "one line",
+        ),
+        (
+            'email:\n  from: "watcher\\r\\nBcc: x@example.com"\n',
+            "2: email.from: contains a control character (U+000D); write the address on one line",
+        ),
+        (
+            'email:\n  to:\n    - a@example.com\n    - "b@example.com\\u0085"\n',
+            "4: email.to: contains a control character (U+0085); write the address on one line",
+        ),
+        (
+            'email:\n  topics:\n    safety: ["s\\tafety@example.com"]\n',
+            "3: email.topics.safety: contains a control character (U+0009); write the address "
+            "on one line",
+        ),
+        (
+            'email:\n  from: "watcher\\u2028<w@example.com>"\n',
+            "2: email.from: contains a line separator (U+2028); write the address on one line",
+        ),
+    ],
+)
+def test_control_characters_in_names_and_addresses(
+    make_config: MakeConfig, yaml_text: str, problem: str
+) -> None:
+    path = make_config(yaml_text)
+    assert problems_of(path) == [f"{path}:{problem}"]
+
+
+def test_every_bad_address_is_reported_on_its_own_line(make_config: MakeConfig) -> None:
+    path = make_config('email:\n  to:\n    - nobody\n    - ok@example.com\n    - "a\\nb@c"\n')
+    assert problems_of(path) == [
+        f"{path}:3: email.to: 'nobody' is not an e-mail address (it has no @)",
+        f"{path}:5: email.to: contains a control character (U+000A); write the address on one line",
+    ]
+
+
+# ------------------------------------------------------------ topic references
+
+
+BUNDLED_IDS = "safety, urban-renewal, flood, rural, investment"
+
+
+@pytest.fixture(scope="module")
+def bundled_topics() -> list[Topic]:
+    return load_watchlists(REPO / "config" / "watchlists")
+
+
+def reference_problems(config: Config, topics: list[Topic]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        check_references(config, topics)
+    return info.value.problems
+
+
+def test_unknown_topic_ids_are_reported_with_their_lines(
+    make_config: MakeConfig, bundled_topics: list[Topic]
+) -> None:
+    path = make_config(
+        "webhooks:\n"  # 1
+        "  - name: team\n"  # 2
+        "    kind: wecom\n"  # 3
+        "    url_env: URL\n"  # 4
+        "    topics:\n"  # 5
+        "      - safety\n"  # 6
+        "      - invesment\n"  # 7
+        "  - {name: lead, kind: slack, url_env: URL2, topics: [Flood, weather]}\n"  # 8
+        "email:\n"  # 9
+        "  topics:\n"  # 10
+        "    safety: [a@example.com]\n"  # 11
+        "    urban_renewal: [b@example.com]\n"  # 12
+    )
+    config = load_config(path)
+    with pytest.raises(ConfigError) as info:
+        check_references(config, bundled_topics)
+    assert str(info.value).splitlines()[0] == f"{path}: 4 problems in the configuration"
+    assert info.value.problems == [
+        f"{path}:7: webhooks[1].topics: no topic 'invesment'; did you mean 'investment'? "
+        f"(topics: {BUNDLED_IDS})",
+        f"{path}:8: webhooks[2].topics: no topic 'Flood'; did you mean 'flood'? "
+        f"(topics: {BUNDLED_IDS})",
+        f"{path}:8: webhooks[2].topics: no topic 'weather' (topics: {BUNDLED_IDS})",
+        f"{path}:12: email.topics: no topic 'urban_renewal'; did you mean 'urban-renewal'? "
+        f"(topics: {BUNDLED_IDS})",
+    ]
+
+
+def test_topic_references_without_any_topic(make_config: MakeConfig) -> None:
+    path = make_config("email:\n  topics: {safety: [a@example.com]}\n")
+    assert reference_problems(load_config(path), []) == [
+        f"{path}:2: email.topics: no topic 'safety' (the watchlists define no topics)"
+    ]
+
+
+def test_good_topic_references_pass(make_config: MakeConfig, bundled_topics: list[Topic]) -> None:
+    path = make_config(
+        "webhooks:\n"
+        "  - {name: team, kind: wecom, url_env: URL, topics: [safety, flood]}\n"
+        "  - {name: all, kind: json, url_env: URL2}\n"
+        "email:\n"
+        "  topics: {investment: [a@example.com]}\n"
+    )
+    check_references(load_config(path), bundled_topics)  # no error
+
+
+def test_topic_references_of_a_config_built_in_code(tmp_path: Path) -> None:
+    config = Config(
+        path=tmp_path / "watcher.yaml",
+        webhooks=(WebhookConfig(name="t", kind="json", url_env="U", topics=("nope",)),),
+    )
+    # No file was read, so there is no line to name.
+    assert reference_problems(config, []) == [
+        f"{tmp_path / 'watcher.yaml'}: webhooks[1].topics: no topic 'nope' "
+        "(the watchlists define no topics)"
+    ]
+
+
+def test_line_numbers_do_not_affect_equality(make_config: MakeConfig) -> None:
+    one = load_config(make_config("webhooks: [{name: a, kind: json, url_env: U}]\n"))
+    two = load_config(make_config("\n\nwebhooks:\n  - {name: a, kind: json, url_env: U}\n"))
+    assert one == two
+    assert "_lines" not in repr(one)
+
+
+# ------------------------------------------------------------ environment
+
+
+ENV_CONFIG = (
+    "email:\n"  # 1
+    "  enabled: true\n"  # 2
+    "  username: watcher\n"  # 3
+    "  password_env: WATCHER_SMTP_PASSWORD\n"  # 4
+    "webhooks:\n"  # 5
+    "  - name: team\n"  # 6
+    "    kind: wecom\n"  # 7
+    "    url_env: WATCHER_WECOM_URL\n"  # 8
+    "  - name: lead\n"  # 9
+    "    kind: dingtalk\n"  # 10
+    "    url_env: WATCHER_DINGTALK_URL\n"  # 11
+    "    secret_env: WATCHER_DINGTALK_SECRET\n"  # 12
+)
+
+
+def test_env_warnings_name_file_line_key_and_variable(make_config: MakeConfig) -> None:
+    path = make_config(ENV_CONFIG)
+    config = load_config(path)
+    fix = "set it in the service's environment (with deploy/watcher.service: a line"
+    assert env_warnings(config, {"WATCHER_DINGTALK_URL": "https://x", "WATCHER_WECOM_URL": ""}) == [
+        f"{path}:4: email.password_env: environment variable WATCHER_SMTP_PASSWORD is not set, "
+        f"so e-mail cannot log in as 'watcher'; {fix} WATCHER_SMTP_PASSWORD=... in "
+        "/etc/watcher/secrets.env)",
+        f"{path}:8: webhooks[1].url_env: environment variable WATCHER_WECOM_URL is not set, so "
+        f"webhook 'team' has no URL and nothing can be sent to it; {fix} WATCHER_WECOM_URL=... "
+        "in /etc/watcher/secrets.env)",
+        f"{path}:12: webhooks[2].secret_env: environment variable WATCHER_DINGTALK_SECRET is not "
+        "set, so messages to webhook 'lead' go unsigned, which it refuses if signing is on; "
+        f"{fix} WATCHER_DINGTALK_SECRET=... in /etc/watcher/secrets.env)",
+    ]
+
+
+def test_no_env_warnings_when_everything_is_set(make_config: MakeConfig) -> None:
+    config = load_config(make_config(ENV_CONFIG))
+    env = dict.fromkeys(
+        [
+            "WATCHER_SMTP_PASSWORD",
+            "WATCHER_WECOM_URL",
+            "WATCHER_DINGTALK_URL",
+            "WATCHER_DINGTALK_SECRET",
+        ],
+        "x",
+    )
+    assert env_warnings(config, env) == []
+
+
+def test_password_env_is_only_needed_when_email_is_enabled(make_config: MakeConfig) -> None:
+    path = make_config("email:\n  enabled: false\n  password_env: WATCHER_SMTP_PASSWORD\n")
+    assert env_warnings(load_config(path), {}) == []
+    path = make_config("email:\n  enabled: true\n  password_env: WATCHER_SMTP_PASSWORD\n")
+    assert env_warnings(load_config(path), {}) == [
+        f"{path}:3: email.password_env: environment variable WATCHER_SMTP_PASSWORD is not set, "
+        "so e-mail is sent without a password; set it in the service's environment (with "
+        "deploy/watcher.service: a line WATCHER_SMTP_PASSWORD=... in /etc/watcher/secrets.env)"
+    ]
+
+
+def test_shipped_config_references_and_environment(bundled_topics: list[Topic]) -> None:
+    config = load_config(REPO / "config" / "watcher.yaml")
+    check_references(config, bundled_topics)
+    assert env_warnings(config, {}) == []  # e-mail is off and there are no webhooks
+
+
+def test_shipped_config_examples_are_valid_when_uncommented(
+    tmp_path: Path, bundled_topics: list[Topic]
+) -> None:
+    # The commented-out webhooks are what users copy; they must name real topics.
+    lines = (REPO / "config" / "watcher.yaml").read_text(encoding="utf-8").splitlines()
+    lines = [
+        "webhooks:"
+        if line == "webhooks: []"
+        else line[1:]
+        if line.startswith(("#  - ", "#    "))
+        else line.replace("  # topics: {", "  topics: {")
+        for line in lines
+    ]
+    path = tmp_path / "watcher.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = load_config(path, check_paths=False)
+    assert [hook.topics for hook in config.webhooks] == [("safety", "flood"), ()]
+    assert config.email.topics == (("safety", ("safety-team@example.com",)),)
+    check_references(config, bundled_topics)

@@ -112,3 +112,79 @@ def test_version_changes_with_the_query_only(tmp_path: Path) -> None:
     assert load_watchlists(path)[0].version == v1  # same meaning, same version
     write(tmp_path, "a.yaml", "id: x\nquery: 安全 OR 暗访\n")
     assert load_watchlists(path)[0].version != v1
+
+
+PLACES = (
+    "places: 湖南省, 长沙, 株洲, 湘潭, 衡阳, 邵阳, 岳阳, 常德, 张家界, 益阳, 郴州, 永州, 怀化, 娄底, "
+    "湘西 and their counties and districts"
+)
+
+
+def test_unknown_places_are_rejected_each_on_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "a.yaml",
+        """
+        - id: x
+          query: 安全
+          regions:
+            - 湘潭
+            - 雨湖
+            - 湘谭
+        - id: y
+          query: 安全
+          regions: [北京]
+    """,
+    )
+    assert problems(path) == [
+        f"{path}:5: [1].regions: no place '雨湖'; did you mean '雨湖区'? ({PLACES})",
+        # 湘谭 is one character from 湘潭, 湘西, 湘乡 …: no guess.
+        f"{path}:6: [1].regions: no place '湘谭' ({PLACES})",
+        f"{path}:9: [2].regions: no place '北京' ({PLACES})",
+    ]
+
+
+def test_places_in_every_form_are_known(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "a.yaml",
+        "id: x\nquery: 安全\nregions: [湖南, 湖南省, 长沙市, 湘西州, 浏阳, 浏阳市, 雨湖区, 長沙]\n",
+    )
+    (topic,) = load_watchlists(path)
+    # Traditional characters cover the places inside as the simplified name does.
+    assert topic.regions[-1] == "長沙" and "芙蓉区" in topic.places
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (
+            'name: "安全\\n检查"',
+            "3: name: contains a control character (U+000A); write the name on one line",
+        ),
+        (
+            'name: "安全\\u0007"',
+            "3: name: contains a control character (U+0007); write the name on one line",
+        ),
+        (
+            "description: |\n  第一行\n  第二行",
+            "3: description: contains a control character (U+000A); write the description on one line",
+        ),
+    ],
+)
+def test_control_characters_in_topic_names(tmp_path: Path, line: str, problem: str) -> None:
+    path = write(tmp_path, "a.yaml", f"id: x\nquery: 安全\n{line}\n")
+    assert problems(path) == [f"{path}:{problem}"]
+
+
+def test_control_character_in_topic_id(tmp_path: Path) -> None:
+    # re's $ matches before a final newline; the id must not slip through with one.
+    path = write(tmp_path, "a.yaml", 'id: "safety\\n"\nquery: 安全\n')
+    assert problems(path) == [
+        f"{path}:1: id: contains a control character (U+000A); write the id on one line"
+    ]
+
+
+def test_bundled_topic_names_are_on_one_line() -> None:
+    for topic in load_watchlists(ROOT / "config" / "watchlists"):
+        assert topic.name.isprintable() and (topic.description or "").isprintable()

@@ -1,448 +1,107 @@
-"""Checked configuration: every option declared once, every problem reported at once.
+"""watcher's configuration: the schema of ``watcher.yaml`` and how it is found and loaded.
 
-Modelled on mkdocs' ``config_options``. Each setting is a dataclass field made
-with :func:`option`, which carries its :class:`Kind` (how the YAML value is read
-and checked), its default and its docstring. One generic walker reads the YAML
-*node tree* against those declarations, so every problem keeps the line of the
-key it belongs to, and adding a section means declaring a dataclass, not
-writing validation code::
-
-    @dataclass(frozen=True, kw_only=True)
-    class DigestConfig:
-        hour: int = option(7, Number(minimum=0, maximum=23, integer=True), "Hour to send.")
-
-    # and in Config:
-    digest: DigestConfig = section(DigestConfig, "The daily digest.")
+Each section is a dataclass whose fields are declared with the option framework
+of :mod:`watcher.options` (kinds, ``option()``, the YAML walker), so every
+problem is reported at once with its line. Checks that need the watchlists
+too (:func:`check_references`) or the environment (:func:`env_warnings`) run
+after loading, on the line numbers the config keeps of its keys.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import json
 import logging
-import math
-import os
 import re
-import textwrap
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from watcher.errors import ConfigError
+
+# The framework names below were defined here before watcher.options existed and
+# are still imported from watcher.config elsewhere; __all__ keeps them public.
+from watcher.options import (
+    Boolean,
+    Choice,
+    Duration,
+    Globs,
+    Invalid,
+    Kind,
+    Number,
+    OneLine,
+    PathType,
+    SectionList,
+    String,
+    StringList,
+    Timezone,
+    Walk,
+    absolute,
+    check_one_line,
+    closest,
+    describe,
+    node_line,
+    option,
+    parse_duration,
+    read_section,
+    required_option,
+    section,
+    show_node,
+    yaml_tree,
+)
+
+if TYPE_CHECKING:
+    # watchlists imports this module, so the Topic type is only named for mypy.
+    from watcher.watchlists import Topic
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ENV_VAR",
+    "AlarmConfig",
+    "Boolean",
+    "Choice",
+    "Config",
+    "DigestConfig",
+    "Duration",
+    "EmailConfig",
+    "Globs",
+    "Invalid",
+    "Kind",
+    "Number",
+    "PathType",
+    "ScanConfig",
+    "ScheduleConfig",
+    "SectionList",
+    "String",
+    "StringList",
+    "Timezone",
+    "Walk",
+    "WebhookConfig",
+    "check_references",
+    "describe_options",
+    "env_warnings",
+    "find_config",
+    "load_config",
+    "node_line",
+    "option",
+    "parse_duration",
+    "read_section",
+    "required_option",
+    "section",
+    "yaml_tree",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("config/watcher.yaml")
 ENV_VAR = "WATCHER_CONFIG"
 
-_META = "watcher.option"  # dataclass field metadata key holding an OptionSpec
-_NULL_TAG = "tag:yaml.org,2002:null"
-_STR_TAG = "tag:yaml.org,2002:str"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-# --------------------------------------------------------------------------- kinds
-
-
-class Invalid(Exception):
-    """A value is wrong. The message says what is wrong and how to fix it.
-
-    ``line`` overrides the key's line, e.g. for the bad item of a list.
-    """
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-
-
-class Kind:
-    """How one option's YAML value is read (``parse``) and checked (``check``).
-
-    ``parse`` turns a YAML node into a Python value or raises :class:`Invalid`
-    for a wrong type; ``check`` validates and normalises a value and is also
-    applied to defaults, so a default path is resolved and checked like a
-    written one.
-    """
-
-    label = "value"  # what describe_options() calls this type
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        raise NotImplementedError
-
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
-        return value
-
-    def read(self, node: Node, walk: _Walk, key: str) -> Any:
-        """A value written in the file."""
-        return self.check(self.parse(node, walk, key), walk, key)
-
-    def read_default(self, default: Any, walk: _Walk, key: str, line: int) -> Any:
-        """The value used when the key is absent."""
-        return self.check(default, walk, key)
-
-    def show(self, value: Any) -> str:
-        """A default as a user would write it in YAML."""
-        return _show(value)
-
-
-@dataclass(frozen=True)
-class String(Kind):
-    """Text. Any non-empty scalar is taken as the user typed it (``on`` stays ``'on'``)."""
-
-    label = "text"
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG:
-            raise Invalid(f"expected text, got {_got(node)}")
-        return node.value
-
-
-@dataclass(frozen=True)
-class Number(Kind):
-    """An int or float, optionally bounded. Quoted numbers are text and rejected."""
-
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: bool = False  # True: the minimum itself is not allowed
-    integer: bool = False
-
-    @property
-    def label(self) -> str:  # type: ignore[override]
-        text = "whole number" if self.integer else "number"
-        if self.minimum is not None:
-            text += f" {'>' if self.exclusive_minimum else '>='} {_num(self.minimum)}"
-        if self.maximum is not None:
-            text += f" <= {_num(self.maximum)}"
-        return text
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        what = "a whole number" if self.integer else "a number"
-        value = walk.construct(node) if isinstance(node, ScalarNode) else None
-        if (
-            isinstance(value, str)
-            and isinstance(node, ScalarNode)
-            and node.style is None
-            and _float_or_none(value) is not None
-        ):
-            # PyYAML's YAML 1.1 rules read plain `1e3` as text; it is clearly a number.
-            value = _float_or_none(value)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            hint = _quoted_hint(node, walk, {"int", "float"})
-            raise Invalid(f"expected {what}, got {_got(node)}{hint}")
-        if not math.isfinite(value):
-            raise Invalid(f"expected a finite number, got {_got(node)}")
-        if self.integer:
-            if isinstance(value, float) and not value.is_integer():
-                raise Invalid(f"expected a whole number, got {_got(node)}")
-            return int(value)
-        return float(value)
-
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
-        low = self.minimum
-        if low is not None and self.exclusive_minimum and value <= low:
-            raise Invalid(f"must be greater than {_num(low)}, got {_num(value)}")
-        if low is not None and not self.exclusive_minimum and value < low:
-            raise Invalid(f"must be at least {_num(low)}, got {_num(value)}")
-        if self.maximum is not None and value > self.maximum:
-            raise Invalid(f"must be at most {_num(self.maximum)}, got {_num(value)}")
-        return value
-
-
-@dataclass(frozen=True)
-class Boolean(Kind):
-    """A real YAML boolean: true/false (and YAML 1.1's yes/no/on/off, unquoted)."""
-
-    label = "true or false"
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        value = walk.construct(node) if isinstance(node, ScalarNode) else None
-        if not isinstance(value, bool):
-            hint = _quoted_hint(node, walk, {"bool"})
-            raise Invalid(f"expected true or false, got {_got(node)}{hint}")
-        return value
-
-
-@dataclass(frozen=True)
-class StringList(Kind):
-    """A YAML list of text items, stored as a tuple."""
-
-    label = "list of text"
-    example = "['a', 'b']"
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        if not isinstance(node, SequenceNode):
-            raise Invalid(f"expected a list such as {self.example}, got {_got(node)}")
-        items = []
-        for number, item in enumerate(node.value, 1):
-            if not isinstance(item, ScalarNode) or item.tag == _NULL_TAG:
-                raise Invalid(f"item {number} must be text, got {_got(item)}", _line(item))
-            items.append(item.value)
-        return tuple(items)
-
-
-@dataclass(frozen=True)
-class Globs(StringList):
-    """File-name glob patterns (fnmatch); they never see the folder part."""
-
-    label = "list of file-name patterns"
-    example = "['*.tmp', '.*']"
-
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
-        for pattern in value:
-            if "/" in pattern:
-                raise Invalid(
-                    f"pattern {pattern!r} contains '/', but patterns are matched against "
-                    "file names only; drop the folder part"
-                )
-        return value
-
-
-@dataclass(frozen=True)
-class Choice(Kind):
-    """One of a fixed set of words; matched case-insensitively, stored as declared."""
-
-    choices: tuple[str, ...] = ()
-    case_sensitive: bool = False
-
-    @property
-    def label(self) -> str:  # type: ignore[override]
-        return "one of " + ", ".join(self.choices)
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        return String().parse(node, walk, key)
-
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
-        for choice in self.choices:
-            if choice == value or (
-                not self.case_sensitive and choice.casefold() == value.casefold()
-            ):
-                return choice
-        close = _closest(value, self.choices)
-        hint = f"; did you mean {close!r}?" if close else ""
-        raise Invalid(f"expected one of {', '.join(self.choices)}, got {value!r}{hint}")
-
-
-@dataclass(frozen=True)
-class Timezone(Kind):
-    """An IANA time-zone name that :class:`zoneinfo.ZoneInfo` can load."""
-
-    label = "IANA time zone"
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        return String().parse(node, walk, key)
-
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            # Only list the zones on failure: available_timezones() walks tzdata.
-            close = _closest(value, sorted(zoneinfo.available_timezones()))
-            if close:
-                raise Invalid(f"unknown timezone {value!r}; did you mean {close!r}?") from None
-            raise Invalid(
-                f"unknown timezone {value!r}; use an IANA name such as 'Asia/Shanghai' or 'UTC'"
-            ) from None
-        return value
-
-
-PathMust = Literal["folder", "file", "file_or_folder", "creatable_file", "creatable_folder"]
-
-
-@dataclass(frozen=True)
-class PathType(Kind):
-    """A filesystem path, ``~`` expanded and resolved against the config file's folder.
-
-    ``must`` says what has to be on disk when paths are checked:
-    ``"folder"``/``"file"``/``"file_or_folder"`` must exist and be readable;
-    ``"creatable_file"`` need not exist, but its folder must exist or be
-    creatable (nothing is created while checking).
-    """
-
-    must: PathMust = "file_or_folder"
-
-    @property
-    def label(self) -> str:  # type: ignore[override]
-        return {
-            "folder": "path to an existing folder",
-            "file": "path to an existing file",
-            "file_or_folder": "path to an existing file or folder",
-            "creatable_file": "path to a file (its folder is created when missing)",
-            "creatable_folder": "path to a folder (created when missing)",
-        }[self.must]
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        if not isinstance(node, ScalarNode) or node.tag == _NULL_TAG or not node.value.strip():
-            raise Invalid(f"expected a path, got {_got(node)}")
-        return Path(node.value)
-
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
-        path = (walk.base / Path(value).expanduser()).resolve()
-        if walk.check_paths:
-            name = key  # the messages tell the user which key to change
-            if self.must == "creatable_file":
-                _check_creatable(path, name)
-            elif self.must == "creatable_folder":
-                if path.exists() and not path.is_dir():
-                    raise Invalid(f"{path} is a file; point {name} at a folder")
-                _check_creatable(path / "x", name)
-            else:
-                _check_existing(path, name, self.must)
-        return path
-
-
-def _check_existing(path: Path, key: str, must: PathMust) -> None:
-    if must == "folder":
-        if not path.exists():
-            raise Invalid(
-                f"folder {path} does not exist; create it or point {key} at an existing folder"
-            )
-        if not path.is_dir():
-            raise Invalid(f"{path} is not a folder; point {key} at a folder")
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise Invalid(
-                f"folder {path} is not readable; fix its permissions or point {key} "
-                "at another folder"
-            )
-        return
-    if not path.exists():
-        what = "a file" if must == "file" else "a file or a folder"
-        raise Invalid(f"{path} does not exist; create it or point {key} at {what} that exists")
-    if must == "file" and not path.is_file():
-        raise Invalid(f"{path} is not a file; point {key} at a file")
-    if not os.access(path, os.R_OK):
-        raise Invalid(f"{path} is not readable; fix its permissions or point {key} elsewhere")
-
-
-def _check_creatable(path: Path, key: str) -> None:
-    if path.is_dir():
-        raise Invalid(
-            f"{path} is a folder; point {key} at a file inside it, e.g. {path / 'watcher.db'}"
-        )
-    if path.exists():
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise Invalid(
-                f"file {path} is not writable; fix its permissions or point {key} elsewhere"
-            )
-        return
-    # The folder may be missing (fresh checkout): it will be created on first use,
-    # which works when the nearest existing ancestor is a writable folder.
-    ancestor = path.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise Invalid(
-            f"cannot create folder {path.parent}: {ancestor} is a file; point {key} elsewhere"
-        )
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise Invalid(
-            f"cannot create {path}: folder {ancestor} is not writable; fix its permissions "
-            f"or point {key} elsewhere"
-        )
-
-
-@dataclass(frozen=True)
-class Section(Kind):
-    """A nested mapping read into the dataclass ``cls`` (whose fields are options)."""
-
-    cls: type = object
-    label = "section"
-
-    def read(self, node: Node, walk: _Walk, key: str) -> Any:
-        if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
-            # `scan:` with every line below commented out: all defaults.
-            return _read_section(self.cls, None, walk, key + ".", _line(node))
-        if not isinstance(node, MappingNode):
-            raise Invalid(
-                f"expected a section of 'key: value' lines indented under {key}:, got {_got(node)}"
-            )
-        return _read_section(self.cls, node, walk, key + ".", _line(node))
-
-    def read_default(self, default: Any, walk: _Walk, key: str, line: int) -> Any:
-        # Read an empty section so the defaults inside are checked too.
-        return _read_section(self.cls, None, walk, key + ".", line)
-
-
-# ------------------------------------------------------------------ declarations
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """What :func:`option` attaches to a dataclass field."""
-
-    kind: Kind
-    doc: str
-    required: bool = False
-    key: str | None = None  # the YAML key when it differs from the field name
-
-
-def option(default: Any, kind: Kind, doc: str, *, key: str | None = None) -> Any:
-    """Declare one setting: a dataclass field with its kind, default and docstring.
-
-    ``key`` names the YAML key when it cannot be the field name (``from``).
-    """
-    return field(default=default, metadata={_META: OptionSpec(kind, doc, key=key)})
-
-
-def required_option(kind: Kind, doc: str) -> Any:
-    """Declare a setting that has no default and must be written in the file."""
-    return field(metadata={_META: OptionSpec(kind, doc, required=True)})
-
-
-def section(cls: type, doc: str) -> Any:
-    """Declare a nested section read into dataclass ``cls``; absent means all defaults."""
-    return field(default_factory=cls, metadata={_META: OptionSpec(Section(cls), doc)})
-
-
-# ----------------------------------------------------------- digest and delivery
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
-def parse_duration(text: str) -> float:
-    """'30s', '10m', '1h', '1d' → seconds; ValueError otherwise."""
-    m = _DURATION.match(str(text))
-    if not m:
-        raise ValueError(text)
-    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-
-
-@dataclass(frozen=True)
-class Duration(Kind):
-    """A duration such as 30s, 10m, 1h or 1d; stored in seconds."""
-
-    minimum: float = 1.0
-    label = "duration such as 30s, 10m, 1h"
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        text = String().parse(node, walk, key) if isinstance(node, ScalarNode) else None
-        return self.check(text, walk, key)
-
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
-        if isinstance(value, int | float):
-            seconds = float(value)
-        else:
-            try:
-                seconds = parse_duration(str(value))
-            except ValueError:
-                raise Invalid(
-                    f"expected a duration such as 30s, 10m or 1h, got {value!r}"
-                ) from None
-        if seconds < self.minimum:
-            raise Invalid(f"must be at least {_num(self.minimum)}s, got {value!r}")
-        return seconds
-
-    def show(self, value: Any) -> str:
-        return f"{_num(value)}s" if isinstance(value, int | float) else str(value)
+# --------------------------------------------------------------------- schema
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -493,14 +152,14 @@ class DigestTimes(Kind):
 
     label = '"HH:MM", a list of them, or a cron expression'
 
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+    def parse(self, node: Node, walk: Walk, key: str) -> Any:
         if isinstance(node, SequenceNode):
             items = StringList().parse(node, walk, key)
         else:
             items = (String().parse(node, walk, key),)
         return self.check(items, walk, key)
 
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
+    def check(self, value: Any, walk: Walk, key: str) -> Any:
         items = (value,) if isinstance(value, str) else tuple(value)
         if not items:
             raise Invalid('expected at least one time such as "07:30"')
@@ -531,11 +190,11 @@ class Addresses(StringList):
     label = "list of e-mail addresses"
     example = "['analyst@example.com']"
 
-    def check(self, value: Any, walk: _Walk, key: str) -> Any:
-        for address in value:
-            if "@" not in address:
-                raise Invalid(f"{address!r} is not an e-mail address (it has no @)")
-        return value
+    def check_item(self, item: str, walk: Walk, key: str) -> str:
+        check_one_line(item, "address")
+        if "@" not in item:
+            raise Invalid(f"{item!r} is not an e-mail address (it has no @)")
+        return item
 
 
 @dataclass(frozen=True)
@@ -544,39 +203,19 @@ class Mapping_(Kind):
 
     label = "mapping of topic id to addresses"
 
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
+    def parse(self, node: Node, walk: Walk, key: str) -> Any:
         if not isinstance(node, MappingNode):
             raise Invalid("expected a mapping such as {safety: [a@example.com]}")
         out = []
         for k, v in node.value:
             if not isinstance(k, ScalarNode):
-                raise Invalid("keys must be topic ids", _line(k))
+                raise Invalid("keys must be topic ids", node_line(k))
+            # Kept for check_references(), which names the line of a topic id that
+            # matches no topic.
+            walk.lines[f"{key}.{k.value}"] = node_line(k)
             addresses = Addresses().read(v, walk, f"{key}.{k.value}")
             out.append((str(k.value), tuple(addresses)))
         return tuple(out)
-
-
-@dataclass(frozen=True)
-class SectionList(Kind):
-    """A list of mappings, each read into the dataclass ``cls``."""
-
-    cls: type = object
-    label = "list of sections"
-
-    def parse(self, node: Node, walk: _Walk, key: str) -> Any:
-        if not isinstance(node, SequenceNode):
-            raise Invalid(f"expected a list of entries starting with '- ', got {_got(node)}")
-        out = []
-        bad = False
-        for n, item in enumerate(node.value, 1):
-            if not isinstance(item, MappingNode):
-                walk.report(_line(item), f"{key}[{n}]", "expected a mapping of 'key: value' lines")
-                bad = True
-                continue
-            value = _read_section(self.cls, item, walk, f"{key}[{n}].", _line(item))
-            bad = bad or value is None
-            out.append(value)
-        return tuple(out) if not bad else ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -627,7 +266,9 @@ class EmailConfig:
         String(),
         "Name of the environment variable holding the password (never the password itself).",
     )
-    sender: str = option("watcher@localhost", String(), "The From address.", key="from")
+    sender: str = option(
+        "watcher@localhost", OneLine(noun="address"), "The From address.", key="from"
+    )
     to: tuple[str, ...] = option((), Addresses(), "Who gets the whole digest.")
     topics: tuple[tuple[str, tuple[str, ...]], ...] = option(
         (), Mapping_(), "Per-topic recipients: {topic_id: [addresses]} get that topic only."
@@ -639,7 +280,7 @@ class EmailConfig:
 class WebhookConfig:
     """One chat bot or webhook under ``webhooks:``."""
 
-    name: str = required_option(String(), "A name for this channel, unique, such as 'team-wecom'.")
+    name: str = required_option(OneLine(), "A name for this channel, unique, such as 'team-wecom'.")
     kind: str = required_option(
         Choice(("wecom", "dingtalk", "feishu", "slack", "json")),
         "wecom, dingtalk, feishu, slack or json (a generic JSON POST).",
@@ -697,7 +338,7 @@ class Config:
     """The whole configuration; paths are absolute (resolved against the file's folder).
 
     ``option()``/``section()`` return ``dataclasses.field`` objects, which ruff's
-    RUF009 cannot see through; hence the noqa comments.
+    RUF009 cannot see through; pyproject.toml lists them as immutable calls.
     """
 
     path: Path  # the config file itself, resolved; not an option
@@ -734,131 +375,15 @@ class Config:
     )
     schedule: ScheduleConfig = section(ScheduleConfig, "When watcher run scans and sends.")
     alarms: AlarmConfig = section(AlarmConfig, "When to raise an alarm.")
+    # Key path (``webhooks[1].topics[2]``) → line in the file, for the checks made
+    # after loading (check_references, env_warnings). Not a setting: two configs
+    # that differ only in layout are equal.
+    _lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         """The time zone as a ZoneInfo (ZoneInfo caches instances itself)."""
         return zoneinfo.ZoneInfo(self.timezone)
-
-
-# ------------------------------------------------------------------------ walker
-
-
-@dataclass
-class _Walk:
-    """State shared while one file is read: where it is and what went wrong."""
-
-    file: str
-    base: Path
-    check_paths: bool
-    loader: yaml.SafeLoader
-    problems: list[tuple[int, str]] = field(default_factory=list)
-
-    def report(self, line: int, key: str, message: str) -> None:
-        self.problems.append((line, f"{self.file}:{line}: {key}: {message}"))
-
-    def construct(self, node: Node) -> Any:
-        """Build the Python value of a node with the safe constructor."""
-        try:
-            return self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise Invalid(f"cannot read this value ({problem}); write a plain value") from None
-
-
-def _options(cls: type) -> dict[str, tuple[dataclasses.Field[Any], OptionSpec]]:
-    """YAML key → (field, spec) for every option of ``cls``."""
-    out = {}
-    for f in dataclasses.fields(cls):
-        if _META in f.metadata:
-            spec = f.metadata[_META]
-            out[spec.key or f.name] = (f, spec)
-    return out
-
-
-def _default_of(f: dataclasses.Field[Any]) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return None
-
-
-def _pairs(node: MappingNode, walk: _Walk, prefix: str) -> dict[str, tuple[int, Node]]:
-    """The mapping's keys (last one wins, as in YAML loaders) with their lines.
-
-    Duplicate keys are reported; ``<<`` merge keys are honoured, and a key written
-    next to a merge overrides the merged one without being called a duplicate.
-    """
-    seen: dict[str, int] = {}
-    for key_node, _ in node.value:
-        if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE_TAG:
-            line = _line(key_node)
-            if key_node.value in seen:
-                walk.report(
-                    line,
-                    prefix + key_node.value,
-                    f"duplicate key; it is already set on line {seen[key_node.value]}, "
-                    "so remove one of them",
-                )
-            else:
-                seen[key_node.value] = line
-    try:
-        walk.loader.flatten_mapping(node)
-    except yaml.YAMLError as exc:
-        walk.report(_line(node), prefix.rstrip(".") or "<<", f"bad merge: {exc}")
-    pairs: dict[str, tuple[int, Node]] = {}
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, ScalarNode):
-            walk.report(_line(key_node), prefix + "?", "keys must be plain names such as 'inbox'")
-            continue
-        pairs[key_node.value] = (_line(key_node), value_node)
-    return pairs
-
-
-def _read_section(
-    cls: type,
-    node: MappingNode | None,
-    walk: _Walk,
-    prefix: str,
-    line: int,
-    extra: Mapping[str, Any] | None = None,
-) -> Any:
-    """Read ``node`` into ``cls``; report problems and return None if there were any."""
-    specs = _options(cls)
-    before = len(walk.problems)
-    values: dict[str, Any] = dict(extra or {})
-    pairs = _pairs(node, walk, prefix) if node is not None else {}
-    for name, (key_line, value_node) in pairs.items():
-        key = prefix + name
-        if name not in specs:
-            close = _closest(name, specs)
-            if close:
-                walk.report(key_line, key, f"unknown key; did you mean {close!r}?")
-            else:
-                walk.report(key_line, key, f"unknown key (valid keys: {', '.join(specs)})")
-            continue
-        try:
-            values[specs[name][0].name] = specs[name][1].kind.read(value_node, walk, key)
-        except Invalid as exc:
-            walk.report(exc.line or key_line, key, exc.message)
-    for name, (f, spec) in specs.items():
-        if name in pairs:
-            continue
-        key = prefix + name
-        if spec.required:
-            where = f"under {prefix.rstrip('.')}:" if prefix else "to the file"
-            walk.report(line, key, f"required key is missing; add '{name}: ...' {where}")
-            continue
-        default = _default_of(f)
-        try:
-            values[f.name] = spec.kind.read_default(default, walk, key, line)
-        except Invalid as exc:
-            note = f"{key} is not set, so its default '{spec.kind.show(default)}' was used"
-            walk.report(line, key, f"{exc.message} ({note})")
-    if len(walk.problems) > before:
-        return None
-    return cls(**values)
 
 
 # ---------------------------------------------------------------------- public API
@@ -868,18 +393,18 @@ def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path:
     """The config file to use: ``--config``, else $WATCHER_CONFIG, else the usual places."""
     if explicit is not None and str(explicit) != "":
         return _must_exist(
-            _absolute(explicit),
+            absolute(explicit),
             "--config",
             "Check the path given to --config, or leave --config out to use the default.",
         )
     from_env = env.get(ENV_VAR, "")
     if from_env:
         return _must_exist(
-            _absolute(from_env),
+            absolute(from_env),
             ENV_VAR,
             f"Fix or unset {ENV_VAR}, or pass --config PATH.",
         )
-    candidates = [_absolute(DEFAULT_CONFIG), _absolute("watcher.yaml")]
+    candidates = [absolute(DEFAULT_CONFIG), absolute("watcher.yaml")]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -892,104 +417,122 @@ def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path:
 def load_config(path: Path, *, check_paths: bool = True) -> Config:
     """Read and check the YAML config at ``path``; raise ConfigError listing every problem."""
     path = Path(path)
-    with yaml_tree(path, "configuration", check_paths=check_paths) as (root, walk):
+    missing = (
+        f"No config file at {absolute(path)}. Pass --config PATH, set {ENV_VAR}, or "
+        f"run watcher from the project folder that holds {DEFAULT_CONFIG}."
+    )
+    with yaml_tree(path, "configuration", check_paths=check_paths, missing=missing) as (
+        root,
+        walk,
+    ):
         if root is not None and not isinstance(root, MappingNode):
             raise ConfigError(
-                f"{walk.file}:{_line(root)}: the configuration must be a mapping of "
-                f"'key: value' lines such as 'inbox: inbox', got {_got(root)}. Write one "
+                f"{walk.file}:{node_line(root)}: the configuration must be a mapping of "
+                f"'key: value' lines such as 'inbox: inbox', got {show_node(root)}. Write one "
                 "setting per line, starting at the left margin."
             )
-        line = _line(root) if root is not None else 1
-        config = _read_section(Config, root, walk, "", line, extra={"path": path.resolve()})
+        line = node_line(root) if root is not None else 1
+        # walk.lines is complete when Config() is built: the sections inside are read first.
+        extra = {"path": path.resolve(), "_lines": walk.lines}
+        config: Config = read_section(Config, root, walk, "", line, extra=extra)
     log.debug("loaded config %s", path)
     return config
 
 
-@contextmanager
-def yaml_tree(
-    path: Path, what: str, *, check_paths: bool = True
-) -> Iterator[tuple[Node | None, _Walk]]:
-    """Open a YAML file as a node tree (``None`` when empty) and a walker.
+def check_references(config: Config, topics: Sequence[Topic]) -> None:
+    """Raise ConfigError if ``webhooks[].topics`` or ``email.topics`` name no topic.
 
-    Problems the caller reports on the walker are raised together as one
-    ConfigError when the block ends. Used for the config and the watchlists.
+    A misspelt id would silently route nothing to that channel; the watchlists
+    are loaded apart from the config, so this runs once both are. Every
+    problem is listed in the error's ``problems``, in line order.
     """
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"No config file at {_absolute(path)}. Pass --config PATH, set {ENV_VAR}, or "
-            f"run watcher from the project folder that holds {DEFAULT_CONFIG}."
-            if what == "configuration"
-            else f"{_absolute(path)} does not exist."
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{file}: the {what} file is not UTF-8 text (bad byte at offset {exc.start}); "
-            "save it as UTF-8."
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"{file}: cannot read the {what} file ({exc.strerror}); check that it is a "
-            "readable file."
-        ) from None
+    ids = [topic.id for topic in topics]
+    known = set(ids)
+    listed = f"topics: {', '.join(ids)}" if ids else "the watchlists define no topics"
+    problems: list[tuple[int, str]] = []
 
-    loader = yaml.SafeLoader(text)
-    try:
-        try:
-            root = loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            raise ConfigError(_syntax_message(file, exc)) from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                f"{file}: YAML error: {exc}. Check the file for unusual characters."
-            ) from None
-        if isinstance(root, ScalarNode) and root.tag == _NULL_TAG:
-            root = None  # empty file or only comments
-        walk = _Walk(file=file, base=path.resolve().parent, check_paths=check_paths, loader=loader)
-        yield root, walk
-    finally:
-        loader.dispose()
-    if walk.problems:
-        # Sort by line only: a stable sort keeps same-line problems in declaration order.
-        problems = [msg for _, msg in sorted(walk.problems, key=lambda p: p[0])]
+    def report(key: str, topic_id: str, *where: str) -> None:
+        line = _line_of(config, *where, key)
+        close = closest(topic_id, ids)
+        hint = f"; did you mean {close!r}?" if close else ""
+        problems.append(
+            (line or 0, f"{_at(config, line)}: {key}: no topic {topic_id!r}{hint} ({listed})")
+        )
+
+    for n, hook in enumerate(config.webhooks, 1):
+        key = f"webhooks[{n}].topics"
+        for i, topic_id in enumerate(hook.topics, 1):
+            if topic_id not in known:
+                report(key, topic_id, f"{key}[{i}]")
+    for topic_id, _ in config.email.topics:
+        if topic_id not in known:
+            report("email.topics", topic_id, f"email.topics.{topic_id}")
+    if problems:
         count = len(problems)
         raise ConfigError(
-            f"{file}: {count} problem{'' if count == 1 else 's'} in the {what}",
-            problems=problems,
+            f"{config.path}: {count} problem{'' if count == 1 else 's'} in the configuration",
+            problems=[message for _, message in sorted(problems, key=lambda p: p[0])],
         )
+
+
+def env_warnings(config: Config, env: Mapping[str, str]) -> list[str]:
+    """One warning per ``*_env`` option whose environment variable is not set (or empty).
+
+    Not errors: ``watcher check`` often runs in a shell that lacks the service's
+    secrets. Delivery reads the variables when it sends.
+    """
+    out: list[str] = []
+
+    def check(key: str, variable: str | None, consequence: str) -> None:
+        if variable and not env.get(variable):
+            out.append(
+                f"{_at(config, _line_of(config, key))}: {key}: environment variable {variable} "
+                f"is not set, so {consequence}; set it in the service's environment (with "
+                f"deploy/watcher.service: a line {variable}=... in /etc/watcher/secrets.env)"
+            )
+
+    email = config.email
+    if email.enabled:
+        check(
+            "email.password_env",
+            email.password_env,
+            f"e-mail cannot log in as {email.username!r}"
+            if email.username
+            else "e-mail is sent without a password",
+        )
+    for n, hook in enumerate(config.webhooks, 1):
+        check(
+            f"webhooks[{n}].url_env",
+            hook.url_env,
+            f"webhook {hook.name!r} has no URL and nothing can be sent to it",
+        )
+        check(
+            f"webhooks[{n}].secret_env",
+            hook.secret_env,
+            f"messages to webhook {hook.name!r} go unsigned, which it refuses if signing is on",
+        )
+    return out
 
 
 def describe_options() -> str:
     """Every option with its type, default and docstring, for the README and docs."""
-    lines: list[str] = []
-    _describe(Config, "", lines)
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _describe(cls: type, prefix: str, lines: list[str]) -> None:
-    for name, (f, spec) in _options(cls).items():
-        key = prefix + name
-        wrap = textwrap.wrap(spec.doc, width=76, initial_indent="    ", subsequent_indent="    ")
-        if isinstance(spec.kind, Section):
-            lines += [f"{key}:  (section)", *wrap, ""]
-            _describe(spec.kind.cls, key + ".", lines)
-            continue
-        default = "required" if spec.required else f"default: {spec.kind.show(_default_of(f))}"
-        lines += [f"{key}: {spec.kind.label} ({default})", *wrap, ""]
+    return describe(Config)
 
 
 # ----------------------------------------------------------------------- helpers
 
 
-def _line(node: Node) -> int:
-    return node.start_mark.line + 1
+def _line_of(config: Config, *keys: str) -> int | None:
+    """The line of the first of ``keys`` the file sets (None for a Config built in code)."""
+    for key in keys:
+        line = config._lines.get(key)
+        if line is not None:
+            return line
+    return None
 
 
-def _absolute(path: str | Path) -> Path:
-    """Absolute, ``~`` expanded, without resolving symlinks (it is shown to users)."""
-    return Path(os.path.abspath(Path(path).expanduser()))
+def _at(config: Config, line: int | None) -> str:
+    return f"{config.path}:{line}" if line is not None else str(config.path)
 
 
 def _must_exist(path: Path, source: str, fix: str) -> Path:
@@ -1001,70 +544,3 @@ def _must_exist(path: Path, source: str, fix: str) -> Path:
     if not path.exists():
         raise ConfigError(f"No config file at {path} (from {source}). {fix}")
     return path
-
-
-def _syntax_message(file: str, exc: yaml.MarkedYAMLError) -> str:
-    mark = exc.problem_mark or exc.context_mark
-    problem = (exc.problem or exc.context or "cannot parse").rstrip(".")
-    where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else file
-    return (
-        f"{where}: YAML syntax error: {problem}. "
-        "Check the indentation and quoting around that line."
-    )
-
-
-def _got(node: Node) -> str:
-    """How a wrong value is shown in a message."""
-    if isinstance(node, MappingNode):
-        return "a section of 'key: value' lines"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == _NULL_TAG:
-        return "an empty value"
-    return repr(node.value)
-
-
-def _quoted_hint(node: Node, walk: _Walk, kinds: set[str]) -> str:
-    """Explain that quotes turned a would-be number/boolean into text."""
-    if not isinstance(node, ScalarNode) or node.style not in ("'", '"'):
-        return ""
-    tag = walk.loader.resolve(ScalarNode, node.value, (True, False))
-    if tag.rsplit(":", 1)[-1] in kinds:
-        return " (the quotes make it text; remove them)"
-    return ""
-
-
-def _closest(word: str, candidates: Iterable[str]) -> str | None:
-    """The candidate most like ``word``, ignoring case, or None if nothing is close."""
-    folded = {c.casefold(): c for c in candidates}
-    match = difflib.get_close_matches(word.casefold(), list(folded), n=1)
-    return folded[match[0]] if match else None
-
-
-def _float_or_none(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return _num(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(json.dumps(str(v), ensure_ascii=False) for v in value) + "]"
-    return str(value)
-
-
-# Public names for other readers of YAML (the watchlists).
-Walk = _Walk
-read_section = _read_section
-node_line = _line

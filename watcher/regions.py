@@ -1,10 +1,15 @@
 """Places inside places: Hunan's prefectures with their counties and districts.
 
 A topic's ``regions: [湘潭]`` should also catch an article that only names
-``湘乡`` or ``雨湖区``. Names not listed here are matched as written.
+``湘乡`` or ``雨湖区``. The watchlists reject a name this table does not know
+(:func:`is_known`): a misspelt place would match nothing, silently.
 """
 
 from __future__ import annotations
+
+import difflib
+
+from watcher.segment import fold
 
 # Prefecture-level divisions of Hunan and their county-level divisions (2024).
 HUNAN: dict[str, tuple[str, ...]] = {
@@ -48,11 +53,50 @@ def _short(name: str) -> str | None:
     return None
 
 
+def _places() -> frozenset[str]:
+    """Every spelling :func:`is_known` accepts (the table's are simplified already)."""
+    names = {"湖南省", *ALIASES}
+    for prefecture, counties in HUNAN.items():
+        names.add(prefecture)
+        if prefecture != "湘西":  # an autonomous prefecture: 湘西州, an alias
+            names.add(prefecture + "市")
+        for county in counties:
+            names.add(county)
+            short = _short(county)
+            if short:
+                names.add(short)
+    return frozenset(names)
+
+
+def is_known(name: str) -> bool:
+    """Whether ``name`` (traditional characters too) is a place of the table."""
+    return fold(name) in PLACES
+
+
+def suggest(name: str) -> str | None:
+    """The known place most like ``name``, or None when none is close or several are.
+
+    Two-character names one character off are as close to several places
+    (湘谭: 湘潭, 湘西, 湘乡 …); guessing one of them would mislead.
+    """
+    folded = fold(name)
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, folded, place).ratio(), place) for place in PLACES),
+        reverse=True,
+    )
+    best, place = scored[0]
+    if best < 0.5 or (len(scored) > 1 and scored[1][0] == best):
+        return None
+    return place
+
+
 def expand(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The places a region list covers: each name, its 市/州 forms and what lies inside."""
     out: list[str] = []
     for raw in names:
-        name = ALIASES.get(raw, raw)
+        # Folded first, so 長沙 covers the counties of 长沙 as 长沙 does.
+        folded = fold(raw)
+        name = ALIASES.get(folded, folded)
         stem = name.removesuffix("市").removesuffix("州") if name not in HUNAN else name
         candidates = [raw, name]
         if stem in HUNAN:
@@ -68,3 +112,6 @@ def expand(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
             if c not in out:
                 out.append(c)
     return tuple(out)
+
+
+PLACES = _places()

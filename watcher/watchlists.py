@@ -20,10 +20,12 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from watcher import regions, rules
-from watcher.config import (
+from watcher.errors import ConfigError, RuleError
+from watcher.options import (
     Invalid,
     Kind,
     Number,
+    OneLine,
     String,
     StringList,
     Walk,
@@ -33,7 +35,6 @@ from watcher.config import (
     required_option,
     yaml_tree,
 )
-from watcher.errors import ConfigError, RuleError
 from watcher.segment import fold
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,9 @@ class Identifier(Kind):
     label = "identifier"
 
     def parse(self, node: Node, walk: Walk, key: str) -> Any:
-        value = String().parse(node, walk, key)
-        if not ID.match(value):
+        value = OneLine(noun="id").read(node, walk, key)
+        # fullmatch: re's $ would also accept a trailing newline.
+        if not ID.fullmatch(value):
             raise Invalid(
                 f"must be lower-case letters, digits, '-' or '_' (such as 'safety'), got {value!r}"
             )
@@ -101,19 +103,37 @@ class Boosts(Kind):
         return tuple(sorted(out.items()))
 
 
+@dataclass(frozen=True)
+class Places(StringList):
+    """Region names: places of the table in :mod:`watcher.regions`."""
+
+    label = "list of places in Hunan"
+    example = "['湘潭', '浏阳']"
+
+    def check_item(self, item: str, walk: Walk, key: str) -> str:
+        if regions.is_known(item):
+            return item
+        close = regions.suggest(item)
+        hint = f"; did you mean {close!r}?" if close else ""
+        known = ", ".join(["湖南省", *regions.HUNAN])
+        raise Invalid(f"no place {item!r}{hint} (places: {known} and their counties and districts)")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TopicSpec:
     """One topic as written in a watchlist file."""
 
     id: str = required_option(Identifier(), "Unique id, such as 'safety'.")
-    name: str | None = option(None, String(), "Shown in the digest (default: the id).")
-    description: str | None = option(None, String(), "What the topic is about, for people.")
+    name: str | None = option(None, OneLine(), "Shown in the digest (default: the id).")
+    description: str | None = option(
+        None, OneLine(noun="description"), "What the topic is about, for people."
+    )
     query: str = required_option(Query(), "Which articles belong to the topic.")
     exclude: str | None = option(None, Query(), "Articles satisfying this are dropped.")
     boost: tuple[tuple[str, float], ...] = option((), Boosts(), "Per-term ranking weights.")
     min_score: float = option(0.0, Number(minimum=0), "Articles scoring less are left out.")
     regions: tuple[str, ...] = option(
-        (), StringList(), "The article must mention one of these places (or a place inside)."
+        (), Places(), "The article must mention one of these places (or a place inside)."
     )
 
 
