@@ -583,3 +583,65 @@ def test_html_reader_output_splits_like_markdown(tmp_path: Path) -> None:
     assert art.headline == "网页标题"
     assert art.byline == "记者 王五"
     assert art.body == "网页正文第一段。\n第二段。"
+
+
+# --- headline precedence (pages._headline) ------------------------------------
+
+LEAD = "本报讯（记者 张三） 今天，一件事发生了。第二句。"
+
+
+@pytest.mark.parametrize("markup", ["plain", "markdown"])
+def test_a_heading_wins_over_the_short_lines_around_it(markup: str) -> None:
+    page = f"引题一行\n\n# 主标题\n\n副标题一行\n\n{LEAD}\n"
+    (art,) = split_page(page, markup=markup)
+    assert (art.kicker, art.headline, art.subtitle) == ("引题一行", "主标题", "副标题一行")
+
+
+def test_a_bold_repeat_of_the_heading_is_not_its_subtitle() -> None:
+    (art,) = split_page(f"# 主标题\n\n**主标题**\n\n{LEAD}\n", markup="markdown")
+    assert (art.kicker, art.headline, art.subtitle) == (None, "主标题", None)
+
+
+def test_the_headline_block_wins_over_the_first_sentence() -> None:
+    (art,) = split_page(f"省委召开常委会议：\n主标题\n副标题\n\n{LEAD}\n")
+    assert (art.kicker, art.headline, art.subtitle) == ("省委召开常委会议：", "主标题", "副标题")
+    assert art.body == "今天，一件事发生了。第二句。"
+
+
+def test_without_a_headline_block_the_first_sentence_is_the_headline() -> None:
+    (art,) = split_page(f"{LEAD}\n")
+    assert (art.kicker, art.headline, art.subtitle) == (None, "今天，一件事发生了", None)
+
+
+def test_orphan_short_lines_are_headed_by_their_first_line() -> None:
+    page = f"主标题\n\n{LEAD}\n\n■记者 张三\n\n招聘启事\n\n诚聘销售人员若干名\n"
+    story, ad = split_page(page)
+    assert story.headline == "主标题"
+    assert (ad.kind, ad.headline, ad.body) == ("ad", "招聘启事", "诚聘销售人员若干名")
+
+
+def test_orphan_text_is_headed_by_its_first_sentence_without_the_day() -> None:
+    page = f"主标题\n\n{LEAD}\n\n■记者 张三\n\n6月3日，市民在公园里散步。天气晴好。\n"
+    _, item = split_page(page)
+    assert (item.kind, item.kicker, item.headline) == ("article", None, "市民在公园里散步")
+    assert item.body == "6月3日，市民在公园里散步。天气晴好。"
+
+
+def test_a_long_first_sentence_is_cut_to_forty_characters() -> None:
+    sentence = "这是一个非常长的句子" * 5
+    (art,) = split_page(f"本报讯（记者 张三） {sentence}。\n")
+    assert art.headline == sentence[:39] + "…"
+
+
+def test_the_precedence_ladder_from_heading_to_nothing() -> None:
+    from watcher.pages import Draft, Line, _headline
+
+    d = Draft(
+        head=[Line("引题："), Line("主题")], heading=Line("标题", level=1), sub=[Line("副题")]
+    )
+    assert _headline(d, "正文第一句。") == ("引题： 主题", "标题", "副题")
+    d.heading, d.sub = None, []  # a block without a heading: _split_head picks its headline
+    assert _headline(d, "正文第一句。") == ("引题：", "主题", None)
+    d.head = []
+    assert _headline(d, "正文第一句。第二句。") == (None, "正文第一句", None)
+    assert _headline(d, "") is None

@@ -7,18 +7,21 @@ a column ended, sometimes a closing byline (``■记者 丁鹏志``), captions,
 advertisements and continuation markers. Markdown pages (and HTML, which the
 reader turns into markdown headings) mark headlines with ``#``.
 
-The splitter works on lines in three passes:
+The splitter works on lines:
 
-1. *classify* each line by its shape (furniture, heading, dateline lead,
-   byline, caption, body, short line);
-2. find *anchors* — leads and top bylines, whose headline block is the run of
-   short lines just before them, and markdown headings — and walk the page
-   once, cutting an article at each anchor and closing it at a byline or a
-   continuation marker;
-3. *repair* each article's body, rejoining paragraphs broken mid-sentence.
+1. *normalise* the text into :class:`Line` objects (:func:`_prepare`);
+2. *classify* each line by its shape into a :class:`LineKind` (furniture,
+   heading, dateline lead, byline, caption, body, short line, ...);
+3. find *anchors* — leads and top bylines, whose headline block is the run of
+   short lines just before them — and walk the page once (:class:`Walker`),
+   cutting an article at each anchor or markdown heading and closing it at a
+   byline, a footer or a continuation marker;
+4. *assemble* each article: :func:`_headline` decides its headline, and the
+   body is repaired, rejoining paragraphs broken mid-sentence.
 
-Everything here is pure: the only outside input is ``today``, used to guess
-the year of a dateline when the page does not print one.
+Everything here is pure: besides the text, the only inputs are ``today``, used
+to guess the year of a dateline when the page does not print one, and what the
+file's metadata says about the page (``known``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import Enum, auto
+from typing import ClassVar, NamedTuple
 
 from watcher import segment
 from watcher.models import Article, Page
@@ -127,17 +133,32 @@ EVENT_END = re.compile(
     r"(?:座谈|会见|会谈|出席|讲话|举行|签约|调研|考察|致辞|主持|参加|召开|陪同|致贺信|见证签约)$"
 )
 
-# Line kinds.
-F, H, LEAD, TOPBY, BY, CREDITLINE = "furniture", "heading", "lead", "topby", "byline", "credit"
-CAPTION, CONT, FOOT, LAB, BODY, SHORT = "caption", "cont", "footer", "label", "body", "short"
+
+class LineKind(Enum):
+    """What a line is, judged from its shape and its neighbours."""
+
+    FURNITURE = auto()  # masthead, folio, share text: never in an article
+    HEADING = auto()  # a markdown "#" heading
+    LEAD = auto()  # a lead opening with a dateline: "本报讯（记者 彭斌）…"
+    TOP_BYLINE = auto()  # a byline under the headline block: "■本报记者 邹红辉"
+    BYLINE = auto()  # a closing byline: "■记者 丁鹏志"
+    CREDIT = auto()  # a photo credit: "记者 唐俊 摄"
+    CAPTION = auto()  # a sentence with a photo credit at its end
+    CONTINUATION = auto()  # "(下转第2版)", "（上接1版）"
+    FOOTER = auto()  # "相关新闻": what follows belongs to no article
+    LABEL = auto()  # "图片新闻": a column label, not a headline
+    BODY = auto()  # text with sentences
+    SHORT = auto()  # a short line without sentence punctuation: headline material
 
 
 @dataclass
 class Line:
-    text: str
+    """One non-blank line of the page, as the splitter sees it."""
+
+    text: str  # never empty: _prepare drops blank lines
     level: int = 0  # markdown heading level, 0 for ordinary lines
     gap: bool = True  # a blank line came before it
-    kind: str = BODY
+    kind: LineKind = LineKind.BODY
 
 
 # --- the public function -----------------------------------------------------
@@ -164,14 +185,14 @@ def split_page(
     for i in range(len(lines)):
         lines[i].kind = _classify(lines, i)
     _mark_toc(lines)
+    headings = [i for i, ln in enumerate(lines) if ln.kind is LineKind.HEADING]
     anchors = _find_anchors(lines)
-    if markup == "markdown" and any(ln.kind == H for ln in lines):
+    if markup == "markdown" and headings:
         anchors = {k: a for k, a in anchors.items() if a.heading is not None}
-    if not anchors and not any(ln.kind == H for ln in lines):
+    if not anchors and not headings:
         anchors = _leadless_anchor(lines)
-    drafts = _walk(lines, anchors)
-    first = min(anchors) if anchors else len(lines)
-    first = min([first, *(i for i, ln in enumerate(lines) if ln.kind == H)])
+    drafts = Walker(lines, anchors).walk()
+    first = min([*anchors, *headings, len(lines)])
     page = _page_facts(lines[:first], lines, drafts)
     if known is not None:
         page = Page(
@@ -183,7 +204,7 @@ def split_page(
     return _finish(drafts, page, today)
 
 
-# --- pass 0: normalise -------------------------------------------------------
+# --- normalise -------------------------------------------------------------------
 
 
 def _prepare(text: str) -> list[Line]:
@@ -200,84 +221,95 @@ def _prepare(text: str) -> list[Line]:
         if m:
             out.append(Line(m.group(2).strip(), level=len(m.group(1)), gap=gap))
         else:
-            # A closing byline or continuation marker glued to the end of a
-            # paragraph gets a line of its own, so it is classified as such.
-            pieces = []
-            m2 = INLINE_BYLINE.match(s)
-            if m2 and len(m2.group(1)) > 4:
-                pieces = [m2.group(1), m2.group(2)]
-            else:
-                m3 = CONTINUATION_TAIL.match(s)
-                pieces = [m3.group(1), m3.group(2)] if m3 else [s]
-            for k, p in enumerate(pieces):
+            for k, p in enumerate(_pieces(s)):
                 out.append(Line(p, gap=gap if k == 0 else False))
         gap = False
     return out
 
 
-# --- pass 1: classify lines -----------------------------------------------
+def _pieces(s: str) -> list[str]:
+    """A closing byline or continuation marker glued to the end of a paragraph
+    gets a line of its own, so it is classified as such."""
+    m = INLINE_BYLINE.match(s)
+    if m and len(m.group(1)) > 4:
+        return [m.group(1), m.group(2)]
+    m = CONTINUATION_TAIL.match(s)
+    return [m.group(1), m.group(2)] if m else [s]
+
+
+# --- classify lines ----------------------------------------------------------
 
 
 def _is_short(s: str) -> bool:
     return len(s) <= 64 and not SENTENCE_PUNCT.search(s)
 
 
-def _classify(lines: list[Line], i: int) -> str:
+def _classify(lines: list[Line], i: int) -> LineKind:
     ln = lines[i]
     s = ln.text
     if ln.level:
-        return H
+        return LineKind.HEADING
     if FOOTER.match(s):
-        return FOOT
+        return LineKind.FOOTER
     if LABEL.match(s):
-        return LAB
+        return LineKind.LABEL
     if CONTINUATION.match(s):
-        return CONT
+        return LineKind.CONTINUATION
     if (m := DATELINE.match(s)) and len(s) > m.end() + 1:
-        return LEAD
-    if len(s) <= 60 and not SENTENCE_PUNCT.search(s):
-        prev = _prev_kind(lines, i)
-        if TOP_BYLINE.match(s) and prev in (SHORT, H, CAPTION):
-            return TOPBY
-        if CREDIT.search(s):
-            return CREDITLINE
-        if BYLINE.match(s) or TOP_BYLINE.match(s):
-            return BY
-        nxt = lines[i + 1].text if i + 1 < len(lines) else ""
-        if MEDIA_LINE.match(s) and (BYLINE.match(nxt) or CREDIT.search(nxt)) and prev == BODY:
-            return BY
+        return LineKind.LEAD
+    if len(s) <= 60 and not SENTENCE_PUNCT.search(s) and (kind := _signature(lines, i)):
+        return kind
     if len(s) <= 60 and FURNITURE.search(s):
-        return F
+        return LineKind.FURNITURE
     if CREDIT.search(s) and len(s) <= 200 and SENTENCE_PUNCT.search(s):
-        return CAPTION
-    return SHORT if _is_short(s) else BODY
+        return LineKind.CAPTION
+    return LineKind.SHORT if _is_short(s) else LineKind.BODY
 
 
-def _prev_kind(lines: list[Line], i: int) -> str | None:
-    return lines[i - 1].kind if i > 0 else None
+def _signature(lines: list[Line], i: int) -> LineKind | None:
+    """The kind of a short line that signs a story: a byline or a photo credit."""
+    s = lines[i].text
+    prev = lines[i - 1].kind if i > 0 else None
+    if TOP_BYLINE.match(s) and prev in (LineKind.SHORT, LineKind.HEADING, LineKind.CAPTION):
+        return LineKind.TOP_BYLINE
+    if CREDIT.search(s):
+        return LineKind.CREDIT
+    if BYLINE.match(s) or TOP_BYLINE.match(s):
+        return LineKind.BYLINE
+    # A media name above a byline or credit: "湖南日报·新湖南客户端" / "记者 田超".
+    nxt = lines[i + 1].text if i + 1 < len(lines) else ""
+    if MEDIA_LINE.match(s) and (BYLINE.match(nxt) or CREDIT.search(nxt)) and prev is LineKind.BODY:
+        return LineKind.BYLINE
+    return None
 
 
 def _mark_toc(lines: list[Line]) -> None:
     """A heading introducing a list of the day's headlines is not an article."""
     for i, ln in enumerate(lines):
-        if ln.kind != H:
+        if ln.kind is not LineKind.HEADING:
             continue
-        end = next((j for j in range(i + 1, len(lines)) if lines[j].kind == H), len(lines))
+        end = next(
+            (j for j in range(i + 1, len(lines)) if lines[j].kind is LineKind.HEADING),
+            len(lines),
+        )
         block = lines[i + 1 : end]
         if not block:
             continue
         items = sum(1 for b in block if LIST_ITEM.match(b.text))
         listing = len(block) >= 4 and items >= 0.6 * len(block)
-        if TOC_HEADING.search(ln.text) or (listing and not any(b.kind == LEAD for b in block)):
+        has_lead = any(b.kind is LineKind.LEAD for b in block)
+        if TOC_HEADING.search(ln.text) or (listing and not has_lead):
             for b in [ln, *block]:
-                b.kind = F
+                b.kind = LineKind.FURNITURE
 
 
-# --- pass 2: anchors and the walk ------------------------------------------
+# --- anchors and the walk ----------------------------------------------------------
 
 
 @dataclass
 class Anchor:
+    """Where an article starts: its headline block and the lead below it."""
+
     start: int  # first line of the headline block
     lead: int | None  # the dateline / top-byline line, if any
     heading: int | None = None  # a markdown heading inside the block
@@ -286,22 +318,22 @@ class Anchor:
 def _find_anchors(lines: list[Line]) -> dict[int, Anchor]:
     anchors: dict[int, Anchor] = {}
     for i, ln in enumerate(lines):
-        if ln.kind not in (LEAD, TOPBY):
+        if ln.kind not in (LineKind.LEAD, LineKind.TOP_BYLINE):
             continue
         start, heading, j, taken = i, None, i - 1, 0
         while j >= 0 and taken < 6:
             k = lines[j].kind
-            if k == SHORT and (heading is None or taken < 2):
+            if k is LineKind.SHORT and (heading is None or taken < 2):
                 start, taken = j, taken + 1
-            elif k == CAPTION and heading is None:
+            elif k is LineKind.CAPTION and heading is None:
                 pass  # the article's own photo, printed between headline and lead
-            elif k == H and heading is None:
+            elif k is LineKind.HEADING and heading is None:
                 start, heading = j, j
             else:
                 break
             j -= 1
-        if heading is None and start == i and ln.kind == TOPBY:
-            continue
+        if heading is None and start == i and ln.kind is LineKind.TOP_BYLINE:
+            continue  # a byline with no headline above it starts nothing
         anchors[start] = Anchor(start, i, heading)
     return anchors
 
@@ -310,16 +342,20 @@ def _leadless_anchor(lines: list[Line]) -> dict[int, Anchor]:
     """A page with no datelines, bylines or headings holds one article (a web
     page): its headline is the first short line after the chrome."""
     for i, ln in enumerate(lines):
-        if ln.kind == SHORT and not PAPER_NAME.match(ln.text):
+        if ln.kind is LineKind.SHORT and not PAPER_NAME.match(ln.text):
             return {i: Anchor(i, None)}
     return {}
 
 
 @dataclass
 class Draft:
-    """An article being assembled during the walk."""
+    """An article being assembled during the walk.
 
-    head: list[Line] = field(default_factory=list)
+    ``head``, ``heading`` and ``sub`` are the lines that may make its headline;
+    :func:`_headline` decides which.
+    """
+
+    head: list[Line] = field(default_factory=list)  # headline block / kicker lines
     heading: Line | None = None
     sub: list[Line] = field(default_factory=list)  # subtitle lines under a heading
     lead: Line | None = None
@@ -332,135 +368,195 @@ class Draft:
     kind: str = "article"
 
 
-def _walk(lines: list[Line], anchors: dict[int, Anchor]) -> list[Draft]:
-    drafts: list[Draft] = []
-    orphans: list[int] = []
-    cur: Draft | None = None
-    skip_to_anchor = False
+class Walker:
+    """One pass over a page's classified lines, cutting it into drafts.
 
-    def flush_orphans() -> None:
-        nonlocal orphans
-        # Orphans before the first article are the masthead, already read for facts.
-        if orphans and (drafts or cur is not None):
-            item = _orphan_item([lines[k] for k in orphans])
-            if item:
-                drafts.append(item)
-        orphans = []
+    An anchor opens an article with its headline block; any other line goes to
+    the method for its kind. Lines outside any open article are *orphans*:
+    when the next article opens they become an item of their own.
+    """
 
-    def start(d: Draft) -> None:
-        nonlocal cur, skip_to_anchor
-        if cur is not None:
-            drafts.append(cur)
-        flush_orphans()
-        cur, skip_to_anchor = d, False
+    def __init__(self, lines: list[Line], anchors: dict[int, Anchor]) -> None:
+        self.lines = lines
+        self.anchors = anchors
+        self.drafts: list[Draft] = []
+        self.orphans: list[int] = []  # indexes into lines
+        self.cur: Draft | None = None
+        # After a footer ("相关新闻") the lines are links to other stories:
+        # skipped up to the next anchor or heading.
+        self.skipping = False
 
-    i = 0
-    while i < len(lines):
-        ln = lines[i]
-        a = anchors.get(i)
-        if a is not None and a.heading is None and a.lead is not None and _awaits_lead(cur):
-            # Lines under a heading, then the dateline: still the heading's story.
-            assert cur is not None
-            for b in [*cur.body, *lines[a.start : a.lead]]:
-                (cur.captions.append(b.text) if b.kind == CAPTION else cur.sub.append(b))
-            cur.body, cur.lead = [], lines[a.lead]
-            i = a.lead + 1
-            continue
-        if a is not None:
-            block = lines[a.start : a.lead if a.lead is not None else a.start + 1]
-            d = Draft(lead=lines[a.lead] if a.lead is not None else None)
-            for b in block:
-                if b.kind == CAPTION:
-                    d.captions.append(b.text)
-                elif b.kind == H:
-                    d.heading, d.level = b, b.level
-                else:
-                    # Above the heading: kicker; below it (a PDF's smaller deck): subtitle.
-                    (d.sub if d.heading is not None else d.head).append(b)
-            start(d)
-            i = (a.lead if a.lead is not None else a.start) + 1
-            continue
-        k = ln.kind
-        if skip_to_anchor and k != H:
-            i += 1
-            continue
-        if k == H:
-            if _is_section_title(lines, i):
-                i += 1
+    def walk(self) -> list[Draft]:
+        """The page's drafts in reading order."""
+        i = 0
+        while i < len(self.lines):
+            anchor = self.anchors.get(i)
+            if anchor is not None:
+                i = self._anchor(anchor)
                 continue
-            if cur is None or cur.closed or skip_to_anchor or (cur.level and ln.level <= cur.level):
-                d = Draft(heading=ln, level=ln.level)
-                # Short lines just above a heading are its kicker.
-                kick: list[Line] = []
-                while (
-                    orphans
-                    and orphans[-1] == i - 1 - len(kick)  # directly above, nothing between
-                    and lines[orphans[-1]].kind == SHORT
-                    and not PAPER_NAME.match(lines[orphans[-1]].text)
-                    and len(kick) < 2
-                ):
-                    kick.insert(0, lines[orphans.pop()])
-                d.head = kick
-                start(d)
+            kind = self.lines[i].kind
+            if not self.skipping or kind is LineKind.HEADING:
+                self._HANDLERS[kind](self, i)
+            i += 1
+        if self.cur is not None:
+            self.drafts.append(self.cur)
+        self._flush_orphans()
+        return self.drafts
+
+    # --- opening and closing drafts ---
+
+    def _open(self) -> Draft | None:
+        """The current draft if it still takes lines."""
+        return self.cur if self.cur is not None and not self.cur.closed else None
+
+    def _start(self, d: Draft) -> None:
+        if self.cur is not None:
+            self.drafts.append(self.cur)
+        self._flush_orphans()
+        self.cur, self.skipping = d, False
+
+    def _flush_orphans(self) -> None:
+        # Orphans before the first article are the masthead, already read for facts.
+        if self.orphans and (self.drafts or self.cur is not None):
+            item = _orphan_item([self.lines[k] for k in self.orphans])
+            if item:
+                self.drafts.append(item)
+        self.orphans = []
+
+    def _anchor(self, a: Anchor) -> int:
+        """Open the article an anchor starts; return the index of the next line."""
+        cur = self.cur
+        if a.heading is None and a.lead is not None and cur is not None and _awaits_lead(cur):
+            # Lines under a heading, then the dateline: still the heading's story.
+            for b in [*cur.body, *self.lines[a.start : a.lead]]:
+                if b.kind is LineKind.CAPTION:
+                    cur.captions.append(b.text)
+                else:
+                    cur.sub.append(b)
+            cur.body, cur.lead = [], self.lines[a.lead]
+            return a.lead + 1
+        end = a.lead if a.lead is not None else a.start + 1
+        d = Draft(lead=self.lines[a.lead] if a.lead is not None else None)
+        for b in self.lines[a.start : end]:
+            if b.kind is LineKind.CAPTION:
+                d.captions.append(b.text)
+            elif b.kind is LineKind.HEADING:
+                d.heading, d.level = b, b.level
             else:
-                cur.body.append(ln)  # a sub-heading inside the story
-        elif k in (F, LAB):
-            pass
-        elif k == FOOT:
-            if cur is not None:
-                cur.closed = True
-            skip_to_anchor = True
-        elif k == CONT:
-            if cur is not None and not cur.closed:
-                m = CONTINUATION.match(ln.text)
-                marker = m.group(1).replace(" ", "") if m else ln.text
-                if marker.startswith(("下转", "转")):
-                    cur.continued, cur.closed = marker, True
-        elif k in (BY, TOPBY):
-            if cur is not None and not cur.closed:
-                cur.bylines.append(ln.text)
-                # "湖南日报·新湖南客户端" / "记者 田超": the byline may span lines.
-                if not (i + 1 < len(lines) and lines[i + 1].kind in (BY, CREDITLINE)):
-                    cur.closed = True
-        elif k == CREDITLINE:
-            if cur is not None and not cur.closed and len(_paragraphs(cur)) > 1:
-                # A photo credit after a story's last paragraph: that paragraph
-                # is a caption standing alone, not part of the story.
-                cap = cur.body.pop()
-                photo = Draft(body=[cap], bylines=[ln.text], kind="photo", closed=True)
-                drafts.append(cur)
-                cur = photo
-            elif cur is not None:
-                cur.bylines.append(ln.text)
-                cur.closed = True
-            else:
-                orphans.append(i)
-        elif k == CAPTION:
-            if cur is not None and not cur.closed:
-                cur.captions.append(ln.text)
-            else:
-                orphans.append(i)
-        else:  # BODY, SHORT, LEAD/TOPBY outside anchors
-            if cur is None or cur.closed:
-                orphans.append(i)
-            elif k == LEAD and _awaits_lead(cur):
-                cur.sub.extend(cur.body)
-                cur.body, cur.lead = [], ln
-            else:
-                cur.body.append(ln)
-        i += 1
-    if cur is not None:
-        drafts.append(cur)
-        cur = None
-    flush_orphans()
-    return drafts
+                # Above the heading: kicker; below it (a PDF's smaller deck): subtitle.
+                (d.sub if d.heading is not None else d.head).append(b)
+        self._start(d)
+        return (a.lead if a.lead is not None else a.start) + 1
+
+    # --- one method per line kind ---
+
+    def _heading(self, i: int) -> None:
+        ln, cur = self.lines[i], self.cur
+        if _is_section_title(self.lines, i):
+            return
+        if cur is None or cur.closed or self.skipping or (cur.level and ln.level <= cur.level):
+            kicker = self._kicker_above(i)
+            self._start(Draft(head=kicker, heading=ln, level=ln.level))
+        else:
+            cur.body.append(ln)  # a sub-heading inside the story
+
+    def _kicker_above(self, i: int) -> list[Line]:
+        """Up to two short orphan lines directly above heading ``i``: its kicker."""
+        kick: list[Line] = []
+        while (
+            self.orphans
+            and self.orphans[-1] == i - 1 - len(kick)  # directly above, nothing between
+            and self.lines[self.orphans[-1]].kind is LineKind.SHORT
+            and not PAPER_NAME.match(self.lines[self.orphans[-1]].text)
+            and len(kick) < 2
+        ):
+            kick.insert(0, self.lines[self.orphans.pop()])
+        return kick
+
+    def _furniture(self, i: int) -> None:
+        """Furniture and column labels belong to no article."""
+
+    def _footer(self, i: int) -> None:
+        if self.cur is not None:
+            self.cur.closed = True
+        self.skipping = True
+
+    def _continuation(self, i: int) -> None:
+        d = self._open()
+        m = CONTINUATION.match(self.lines[i].text)
+        if d is not None and m is not None:
+            marker = m.group(1).replace(" ", "")
+            # "(下转第2版)" ends the story on this page; "(上接第1版)" only says where it began.
+            if marker.startswith(("下转", "转")):
+                d.continued, d.closed = marker, True
+
+    def _byline(self, i: int) -> None:
+        d = self._open()
+        if d is None:
+            return
+        d.bylines.append(self.lines[i].text)
+        # "湖南日报·新湖南客户端" / "记者 田超": the byline may span lines.
+        nxt = self.lines[i + 1].kind if i + 1 < len(self.lines) else None
+        if nxt not in (LineKind.BYLINE, LineKind.CREDIT):
+            d.closed = True
+
+    def _credit(self, i: int) -> None:
+        cur = self.cur
+        if cur is None:
+            self.orphans.append(i)
+        elif not cur.closed and len(_paragraphs(cur)) > 1:
+            # A photo credit after a story's last paragraph: that paragraph
+            # is a caption standing alone, not part of the story.
+            cap = cur.body.pop()
+            self.drafts.append(cur)
+            self.cur = Draft(body=[cap], bylines=[self.lines[i].text], kind="photo", closed=True)
+        else:
+            cur.bylines.append(self.lines[i].text)
+            cur.closed = True
+
+    def _caption(self, i: int) -> None:
+        d = self._open()
+        if d is None:
+            self.orphans.append(i)
+        else:
+            d.captions.append(self.lines[i].text)
+
+    def _lead(self, i: int) -> None:
+        """A dateline that is no anchor: in markdown, one under a heading."""
+        d = self._open()
+        if d is not None and _awaits_lead(d):
+            d.sub.extend(d.body)
+            d.body, d.lead = [], self.lines[i]
+        else:
+            self._text(i)
+
+    def _text(self, i: int) -> None:
+        d = self._open()
+        if d is None:
+            self.orphans.append(i)
+        else:
+            d.body.append(self.lines[i])
+
+    _HANDLERS: ClassVar[dict[LineKind, Callable[[Walker, int], None]]] = {
+        LineKind.HEADING: _heading,
+        LineKind.FURNITURE: _furniture,
+        LineKind.LABEL: _furniture,
+        LineKind.FOOTER: _footer,
+        LineKind.CONTINUATION: _continuation,
+        LineKind.BYLINE: _byline,
+        LineKind.TOP_BYLINE: _byline,  # one that starts no article signs the last one
+        LineKind.CREDIT: _credit,
+        LineKind.CAPTION: _caption,
+        LineKind.LEAD: _lead,
+        LineKind.BODY: _text,
+        LineKind.SHORT: _text,
+    }
 
 
-def _awaits_lead(d: Draft | None) -> bool:
+def _awaits_lead(d: Draft) -> bool:
     """A heading's story with nothing but short lines so far, and no dateline yet."""
     return (
-        d is not None
-        and d.heading is not None
+        d.heading is not None
         and d.lead is None
         and not d.closed
         and not any(SENTENCE_PUNCT.search(b.text) for b in d.body)
@@ -473,33 +569,76 @@ def _paragraphs(d: Draft) -> list[Line]:
 
 def _is_section_title(lines: list[Line], i: int) -> bool:
     """A heading followed directly by another heading titles a page or section."""
-    nxt = next((ln for ln in lines[i + 1 :] if ln.kind not in (F, LAB)), None)
-    return nxt is None or (nxt.kind == H and nxt.level > lines[i].level)
+    nxt = next(
+        (ln for ln in lines[i + 1 :] if ln.kind not in (LineKind.FURNITURE, LineKind.LABEL)),
+        None,
+    )
+    return nxt is None or (nxt.kind is LineKind.HEADING and nxt.level > lines[i].level)
 
 
 def _orphan_item(lines: list[Line]) -> Draft | None:
     """Lines between two articles that belong to neither.
 
     Two or more short lines make a stand-alone item (an advertisement or a
-    public notice); text with sentences makes a headline-less article.
+    public notice) headed by its first line; text with sentences makes a
+    headline-less article.
     """
-    if not lines:
-        return None
-    if all(ln.kind in (SHORT, CREDITLINE) for ln in lines):
+    if all(ln.kind in (LineKind.SHORT, LineKind.CREDIT) for ln in lines):
         if len(lines) < 2:
             return None
         return Draft(head=[lines[0]], body=lines[1:], kind="ad", closed=True)
     return Draft(body=list(lines), closed=True)
 
 
-# --- headline blocks --------------------------------------------------------
+# --- headlines -------------------------------------------------------------------
 
 
-def _split_head(head: list[Line]) -> tuple[str | None, str, str | None]:
+class Headline(NamedTuple):
+    """An article's headline with the lines printed above and below it."""
+
+    kicker: str | None
+    text: str
+    subtitle: str | None
+
+
+def _headline(d: Draft, body: str) -> Headline | None:
+    """The one place that decides a draft's kicker, headline and subtitle.
+
+    The walk only collects candidate lines; the first of these that the draft
+    has wins:
+
+    1. a markdown ``#`` heading: its text is the headline; the lines above it
+       (short lines of the dateline's block, or short orphan lines directly
+       above it) are the kicker, and the lines between it and the dateline the
+       subtitle, less a bold repeat of the headline;
+    2. a headline block of short lines without a heading — the lines above a
+       dateline or top byline, the first short line of a page with no
+       structure, or the first of a run of short orphan lines (an
+       advertisement): :func:`_split_head` picks the headline, the lines
+       before it are the kicker and those after it the subtitle;
+    3. the body's first sentence, less a leading day ("6月3日，") and cut to
+       40 characters: a photo standing alone, text between articles, a
+       dateline with nothing above it;
+    4. none when the draft has no body either: it is no article.
+    """
+    if d.heading is not None:
+        text = d.heading.text
+        return Headline(
+            kicker=" ".join(ln.text for ln in d.head) or None,
+            text=text,
+            subtitle=" ".join(ln.text for ln in d.sub if ln.text != text) or None,
+        )
+    block = _split_head(d.head)
+    if block.text:
+        return block
+    return Headline(None, _headline_from_text(body), None) if body else None
+
+
+def _split_head(head: list[Line]) -> Headline:
     """(kicker, headline, subtitle) from the lines of a headline block."""
     texts = [ln.text for ln in head]
     if not texts:
-        return None, "", None
+        return Headline(None, "", None)
     secondary = [False] * len(texts)
     banner = [_is_banner(t) for t in texts]
     for k in range(len(texts)):
@@ -518,7 +657,7 @@ def _split_head(head: list[Line]) -> tuple[str | None, str, str | None]:
         main = next((k for k in range(len(texts)) if not texts[k].startswith("——")), 0)
     kicker = " ".join(texts[:main]) or None
     subtitle = " ".join(texts[main + 1 :]) or None
-    return kicker, texts[main], subtitle
+    return Headline(kicker, texts[main], subtitle)
 
 
 def _is_banner(text: str) -> bool:
@@ -526,7 +665,14 @@ def _is_banner(text: str) -> bool:
     return len(parts) >= 3 and all(len(p) <= BANNER_PHRASE_MAX for p in parts)
 
 
-# --- pass 3: repair bodies ------------------------------------------------------
+def _headline_from_text(body: str, limit: int = 40) -> str:
+    """A stand-in headline for a caption or a headline-less item: its first sentence."""
+    first = re.split(r"[。！？!?\n]", body, maxsplit=1)[0]
+    first = re.sub(r"^\d{1,2}月\d{1,2}日[,，]?\s*", "", first)
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+# --- repair bodies -------------------------------------------------------------
 
 
 def _ends_sentence(s: str) -> bool:
@@ -573,13 +719,29 @@ def _repair(body: list[Line]) -> list[str]:
     return out
 
 
-# --- page facts and final assembly ---------------------------------------------
+# --- page facts --------------------------------------------------------------------
 
 
 def _page_facts(prelude: list[Line], lines: list[Line], drafts: list[Draft]) -> Page:
+    """Newspaper, date, page and section: the masthead's, else a page-title heading's
+    (newspaper and date), else the datelines' (newspaper)."""
     texts = [ln.text for ln in prelude]
-    newspaper = next((t for t in texts if PAPER_NAME.match(t)), None)
-    date = _masthead_date(texts)
+    page, section = _folio(texts)
+    title_paper, title_date = _title_facts(lines)
+    newspaper = next((t for t in texts if PAPER_NAME.match(t)), None) or title_paper
+    if newspaper is None:
+        # No masthead: the paper that most datelines name, e.g. "三湘都市报6月17日讯".
+        names = Counter(
+            n for d in drafts if d.lead is not None and (n := _dateline_paper(d.lead.text))
+        )
+        if names:
+            newspaper = names.most_common(1)[0][0]
+    date = _masthead_date(texts) or title_date
+    return Page(newspaper=newspaper, date=date, page=page, section=section)
+
+
+def _folio(texts: list[str]) -> tuple[str | None, str | None]:
+    """(page number, section) from the masthead's lines or a web page's breadcrumb."""
     page = section = None
     for k, t in enumerate(texts):
         if page is None and PAGE_NO.match(t) and not t.isdigit():
@@ -593,26 +755,20 @@ def _page_facts(prelude: list[Line], lines: list[Line], drafts: list[Draft]) -> 
             section = crumbs[-1] if len(crumbs) > 1 else section
     if page is None and any(re.match(r"^今日\s*[\d一二三四五六七八九十]+\s*版$", t) for t in texts):
         page = "01"  # only the front page carries "今日N版" under the masthead
-    # Page titles given as headings: "# 《新闻联播》（20220101）".
-    for ln in lines:
-        if ln.level and ln.kind in (H, F):
-            m = re.search(r"《([^》]{2,12})》", ln.text)
-            if m and newspaper is None and _is_section_title(lines, lines.index(ln)):
-                newspaper = m.group(1)
-            if date is None:
-                m2 = DATE_COMPACT.search(ln.text) or DATE_FULL.search(ln.text)
-                if m2 and _is_section_title(lines, lines.index(ln)):
-                    date = _safe_date(int(m2.group(1)), int(m2.group(2)), int(m2.group(3)))
-        if ln.level:
-            break
-    if newspaper is None:
-        # No masthead: the paper that most datelines name, e.g. "三湘都市报6月17日讯".
-        names = Counter(
-            n for d in drafts if d.lead is not None and (n := _dateline_paper(d.lead.text))
-        )
-        if names:
-            newspaper = names.most_common(1)[0][0]
-    return Page(newspaper=newspaper, date=date, page=page, section=section)
+    return page, section
+
+
+def _title_facts(lines: list[Line]) -> tuple[str | None, dt.date | None]:
+    """(newspaper, date) from a page title given as the first heading:
+    "# 《新闻联播》（20220101）"."""
+    i = next((k for k, ln in enumerate(lines) if ln.level), None)
+    if i is None or not _is_section_title(lines, i):
+        return None, None
+    text = lines[i].text
+    m = re.search(r"《([^》]{2,12})》", text)
+    m2 = DATE_COMPACT.search(text) or DATE_FULL.search(text)
+    date = _safe_date(int(m2.group(1)), int(m2.group(2)), int(m2.group(3))) if m2 else None
+    return (m.group(1) if m else None), date
 
 
 def _masthead_date(texts: list[str]) -> dt.date | None:
@@ -664,6 +820,9 @@ def _event_date(month: int, day: int, page: Page, today: dt.date | None) -> dt.d
     return None
 
 
+# --- final assembly ------------------------------------------------------------
+
+
 def _finish(drafts: list[Draft], page: Page, today: dt.date | None) -> list[Article]:
     articles: list[Article] = []
     for d in drafts:
@@ -693,71 +852,67 @@ def _join_bylines(parts: list[str]) -> str | None:
     return "; ".join(out) or None
 
 
+class Dateline(NamedTuple):
+    text: str  # "本报5月7日讯", "新华社北京6月3日电"
+    reporter: str | None  # the name in its brackets: "本报讯 (记者 彭斌)"
+    event: dt.date | None  # the day it names, in the dateline or just after it
+    paper: str | None  # the newspaper it names: "三湘都市报6月17日讯"
+    rest: str  # the lead's text after the dateline
+
+
+def _read_dateline(lead: str, page: Page, today: dt.date | None) -> Dateline | None:
+    m = DATELINE.match(lead)
+    if not m:
+        return None
+    text, reporter = m.group(0).strip(), None
+    # In "央视网消息（新闻联播）" the brackets name a programme, not a reporter.
+    if m.group("by") and m.group("kind") != "消息":
+        text, reporter = lead[: m.start("by") - 1].strip(), m.group("by").strip()
+    rest = lead[m.end() :].strip()
+    # "本报5月7日讯" names the day in the dateline; "新华社电 6月3日，" just after it.
+    md = (m.group("m"), m.group("d")) if m.group("m") else None
+    if md is None and (m2 := re.match(r"(\d{1,2})月(\d{1,2})日", rest)):
+        md = (m2.group(1), m2.group(2))
+    event = _event_date(int(md[0]), int(md[1]), page, today) if md else None
+    return Dateline(text.rstrip(":： "), reporter, event, _dateline_paper(lead), rest)
+
+
 def _assemble(d: Draft, page: Page, today: dt.date | None, index: int) -> Article | None:
-    kicker, headline, subtitle = _split_head(d.head)
-    if d.heading is not None:
-        kicker = " ".join(ln.text for ln in d.head) or None
-        headline = d.heading.text
-        # A repeat of the headline in bold under it is not a subtitle.
-        subtitle = " ".join(ln.text for ln in d.sub if ln.text != headline) or None
     body_lines = list(d.body)
-    dateline = byline = None
-    event = None
+    bylines = list(d.bylines)
+    dateline = event = None
     newspaper = page.newspaper
     if d.lead is not None:
-        m = DATELINE.match(d.lead.text)
-        if m:
-            dateline = m.group(0).strip()
-            # In "央视网消息（新闻联播）" the brackets name a programme, not a reporter.
-            if m.group("by") and m.group("kind") != "消息":
-                dateline = d.lead.text[: m.start("by") - 1].strip()
-                d.bylines.insert(0, m.group("by").strip())
-            dateline = dateline.rstrip(":： ")
-            rest = d.lead.text[m.end() :].strip()
-            # "本报5月7日讯" names the day in the dateline; "新华社电 6月3日，" just after it.
-            md = (m.group("m"), m.group("d")) if m.group("m") else None
-            if md is None and (m2 := re.match(r"(\d{1,2})月(\d{1,2})日", rest)):
-                md = (m2.group(1), m2.group(2))
-            if md:
-                event = _event_date(int(md[0]), int(md[1]), page, today)
-            paper = _dateline_paper(d.lead.text)
-            newspaper = paper or newspaper
-            if rest:
-                body_lines.insert(0, Line(rest))
-        else:  # a top byline: "■本报记者 邹红辉"
-            d.bylines.insert(0, d.lead.text)
-    paragraphs = _repair(body_lines)
-    if d.kind == "ad":
-        paragraphs = [ln.text for ln in body_lines]
+        found = _read_dateline(d.lead.text, page, today)
+        if found is None:  # a top byline: "■本报记者 邹红辉"
+            bylines.insert(0, d.lead.text)
+        else:
+            dateline, event = found.text, found.event
+            newspaper = found.paper or newspaper
+            if found.reporter is not None:
+                bylines.insert(0, found.reporter)
+            if found.rest:
+                body_lines.insert(0, Line(found.rest))
+    # An advertisement's lines are kept as printed, never rejoined.
+    paragraphs = [ln.text for ln in body_lines] if d.kind == "ad" else _repair(body_lines)
     body = "\n".join(paragraphs)
-    if not headline:
-        if not body:
-            return None
-        headline = _headline_from_text(body)
-    if not body and not d.captions and d.kind == "article":
+    head = _headline(d, body)
+    if head is None or (not body and not d.captions and d.kind == "article"):
         return None
-    byline = _join_bylines(d.bylines)
     return Article(
         index=index,
-        headline=headline,
+        headline=head.text,
         body=body,
-        kicker=kicker,
-        subtitle=subtitle,
+        kicker=head.kicker,
+        subtitle=head.subtitle,
         newspaper=newspaper,
         date=page.date or event,
         event_date=event,
         page=page.page,
         section=page.section,
-        byline=byline,
+        byline=_join_bylines(bylines),
         dateline=dateline,
         continued=d.continued,
         captions=tuple(d.captions),
         kind=d.kind,
     )
-
-
-def _headline_from_text(body: str, limit: int = 40) -> str:
-    """A stand-in headline for a caption or a headline-less item: its first sentence."""
-    first = re.split(r"[。！？!?\n]", body, maxsplit=1)[0]
-    first = re.sub(r"^\d{1,2}月\d{1,2}日[,，]?\s*", "", first)
-    return first if len(first) <= limit else first[: limit - 1] + "…"
