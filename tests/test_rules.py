@@ -17,6 +17,7 @@ from watcher.rules import (
     Term,
     evaluate,
     explain,
+    overlap_warnings,
     parse,
     positive_terms,
     terms,
@@ -44,8 +45,9 @@ def given(table: dict[str, list[Hit]]) -> Hits:
 
 
 def found(*texts: str) -> Hits:
-    """Every listed term hits once in the headline (so title: terms count); nothing else hits."""
-    return given({t: [Hit("title", 0, 1, 0)] for t in texts})
+    """Every listed term hits once in the headline (so title: terms count), each at a
+    place of its own; nothing else hits."""
+    return given({t: [Hit("title", 2 * n, 2 * n + 1, 0)] for n, t in enumerate(texts)})
 
 
 def article(title: str, body: str) -> Hits:
@@ -514,11 +516,83 @@ def test_hits_asked_once_per_distinct_term() -> None:
 
     def hits(term: Term) -> list[Hit]:
         asked.append(term)
-        return [Hit("body", 0, 1, 0)]
+        n = "abc".index(term.text)  # a, b and c each at three places of their own
+        return [Hit("body", 10 * k + n, 10 * k + n + 1, 0) for k in range(3)]
 
     node = parse("(a OR b) AND (a OR c) AND a NEAR b")
     assert evaluate(node, hits)
     assert sorted(t.text for t in asked) == ["a", "b"]
+
+
+# --- every operand takes an occurrence of its own ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "body_text", "expected"),
+    [
+        ("安全隐患 AND 隐患", "儿童家具存在安全隐患。", False),  # one occurrence, not two
+        ("安全隐患 AND 隐患", "存在安全隐患，另有隐患两处。", True),
+        ("安全隐患 AND 隐患", "一处安全隐患，又一处安全隐患。", True),  # two occurrences
+        ("(安全生产 OR 安全隐患) AND (检查 OR 隐患)", "发现安全隐患。", False),
+        ("(安全生产 OR 安全隐患) AND (检查 OR 隐患)", "抓安全生产，查安全隐患。", True),
+        ("安全 AND 生产", "抓安全生产。", True),  # side by side: no character shared
+        ("(a OR b) AND (a OR c)", "a", False),
+        ("(a OR b) AND (a OR c)", "a a", True),
+        ("(a OR b) AND (a OR c)", "a c", True),
+        ("安全隐患 NEAR/5 隐患", "存在安全隐患。", False),
+        ("x NOT (安全隐患 AND 隐患)", "x 安全隐患", True),  # NOT of what cannot hold
+        ("x NOT (安全隐患 AND 隐患)", "x 安全隐患 隐患", False),
+    ],
+)
+def test_and_needs_different_occurrences(query: str, body_text: str, expected: bool) -> None:
+    assert evaluate(parse(query), article("标题", body_text)) is expected
+
+
+def test_explain_follows_the_occurrence_rule() -> None:
+    query = parse("(安全生产 OR 安全隐患) AND (检查 OR 隐患)")
+    assert explain(query, article("标题", "发现安全隐患。")) is None
+    # 隐患 holds on its own, but its one occurrence went to 安全隐患: not shown.
+    assert explain(query, article("标题", "发现安全隐患，开展检查。")) == "安全隐患 AND 检查"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("城市更新 OR 更新", []),  # OR branches never compete for an occurrence
+        ("安全生产 AND 检查", []),
+        (
+            "(安全生产 OR 安全隐患) AND (检查 OR 隐患)",
+            [
+                "安全隐患 (column 10) contains 隐患 (column 27) on the other side of AND; one "
+                "occurrence of 安全隐患 satisfies only one side, so the other needs 隐患 elsewhere"
+            ],
+        ),
+        (
+            "(a OR b) AND (a OR c)",
+            [
+                "a is on both sides of AND (columns 2 and 15); one occurrence satisfies only "
+                "one side, so this needs two"
+            ],
+        ),
+        (
+            "x OR 安全 NEAR/5 title:安全生产",
+            [
+                "title:安全生产 (column 16) contains 安全 (column 6) on the other side of NEAR; "
+                "one occurrence of title:安全生产 satisfies only one side, so the other needs "
+                "安全 elsewhere"
+            ],
+        ),
+        (
+            "a NOT (投资 AND 总投资)",
+            [
+                "总投资 (column 15) contains 投资 (column 8) on the other side of AND; one "
+                "occurrence of 总投资 satisfies only one side, so the other needs 投资 elsewhere"
+            ],
+        ),
+    ],
+)
+def test_overlap_warnings(query: str, expected: list[str]) -> None:
+    assert overlap_warnings(parse(query)) == expected
 
 
 # --- NEAR ---------------------------------------------------------------------------------------
@@ -535,7 +609,8 @@ def body(start: int, end: int, sentence: int = 0) -> Hit:
         ([body(0, 2)], [body(13, 15)], False),  # gap 11 > n
         ([body(13, 15)], [body(0, 2)], False),  # order does not matter
         ([body(12, 14)], [body(0, 2)], True),
-        ([body(0, 4)], [body(2, 6)], True),  # overlapping: gap 0
+        ([body(0, 4)], [body(4, 6)], True),  # touching: gap 0
+        ([body(0, 4)], [body(2, 6)], False),  # overlapping: one occurrence, not two
         ([body(0, 2), body(100, 102)], [body(50, 52), body(110, 112)], True),  # second pair
         ([body(0, 2)], [Hit("title", 3, 5, 0)], False),  # different fields never near
         ([Hit("title", 0, 2, 0)], [Hit("title", 5, 7, 0)], True),

@@ -39,6 +39,7 @@ __all__ = [
     "Term",
     "evaluate",
     "explain",
+    "overlap_warnings",
     "parse",
     "positive_terms",
     "terms",
@@ -436,32 +437,44 @@ class _Hits:
         return found
 
 
-def _near(node: Near, hits: _Hits) -> bool:
-    left, right = hits(node.left), hits(node.right)
-    same_term = node.left == node.right
-    for a in left:
-        for b in right:
-            # "x NEAR x" asks for two occurrences, not one occurrence twice.
-            if a.field != b.field or (same_term and a == b):
+def _overlap(a: Hit, b: Hit) -> bool:
+    """Do two hits share a character? Then they are one occurrence, not two."""
+    return a.field == b.field and a.start < b.end and b.start < a.end
+
+
+def _free(hit: Hit, used: Sequence[Hit]) -> bool:
+    return not any(_overlap(hit, u) for u in used)
+
+
+def _near_pairs(node: Near, hits: _Hits, used: Sequence[Hit]) -> Iterator[tuple[Hit, Hit]]:
+    """Pairs of distinct, non-overlapping occurrences that are near enough."""
+    for a in hits(node.left):
+        if not _free(a, used):
+            continue
+        for b in hits(node.right):
+            if a.field != b.field or _overlap(a, b) or not _free(b, used):
                 continue
             if node.distance is None:
                 if a.sentence == b.sentence:
-                    return True
+                    yield a, b
                 continue
             first, second = (a, b) if a.start <= b.start else (b, a)
-            if max(0, second.start - first.end) <= node.distance:
-                return True
-    return False
+            if second.start - first.end <= node.distance:
+                yield a, b
 
 
 def _eval(node: Node, hits: _Hits) -> bool:
+    """The query as a test of which terms occur at all, every hit reusable (NOT exact).
+
+    An upper bound of :func:`evaluate`: where it is false, so is the query.
+    """
     match node:
         case Term():
             return bool(hits(node))
         case Near():
-            return _near(node, hits)
+            return next(_near_pairs(node, hits, ()), None) is not None
         case Not(child):
-            return not _eval(child, hits)
+            return not _holds(child, hits)
         case And(children):
             return all(_eval(c, hits) for c in children)
         case Or(children):
@@ -469,26 +482,144 @@ def _eval(node: Node, hits: _Hits) -> bool:
     raise TypeError(f"not a query node: {node!r}")
 
 
+# How many partial assignments the occurrence search may try before it settles for
+# the upper bound; real queries on real articles need a few dozen at most.
+_SEARCH_STEPS = 20_000
+
+
+class _TooHard(Exception):
+    pass
+
+
+Taken = tuple[tuple[Term, Hit], ...]  # the occurrences a solution uses, with their terms
+
+
+class _Search:
+    """Find occurrences for a query such that no occurrence serves twice.
+
+    ``A AND B`` needs an occurrence of A and a different occurrence of B: hits
+    that share a character are one occurrence (安全隐患 and the 隐患 inside it),
+    so one 安全隐患 does not satisfy ``安全隐患 AND 隐患``. NOT is judged on the
+    negated part alone: ``NOT x`` holds when x cannot be satisfied at all.
+    """
+
+    def __init__(self, hits: _Hits) -> None:
+        self.hits = hits
+        self.steps = 0
+
+    def first(self, node: Node) -> Taken | None:
+        return next(self.solve(node, ()), None)
+
+    def solve(self, node: Node, used: Taken) -> Iterator[Taken]:
+        """Each way of satisfying ``node`` with occurrences not in ``used``."""
+        self.steps += 1
+        if self.steps > _SEARCH_STEPS:
+            raise _TooHard
+        taken = [h for _, h in used]
+        match node:
+            case Term():
+                for h in self.hits(node):
+                    if _free(h, taken):
+                        yield ((node, h),)
+            case Near(left, right, _):
+                for a, b in _near_pairs(node, self.hits, taken):
+                    yield ((left, a), (right, b))
+            case Not(child):
+                if self.first(child) is None:
+                    yield ()
+            case And(children):
+                yield from self._all(children, used)
+            case Or(children):
+                for child in children:
+                    yield from self.solve(child, used)
+            case _:
+                raise TypeError(f"not a query node: {node!r}")
+
+    def _all(self, children: Sequence[Node], used: Taken) -> Iterator[Taken]:
+        if not children:
+            yield ()
+            return
+        for taken in self.solve(children[0], used):
+            for rest in self._all(children[1:], used + taken):
+                yield taken + rest
+
+
+def _needs_search(node: Node, hits: _Hits) -> bool:
+    """Could reusing an occurrence make a difference? Only if a term the query may use
+    twice has a hit, or a hit of one term overlaps a hit of another (隐患 in 安全隐患)."""
+    seen: set[Term] = set()
+    for term, even in _walk_terms(node):
+        if even and term in seen and hits(term):
+            return True
+        seen.add(term)
+    found = sorted(
+        ((h.field, h.start, h.end, t) for t in positive_terms(node) for h in hits(t)),
+        key=lambda x: (x[0], x[1]),
+    )
+    for i, (field_, _, end, term) in enumerate(found):
+        for other_field, start, _, other in found[i + 1 :]:
+            if other_field != field_ or start >= end:
+                break
+            if other != term:
+                return True
+    return False
+
+
+def _solution(node: Node, hits: _Hits) -> Taken | None:
+    """Occurrences satisfying ``node``, one per operand; None if it does not hold.
+
+    Where no occurrence could serve twice (most articles) the answer is the quick
+    test's, and the occurrences are not worked out: ``()`` stands for "holds".
+    """
+    if not _eval(node, hits):
+        return None
+    if not _needs_search(node, hits):
+        return ()
+    try:
+        return _Search(hits).first(node)
+    except _TooHard:  # pragma: no cover - needs hundreds of overlapping hits
+        return ()
+
+
+def _holds(node: Node, hits: _Hits) -> bool:
+    return _solution(node, hits) is not None
+
+
 def evaluate(node: Node, hits: HitSource) -> bool:
-    """True if the query holds given ``hits(term)``, the verified hits of each term."""
-    return _eval(node, _Hits(hits))
+    """True if the query holds given ``hits(term)``, the verified hits of each term.
+
+    Every term the query is satisfied with takes an occurrence of its own:
+    ``A AND B`` needs two different occurrences (hits sharing a character are one),
+    and so does ``A NEAR B``.
+    """
+    return _holds(node, _Hits(hits))
 
 
-def _fired(node: Node, hits: _Hits) -> Node | None:
-    """The satisfied part of a true ``node``: false OR branches and NOT parts left out."""
+def _fired(node: Node, hits: _Hits, solution: Taken | None) -> Node | None:
+    """The satisfied part of a true ``node``: false OR branches and NOT parts left out.
+
+    ``solution``: occurrences found for the whole query, where it mattered which
+    occurrence went where. Then an OR branch is kept only if it holds with
+    occurrences the rest of the query did not take.
+    """
     match node:
         case Term() | Near():
             return node
         case Not(Not(inner)):  # a double negation is a requirement after all
-            return _fired(inner, hits)
+            return _fired(inner, hits, solution)
         case Not():
             return None
         case And(children):
-            kept = [c for c in (_fired(c, hits) for c in children) if c is not None]
+            kept = [c for c in (_fired(c, hits, solution) for c in children) if c is not None]
             return _and(kept) if kept else None
         case Or(children):
-            kept = [_fired(c, hits) for c in children if _eval(c, hits)]
-            present = [c for c in kept if c is not None]
+            holding = [c for c in children if _holds(c, hits)]
+            if solution:
+                mine = set(terms(node))
+                rest = tuple(pair for pair in solution if pair[0] not in mine)
+                search = _Search(hits)
+                holding = [c for c in holding if next(search.solve(c, rest), None) is not None]
+            present = [f for f in (_fired(c, hits, solution) for c in holding) if f is not None]
             return _or(present) if present else None
     raise TypeError(f"not a query node: {node!r}")
 
@@ -500,11 +631,68 @@ def explain(node: Node, hits: HitSource) -> str | None:
     安全生产 and 整治 this is ``安全生产 AND 整治``.
     """
     cached = _Hits(hits)
-    if not _eval(node, cached):
+    solution = _solution(node, cached)
+    if solution is None:
         return None
-    clause = _fired(node, cached)
+    clause = _fired(node, cached, solution)
     # Only a hand-built, purely negative tree gets here with nothing positive.
     return to_text(clause if clause is not None else node)
+
+
+# --- checks ---------------------------------------------------------------------------
+
+
+def _branches(node: Node) -> Iterator[tuple[str, tuple[Node, ...]]]:
+    """The operand lists whose members must each take an occurrence of their own."""
+    match node:
+        case Near(left, right, _):
+            yield "NEAR", (left, right)
+        case Not(child):
+            yield from _branches(child)
+        case And(children):
+            yield "AND", children
+            for child in children:
+                yield from _branches(child)
+        case Or(children):
+            for child in children:
+                yield from _branches(child)
+
+
+def overlap_warnings(node: Node) -> list[str]:
+    """Where one AND (or NEAR) branch has a term that contains a term of another.
+
+    ``(安全生产 OR 安全隐患) AND (检查 OR 隐患)`` is true for "发现安全隐患" only if
+    that one 安全隐患 served both branches, which :func:`evaluate` does not allow:
+    the writer probably meant something else. Each message names both terms.
+    """
+    out: list[str] = []
+    for op, children in _branches(node):
+        for i, left in enumerate(children):
+            for right in children[i + 1 :]:
+                for a in terms(left):
+                    for b in terms(right):
+                        message = _overlap_message(a, b, op)
+                        if message is not None and message not in out:
+                            out.append(message)
+    return out
+
+
+def _overlap_message(a: Term, b: Term, op: str) -> str | None:
+    x, y = a.text.casefold(), b.text.casefold()
+    if x == y:
+        return (
+            f"{_term_text(a)} is on both sides of {op} (columns {a.column} and {b.column}); "
+            "one occurrence satisfies only one side, so this needs two"
+        )
+    if y in x or x in y:
+        long, short = (a, b) if y in x else (b, a)
+        return (
+            f"{_term_text(long)} (column {long.column}) contains {_term_text(short)} "
+            f"(column {short.column}) on the other side of {op}; one occurrence of "
+            f"{_term_text(long)} satisfies only one side, so the other needs "
+            f"{_term_text(short)} elsewhere"
+        )
+    return None
 
 
 # --- printing ---------------------------------------------------------------------
