@@ -20,10 +20,11 @@ from pathlib import Path
 import click
 
 from watcher import __version__, pages, pipeline, readers, sandbox, segment
-from watcher.config import Config, find_config, load_config
+from watcher.config import Config, env_warnings, find_config, load_config
 from watcher.errors import ConfigError, ReadError, WatcherError
 from watcher.matcher import Matcher
 from watcher.models import Article, Match, Text
+from watcher.paths import safe_text
 from watcher.store import Store, StoredArticle
 from watcher.watchlists import Topic, load_watchlists
 
@@ -75,6 +76,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """One log line per record: a newline or an escape sequence in a message (a file
+    name holding one) is shown escaped, so no message can forge another line."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = safe_text(record.message)
+        return super().formatMessage(record)
+
+
 def _setup_logging(level: str, fmt: str = "text") -> None:
     root = logging.getLogger()
     if not root.handlers:
@@ -82,7 +92,7 @@ def _setup_logging(level: str, fmt: str = "text") -> None:
         handler.setFormatter(
             JsonFormatter()
             if fmt == "json"
-            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
         root.addHandler(handler)
     root.setLevel(level.upper())
@@ -134,7 +144,7 @@ def _open_store(cfg: Config) -> Iterator[Store]:
 def check(obj: Context) -> None:
     """Validate the config and the watchlists; report every problem at once."""
     cfg = obj.config()
-    topics = load_watchlists(cfg.watchlists)
+    topics = pipeline.load_topics(cfg)
     click.echo(f"OK: {cfg.path}")
     click.echo(f"  inbox:      {cfg.inbox}")
     click.echo(f"  state:      {cfg.state}")
@@ -144,6 +154,8 @@ def check(obj: Context) -> None:
     if topics:
         click.echo(", ".join(f"{t.id} ({t.name})" for t in topics))
     click.echo("  formats:    " + "; ".join(readers.formats()))
+    for warning in env_warnings(cfg, os.environ):
+        click.echo(f"warning: {warning}")
 
 
 @cli.command()
@@ -154,7 +166,7 @@ def check(obj: Context) -> None:
 def scan(obj: Context, progress: bool | None) -> None:
     """Read new and changed files in the inbox into the state store."""
     cfg = obj.config()
-    topics = load_watchlists(cfg.watchlists)
+    topics = pipeline.load_topics(cfg)
     show = sys.stderr.isatty() if progress is None else progress
     with _open_store(cfg) as store:
         if show:
@@ -241,7 +253,7 @@ def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bo
     fixed, and rendering D again reproduces it.
     """
     cfg = obj.config()
-    topics = load_watchlists(cfg.watchlists)
+    topics = pipeline.load_topics(cfg)
     day = _parse_date(date_) if date_ else pipeline.today(cfg, _clock)
     with _open_store(cfg) as store:
         if store.digest(day) is None and day != pipeline.today(cfg, _clock):
@@ -360,7 +372,7 @@ def status(obj: Context, fmt: str) -> None:
                 click.echo(f"config error: {problem}")
         sys.exit(pipeline.STATUS_CONFIG)
     try:
-        topics = load_watchlists(cfg.watchlists)
+        topics = pipeline.load_topics(cfg)
     except ConfigError as exc:
         topics, problems = [], exc.problems or [str(exc)]
     holder = Lock(cfg.state).holder()

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from watcher import pipeline
-from watcher.config import Config, load_config
+from watcher.config import Config, env_warnings, load_config
 from watcher.errors import ConfigError, StateError, WatcherError
 from watcher.schedule import Scheduler, next_digest_time
 from watcher.store import Store
-from watcher.watchlists import Topic, load_watchlists, watchlist_files
+from watcher.watchlists import Topic, watchlist_files
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,9 @@ class Daemon:
         self.stop_event = threading.Event()
         self.errors: list[str] = []  # config problems of the current bad edit, if any
         config = load_config(config_path)
-        self.settings = Settings(config, load_watchlists(config.watchlists), ())
+        self.settings = Settings(config, pipeline.load_topics(config), ())
+        for warning in env_warnings(config, os.environ):
+            log.warning("%s", warning)
         self.settings.stamp = _stamp(config_path, config)
         self.watch = config.schedule.watch if watch is None else watch
         self.lock = Lock(config.state)
@@ -173,7 +175,7 @@ class Daemon:
             return
         try:
             config = load_config(self.config_path)
-            topics = load_watchlists(config.watchlists)
+            topics = pipeline.load_topics(config)
         except ConfigError as exc:
             problems = exc.problems or [str(exc)]
             if problems != self.errors:

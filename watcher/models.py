@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from watcher.paths import safe_text
+
 ArticleKind = Literal["article", "photo", "ad"]
 FileStatus = Literal["ok", "duplicate", "failed", "skipped"]
 DeliveryStatus = Literal["pending", "sent", "skipped"]
@@ -81,12 +83,22 @@ class Article:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """A file in the inbox as ``stat`` sees it; no content has been read."""
+    """A file in the inbox as ``stat`` sees it; no content has been read.
+
+    ``outside``: a symbolic link that leads out of the inbox (or to no regular file):
+    listed so it is recorded and reported, never opened.
+    """
 
     path: Path
     rel: str
     size: int
     mtime_ns: int
+    outside: bool = False
+
+    @property
+    def key(self) -> str:
+        """The path as the store and the logs know it (see ``paths.safe_text``)."""
+        return safe_text(self.path)
 
 
 @dataclass(frozen=True)

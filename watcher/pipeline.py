@@ -11,11 +11,13 @@ once → write the archive → give every channel its delivery → deliver, exac
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fnmatch
 import hashlib
 import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -24,7 +26,7 @@ from typing import Any, Literal
 
 from watcher import deliveries, pages, readers, sandbox, schedule, segment
 from watcher import digest as digest_mod
-from watcher.config import Config
+from watcher.config import Config, check_references
 from watcher.deliver import build_email, post_webhook, send_email
 from watcher.errors import DeliveryError, ReadError, ReaderUnavailable, WatcherError
 from watcher.matcher import Matcher
@@ -38,10 +40,11 @@ from watcher.models import (
     ScanRecord,
     ScanReport,
 )
+from watcher.paths import inside, safe_text
 from watcher.render import Renderer, write_archive
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store
-from watcher.watchlists import Topic
+from watcher.watchlists import Topic, load_watchlists
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ def list_inbox(
     inbox that cannot be listed raises OSError instead of counting as empty.
     """
     found: list[FileInfo] = []
+    real_inbox = Path(os.path.realpath(inbox))
 
     def walk(folder: Path) -> None:
         try:
@@ -71,21 +75,24 @@ def list_inbox(
         except OSError as exc:
             if strict and folder == inbox:
                 raise
-            log.warning("cannot list %s: %s", folder, exc)
+            log.warning("cannot list %s: %s", safe_text(folder), exc.strerror or exc)
             return
         for entry in entries:
             if any(fnmatch.fnmatch(entry.name, pat) for pat in ignore):
                 continue
             try:
+                if entry.is_symlink():
+                    found.append(_linked(entry, inbox, real_inbox))
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     if recursive:
                         walk(Path(entry.path))
                     continue
-                if not entry.is_file():
-                    continue
-                st = entry.stat()
+                if not entry.is_file(follow_symlinks=False):
+                    continue  # FIFOs, sockets, devices: never opened
+                st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                log.warning("cannot stat %s: %s", entry.path, exc)
+                log.warning("cannot stat %s: %s", safe_text(entry.path), exc.strerror or exc)
                 continue
             path = Path(entry.path)
             found.append(
@@ -95,6 +102,55 @@ def list_inbox(
     walk(inbox)
     found.sort(key=lambda f: f.rel)
     return found
+
+
+def _linked(entry: os.DirEntry[str], inbox: Path, real_inbox: Path) -> FileInfo:
+    """A symbolic link in the inbox: read as the file it names when that is a regular
+    file inside the inbox; anything else (outside, a folder, a loop, dangling) is
+    listed as ``outside`` and never opened."""
+    path = Path(entry.path)
+    rel = path.relative_to(inbox).as_posix()
+    target = Path(os.path.realpath(path))
+    try:
+        st = target.stat()
+        regular = stat.S_ISREG(st.st_mode)
+    except OSError:
+        regular = False
+    if regular and target.is_relative_to(real_inbox):
+        return FileInfo(path, rel, st.st_size, st.st_mtime_ns)
+    own = os.lstat(path)
+    return FileInfo(path, rel, own.st_size, own.st_mtime_ns, outside=True)
+
+
+def read_file(info: FileInfo, inbox: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of an inbox file and its stat after reading. A link is read as the
+    file it names only while that lies inside the inbox; the final open follows no
+    link (one swapped in since the listing) and does not block on a FIFO."""
+    target = info.path
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+        if not inside(target, inbox):
+            raise OSError(errno.EPERM, "the symbolic link leads outside the inbox")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(target, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks), os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def load_topics(config: Config) -> list[Topic]:
+    """The configured topics, checked against the config that routes them (a webhook
+    or e-mail list naming no topic is a ConfigError, not a silent misroute)."""
+    topics = load_watchlists(config.watchlists)
+    check_references(config, topics)
+    return topics
 
 
 def read_limits(config: Config) -> readers.Limits:
@@ -170,18 +226,22 @@ def scan(
         files = _settle(config, files, clock, sleep)
     known = store.file_states()
     report = ScanReport()
+    seen: set[str] = set()
     # One reader process for the scan's PDF and DOCX files, started at the first one.
     with sandbox.Worker(read_limits(config)) as worker:
         for info in files:
             if should_stop is not None and should_stop():
                 log.info("scan stopped early on request")
                 break
-            outcome = _scan_one(
-                config, store, info, known.get(str(info.path)), clock, matcher, worker
-            )
+            outcome = _scan_one(config, store, info, known.get(info.key), clock, matcher, worker)
             report = _tally(report, outcome, info)
+            seen.add(info.key)
             if progress is not None:
                 progress(info)
+    if len(seen) == len(files):  # a whole pass: failures of files now gone are dropped
+        gone = store.forget_missing(seen)
+        if gone:
+            log.info("forgot %d failed or skipped file(s) no longer in the inbox", gone)
     store.end_scan(scan_id, report, clock())
     log.info("scan of %s: %s", config.inbox, report.summary())
     return report
@@ -236,7 +296,7 @@ def _tally(report: ScanReport, outcome: Outcome, info: FileInfo) -> ScanReport:
         matched=report.matched + outcome.matched,
     )
     if k == "failed" and outcome.reason is not None:
-        report = replace(report, failures=(*report.failures, (str(info.path), outcome.reason)))
+        report = replace(report, failures=(*report.failures, (info.key, outcome.reason)))
     return report
 
 
@@ -249,15 +309,29 @@ def _scan_one(
     matcher: Matcher | None,
     worker: sandbox.Worker,
 ) -> Outcome:
-    path = str(info.path)
-    if known is not None and (known.size, known.mtime_ns) == (info.size, info.mtime_ns):
-        # A file failed for want of an optional reader is retried once it is installed
-        # (looked up only for such files: an unchanged folder costs no imports).
-        retry = _failed_for_want_of_reader(known, info.path)
-        if not retry or readers.unavailable(info.path) is not None:
-            return Outcome("unchanged")
-    missing = readers.unavailable(info.path)
+    path = info.key
     now = clock()
+    same = known is not None and (known.size, known.mtime_ns) == (info.size, info.mtime_ns)
+    if info.outside:
+        if not same:
+            log.warning("%s: skipped: %s", path, OUTSIDE)
+            store.record_file(path, info.size, info.mtime_ns, None, "skipped", now, OUTSIDE)
+        return Outcome("skipped") if not same else Outcome("unchanged")
+    if known is not None and same:
+        # A failure is retried on a backoff even if the file did not change (a
+        # permission fixed, a reader installed, a limit raised); a file failed for
+        # want of an optional reader is retried as soon as it is installed (looked
+        # up only for such files: an unchanged folder costs no imports).
+        due = known.status == "failed" and known.retry_at is not None and now >= known.retry_at
+        wanted = _failed_for_want_of_reader(known, info.path)
+        if wanted and readers.unavailable(info.path) is None:
+            due = True
+        elif wanted:
+            due = False
+        if not due:
+            return Outcome("unchanged")
+        log.info("%s: trying again a file that failed (%s)", path, known.reason)
+    missing = readers.unavailable(info.path)
     age = now.timestamp() - info.mtime_ns / 1e9
     if age < config.scan.settle_seconds:
         log.debug("%s: changed %.1fs ago, waiting for the writer to finish", path, age)
@@ -272,8 +346,7 @@ def _scan_one(
         reason = f"too large ({info.size / 1048576:.0f} MB > scan.max_file_mb)"
         return _fail(store, info, None, reason, now)
     try:
-        data = info.path.read_bytes()
-        after = info.path.stat()
+        data, after = read_file(info, config.inbox)
     except OSError as exc:
         return _fail(store, info, None, f"cannot read: {exc.strerror or exc}", now)
     if (after.st_size, after.st_mtime_ns) != (info.size, info.mtime_ns) or len(data) != info.size:
@@ -316,16 +389,19 @@ def _scan_one(
     return Outcome("new", len(articles), sum(1 for f in found if f))
 
 
+OUTSIDE = "a symbolic link leading outside the inbox (or to no regular file): not read"
+
+
 def _failed_for_want_of_reader(known: FileState, path: Path) -> bool:
     reason = readers.needs_reason(path)
     return reason is not None and known.status == "failed" and known.reason == reason
 
 
 def _fail(store: Store, info: FileInfo, sha: str | None, reason: str, now: dt.datetime) -> Outcome:
-    log.warning("%s: failed: %s", info.path, reason)
+    log.warning("%s: failed: %s", info.key, reason)
     store.add_failure(
         sha256=sha,
-        path=str(info.path),
+        path=info.key,
         size=info.size,
         mtime_ns=info.mtime_ns,
         reason=reason,

@@ -23,6 +23,7 @@ from watcher.models import (
     Article,
     Delivery,
     Failure,
+    FileStatus,
     Match,
     ScanRecord,
     ScanReport,
@@ -32,6 +33,8 @@ from watcher.models import (
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 5
+FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
+FAILED_RETRY_MAX = 86400.0
 
 # Ordered migrations: MIGRATIONS[n] brings a database from version n to n + 1.
 MIGRATIONS: list[str] = [
@@ -147,6 +150,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE deliveries ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
     -- Whether the last error was 'transient' or 'permanent'.
     ALTER TABLE deliveries ADD COLUMN failure TEXT;
+    -- A failed file is tried again at retry_at even if it did not change.
+    ALTER TABLE files ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN retry_at TEXT;
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
@@ -159,8 +165,10 @@ class FileState:
     size: int
     mtime_ns: int
     sha256: str | None
-    status: str
+    status: FileStatus
     reason: str | None
+    retries: int = 0  # failed reads of this very file (same size and mtime) so far
+    retry_at: dt.datetime | None = None  # when a failed file is tried again
 
 
 @dataclass(frozen=True)
@@ -239,11 +247,28 @@ class Store:
     # --- files and documents ------------------------------------------------
 
     def file_states(self) -> dict[str, FileState]:
-        rows = self.db.execute("SELECT path, size, mtime_ns, sha256, status, reason FROM files")
+        rows = self.db.execute("SELECT * FROM files")
         return {
-            r["path"]: FileState(r["size"], r["mtime_ns"], r["sha256"], r["status"], r["reason"])
+            r["path"]: FileState(
+                size=r["size"],
+                mtime_ns=r["mtime_ns"],
+                sha256=r["sha256"],
+                status=r["status"],
+                reason=r["reason"],
+                retries=r["retries"],
+                retry_at=_time(r["retry_at"]),
+            )
             for r in rows
         }
+
+    def forget_missing(self, present: set[str]) -> int:
+        """Drop the failed and skipped files not in ``present`` (deleted since); returns
+        how many. Files read fine stay: their documents are still known."""
+        rows = self.db.execute("SELECT path FROM files WHERE status IN ('failed', 'skipped')")
+        gone = [r["path"] for r in rows if r["path"] not in present]
+        with self.transaction():
+            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
+        return len(gone)
 
     def document_status(self, sha256: str) -> str | None:
         row = self.db.execute("SELECT status FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
@@ -277,7 +302,8 @@ class Store:
             "INSERT INTO files (path, size, mtime_ns, sha256, status, reason, seen_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, "
-            "status = excluded.status, reason = excluded.reason, seen_at = excluded.seen_at",
+            "status = excluded.status, reason = excluded.reason, seen_at = excluded.seen_at, "
+            "retries = 0, retry_at = NULL",
             (path, size, mtime_ns, sha256, status, reason, _iso(now)),
         )
 
@@ -339,8 +365,8 @@ class Store:
         reason: str,
         now: dt.datetime,
     ) -> None:
-        """Record a document that could not be read, so it is reported and retried
-        only when the file changes."""
+        """Record a document that could not be read, so it is reported, and retried when
+        the file changes or, unchanged, on a backoff (10 minutes, doubling, at most a day)."""
         with self.transaction():
             if sha256 is not None:
                 self.db.execute(
@@ -349,7 +375,18 @@ class Store:
                     "SET reason = excluded.reason WHERE status = 'failed'",
                     (sha256, path, size, mtime_ns, _iso(now), reason),
                 )
+            before = self.db.execute(
+                "SELECT retries FROM files WHERE path = ? AND size = ? AND mtime_ns = ? "
+                "AND status = 'failed'",
+                (path, size, mtime_ns),
+            ).fetchone()
+            retries = before["retries"] + 1 if before else 0
+            wait = min(FAILED_RETRY * 2**retries, FAILED_RETRY_MAX)
             self._put_file(path, size, mtime_ns, sha256, "failed", now, reason)
+            self.db.execute(
+                "UPDATE files SET retries = ?, retry_at = ? WHERE path = ?",
+                (retries, _iso(now + dt.timedelta(seconds=wait)), path),
+            )
 
     def failures(self) -> list[tuple[str, str]]:
         """(path, reason) of every file whose last read failed."""
