@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import logging
 import re
+import socket
+import threading
 import time
 import traceback
 import urllib.parse
@@ -549,3 +553,79 @@ def test_tls_files_are_reused(tls: TlsFiles, tmp_path: Path) -> None:
     again = tls_files(tls.cert.parent)
     assert again == tls
     assert again.cert.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+@contextlib.contextmanager
+def _trickler(greeting: bytes, stop_after: float = 30.0) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that answers every connection one byte a second
+    (after reading whatever the client sends): each read succeeds, none ends."""
+    server = socket.create_server((HOST, 0))
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    done = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        conn.settimeout(0.05)
+        started = time.monotonic()
+        try:
+            for byte in itertools.cycle(greeting):
+                if done.is_set() or time.monotonic() - started > stop_after:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    conn.recv(65536)
+                conn.sendall(bytes([byte]))
+                done.wait(1.0)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        done.set()
+        server.close()
+        thread.join(5)
+
+
+def test_a_trickling_smtp_server_cannot_stretch_the_timeout() -> None:
+    # A greeting that never ends, one byte a second: every read returns in time.
+    with _trickler(b"220-slow greeting line " * 100) as port:
+        started = time.monotonic()
+        with pytest.raises(TransientDeliveryError) as info:
+            send_email(_digest(), _settings(port, timeout=2.0), password=None)
+        took = time.monotonic() - started
+    assert str(info.value) == (
+        f"smtp 127.0.0.1:{port}: no complete answer within 2s (timed out; email.timeout "
+        "bounds the whole attempt)"
+    )
+    assert took < 4
+
+
+def test_a_trickling_webhook_cannot_stretch_the_timeout() -> None:
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"{" * 1000
+    with _trickler(reply) as port:
+        started = time.monotonic()
+        with pytest.raises(TransientDeliveryError) as info:
+            post_webhook(
+                "json", f"http://{HOST}:{port}/hook", "text", title="t", secret=None,
+                key="k-1", timeout=2.0,
+            )  # fmt: skip
+        took = time.monotonic() - started
+    assert str(info.value) == (
+        f"webhook json ({HOST}): no complete answer within 2s (timed out; the webhook's "
+        "timeout bounds the whole attempt)"
+    )
+    assert took < 4

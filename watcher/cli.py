@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -714,15 +715,24 @@ def main(argv: list[str] | None = None) -> None:
     except WatcherError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USER)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            _internal_error()
+        click.echo(f"error: {pipeline.os_problem(exc)}", err=True)
+        sys.exit(EXIT_USER)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception:
-        log.exception("internal error")
-        click.echo(
-            "internal error: this is a bug in watcher; the traceback is above. "
-            "Please report it with the command you ran.",
-            err=True,
-        )
-        sys.exit(EXIT_INTERNAL)
+        _internal_error()
     sys.exit(EXIT_OK)
+
+
+def _internal_error() -> None:
+    log.exception("internal error")
+    click.echo(
+        "internal error: this is a bug in watcher; the traceback is above. "
+        "Please report it with the command you ran.",
+        err=True,
+    )
+    sys.exit(EXIT_INTERNAL)

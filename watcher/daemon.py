@@ -14,6 +14,7 @@ fall-back day is due at its first occurrence. Either way a day has one digest.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -60,21 +61,27 @@ class Lock:
                 f"another watcher run is already using {self.path.with_suffix('')} "
                 f"({holder}); stop it first, or point this one at another state file"
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(
-            f"pid {os.getpid()} on {socket.gethostname()}, "
-            f"started {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
-        )
-        fh.flush()
         self._fh = fh
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(
+                f"pid {os.getpid()} on {socket.gethostname()}, "
+                f"started {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+            )
+            fh.flush()
+        except OSError as exc:
+            # Held all the same (the lock is the flock, not the text): a full disk
+            # must not stop the daemon, only `status` cannot name it.
+            log.warning("cannot write %s: %s; the lock is held", self.path, exc.strerror or exc)
 
     def release(self) -> None:
         if self._fh is not None:
             # Cleared while still held, so a released lock names nobody.
-            self._fh.seek(0)
-            self._fh.truncate()
-            self._fh.flush()
+            with contextlib.suppress(OSError):
+                self._fh.seek(0)
+                self._fh.truncate()
+                self._fh.flush()
             self._fh.close()
             self._fh = None
 
@@ -349,5 +356,8 @@ class Daemon:
         info["next_digest"] = nxt.isoformat() if nxt else None
         path = status_path(cfg)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:  # a full disk: the next tick writes it again
+            log.warning("cannot write %s: %s", path, exc.strerror or exc)

@@ -21,6 +21,7 @@ message: both name the channel kind and host only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -29,6 +30,7 @@ import logging
 import smtplib
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -83,6 +85,51 @@ class PermanentDeliveryError(_ClassifiedDeliveryError):
     """Refused login, bad recipient, HTTP 4xx, bot error code: needs a human."""
 
     permanent = True
+
+
+# -------------------------------------------------------------------- deadlines
+
+
+class Deadline:
+    """Ends an attempt that runs past its whole time budget by shutting its sockets.
+
+    A socket timeout bounds each read, not the attempt: a server sending one byte
+    every few seconds would hold a send for ever. A timer thread shuts down every
+    socket the attempt opened once ``seconds`` have passed; the blocked read then
+    fails at once, and ``expired`` tells the caller why.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 # ----------------------------------------------------------------------- e-mail
@@ -302,31 +349,68 @@ def send_email(
     if tls is None and settings.security != "none":
         tls = ssl.create_default_context()  # verifies the certificate and host name
     client: smtplib.SMTP | None = None
-    try:
-        if settings.security == "ssl":
-            client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=tls)
-        else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-        if settings.security == "starttls":
-            client.starttls(context=tls)
-            client.ehlo()  # capabilities change after STARTTLS (AUTH appears)
-        if settings.username:
-            assert password is not None  # checked above
-            client.login(settings.username, password)
-        refused = client.send_message(msg, to_addrs=to_addrs)
-    except (smtplib.SMTPException, OSError) as exc:
-        if client is not None:
-            client.close()
-        raise _smtp_error(exc, settings, timeout) from exc
-    except UnicodeError as exc:
-        # smtplib encodes AUTH credentials and plain addresses as ASCII.
-        if client is not None:
-            client.close()
-        raise PermanentDeliveryError(f"{where}: cannot encode for SMTP: {exc.reason}") from None
-    _close(client)
+    with Deadline(timeout) as deadline:
+        try:
+            client = _smtp_client(settings, timeout, tls, deadline)
+            refused = _transact(client, settings, password, tls, msg, to_addrs)
+        except (smtplib.SMTPException, OSError) as exc:
+            if client is not None:
+                client.close()
+            if deadline.expired:
+                raise TransientDeliveryError(
+                    f"{where}: no complete answer within {timeout:g}s (timed out; "
+                    "email.timeout bounds the whole attempt)"
+                ) from None
+            raise _smtp_error(exc, settings, timeout) from exc
+        except UnicodeError as exc:
+            # smtplib encodes AUTH credentials and plain addresses as ASCII.
+            if client is not None:
+                client.close()
+            raise PermanentDeliveryError(f"{where}: cannot encode for SMTP: {exc.reason}") from None
+        _close(client)  # accepted: a QUIT cut short by the deadline changes nothing
     if refused:
         raise _refused_error(where, refused, len(to_addrs) - len(refused))
     log.info("%s: sent %s to %d recipient(s)", where, msg["Message-ID"], len(to_addrs))
+
+
+def _smtp_client(
+    settings: EmailConfig, timeout: float, tls: ssl.SSLContext | None, deadline: Deadline
+) -> smtplib.SMTP:
+    """A connected client whose socket the deadline can close."""
+    base = smtplib.SMTP_SSL if settings.security == "ssl" else smtplib.SMTP
+
+    class Client(base):  # type: ignore[valid-type,misc]
+        def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+            sock: socket.socket = super()._get_socket(host, port, timeout)
+            deadline.watch(sock)
+            return sock
+
+    if settings.security == "ssl":
+        client: smtplib.SMTP = Client(timeout=timeout, context=tls)
+    else:
+        client = Client(timeout=timeout)
+    client._host = settings.host  # what STARTTLS checks the certificate against
+    client.connect(settings.host, settings.port)
+    return client
+
+
+def _transact(
+    client: smtplib.SMTP,
+    settings: EmailConfig,
+    password: str | None,
+    tls: ssl.SSLContext | None,
+    msg: EmailMessage,
+    to_addrs: Sequence[str],
+) -> dict[str, tuple[int, bytes]]:
+    """STARTTLS, login and the message; returns the refused recipients."""
+    if settings.security == "starttls":
+        client.starttls(context=tls)
+        client.ehlo()  # capabilities change after STARTTLS (AUTH appears)
+    if settings.username:
+        assert password is not None  # checked by the caller
+        client.login(settings.username, password)
+    refused: dict[str, tuple[int, bytes]] = client.send_message(msg, to_addrs=list(to_addrs))
+    return refused
 
 
 # --------------------------------------------------------------------- webhooks
@@ -337,6 +421,37 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def _watched(base: type[http.client.HTTPConnection], deadline: Deadline) -> Any:
+    class Connection(base):  # type: ignore[valid-type,misc]
+        def connect(self) -> None:
+            super().connect()
+            deadline.watch(self.sock)
+
+    return Connection
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    """http:// with every connection's socket under the deadline."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__()
+        self._connection = _watched(http.client.HTTPConnection, deadline)
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req)
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    """https:// with every connection's socket under the deadline."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__()
+        self._connection = _watched(http.client.HTTPSConnection, deadline)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self._connection, req, context=self._context)
 
 
 def _host(url: str) -> str:
@@ -468,12 +583,30 @@ def post_webhook(
     elif secret and not service.signs:
         log.debug("%s: this kind has no signing; the secret is not used", label)
 
-    opener = urllib.request.build_opener(_NoRedirect)
+    with Deadline(timeout) as deadline:
+        body = _post(target, data, headers, timeout, deadline, label, secrets)
+    _check_reply(service, label, body, secrets)
+    log.info("%s: delivered %s (%d bytes)", label, key, size)
+
+
+def _post(
+    target: str,
+    data: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    deadline: Deadline,
+    label: str,
+    secrets: Sequence[str],
+) -> str:
+    """POST and read the reply (its body), within the deadline; raise a classified error."""
+    opener = urllib.request.build_opener(
+        _NoRedirect, _WatchedHTTP(deadline), _WatchedHTTPS(deadline)
+    )
     try:
-        request = urllib.request.Request(target, data=data, headers=headers, method="POST")
+        request = urllib.request.Request(target, data=data, headers=dict(headers), method="POST")
         with opener.open(request, timeout=timeout) as response:
             # Not guarded: a reply cut short is not proof of delivery (OSError below).
-            body = response.read(_MAX_REPLY).decode("utf-8", "replace")
+            return str(response.read(_MAX_REPLY).decode("utf-8", "replace"))
     except urllib.error.HTTPError as exc:
         with exc:
             err_body = _read_error_body(exc)
@@ -481,13 +614,21 @@ def post_webhook(
         # "from None": the HTTPError carries the URL; nothing new in its text.
         raise _http_error(label, exc.code, str(exc.reason), err_body, retry, secrets) from None
     except urllib.error.URLError as exc:
+        if deadline.expired:
+            raise TransientDeliveryError(
+                f"{label}: no complete answer within {timeout:g}s (timed out; the "
+                "webhook's timeout bounds the whole attempt)"
+            ) from None
         raise _network_error(label, exc.reason, timeout, secrets) from None
     except (ValueError, http.client.InvalidURL):
         raise PermanentDeliveryError(f"{label}: the webhook URL is not valid") from None
     except (OSError, http.client.HTTPException) as exc:
+        if deadline.expired:
+            raise TransientDeliveryError(
+                f"{label}: no complete answer within {timeout:g}s (timed out; the "
+                "webhook's timeout bounds the whole attempt)"
+            ) from None
         raise _network_error(label, exc, timeout, secrets) from None
-    _check_reply(service, label, body, secrets)
-    log.info("%s: delivered %s (%d bytes)", label, key, size)
 
 
 def _network_error(

@@ -10,8 +10,10 @@ once → write the archive → give every channel its delivery → deliver, exac
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
+import fcntl
 import fnmatch
 import hashlib
 import logging
@@ -19,7 +21,7 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -216,6 +218,39 @@ def scan(
     commands): files changed within ``scan.settle_seconds`` are waited for, at most
     that long, instead of being left for a next scan that may never come.
     """
+    with scan_lock(config.state):
+        return _scan(config, store, topics, segmenter, clock, progress, should_stop, settle, sleep)
+
+
+@contextlib.contextmanager
+def scan_lock(state: Path) -> Iterator[None]:
+    """One scan at a time on a state: a second (``watcher scan`` next to the daemon)
+    waits for the first, then finds its files unchanged, so every count is exact."""
+    path = state.with_name(state.name + ".scan.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            log.info("another scan of %s is running; waiting for it to finish", safe_text(state))
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _scan(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    segmenter: Segmenter | None,
+    clock: Clock,
+    progress: Progress | None,
+    should_stop: Callable[[], bool] | None,
+    settle: bool,
+    sleep: Callable[[float], None],
+) -> ScanReport:
     started = clock()
     scan_id = store.begin_scan(started)
     segmenter = segmenter or segmenter_for(config)
@@ -552,14 +587,24 @@ def produce_digest(
     schedule or downtime. It is stored with one pending delivery per channel
     in the same transaction; returns (digest, True when made now).
     """
-    with store.transaction():  # the window read and the digest stored as one
+    # The cut-off is taken under the write lock: a scan stamps its documents' first-seen
+    # time under that lock too, so every article first seen up to the cut-off is
+    # committed once the lock is ours, and every later one is stamped after it.
+    with store.transaction():
         stored = store.digest(day)
         if stored is not None:
             return digest_mod.from_json(stored), False
         now = clock()
-        made = _window(config, store, topics, day, now, notices)
-        counts = {s.id: s.count for s in made.sections}
-        plan = deliveries.plan(config, made)
+    # Reading and grouping the window (slow for thousands of near-identical articles)
+    # happens outside any write transaction, so a concurrent scan never waits on it.
+    made = _window(config, store, topics, day, now, notices)
+    counts = {s.id: s.count for s in made.sections}
+    plan = deliveries.plan(config, made)
+    with store.transaction():
+        if store.last_cutoff(day) != made.since:
+            # An earlier day's digest was stored meanwhile (a clock set back): the
+            # window must start at its cut-off; make it again.
+            return produce_digest(config, store, topics, day, clock=clock, notices=notices)
         if not store.add_digest(day, now, made.since, counts, digest_mod.to_json(made), plan):
             # Another process made it first (two CLIs at once): use theirs.
             return digest_mod.from_json(store.digest(day) or ""), False
@@ -720,6 +765,8 @@ def tick(
             work()
         except WatcherError as exc:
             log.error("%s: %s", name, exc)
+        except OSError as exc:  # a full disk, a folder made read-only: say what, go on
+            log.error("%s: %s", name, os_problem(exc))
         except Exception:  # the next step and the next tick go on
             log.exception("%s: internal error (watcher goes on)", name)
 
@@ -834,6 +881,17 @@ def deliver(
         log.info("delivery %s %s: %s", row.day, ch.name, detail)
         results.append(DeliveryResult(row.day, ch.name, True, detail))
     return results
+
+
+def os_problem(exc: OSError) -> str:
+    """A file-system error in words, naming the file: "the disk is full" for ENOSPC."""
+    where = safe_text(exc.filename) if exc.filename else "a file"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"cannot write {where}: the disk (or quota) is full; free some space there — "
+            "nothing was lost, and watcher carries on where it stopped"
+        )
+    return f"cannot use {where}: {exc.strerror or exc}"
 
 
 def _span(seconds: float) -> str:

@@ -202,6 +202,14 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+        except sqlite3.OperationalError as exc:
+            full = _disk_full(exc, path)
+            if full is not None:
+                raise full from exc
+            raise StateError(
+                f"cannot open the state database {path}: {exc}. If the file is not a "
+                "watcher database, point 'state' in the config at another file."
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise StateError(
                 f"cannot open the state database {path}: {exc}. If the file is not a "
@@ -242,7 +250,7 @@ class Store:
 
     def transaction(self) -> _Transaction:
         """BEGIN IMMEDIATE … COMMIT; inside another transaction, part of it."""
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.path)
 
     # --- files and documents ------------------------------------------------
 
@@ -777,19 +785,49 @@ class Store:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; a full disk becomes a
+    StateError that says so (SQLite rolls the transaction back: nothing is corrupted,
+    and the work is done again at the next tick)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self.db = db
+        self.path = path
 
     def __enter__(self) -> None:
         self.outer = not self.db.in_transaction
         if self.outer:
             self.db.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if self.outer:
-            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+    def __exit__(self, exc_type: object, exc: BaseException | None, _tb: object) -> None:
+        if not self.outer:
+            return
+        if exc is None:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as failed:
+                self.db.execute("ROLLBACK")
+                full = _disk_full(failed, self.path)
+                if full is None:
+                    raise
+                raise full from failed
+            return
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError):
+            full = _disk_full(exc, self.path)
+            if full is not None:
+                raise full from exc
+
+
+def _disk_full(exc: sqlite3.OperationalError, path: Path) -> StateError | None:
+    """The StateError for a full disk, or None if ``exc`` is something else."""
+    text = str(exc)
+    if "disk is full" not in text and "disk I/O error" not in text:
+        return None
+    return StateError(
+        f"the disk holding the state database {path} is full ({text}); free some space "
+        "there — nothing was lost, and watcher carries on where it stopped"
+    )
 
 
 def _time(text: str | None) -> dt.datetime | None:
