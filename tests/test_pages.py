@@ -645,3 +645,19 @@ def test_the_precedence_ladder_from_heading_to_nothing() -> None:
     d.head = []
     assert _headline(d, "正文第一句。第二句。") == (None, "正文第一句", None)
     assert _headline(d, "") is None
+
+
+def test_text_with_no_headline_is_one_article_headed_by_its_first_sentence() -> None:
+    text = "这是第一句话。" + "后面的内容很长，" * 30 + "完。"
+    [art] = split_page(text)
+    assert art.headline == "这是第一句话"
+    assert art.body == text and art.kind == "article"
+    # One long line with no sentence end: the headline is cut at 40 characters.
+    [long] = split_page("字" * 300)
+    assert long.headline == "字" * 39 + "…" and long.body == "字" * 300
+
+
+def test_a_huge_single_line_page_is_kept() -> None:
+    text = "安全生产检查，" * 150_000  # about 1 MB on one line
+    [art] = split_page(text)
+    assert len(art.body) == len(text) and art.headline.startswith("安全生产检查")

@@ -201,7 +201,15 @@ def split_page(
             page=page.page or known.page,
             section=page.section or known.section,
         )
-    return _finish(drafts, page, today)
+    return _finish(drafts, page, today) or _whole_page(lines, page, today)
+
+
+def _whole_page(lines: list[Line], page: Page, today: dt.date | None) -> list[Article]:
+    """Text that shows no headline, dateline or byline (one long paragraph) is one
+    article headed by its first sentence, never silently dropped."""
+    body = [ln for ln in lines if ln.kind in (LineKind.BODY, LineKind.SHORT)]
+    art = _assemble(Draft(body=body), page, today, 0) if body else None
+    return [art] if art is not None else []
 
 
 # --- normalise -------------------------------------------------------------------
