@@ -337,8 +337,8 @@ def run(obj: Context, once: bool, digest_now: bool, watch: bool | None) -> None:
             click.echo(f"digest {day}: {page}")
         else:
             click.echo(f"digest {day}: not due yet (digest_at {', '.join(cfg.schedule.digest_at)})")
-        for r in done.deliveries:
-            click.echo(f"  {r.channel}: {'sent' if r.ok else 'failed'}: {r.detail}")
+        for sent in done.deliveries:
+            click.echo(f"  {sent.channel}: {'sent' if sent.ok else 'failed'}: {sent.detail}")
         return
     sys.exit(daemon.run())
 

@@ -366,7 +366,8 @@ def send_email(
             # smtplib encodes AUTH credentials and plain addresses as ASCII.
             if client is not None:
                 client.close()
-            raise PermanentDeliveryError(f"{where}: cannot encode for SMTP: {exc.reason}") from None
+            reason = getattr(exc, "reason", exc)  # UnicodeEncodeError's
+            raise PermanentDeliveryError(f"{where}: cannot encode for SMTP: {reason}") from None
         _close(client)  # accepted: a QUIT cut short by the deadline changes nothing
     if refused:
         raise _refused_error(where, refused, len(to_addrs) - len(refused))
@@ -389,7 +390,7 @@ def _smtp_client(
         client: smtplib.SMTP = Client(timeout=timeout, context=tls)
     else:
         client = Client(timeout=timeout)
-    client._host = settings.host  # what STARTTLS checks the certificate against
+    client._host = settings.host  # type: ignore[attr-defined]  # STARTTLS checks the name
     client.connect(settings.host, settings.port)
     return client
 
@@ -451,7 +452,8 @@ class _WatchedHTTPS(urllib.request.HTTPSHandler):
         self._connection = _watched(http.client.HTTPSConnection, deadline)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req, context=self._context)
+        context = self._context  # type: ignore[attr-defined]  # set by HTTPSHandler
+        return self.do_open(self._connection, req, context=context)
 
 
 def _host(url: str) -> str:

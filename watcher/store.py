@@ -422,7 +422,8 @@ class Store:
         limit: int | None = None,
     ) -> Iterator[StoredArticle]:
         """Stored articles in the order they were first seen, then page order."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if date is not None:
             where.append("a.date = ?")
             args.append(date.isoformat())
