@@ -33,17 +33,44 @@ BROAD_ITEMS = 60
 # Wide nets: any of these words puts an item in a topic's pool. Most pool items are
 # not about the topic; the labels say which are.
 BROAD = {
-    "safety": "安全生产 安全检查 隐患 事故 应急管理 矿山 煤矿 危化 危险化学品 消防 安委 督查 执法检查 燃气 安全监管 专项整治",
-    "urban-renewal": "城市更新 老旧小区 城中村 棚户区 棚改 旧改 街区 片区 更新改造 危旧房 老城 旧城 城市体检 完整社区 改造提升 加装电梯",
-    "flood": "防汛 汛 洪 暴雨 降雨 水位 堤 内涝 台风 水库 抢险 泄洪 山洪 救灾 排涝 水利",
-    "rural": "乡村 农村 脱贫 扶贫 贫困 驻村 三农 农民 村集体 农田 农业 帮扶 返贫 村民 种粮",
-    "investment": "招商 签约 投资 项目 融资 开工 合作协议 亿元 外资 产业园 落地 重大工程 集中开工 产业链",
+    "safety": (
+        "安全生产 安全检查 隐患 事故 应急管理 矿山 煤矿 危化 "
+        "危险化学品 消防 安委 督查 执法检查 燃气 安全监管 "
+        "专项整治"
+    ),
+    "urban-renewal": (
+        "城市更新 老旧小区 城中村 棚户区 棚改 旧改 街区 片区 "
+        "更新改造 危旧房 老城 旧城 城市体检 完整社区 改造提升 "
+        "加装电梯"
+    ),
+    "flood": ("防汛 汛 洪 暴雨 降雨 水位 堤 内涝 台风 水库 抢险 泄洪 山洪 救灾 排涝 水利"),
+    "rural": ("乡村 农村 脱贫 扶贫 贫困 驻村 三农 农民 村集体 农田 农业 帮扶 返贫 村民 种粮"),
+    "investment": (
+        "招商 签约 投资 项目 融资 开工 合作协议 亿元 外资 产业园 落地 重大工程 集中开工 产业链"
+    ),
 }
 
 TOPUP = {
-    "safety": ("安全生产 安委会 安委办 应急管理部 隐患排查 重大事故隐患 矿山安全 危化品 燃气安全 消防安全 事故调查 安全检查 安全防范 督办", 90),
-    "urban-renewal": ("城市更新 老旧小区 城中村 棚户区 历史文化街区 危旧房 完整社区 城市体检 加装电梯 老旧管网 保障性住房 旧城改造 更新改造", 90),
-    "flood": ("防汛 汛期 暴雨 洪水 洪涝 强降雨 山洪 堤防 险情 抗洪 内涝 防洪", 40),
+    "safety": (
+        (
+            "安全生产 安委会 安委办 应急管理部 隐患排查 重大事故隐患 "
+            "矿山安全 危化品 燃气安全 消防安全 事故调查 安全检查 "
+            "安全防范 督办"
+        ),
+        90,
+    ),
+    "urban-renewal": (
+        (
+            "城市更新 老旧小区 城中村 棚户区 历史文化街区 危旧房 "
+            "完整社区 城市体检 加装电梯 老旧管网 保障性住房 旧城改造 "
+            "更新改造"
+        ),
+        90,
+    ),
+    "flood": (
+        ("防汛 汛期 暴雨 洪水 洪涝 强降雨 山洪 堤防 险情 抗洪 内涝 防洪"),
+        40,
+    ),
 }
 
 
@@ -53,7 +80,7 @@ def items(path: Path) -> list[tuple[int, str, str]]:
     title: str | None = None
     lines: list[str] = []
     n = 0
-    for line in path.read_text(encoding="utf-8").splitlines() + ["### "]:
+    for line in [*path.read_text(encoding="utf-8").splitlines(), "### "]:
         if line.startswith("### "):
             if title is not None and "".join(lines).strip():
                 out.append((n, title, "\n".join(lines).strip()))
@@ -96,14 +123,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = {(r[0], r[1]): r for r in every}
     for topic, words in BROAD.items():
         vocab = words.split()
-        pool = [r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)]
+        pool = [
+            r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)
+        ]
         for row in rnd.sample(pool, min(BROAD_ITEMS, len(pool))):
             chosen[(row[0], row[1])] = f"broad:{topic}"
     # A second, narrower net for the topics the first draw left with few positives
     # (work safety and urban renewal are rare in a national programme).
     for topic, (words, n) in TOPUP.items():
         vocab = words.split()
-        pool = [r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)]
+        pool = [
+            r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)
+        ]
         for row in rnd.sample(pool, min(n, len(pool))):
             chosen[(row[0], row[1])] = f"topup:{topic}"
     for key in sorted(chosen):
