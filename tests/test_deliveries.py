@@ -203,7 +203,9 @@ def test_a_refused_recipient_does_not_make_the_others_get_it_twice(
         refused = rows(cfg)["email:nobody@example.com"]
         assert "550" in str(refused.last_error) and refused.failure == "permanent"
         # A permanent error waits far longer than a transient one (an hour at least).
-        assert refused.next_attempt is not None and refused.next_attempt >= T0 + dt.timedelta(hours=1)
+        assert refused.next_attempt is not None and refused.next_attempt >= T0 + dt.timedelta(
+            hours=1
+        )
         assert deliver(cfg, T0 + dt.timedelta(minutes=2)) == []
         assert deliver(cfg, T0 + dt.timedelta(hours=2)) == ["email:nobody@example.com:failed"]
         assert [m.rcpt_tos for m in smtp.mails] == [("analyst@example.com",)]
