@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -20,14 +21,16 @@ from pathlib import Path
 
 import click
 
-from watcher import __version__, pages, pipeline, readers, sandbox, segment
+from watcher import __version__, pages, pipeline, readers, rules, sandbox, segment
 from watcher.config import Config, env_warnings, find_config, load_config
 from watcher.errors import ConfigError, ReadError, WatcherError
 from watcher.matcher import Matcher
-from watcher.models import Article, Match, Text
+from watcher.models import Article, Match, Text, article_id
+from watcher.options import closest
 from watcher.paths import safe_text
 from watcher.store import Store, StoredArticle
-from watcher.watchlists import Topic, load_watchlists
+from watcher.tuning import agreement, best_threshold, candidate_terms, proposed_edit
+from watcher.watchlists import Topic, load_watchlists, watchlist_files
 
 log = logging.getLogger("watcher")
 
@@ -539,9 +542,10 @@ def match(
     # One reader process for the PDF and DOCX files among them, as a scan has.
     with sandbox.Worker(limits) as worker:
         for path in _files(paths):
-            text = _read_or_say(path, worker)
-            if text is None:
+            read = _read_or_say(path, worker)
+            if read is None:
                 continue
+            text, sha = read
             for art in pages.split_page(
                 text.text, markup=text.markup, today=today, known=text.page
             ):
@@ -549,7 +553,7 @@ def match(
                 total += 1
                 hits += bool(found)
                 if fmt == "jsonl":
-                    row = _match_json(path, art, found, names, explain)
+                    row = _match_json(path, sha, art, found, names, explain)
                     click.echo(json.dumps(row, ensure_ascii=False))
                 else:
                     _print_match(path, art, found, names, explain)
@@ -557,12 +561,16 @@ def match(
         click.echo(f"\n{total} articles, {hits} matched a topic")
 
 
-def _read_or_say(path: Path, worker: sandbox.Worker) -> Text | None:
-    """A file's text, or None after saying on stderr why it was skipped."""
+def _read_or_say(path: Path, worker: sandbox.Worker) -> tuple[Text, str] | None:
+    """A file's text and the sha256 of its bytes, or None after saying on stderr why
+    it was skipped."""
     try:
-        return readers.read_bytes(path, path.read_bytes(), worker.limits, worker)
+        data = path.read_bytes()
+        return readers.read_bytes(path, data, worker.limits, worker), hashlib.sha256(
+            data
+        ).hexdigest()
     except (ReadError, OSError) as exc:
-        click.echo(f"{path}: skipped: {exc}", err=True)
+        click.echo(f"{safe_text(path)}: skipped: {exc}", err=True)
         return None
 
 
@@ -582,9 +590,14 @@ def _user_cache() -> Path:
 
 
 def _match_json(
-    path: Path, art: Article, found: list[Match], names: dict[str, str], explain: bool
+    path: Path,
+    sha: str,
+    art: Article,
+    found: list[Match],
+    names: dict[str, str],
+    explain: bool,
 ) -> dict[str, object]:
-    out = _article_fields(str(path), art)
+    out = {"id": article_id(sha, art.index), **_article_fields(str(path), art)}
     out["topics"] = [_topic_json(m, names, explain) for m in found]
     return out
 
@@ -617,23 +630,26 @@ def _marked(text: str, marks: tuple[tuple[int, int], ...]) -> str:
               help="Compare over articles first seen in the last N days.")  # fmt: skip
 @click.pass_obj
 def try_(obj: Context, topic_file: Path, days: int) -> None:
-    """Run a new or edited topic over stored articles; show what it adds and drops."""
+    """Run a new or edited topic over stored articles; show what it adds and drops,
+    and its precision and recall against the labelled articles, before and after."""
     cfg = obj.config()
     candidates = load_watchlists(topic_file)
     current = {t.id: t for t in _current_topics(cfg)}
     now = dt.datetime.now(dt.UTC)
     with _open_store(cfg) as store:
         rows = list(store.articles_seen(now - dt.timedelta(days=days), now))
-        stored = {(d, i, m.topic_id) for d, i, m in store.matches_for({r.doc_sha256 for r in rows})}
+        labelled = store.labels()
+        docs = {r.doc_sha256 for r in rows} | {a.doc_sha256 for _, a in labelled}
+        stored = {(d, i, m.topic_id): m for d, i, m in store.matches_for(docs)}
     matcher = Matcher(candidates, pipeline.segmenter_for(cfg))
     # Each article is matched once, against all the candidate topics.
-    would = {
-        (r.doc_sha256, r.article.index, m.topic_id) for r in rows for m in matcher.match(r.article)
-    }
-    heads = {(r.doc_sha256, r.article.index): r.article.headline for r in rows}
+    pool = {(r.doc_sha256, r.article.index): r for r in rows}
+    pool.update({(a.doc_sha256, a.article.index): a for _, a in labelled})
+    would = {(*k, m.topic_id): m for k, r in pool.items() for m in matcher.match(r.article)}
+    recent = {(r.doc_sha256, r.article.index) for r in rows}
     for topic in candidates:
-        old = {k for k in heads if (*k, topic.id) in stored}
-        new = {k for k in heads if (*k, topic.id) in would}
+        old = {k for k in recent if (*k, topic.id) in stored}
+        new = {k for k in recent if (*k, topic.id) in would}
         state = "changed" if topic.id in current else "new topic"
         if topic.id in current and current[topic.id].version == topic.version:
             state = "unchanged"
@@ -641,10 +657,160 @@ def try_(obj: Context, topic_file: Path, days: int) -> None:
             f"{topic.id} ({topic.name}, {state}): +{len(new - old)} / −{len(old - new)} "
             f"articles over {days} days ({len(new)} would match)"
         )
-        for key in sorted(new - old):
-            click.echo(f"  + {heads[key]}")
-        for key in sorted(old - new):
-            click.echo(f"  − {heads[key]}")
+        labels = {(lb.doc_sha256, lb.index): lb.relevant for lb, _ in labelled
+                  if lb.topic_id == topic.id}  # fmt: skip
+        for sign, keys, found in (("+", new - old, would), ("−", old - new, stored)):
+            for key in sorted(keys, key=lambda k: pool[k].first_seen):
+                click.echo(f"  {sign} {_try_line(pool[key], found[(*key, topic.id)], labels)}")
+        if labels:
+            ids = {f"{d}|{i}": yes for (d, i), yes in labels.items()}
+            before = agreement({f"{d}|{i}" for (d, i, t) in stored if t == topic.id}, ids)
+            after = agreement({f"{d}|{i}" for (d, i, t) in would if t == topic.id}, ids)
+            yes = sum(labels.values())
+            click.echo(f"  labelled: {yes} relevant, {len(labels) - yes} not relevant")
+            click.echo(f"  before: {before.summary()}")
+            click.echo(f"  after:  {after.summary()}")
+
+
+def _try_line(row: StoredArticle, m: Match, labels: dict[tuple[str, int], bool]) -> str:
+    """``[42.0] 2026-11-21 headline (labelled relevant)``"""
+    day = row.article.date.isoformat() if row.article.date else "----------"
+    label = labels.get((row.doc_sha256, row.article.index))
+    tag = "" if label is None else f"  (labelled {'relevant' if label else 'not relevant'})"
+    return f"[{m.score:5.1f}] {day} {row.article.headline}  {row.id}{tag}"
+
+
+@cli.command()
+@click.argument("article")
+@click.argument("topic")
+@click.argument("verdict", type=click.Choice(["yes", "no"]))
+@click.pass_obj
+def label(obj: Context, article: str, topic: str, verdict: str) -> None:
+    """Record whether ARTICLE (its id, from `watcher articles`) is relevant to TOPIC."""
+    cfg = obj.config()
+    topics = {t.id: t for t in _current_topics(cfg)}
+    if topic not in topics:
+        hint = closest(topic, topics)
+        raise WatcherError(
+            f"no topic {topic!r}" + (f"; did you mean {hint!r}?" if hint else "")
+            + f" (topics: {', '.join(topics) or 'none'})"
+        )  # fmt: skip
+    with _open_store(cfg) as store:
+        row = store.find_article(article)
+        if row is None:
+            raise WatcherError(
+                f"no stored article {article!r}; ids look like a9c89bb65670a872-3 "
+                "(see `watcher articles` or `watcher labels`)"
+            )
+        store.set_label(row.doc_sha256, row.article.index, topic, verdict == "yes", _clock())
+    word = "relevant" if verdict == "yes" else "not relevant"
+    click.echo(f"labelled {row.id} ({row.article.headline}) {word} to {topic}")
+
+
+@cli.command()
+@click.option("--topic", help="Only the labels of this topic.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True
+)
+@click.pass_obj
+def labels(obj: Context, topic: str | None, fmt: str) -> None:
+    """List the labels analysts gave, with whether the topic matches each article now."""
+    cfg = obj.config()
+    with _open_store(cfg) as store:
+        found = store.labels(topic)
+        matched = {
+            (d, i, m.topic_id) for d, i, m in store.matches_for({a.doc_sha256 for _, a in found})
+        }
+    for lb, row in found:
+        now = (lb.doc_sha256, lb.index, lb.topic_id) in matched
+        if fmt == "jsonl":
+            obj_ = {
+                "id": lb.article,
+                "topic": lb.topic_id,
+                "relevant": lb.relevant,
+                "labelled_at": lb.labelled_at.isoformat(),
+                "matched": now,
+                "headline": row.article.headline,
+                "date": row.article.date.isoformat() if row.article.date else None,
+            }
+            click.echo(json.dumps(obj_, ensure_ascii=False))
+            continue
+        agree = "agrees" if now == lb.relevant else "DISAGREES"
+        verdict = "yes" if lb.relevant else "no "
+        click.echo(f"{lb.article}  {lb.topic_id}  {verdict}  {agree}  {row.article.headline}")
+    if fmt == "text":
+        click.echo(f"{len(found)} labels")
+
+
+@cli.command()
+@click.argument("topic")
+@click.pass_obj
+def tune(obj: Context, topic: str) -> None:
+    """Propose a threshold and candidate terms for TOPIC from its labels, as a diff."""
+    cfg = obj.config()
+    topics = {t.id: t for t in _current_topics(cfg)}
+    if topic not in topics:
+        hint = closest(topic, topics)
+        raise WatcherError(f"no topic {topic!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+    current = topics[topic]
+    with _open_store(cfg) as store:
+        found = store.labels(topic)
+    if not found:
+        raise WatcherError(
+            f"no labels for {topic} yet: label articles first with "
+            f"`watcher label ID {topic} yes|no`"
+        )
+    segmenter = pipeline.segmenter_for(cfg)
+    # Scores with no threshold: what min_score would keep or drop.
+    open_topic = dataclasses.replace(current, min_score=0.0)
+    matcher = Matcher([open_topic], segmenter)
+    scores: dict[str, float] = {}
+    for lb, row in found:
+        for m in matcher.match(row.article):
+            scores[lb.article] = m.score
+    verdicts = {lb.article: lb.relevant for lb, _ in found}
+    stays = {lb.article for lb, row in found if Matcher([current], segmenter).match(row.article)}
+    now = agreement(stays, verdicts)
+    threshold, best = best_threshold(scores, verdicts)
+    missed = [row for lb, row in found if lb.relevant and lb.article not in scores]
+    negatives = [row for lb, row in found if not lb.relevant]
+    known = {term.text for term in rules.terms(current.query)}
+    terms = candidate_terms(
+        [f"{r.article.headline}\n{r.article.body}" for r in missed],
+        [f"{r.article.headline}\n{r.article.body}" for r in negatives],
+        segmenter.cut,
+        known,
+    )
+    yes = sum(verdicts.values())
+    click.echo(
+        f"{topic} ({current.name}): {yes} relevant, {len(verdicts) - yes} not relevant labelled"
+    )
+    click.echo(f"  now (min_score {current.min_score:g}):      {now.summary()}")
+    click.echo(f"  with min_score {threshold:g}: {best.summary()}")
+    if terms:
+        click.echo("  candidate context terms (in missed relevant / in not relevant articles):")
+        for word, n, neg in terms:
+            click.echo(f"    {word}  {n} / {neg}")
+    source = _topic_file(cfg, topic)
+    new_min = threshold if threshold != current.min_score else None
+    if source is not None:
+        diff = proposed_edit(
+            source.read_text(encoding="utf-8"), new_min, [w for w, _, _ in terms],
+            _display_path(source, cfg.watchlists),
+        )  # fmt: skip
+        click.echo(diff.rstrip("\n") if diff else "  no change proposed")
+
+
+def _topic_file(cfg: Config, topic: str) -> Path | None:
+    """The watchlist file that defines only ``topic`` (a diff is proposed for it)."""
+    for path in watchlist_files(cfg.watchlists):
+        try:
+            found = load_watchlists(path)
+        except ConfigError:
+            continue
+        if [t.id for t in found] == [topic]:
+            return path
+    return None
 
 
 def _current_topics(cfg: Config) -> list[Topic]:
@@ -657,7 +823,7 @@ def _current_topics(cfg: Config) -> list[Topic]:
 
 def article_json(row: StoredArticle) -> dict[str, object]:
     """The JSON object for one stored article (a stable interface: add, never rename)."""
-    out = _article_fields(row.file, row.article)
+    out = {"id": row.id, **_article_fields(row.file, row.article)}
     out["first_seen"] = row.first_seen.isoformat()
     out["sha256"] = row.doc_sha256
     return out

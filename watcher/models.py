@@ -15,6 +15,12 @@ DeliveryStatus = Literal["pending", "sent", "skipped"]
 Failure = Literal["transient", "permanent"]
 
 
+def article_id(doc_sha256: str, index: int) -> str:
+    """An article's stable id: the first 16 hex digits of its document's hash, then its
+    index on the page (``a9c89bb65670a872-3``); the same in every output."""
+    return f"{doc_sha256[:16]}-{index}"
+
+
 @dataclass(frozen=True)
 class Text:
     """What a reader makes of a file: decoded text plus how it was decoded.
@@ -282,3 +288,15 @@ class AlarmFacts:
     read_today: int  # files read since the look-back start
     failed_today: int
     topic_last_match: dict[str, dt.datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Label:
+    """An analyst's judgement: is this article relevant to this topic?"""
+
+    article: str  # the article's id
+    doc_sha256: str
+    index: int
+    topic_id: str
+    relevant: bool
+    labelled_at: dt.datetime

@@ -20,6 +20,8 @@ from pathlib import Path
 from watcher.errors import StateError
 from watcher.models import (
     AlarmFacts,
+    Label,
+    article_id,
     Article,
     Delivery,
     Failure,
@@ -153,6 +155,17 @@ MIGRATIONS: list[str] = [
     -- A failed file is tried again at retry_at even if it did not change.
     ALTER TABLE files ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE files ADD COLUMN retry_at TEXT;
+    -- Analysts' judgements: is this article relevant to this topic? Kept apart from
+    -- the matches, so re-matching after a watchlist edit never loses them.
+    CREATE TABLE labels (
+        doc_sha256  TEXT NOT NULL,
+        idx         INTEGER NOT NULL,
+        topic_id    TEXT NOT NULL,
+        relevant    INTEGER NOT NULL CHECK (relevant IN (0, 1)),
+        labelled_at TEXT NOT NULL,
+        PRIMARY KEY (doc_sha256, idx, topic_id)
+    );
+    CREATE INDEX labels_topic ON labels (topic_id);
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
@@ -179,6 +192,11 @@ class StoredArticle:
     doc_sha256: str
     file: str
     first_seen: dt.datetime
+
+    @property
+    def id(self) -> str:
+        """The article's stable id (see ``models.article_id``)."""
+        return article_id(self.doc_sha256, self.article.index)
 
 
 def _iso(t: dt.datetime) -> str:
@@ -507,6 +525,58 @@ class Store:
         sql = "SELECT * FROM matches" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY doc_sha256, idx, topic_id"
         return [(r["doc_sha256"], r["idx"], _row_match(r)) for r in self.db.execute(sql, args)]
+
+    # --- labels -----------------------------------------------------------------
+
+    def find_article(self, ident: str) -> StoredArticle | None:
+        """The article with this id (``<16 hex of the document>-<index>``), or None."""
+        doc, _, idx = ident.rpartition("-")
+        if len(doc) != 16 or not idx.isdigit() or any(c not in "0123456789abcdef" for c in doc):
+            return None
+        row = self.db.execute(
+            "SELECT a.*, d.path AS file FROM articles a JOIN documents d "
+            "ON d.sha256 = a.doc_sha256 WHERE a.doc_sha256 >= ? AND a.doc_sha256 < ? "
+            "AND a.idx = ?",
+            (doc, doc + "g", int(idx)),
+        ).fetchone()
+        return _stored(row) if row else None
+
+    def set_label(
+        self, doc_sha256: str, idx: int, topic_id: str, relevant: bool, now: dt.datetime
+    ) -> None:
+        """Record (or change) an analyst's judgement of one article for one topic."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO labels (doc_sha256, idx, topic_id, relevant, labelled_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (doc_sha256, idx, topic_id) DO UPDATE "
+                "SET relevant = excluded.relevant, labelled_at = excluded.labelled_at",
+                (doc_sha256, idx, topic_id, int(relevant), _iso(now)),
+            )
+
+    def labels(self, topic_id: str | None = None) -> list[tuple[Label, StoredArticle]]:
+        """Labels (of one topic) with their articles, oldest label first."""
+        sql = (
+            "SELECT l.topic_id, l.relevant, l.labelled_at, a.*, d.path AS file FROM labels l "
+            "JOIN articles a ON a.doc_sha256 = l.doc_sha256 AND a.idx = l.idx "
+            "JOIN documents d ON d.sha256 = a.doc_sha256"
+        )
+        args: list[object] = []
+        if topic_id is not None:
+            sql += " WHERE l.topic_id = ?"
+            args.append(topic_id)
+        out = []
+        for r in self.db.execute(sql + " ORDER BY l.labelled_at, l.topic_id", args):
+            stored = _stored(r)
+            label = Label(
+                article=stored.id,
+                doc_sha256=stored.doc_sha256,
+                index=stored.article.index,
+                topic_id=r["topic_id"],
+                relevant=bool(r["relevant"]),
+                labelled_at=dt.datetime.fromisoformat(r["labelled_at"]),
+            )
+            out.append((label, stored))
+        return out
 
     # --- digests and deliveries ---------------------------------------------------
 
