@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -245,7 +246,11 @@ def test_try_shows_what_an_edit_adds_and_drops(run: Run, cfg: Config, tmp_path: 
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "rural (乡村振兴, changed): +3 / −2 articles over 30 days (3 would match)"
-    assert sorted(lines[1:]) == sorted(
+    # Each line: sign, [score], date, headline, id.
+    shape = re.compile(r"^  ([+−]) \[ *[0-9.]+\] [0-9-]{10} (.+)  [0-9a-f]{16}-[0-9]+$")
+    found = [shape.match(line) for line in lines[1:]]
+    assert all(found), lines
+    assert sorted(f"  {m[1]} {m[2]}" for m in found if m) == sorted(
         [
             "  + 湘赣携手 “情牵红土地”",
             "  + 我市与国开行湖南省分行签订战略合作框架协议",
