@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SEEDS
+from tests.test_render import GOLDEN, hostile_digest, seed_digest
 from watcher import digest as digest_mod
 from watcher import pipeline
 from watcher.config import Config
 from watcher.digest import containment, reprint_groups, shingles
-from watcher.models import Article
+from watcher.models import Article, Digest
 from watcher.pages import split_page
 from watcher.segment import Segmenter
 from watcher.store import Store
@@ -168,6 +171,42 @@ def test_digest_round_trips_through_json(
         pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: T0)
         d, _ = pipeline.produce_digest(cfg, store, topics, dt.date(2026, 11, 21), clock=lambda: T0)
     assert digest_mod.from_json(digest_mod.to_json(d)) == d
+
+
+def first_digest() -> Digest:
+    """The first digest (no previous cut-off), made at a UTC instant as the pipeline's clock
+    gives it, with control characters and markup in every text."""
+    return dataclasses.replace(
+        hostile_digest(),
+        produced_at=dt.datetime(2026, 11, 20, 23, 30, 5, 123456, tzinfo=dt.UTC),
+        since=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "made"), [("digest-v1.json", seed_digest), ("digest-v1-first.json", first_digest)]
+)
+def test_digests_stored_before_msgspec_still_decode(name: str, made: Callable[[], Digest]) -> None:
+    # The stored text of digests already in users' databases: captured from the
+    # hand-written to_json that msgspec replaced (commit c454de3; json.dumps with
+    # sort_keys, "+00:00" offsets, spaces after separators, "\u001b" escapes).
+    # Never regenerated: these files are the old format itself.
+    stored = (GOLDEN / name).read_text(encoding="utf-8")
+    d = digest_mod.from_json(stored)
+    assert d == made()
+    assert d.produced_at.utcoffset() == made().produced_at.utcoffset()
+    item = d.sections[0].items[0]
+    assert isinstance(item.terms, tuple) and isinstance(item.terms[0], tuple)
+    assert isinstance(item.marks[0], tuple) and isinstance(d.stats.failures[0], tuple)
+    assert digest_mod.from_json(digest_mod.to_json(d)) == d
+
+
+def test_stored_form_round_trips() -> None:
+    d = seed_digest()
+    text = digest_mod.to_json(d)
+    assert digest_mod.from_json(text) == d
+    assert json.loads(text)["produced_at"] == "2026-11-21T07:30:00+08:00"
+    assert list(json.loads(text)) == sorted(json.loads(text))  # keys sorted, as before
 
 
 def test_max_per_topic_counts_the_rest(

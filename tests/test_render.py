@@ -19,19 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from watcher.archive import write_archive
 from watcher.deliveries import SERVICES
+from watcher.display import change, md_escape, segments, spark, text_width, wrap
 from watcher.models import Digest, DigestItem, DigestStats, TopicSection
-from watcher.render import (
-    EmailParts,
-    Renderer,
-    change,
-    md_escape,
-    segments,
-    spark,
-    text_width,
-    wrap,
-    write_archive,
-)
+from watcher.render import EmailParts, Renderer
 
 CHAT_SERVICES = tuple(SERVICES)
 CHAT_LIMITS = {kind: service.limit for kind, service in SERVICES.items()}
@@ -621,7 +613,17 @@ def test_chat_flavours(renderer: Renderer) -> None:
     with pytest.raises(ValueError):
         renderer.chat(d, "telegram", limit=4000)
     with pytest.raises(ValueError):
+        renderer.chat(d, "telegram")
+    with pytest.raises(ValueError):
         renderer.chat(d, "wecom", limit=10)
+
+
+@pytest.mark.parametrize("service", CHAT_SERVICES)
+def test_chat_limit_defaults_to_the_services(renderer: Renderer, service: str) -> None:
+    d = long_digest(200)
+    messages = renderer.chat(d, service)
+    assert messages == renderer.chat(d, service, limit=SERVICES[service].limit)
+    assert all(len(m.encode("utf-8")) <= SERVICES[service].limit for m in messages)
 
 
 def test_chat_oversized_item_is_cut(renderer: Renderer) -> None:

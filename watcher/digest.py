@@ -8,12 +8,11 @@ then stored as JSON and never rebuilt: rendering a day again reproduces it.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+import msgspec
 
 from watcher.matcher import merge_ranges
 from watcher.models import (
@@ -241,69 +240,18 @@ def _item(c: Candidate, m: Match, also: tuple[str, ...], others: tuple[str, ...]
 
 # --- the stored form: a digest is fixed once produced -----------------------------
 
+# msgspec reads the dataclasses' own annotations (tuples of tuples, dates, aware
+# datetimes): no second description of the model to keep in step. Keys are sorted,
+# as the hand-written encoder before it wrote them, so the stored text does not
+# change when the model's fields are reordered.
+_DECODER = msgspec.json.Decoder(Digest)
+
 
 def to_json(digest: Digest) -> str:
     """The digest as JSON text, for the store."""
-    return json.dumps(_plain(digest), ensure_ascii=False, sort_keys=True)
+    return msgspec.json.encode(digest, order="sorted").decode("utf-8")
 
 
 def from_json(text: str) -> Digest:
-    """The digest back from :func:`to_json`."""
-    d = json.loads(text)
-    return Digest(
-        day=dt.date.fromisoformat(d["day"]),
-        timezone=d["timezone"],
-        produced_at=dt.datetime.fromisoformat(d["produced_at"]),
-        since=dt.datetime.fromisoformat(d["since"]) if d["since"] else None,
-        sections=tuple(
-            TopicSection(
-                id=s["id"],
-                name=s["name"],
-                description=s["description"],
-                items=tuple(_item_from(i) for i in s["items"]),
-                more=s["more"],
-                count=s["count"],
-                average=s["average"],
-                trend=tuple(s["trend"]),
-            )
-            for s in d["sections"]
-        ),
-        stats=DigestStats(
-            documents=d["stats"]["documents"],
-            articles=d["stats"]["articles"],
-            failures=tuple((f, r) for f, r in d["stats"]["failures"]),
-        ),
-        notices=tuple(d["notices"]),
-    )
-
-
-def _item_from(i: dict[str, Any]) -> DigestItem:
-    return DigestItem(
-        key=i["key"],
-        headline=i["headline"],
-        kicker=i["kicker"],
-        newspaper=i["newspaper"],
-        date=dt.date.fromisoformat(i["date"]) if i["date"] else None,
-        page=i["page"],
-        byline=i["byline"],
-        file=i["file"],
-        score=i["score"],
-        terms=tuple((t, n) for t, n in i["terms"]),
-        why=i["why"],
-        snippet=i["snippet"],
-        marks=tuple((s, e) for s, e in i["marks"]),
-        also_in=tuple(i["also_in"]),
-        other_topics=tuple(i["other_topics"]),
-        body=i["body"],
-        body_marks=tuple((s, e) for s, e in i["body_marks"]),
-    )
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
+    """The digest back from :func:`to_json` (also the stored text of older versions)."""
+    return _DECODER.decode(text)
