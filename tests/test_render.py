@@ -739,3 +739,28 @@ def test_no_match_topic_line_and_unique_links(renderer: Renderer) -> None:
     html = renderer.page(seed_digest())
     assert re.search(r'id="t-flood".*?今日无匹配', html, re.DOTALL)
     assert html.count('href="articles/a9c89bb65670a872-2.html"') == 2  # listed under two topics
+
+
+def test_a_long_failure_list_is_capped_in_every_output() -> None:
+    d = seed_digest()
+    many = tuple((f"inbox/empty-{n:05d}.txt", "empty file") for n in range(10_000))
+    d = dataclasses.replace(d, stats=dataclasses.replace(d.stats, failures=many))
+    renderer = Renderer()
+    email = renderer.email(d)
+    for text in (renderer.page(d), renderer.markdown(d), email.text, email.html):
+        assert "empty-00019.txt" in text and "empty-00020.txt" not in text
+        assert "另有 9980 个文件未列出，完整列表见 2026-11-21.json" in text
+    assert len(json.loads(renderer.json(d))["stats"]["failures"]) == 10_000
+
+
+def test_temporaries_of_a_killed_writer_are_swept(tmp_path: Path, renderer: Renderer) -> None:
+    out = tmp_path / "reports"
+    (out / "articles").mkdir(parents=True)
+    stale = out / "articles" / ".a9c89bb65670a872-3.html.0f1e2d3c4b5a.tmp"
+    fresh = out / ".2026-11-21.html.aabbccddeeff.tmp"  # a writer at work right now
+    for tmp in (stale, fresh):
+        tmp.write_text("half a page")
+    old = stale.stat().st_mtime - 2 * 3600
+    os.utime(stale, (old, old))
+    write_archive(seed_digest(), renderer, out, [])
+    assert not stale.exists() and fresh.exists()

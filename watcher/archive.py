@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,6 +103,8 @@ def write_archive(
         # Defence in depth: a symlinked articles/ must not lead elsewhere.
         if not path.parent.resolve().is_relative_to(root):
             raise ValueError(f"{path} would be written outside {out_dir}")
+    for folder in (out_dir, out_dir / ARTICLES):
+        sweep_temporaries(folder)
     written = []
     for path, text in files:
         atomic_write(path, text)
@@ -109,6 +112,22 @@ def write_archive(
     for folder in {p.parent for p in written}:
         _fsync_dir(folder)
     return written
+
+
+STALE_TMP = 3600.0  # seconds: a temporary file this old belongs to a writer that died
+
+
+def sweep_temporaries(folder: Path, now: float | None = None) -> int:
+    """Remove the temporary files of ``atomic_write`` left by a killed process (an hour
+    old or more, so a writer at work now keeps its own); returns how many."""
+    now = time.time() if now is None else now
+    gone = 0
+    for tmp in folder.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - tmp.lstat().st_mtime >= STALE_TMP and tmp.is_file():
+                tmp.unlink()
+                gone += 1
+    return gone
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher import pipeline
+from watcher.archive import atomic_write
 from watcher.config import Config, env_warnings, load_config
 from watcher.errors import ConfigError, StateError, WatcherError
 from watcher.schedule import Scheduler, next_digest_time
@@ -355,9 +356,7 @@ class Daemon:
         nxt = next_digest_time(now, cfg.schedule.digest_at, cfg.timezone)
         info["next_digest"] = nxt.isoformat() if nxt else None
         path = status_path(cfg)
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, path)
+            atomic_write(path, json.dumps(info, ensure_ascii=False))
         except OSError as exc:  # a full disk: the next tick writes it again
             log.warning("cannot write %s: %s", path, exc.strerror or exc)

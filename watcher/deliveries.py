@@ -3,7 +3,7 @@ and the one table of chat services.
 
 Knowledge kept once: a chat service's byte limit, Markdown flavour, payload format,
 how its 200 replies report errors and which of its codes mean "slow down" live in
-:data:`SERVICES` and nowhere else; the renderer packs messages by it and the sender
+:data:`SERVICES` and nowhere else; ``chat`` packs messages by it and ``deliver``
 posts by it. Nothing here does I/O.
 """
 
@@ -106,8 +106,8 @@ def _feishu_code(reply: Any) -> tuple[int, str] | None:
 class ChatService:
     """Everything watcher knows about one chat service.
 
-    ``limit`` is the largest Markdown message in UTF-8 bytes (the renderer splits
-    the digest into parts no larger); ``reply_code`` reads the error code a service
+    ``limit`` is the largest Markdown message in UTF-8 bytes (``chat`` splits the
+    digest into parts no larger); ``reply_code`` reads the error code a service
     reports inside an HTTP 200 reply (None: the HTTP status is the whole answer);
     ``slow_down`` are the codes that mean "too many messages, try later".
     """

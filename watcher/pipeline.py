@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from watcher import deliveries, pages, readers, sandbox, schedule, segment
 from watcher import digest as digest_mod
+from watcher.archive import write_archive
 from watcher.config import Config, check_references
 from watcher.deliver import build_email, post_webhook, send_email
 from watcher.errors import DeliveryError, ReadError, ReaderUnavailable, WatcherError
@@ -43,7 +44,7 @@ from watcher.models import (
     ScanReport,
 )
 from watcher.paths import inside, safe_text
-from watcher.render import Renderer, write_archive
+from watcher.render import Renderer
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store
 from watcher.watchlists import Topic, load_watchlists
@@ -933,7 +934,7 @@ def describe_delivery(ch: deliveries.Channel, d: Digest, renderer: Renderer) -> 
             f"e-mail to {', '.join(ch.recipients)}: {parts.subject!r} "
             f"({len(parts.html.encode())} bytes HTML, {len(parts.text.encode())} bytes text)"
         )
-    chunks = renderer.chat(d, ch.kind, limit=deliveries.SERVICES[ch.kind].limit)
+    chunks = renderer.chat(d, ch.kind)
     return (
         f"{ch.kind} webhook: {len(chunks)} message(s), {sum(len(c.encode()) for c in chunks)} bytes"
     )
@@ -975,7 +976,7 @@ def _send(
             "not set; set it in the service's environment"
         )
     secret = env.get(hook.secret_env) if hook.secret_env else None
-    chunks = renderer.chat(d, hook.kind, limit=deliveries.SERVICES[hook.kind].limit)
+    chunks = renderer.chat(d, hook.kind)
     # Each part is its own step, recorded once posted: a retry after a partial send
     # posts only the parts not yet delivered, each under its own key.
     for n, chunk in enumerate(chunks, 1):

@@ -58,7 +58,6 @@ import jinja2
 from watcher.archive import INDEX, article_file, day_file, public_url
 
 # Re-exported for pipeline, which should import it from watcher.archive.
-from watcher.archive import write_archive as write_archive
 from watcher.chat import messages as chat_messages
 from watcher.display import (
     bars,
@@ -320,4 +319,4 @@ class Renderer:
         return chat_messages(digest, service, base_url=self.base_url, topics=topics, limit=limit)
 
 
-__all__ = ["EmailParts", "Renderer", "write_archive"]
+__all__ = ["EmailParts", "Renderer"]
