@@ -13,6 +13,7 @@ from tests import docgen
 from tests.conftest import seed_files
 from watcher import pdf
 from watcher.errors import ReadError
+from watcher.models import Text
 from watcher.readers import Limits, read_bytes
 
 pytest.importorskip("pdfminer")
@@ -198,21 +199,21 @@ def test_a_pdf_without_pages_is_damaged() -> None:
 def test_what_the_reader_process_says_about_a_reader_that_crashed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from watcher import readers, sandbox
+    from watcher import reader_process, readers
+    from watcher.sandbox import Failed
 
-    def deep(data: bytes, path: Path, limits: Limits) -> object:
+    def deep(data: bytes, path: Path, limits: Limits) -> Text:
         raise RecursionError
 
-    def bug(data: bytes, path: Path, limits: Limits) -> object:
+    def bug(data: bytes, path: Path, limits: Limits) -> Text:
         raise KeyError("Resources")
 
-    monkeypatch.setitem(readers.CONTAINED, "read_pdf", deep)
-    assert sandbox._answer("read_pdf", b"", "a.pdf", Limits()) == {
-        "error": "the file nests too deeply to read (a damaged or hostile file)"
-    }
-    monkeypatch.setitem(readers.CONTAINED, "read_pdf", bug)
+    monkeypatch.setattr(readers, "named", lambda name: readers.Reader(name, (".pdf",), deep))
+    assert reader_process._answer("pdf", b"", "a.pdf", Limits()) == Failed(
+        error="the file nests too deeply to read (a damaged or hostile file)"
+    )
+    monkeypatch.setattr(readers, "named", lambda name: readers.Reader(name, (".pdf",), bug))
     # An unexpected error ends that worker (its state is unknown) and fails this file.
-    assert sandbox._answer("read_pdf", b"", "a.pdf", Limits()) == {
-        "error": "internal error: KeyError: 'Resources'",
-        "fatal": True,
-    }
+    assert reader_process._answer("pdf", b"", "a.pdf", Limits()) == Failed(
+        error="internal error: KeyError: 'Resources'", fatal=True
+    )

@@ -1,4 +1,5 @@
-"""Tests for watcher.readers: decoding real pages in every encoding they arrive in.
+"""Tests for watcher.readers and the readers behind it (watcher.encoding, watcher.htmltext):
+decoding real pages in every encoding they arrive in, the registry, Markdown and HTML.
 
 Samples are the seed newspaper pages in ``seeds/`` (UTF-8 text of real Chinese papers),
 re-encoded here; the Markdown sample imitates the 《新闻联播》 transcripts in
@@ -7,6 +8,7 @@ re-encoded here; the Markdown sample imitates the 《新闻联播》 transcripts
 
 from __future__ import annotations
 
+import ast
 import codecs
 import datetime as dt
 import importlib.util
@@ -17,18 +19,26 @@ from pathlib import Path
 import pytest
 
 from watcher import webpage
+from watcher.encoding import decode
 from watcher.errors import ReadError
 from watcher.models import Page, Text
 from watcher.readers import (
+    HTML_IN_PROCESS,
     READERS,
-    decode,
+    Reader,
+    formats,
+    named,
+    needs_reason,
     read_bytes,
+    read_docx,
     read_html,
     read_markdown,
+    read_pdf,
     read_plain,
     reader_for,
     unavailable,
 )
+from watcher.reading import Package
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
@@ -240,10 +250,13 @@ def test_bom_with_invalid_data() -> None:
         ("a.html", read_html),
         ("a.HTM", read_html),
         ("a.xhtml", read_html),
+        ("a.PDF", read_pdf),
+        ("a.docx", read_docx),
     ],
 )
 def test_reader_for(name: str, reader: object) -> None:
-    assert reader_for(Path("inbox") / name) is reader
+    found = reader_for(Path("inbox") / name)
+    assert found is not None and found.read is reader
 
 
 @pytest.mark.parametrize("name", ["scan.png", "page.doc", "README", ".md", "page.txt.bak"])
@@ -252,7 +265,62 @@ def test_reader_for_unknown_types(name: str) -> None:
 
 
 def test_registry_keys_are_lower_case_suffixes() -> None:
-    assert all(key.startswith(".") and key == key.lower() for key in READERS)
+    suffixes = [suffix for reader in READERS for suffix in reader.suffixes]
+    assert all(key.startswith(".") and key == key.lower() for key in suffixes)
+    assert len(suffixes) == len(set(suffixes))
+
+
+def test_the_registry_has_one_record_per_format() -> None:
+    pdfminer = Package(module="pdfminer", name="pdfminer.six", extra="pdf", kind="PDF")
+    docx = Package(module="docx", name="python-docx", extra="docx", kind="DOCX")
+    assert list(READERS) == [
+        Reader("text", (".txt",), read_plain),
+        Reader("markdown", (".md", ".markdown"), read_markdown),
+        Reader(
+            "html", (".html", ".htm", ".xhtml"), read_html, isolate=True, in_process_up_to=524288
+        ),
+        Reader("pdf", (".pdf",), read_pdf, package=pdfminer, isolate=True),
+        Reader("docx", (".docx",), read_docx, package=docx, isolate=True),
+    ]
+    assert named("pdf") is READERS[3]
+    with pytest.raises(KeyError):
+        named("read_pdf")
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "isolated"),
+    [
+        ("text", 10 << 20, False),
+        ("markdown", 10 << 20, False),
+        ("html", HTML_IN_PROCESS, False),
+        ("html", HTML_IN_PROCESS + 1, True),
+        ("pdf", 0, True),
+        ("docx", 1, True),
+    ],
+)
+def test_which_files_are_read_in_the_reader_process(name: str, size: int, isolated: bool) -> None:
+    assert named(name).isolated(size) is isolated
+
+
+def test_what_a_missing_package_is_reported_as() -> None:
+    assert needs_reason(Path("a.pdf")) == (
+        "reading PDF files needs the optional package pdfminer.six: pip install 'watcher[pdf]'"
+    )
+    assert needs_reason(Path("a.DOCX")) == (
+        "reading DOCX files needs the optional package python-docx: pip install 'watcher[docx]'"
+    )
+    assert needs_reason(Path("a.html")) is None and needs_reason(Path("a.png")) is None
+
+
+def test_formats_lists_every_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    monkeypatch.setattr(webpage, "available", lambda: False)
+    assert formats() == [
+        ".txt .md: yes",
+        ".html .htm: built-in (pip install 'watcher[html]' for article extraction)",
+        ".pdf: no, pip install 'watcher[pdf]'",
+        ".docx: no, pip install 'watcher[docx]'",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -566,7 +634,6 @@ def test_html_binary() -> None:
 
 def test_a_page_with_a_few_damaged_bytes_is_still_read() -> None:
     from tests.conftest import seed_files
-    from watcher.readers import decode
 
     text = seed_files()[3].read_text(encoding="utf-8")
     data = bytearray(text.encode("gb18030"))
@@ -594,3 +661,60 @@ def test_a_trafilatura_that_cannot_be_imported_leaves_the_built_in_reader(
         assert "trafilatura is installed but cannot be imported" in caplog.text
     finally:
         webpage._importable.cache_clear()
+
+
+# --- the import graph -------------------------------------------------------------------
+
+READER_MODULES = (
+    "reading",
+    "encoding",
+    "htmltext",
+    "webpage",
+    "pdf",
+    "layout",
+    "word",
+    "sandbox",
+    "readers",
+    "reader_process",
+)
+
+
+def _watcher_imports(module: str) -> set[str]:
+    """The watcher modules ``module`` imports anywhere (in functions too)."""
+    tree = ast.parse((ROOT / "watcher" / f"{module}.py").read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        # "from watcher import pdf", "from watcher.pdf import x", "import watcher.pdf"
+        found |= {name.split(".")[1] for name in names if name.startswith("watcher.")}
+    return {name for name in found if (ROOT / "watcher" / f"{name}.py").exists()} - {module}
+
+
+def test_the_readers_import_graph_has_no_cycles() -> None:
+    graph: dict[str, set[str]] = {}
+    todo = list(READER_MODULES)
+    while todo:
+        module = todo.pop()
+        if module not in graph:
+            graph[module] = _watcher_imports(module)
+            todo += graph[module]
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo += graph[module]
+        return seen
+
+    assert [module for module in READER_MODULES if module in reachable(module)] == []
+    # The format readers and the sandbox sit below the registry, never beside it.
+    assert {m for m in READER_MODULES if "readers" in graph[m]} == {"reader_process"}
+    assert graph["reading"] == set()

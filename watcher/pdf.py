@@ -23,7 +23,7 @@ from watcher import layout
 from watcher.errors import ReadError
 from watcher.layout import TextLine
 from watcher.models import Text
-from watcher.readers import NO_VISIBLE_TEXT, needs
+from watcher.reading import NO_VISIBLE_TEXT, Package
 
 log = logging.getLogger(__name__)
 # pdfminer warns about every font descriptor it has to guess at; that is not news to a user.
@@ -33,6 +33,9 @@ SCANNED = "no text layer (scanned image); OCR is not supported"
 ENCRYPTED = "encrypted PDF: it needs a password to open; save an unprotected copy"
 TRUNCATED = "damaged PDF: the file is cut short (no %%EOF at its end); was the copy complete?"
 NO_UNICODE = "the PDF's fonts have no Unicode mapping, so its text cannot be recovered"
+
+# What this module needs installed; the registry (watcher.readers) looks it up first.
+PDFMINER = Package(module="pdfminer", name="pdfminer.six", extra="pdf", kind="PDF")
 
 # Characters further apart than this many of their own widths are in different lines
 # (columns); real column gutters are wider, word spaces narrower.
@@ -51,7 +54,7 @@ def read_pdf(data: bytes, path: Path, *, max_pages: int = 100) -> Text:
         from pdfminer.converter import PDFPageAggregator
         from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     except ImportError:
-        raise ReadError(needs("PDF", "pdfminer.six", "pdf")) from None
+        raise ReadError(PDFMINER.missing) from None
     document = _open(data)
     pages = _pages(document, max_pages)
     resources = PDFResourceManager(caching=True)

@@ -9,28 +9,25 @@ records the file as failed and goes on.
 
 Two ways to use it:
 
-* :func:`run` starts ``python -m watcher.sandbox READER PATH LIMITS`` for one file, its
-  bytes on stdin and one JSON object on stdout;
-* a :class:`Worker` (what a scan uses) keeps one ``python -m watcher.sandbox --serve
-  LIMITS`` child for many files, exchanging length-prefixed frames, so Python and
+* :func:`run` starts ``python -m watcher.reader_process READER PATH LIMITS`` for one
+  file, its bytes on stdin and one answer on stdout;
+* a :class:`Worker` (what a scan uses) keeps one ``python -m watcher.reader_process
+  --serve LIMITS`` child for many files, exchanging length-prefixed frames, so Python and
   pdfminer start once per scan rather than once per file (about 0.4 s each). A worker
   that ran out of memory, timed out or died is replaced for the next file, and every
   ``Worker.RECYCLE`` files anyway.
 
-The limits are set by the child on itself, before it reads anything: ``preexec_fn`` is
-unsafe in a parent that runs threads, as the daemon does. Where ``resource`` is missing
-(Windows) the child runs without a memory limit, and a worker falls back to :func:`run`.
+This module is the parent's side and the protocol both sides speak: the typed messages
+below, as JSON, decoded by msgspec, so a garbled answer is caught where it arrives. The
+child's side is :mod:`watcher.reader_process`. The limits are set by the child on itself,
+before it reads anything: ``preexec_fn`` is unsafe in a parent that runs threads, as the
+daemon does. Where ``resource`` is missing (Windows) the child runs without a memory
+limit, and a worker falls back to :func:`run`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import datetime as dt
-import importlib
-import json
 import logging
-import math
 import os
 import selectors
 import signal
@@ -40,22 +37,47 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, NoReturn
+
+import msgspec
 
 from watcher.errors import ReadError, ReaderUnavailable
-from watcher.models import Page, Text
-
-if TYPE_CHECKING:
-    from watcher.readers import Limits
+from watcher.models import Text
+from watcher.reading import Limits
 
 log = logging.getLogger(__name__)
 
-_FRAME = struct.Struct(">Q")  # every message: its length, then its bytes
+FRAME = struct.Struct(">Q")  # every message to and from a worker: its length, then its bytes
+
+
+class Request(msgspec.Struct, frozen=True):
+    """What a worker is asked: read the file that follows with this reader."""
+
+    reader: str  # a name in the registry, watcher.readers.READERS
+    path: str
+
+
+class Read(msgspec.Struct, frozen=True, tag="read"):
+    """The answer for a file that was read."""
+
+    text: Text
+
+
+class Failed(msgspec.Struct, frozen=True, tag="failed"):
+    """The answer for a file that could not be read (``fatal``: the process must end)."""
+
+    error: str
+    fatal: bool = False
+
+
+Answer = Read | Failed
+_ANSWER = msgspec.json.Decoder(Answer)
 
 
 def run(reader: str, data: bytes, path: Path, limits: Limits) -> Text:
-    """Read ``data`` with ``readers.<reader>`` in a new child process; ReadError on failure."""
-    command = [*_child_command(), reader, str(path), json.dumps(dataclasses.asdict(limits))]
+    """Read ``data`` with the reader named ``reader`` in a new child process; ReadError on
+    failure."""
+    command = [*_child_command(), reader, str(path), msgspec.json.encode(limits).decode()]
     try:
         done = subprocess.run(
             command, input=data, capture_output=True, timeout=limits.timeout, check=False
@@ -64,11 +86,12 @@ def run(reader: str, data: bytes, path: Path, limits: Limits) -> Text:
         raise ReadError(_timeout_message(limits)) from None
     except OSError as exc:
         raise ReaderUnavailable(f"cannot start the reader process: {exc}") from None
+    answer: Answer | None
     try:
-        answer = json.loads(done.stdout)
-    except ValueError:
+        answer = _ANSWER.decode(done.stdout)
+    except msgspec.DecodeError:  # no answer, or not one: how it ended says why
         answer = None
-    if isinstance(answer, dict) and (done.returncode == 0 or "error" in answer):
+    if isinstance(answer, Failed) or (answer is not None and done.returncode == 0):
         return _text(answer)
     _raise_death(done.returncode, done.stderr, limits)
 
@@ -97,7 +120,7 @@ class Worker:
         return self._proc.pid if self._proc is not None else None
 
     def read(self, reader: str, data: bytes, path: Path) -> Text:
-        """Read ``data`` with ``readers.<reader>`` in the worker; ReadError on failure."""
+        """Read ``data`` with the reader named ``reader`` in the worker; ReadError on failure."""
         if os.name != "posix":  # no select() on pipes: one process per file
             return run(reader, data, path, self.limits)
         try:
@@ -117,21 +140,22 @@ class Worker:
         # Sending counts against the time limit too: a stuck child stops reading its input.
         deadline = time.monotonic() + self.limits.timeout
         try:
-            header = json.dumps({"reader": reader, "path": str(path)}).encode()
-            _send(proc.stdin.fileno(), _FRAME.pack(len(header)) + header, deadline)
-            _send(proc.stdin.fileno(), _FRAME.pack(len(data)), deadline)
+            header = msgspec.json.encode(Request(reader=reader, path=str(path)))
+            _send(proc.stdin.fileno(), FRAME.pack(len(header)) + header, deadline)
+            _send(proc.stdin.fileno(), FRAME.pack(len(data)), deadline)
             _send(proc.stdin.fileno(), data, deadline)
-            answer = json.loads(_receive(proc.stdout.fileno(), deadline))
+            answer = _ANSWER.decode(_receive(proc.stdout.fileno(), deadline))
         except TimeoutError:
             self._discard(kill=True)
             raise ReadError(_timeout_message(self.limits)) from None
-        except (OSError, EOFError, ValueError):
-            # It ended on its own (a crash) or was killed; let it finish dying first, so
-            # its exit code says which.
+        except (OSError, EOFError, msgspec.DecodeError):
+            # It ended on its own (a crash), was killed, or sent what is no answer (its
+            # output garbled as it died); let it finish dying first, so its exit code
+            # says which.
             code, stderr = self._discard(kill=True, grace=1.0)
             raise _Died(code, stderr) from None
         self._served += 1
-        if answer.get("fatal") or self._served >= self.RECYCLE:
+        if (isinstance(answer, Failed) and answer.fatal) or self._served >= self.RECYCLE:
             self._discard(kill=False)
         return _text(answer)
 
@@ -149,7 +173,7 @@ class Worker:
             self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
             try:
                 self._proc = subprocess.Popen(
-                    [*_child_command(), "--serve", json.dumps(dataclasses.asdict(self.limits))],
+                    [*_child_command(), "--serve", msgspec.json.encode(self.limits).decode()],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=self._stderr,
@@ -225,7 +249,7 @@ _OUTSIDE_STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def _child_command() -> list[str]:
-    return [sys.executable, "-m", "watcher.sandbox"]
+    return [sys.executable, "-m", "watcher.reader_process"]
 
 
 def _send(fd: int, data: bytes, deadline: float) -> None:
@@ -251,8 +275,8 @@ def _wait(selector: selectors.BaseSelector, deadline: float) -> None:
 
 def _receive(fd: int, deadline: float) -> bytes:
     """One frame from the child's stdout, waiting until ``deadline`` at most."""
-    head = _read_exactly(fd, _FRAME.size, deadline)
-    return _read_exactly(fd, _FRAME.unpack(head)[0], deadline)
+    head = _read_exactly(fd, FRAME.size, deadline)
+    return _read_exactly(fd, FRAME.unpack(head)[0], deadline)
 
 
 def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
@@ -270,22 +294,10 @@ def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def _text(answer: dict[str, Any]) -> Text:
-    if "error" in answer:
-        raise ReadError(str(answer["error"]))
-    facts = answer.get("page")
-    page = None
-    if facts:
-        day = facts.get("date")
-        page = Page(
-            newspaper=facts.get("newspaper"),
-            date=dt.date.fromisoformat(day) if day else None,
-            page=facts.get("page"),
-            section=facts.get("section"),
-        )
-    return Text(
-        text=answer["text"], encoding=answer["encoding"], markup=answer["markup"], page=page
-    )
+def _text(answer: Answer) -> Text:
+    if isinstance(answer, Failed):
+        raise ReadError(answer.error)
+    return answer.text
 
 
 def _timeout_message(limits: Limits) -> str:
@@ -294,7 +306,8 @@ def _timeout_message(limits: Limits) -> str:
     )
 
 
-def _memory_message(memory_mb: int) -> str:
+def memory_message(memory_mb: int) -> str:
+    """What a file that needed more than ``memory_mb`` is failed with."""
     return (
         f"needs more than {memory_mb} MB of memory to read (scan.read_memory_mb); "
         "the file may be a decompression bomb"
@@ -314,112 +327,6 @@ def _raise_death(code: int | None, stderr: bytes, limits: Limits) -> NoReturn:
             raise ReadError(_timeout_message(limits))
         raise ReadError(f"the reader process was killed ({sig.name})")
     if b"MemoryError" in stderr:
-        raise ReadError(_memory_message(limits.memory_mb))
+        raise ReadError(memory_message(limits.memory_mb))
     tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
     raise ReadError(f"the reader process failed (exit {code}): {tail[0]}")
-
-
-# --- the child's side ------------------------------------------------------------------
-
-
-def _limit_self(memory_mb: int, cpu_seconds: float | None) -> None:
-    try:
-        import resource
-    except ImportError:  # Windows: no rlimits; the parent's timeout still applies
-        return
-    size = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (size, size))
-    if cpu_seconds is not None:
-        seconds = int(cpu_seconds) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
-
-
-def _answer(reader: str, data: bytes, path: str, limits: Limits) -> dict[str, object]:
-    """Read one file; its text, or its error (``fatal``: this process should not go on)."""
-    from watcher import readers
-
-    try:
-        text = readers.CONTAINED[reader](data, Path(path), limits)
-    except ReadError as exc:
-        return {"error": str(exc)}
-    except MemoryError:
-        return {"error": _memory_message(limits.memory_mb), "fatal": True}
-    except RecursionError:
-        return {"error": "the file nests too deeply to read (a damaged or hostile file)"}
-    except Exception as exc:  # one strange document must not end the worker
-        return {"error": f"internal error: {type(exc).__name__}: {exc}", "fatal": True}
-    answer: dict[str, object] = {
-        "text": text.text,
-        "encoding": text.encoding,
-        "markup": text.markup,
-    }
-    if text.page is not None:
-        facts = text.page
-        answer["page"] = {
-            "newspaper": facts.newspaper,
-            "date": facts.date.isoformat() if facts.date else None,
-            "page": facts.page,
-            "section": facts.section,
-        }
-    return answer
-
-
-def _child(argv: list[str]) -> int:
-    """``READER PATH LIMITS``: read stdin once, answer with one JSON object."""
-    from watcher.readers import Limits
-
-    reader, path, raw_limits = argv
-    limits = Limits(**json.loads(raw_limits))
-    # One file per process: a CPU limit backs up the parent's wall-clock timeout.
-    _limit_self(limits.memory_mb, limits.timeout)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    answer = _answer(reader, sys.stdin.buffer.read(), path, limits)
-    # UTF-8 whatever the console's encoding (cp1252 on a Windows service).
-    sys.stdout.buffer.write(json.dumps(answer, ensure_ascii=False).encode("utf-8"))
-    return 0
-
-
-def _serve(raw_limits: str) -> int:
-    """``--serve LIMITS``: answer frames until stdin closes."""
-    from watcher import readers  # imported before saying "ready"
-
-    for module in ("watcher.pdf", "pdfminer.pdfinterp", "watcher.word", "docx"):
-        with contextlib.suppress(ImportError):  # what the first file would pay for
-            importlib.import_module(module)
-
-    limits = readers.Limits(**json.loads(raw_limits))
-    # No CPU limit (it would add up over the files) but an alarm per file: the parent
-    # times each file, and this bounds one that outlives its parent (an orphan).
-    _limit_self(limits.memory_mb, None)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
-
-    def say(answer: dict[str, object]) -> None:
-        reply = json.dumps(answer, ensure_ascii=False).encode("utf-8")
-        sink.write(_FRAME.pack(len(reply)) + reply)
-        sink.flush()
-
-    say({"ready": True})
-    while True:
-        head = source.read(_FRAME.size)
-        if len(head) < _FRAME.size:
-            return 0  # the parent closed our input (or is gone): done
-        request = json.loads(source.read(_FRAME.unpack(head)[0]))
-        (size,) = _FRAME.unpack(source.read(_FRAME.size))
-        data = source.read(size)
-        if hasattr(signal, "alarm"):
-            signal.alarm(math.ceil(limits.timeout) + 5)
-        answer = _answer(request["reader"], data, request["path"], limits)
-        if hasattr(signal, "alarm"):
-            signal.alarm(0)
-        del data
-        say(answer)
-        if answer.get("fatal"):
-            return 1
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["--serve"]:
-        sys.exit(_serve(sys.argv[2]))
-    sys.exit(_child(sys.argv[1:]))

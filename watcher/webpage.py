@@ -7,7 +7,7 @@ the site's name. Its XML output keeps headings, paragraphs, lists and tables apa
 is turned here into the markdown-style text the splitter reads.
 
 Used only for pages holding one article; an e-paper page with several is split like a
-text page (see :func:`watcher.readers.read_html`).
+text page (see :func:`watcher.htmltext.read_html`).
 """
 
 from __future__ import annotations

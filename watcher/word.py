@@ -43,12 +43,15 @@ from typing import TYPE_CHECKING
 
 from watcher.errors import ReadError
 from watcher.models import Text
-from watcher.readers import EMPTY, NO_VISIBLE_TEXT, needs
+from watcher.reading import EMPTY, NO_VISIBLE_TEXT, Package
 
 if TYPE_CHECKING:
     from lxml.etree import _Element
 
 logger = logging.getLogger(__name__)
+
+# What this module needs installed; the registry (watcher.readers) looks it up first.
+PYTHON_DOCX = Package(module="docx", name="python-docx", extra="docx", kind="DOCX")
 
 ENCRYPTED_OR_DOC = (
     "password-protected (encrypted) Word file, or an old binary .doc: "
@@ -141,7 +144,7 @@ def _import_docx() -> ModuleType:
         import docx.exceptions
         import docx.opc.exceptions
     except ImportError:
-        raise ReadError(needs("DOCX", "python-docx", "docx")) from None
+        raise ReadError(PYTHON_DOCX.missing) from None
     return docx
 
 
