@@ -283,3 +283,22 @@ def test_a_large_html_page_is_read_in_the_reader_process_with_its_facts() -> Non
         assert worker.pid is not None  # a big one there
     assert big_text == small_text
     assert big_text.page is not None and big_text.page.newspaper == "湖南日报"
+
+
+def test_stop_ends_the_read_in_hand_at_once_and_leaves_the_file() -> None:
+    # SIGTERM to the daemon calls sandbox.stop_all(): a long read must not hold the stop.
+    slow = docgen.flate_bomb_pdf(2000)  # several seconds of inflating
+    with Worker(Limits(memory_mb=4096, timeout=120)) as worker:
+        worker.read("pdf", docgen.flate_bomb_pdf(1), PDF)
+        stopper = threading.Timer(0.3, sandbox.stop_all)
+        stopper.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(ReaderUnavailable) as info:
+                worker.read("pdf", slow, PDF)
+        finally:
+            stopper.cancel()
+        assert time.monotonic() - started < 3
+        assert str(info.value) == sandbox.STOPPED
+        with pytest.raises(ReaderUnavailable):  # and no new process is started
+            worker.read("pdf", docgen.flate_bomb_pdf(1), PDF)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from watcher import pipeline
+from watcher import pipeline, sandbox
 from watcher.archive import atomic_write
 from watcher.config import Config, env_warnings, load_config
 from watcher.errors import ConfigError, StateError, WatcherError
@@ -314,6 +314,9 @@ class Daemon:
     def _on_signal(self, signum: int, _frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
         self.stop_event.set()
+        # A PDF being read may take minutes (scan.read_timeout): stop it now; the file
+        # is read again at the next start.
+        sandbox.stop_all()
 
     def _start_watching(self) -> None:
         """React to new files within seconds; the periodic scan stays the safety net."""

@@ -27,6 +27,7 @@ limit, and a worker falls back to :func:`run`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -107,12 +109,25 @@ class Worker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._served = 0
+        self._stopping = False
 
     def __enter__(self) -> Worker:
+        _LIVE.add(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        _LIVE.discard(self)
+        # Leaving on an error (Ctrl-C included) must not wait for a long read.
+        self._discard(kill=exc_type is not None)
+
+    def stop(self) -> None:
+        """End the read in hand at once (SIGTERM to the daemon): the child is killed and
+        the file is left for the next scan. Safe to call from another thread."""
+        self._stopping = True
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
 
     @property
     def pid(self) -> int | None:
@@ -126,12 +141,16 @@ class Worker:
         try:
             return self._exchange(reader, data, path)
         except _Died:
+            if self._stopping:
+                raise ReaderUnavailable(STOPPED) from None
             # Killed from outside before or while reading (an OOM killer, an operator):
             # once more with a new process. A file that kills it again fails below.
             log.warning("%s: the reader process died; reading it again", path)
         try:
             return self._exchange(reader, data, path)
         except _Died as died:
+            if self._stopping:
+                raise ReaderUnavailable(STOPPED) from None
             _raise_death(died.code, died.stderr, self.limits)
 
     def _exchange(self, reader: str, data: bytes, path: Path) -> Text:
@@ -164,6 +183,8 @@ class Worker:
         self._discard(kill=False)
 
     def _start(self) -> subprocess.Popen[bytes]:
+        if self._stopping:
+            raise ReaderUnavailable(STOPPED)
         if self._proc is not None and self._proc.poll() is not None:
             # Ended between files (killed from outside): the next file gets a new one.
             code, _ = self._discard(kill=False)
@@ -231,6 +252,17 @@ class Worker:
             self._stderr.close()
             self._stderr = None
         return code, stderr
+
+
+STOPPED = "watcher is stopping; the file is read at the next scan"
+# The workers of this process, so a stop request reaches the read in hand.
+_LIVE: weakref.WeakSet[Worker] = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every reader process of this process at once (see ``Worker.stop``)."""
+    for worker in list(_LIVE):
+        worker.stop()
 
 
 class _Died(Exception):
