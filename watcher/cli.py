@@ -22,13 +22,15 @@ from pathlib import Path
 import click
 
 from watcher import __version__, pages, pipeline, readers, rules, sandbox, segment
+from watcher import export as export_mod
+from watcher import search as search_mod
 from watcher.config import Config, env_warnings, find_config, load_config
 from watcher.errors import ConfigError, ReadError, WatcherError
 from watcher.matcher import Matcher
 from watcher.models import Article, Match, Text, article_id
 from watcher.options import closest
 from watcher.paths import safe_text
-from watcher.store import Store, StoredArticle
+from watcher.store import ArticleFilter, Store, StoredArticle
 from watcher.tuning import agreement, best_threshold, candidate_terms, proposed_edit
 from watcher.watchlists import Topic, load_watchlists, watchlist_files
 
@@ -799,6 +801,231 @@ def tune(obj: Context, topic: str) -> None:
             _display_path(source, cfg.watchlists),
         )  # fmt: skip
         click.echo(diff.rstrip("\n") if diff else "  no change proposed")
+
+
+@cli.command(name="search")
+@click.argument("query")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
+@click.option(
+    "--until", metavar="YYYY-MM-DD", help="Only articles published on or before this day."
+)
+@click.option("--topic", help="Only articles this topic matched.")
+@click.option("--paper", metavar="NAME", help="Only articles of this newspaper.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most this many results, best first.")  # fmt: skip
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text", show_default=True,
+    help="text: ranked, with highlighted snippets; jsonl: one JSON object per result.",
+)  # fmt: skip
+@click.pass_obj
+def search_(
+    obj: Context,
+    query: str,
+    since: str | None,
+    until: str | None,
+    topic: str | None,
+    paper: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """Search every stored article with QUERY, written as a watchlist query:
+    words, "phrases", AND / OR / NOT (-), title:word, a NEAR/10 b.
+
+    Example: watcher search '城市更新 AND (长沙 OR 株洲) -广告' --since 2024-01-01
+    """
+    cfg = obj.config()
+    parsed = search_mod.parse_query(query)
+    with _open_store(cfg) as store:
+        where = _article_filter(cfg, store, since, until, topic, paper)
+        found = search_mod.search(
+            store, pipeline.segmenter_for(cfg), parsed, filters=where, limit=limit
+        )
+        topics_of = _topics_of(store, [h.article for h in found.hits])
+    names = {t.id: t.name for t in _current_topics(cfg)}
+    if fmt == "jsonl":
+        for hit in found.hits:
+            click.echo(json.dumps(search_json(hit, topics_of), ensure_ascii=False))
+        return
+    for n, hit in enumerate(found.hits, 1):
+        a = hit.article.article
+        meta = "  ".join(
+            x for x in (a.date.isoformat() if a.date else "", a.newspaper or "", a.page or "") if x
+        )
+        click.echo(f"{n:>3}. [{hit.rank:5.1f}] {meta}  {_marked(a.headline, hit.title_marks)}")
+        tags = [names.get(t, t) for t in topics_of.get(hit.article.id, [])]
+        click.echo(f"     {hit.article.id}" + (f"  topics: {', '.join(tags)}" if tags else ""))
+        click.echo(f"     {_marked(hit.match.snippet, hit.match.marks)}")
+    click.echo(_search_summary(found))
+
+
+def _article_filter(
+    cfg: Config,
+    store: Store,
+    since: str | None,
+    until: str | None,
+    topic: str | None,
+    paper: str | None,
+) -> ArticleFilter:
+    """The filters of `search` and `export`, each checked with a message saying how to fix it."""
+    start = _parse_date(since) if since else None
+    end = _parse_date(until) if until else None
+    if start and end and start > end:
+        raise WatcherError(f"--since {start} is after --until {end}; swap them")
+    if topic is not None:
+        known = [t.id for t in _current_topics(cfg)] or list(store.topic_versions())
+        if topic not in known:
+            hint = closest(topic, known)
+            raise WatcherError(
+                f"no topic {topic!r}" + (f"; did you mean {hint!r}?" if hint else "")
+                + f" (topics: {', '.join(known) or 'none'})"
+            )  # fmt: skip
+    if paper is not None:
+        papers = [name for name, _ in store.newspapers()]
+        if paper not in papers:
+            hint = closest(paper, papers)
+            raise WatcherError(
+                f"no stored article is from the newspaper {paper!r}"
+                + (f"; did you mean {hint!r}?" if hint else "")
+                + f" (newspapers: {', '.join(papers[:20]) or 'none yet'})"
+            )  # fmt: skip
+    return ArticleFilter(since=start, until=end, paper=paper, topic=topic)
+
+
+def _topics_of(store: Store, rows: list[StoredArticle]) -> dict[str, list[str]]:
+    """Article id → the ids of the topics its stored matches name."""
+    out: dict[str, list[str]] = {}
+    wanted = {r.id for r in rows}
+    for doc, idx, m in store.matches_for({r.doc_sha256 for r in rows}):
+        ident = article_id(doc, idx)
+        if ident in wanted:
+            out.setdefault(ident, []).append(m.topic_id)
+    return out
+
+
+def search_json(hit: search_mod.SearchHit, topics_of: dict[str, list[str]]) -> dict[str, object]:
+    """One `search --format jsonl` line (a stable interface: add fields, never rename)."""
+    row = hit.article
+    a = row.article
+    return {
+        "id": row.id,
+        "rank": hit.rank,
+        "score": hit.match.score,
+        "bm25": round(hit.bm25, 4),
+        "headline": a.headline,
+        "kicker": a.kicker,
+        "newspaper": a.newspaper,
+        "date": a.date.isoformat() if a.date else None,
+        "page": a.page,
+        "byline": a.byline,
+        "file": row.file,
+        "snippet": hit.match.snippet,
+        "marks": [list(m) for m in hit.match.marks],
+        "title_marks": [list(m) for m in hit.title_marks],
+        "terms": dict(hit.match.terms),
+        "why": hit.match.clause,
+        "topics": topics_of.get(row.id, []),
+    }
+
+
+def _search_summary(found: search_mod.SearchResults) -> str:
+    ms = f"{found.seconds * 1000:.0f} ms"
+    if not found.hits:
+        text = f"nothing found for {found.query.text!r}"
+        f = found.filters
+        if any((f.since, f.until, f.paper, f.topic)):
+            text += " within the filters (--since, --until, --paper, --topic)"
+        return f"{text}; {found.checked} candidates checked in {ms}"
+    shown = f"{found.offset + 1}–{found.offset + len(found.hits)}"
+    if found.exact:
+        text = f"{shown} of {found.found} found ({found.checked} candidates checked) in {ms}"
+    else:
+        text = (
+            f"{shown} of about {found.estimate} found (the index's best {found.checked} of "
+            f"{found.candidates} candidates checked) in {ms}"
+        )
+    if found.scanned:
+        text += (
+            "\n  note: the query has no term of two or more characters, which the index "
+            "needs; the articles were read newest first"
+        )
+    return text
+
+
+@cli.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; other than loopback it needs $WATCHER_SERVE_TOKEN.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to listen on (0: any free port).")  # fmt: skip
+@click.pass_obj
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve a web app over the state store: the days' digests, topics with their trend
+    and labels, search, article pages; label articles "relevant / not relevant".
+
+    Binds 127.0.0.1 by default. Any other address needs a token in $WATCHER_SERVE_TOKEN
+    (16+ characters): browsers then log in with it at /login, scripts send it as
+    'Authorization: Bearer <token>'.
+    """
+    cfg = obj.config()
+    try:
+        from watcher import web
+    except ModuleNotFoundError as exc:
+        raise WatcherError(
+            f"watcher serve needs the optional package {exc.name}: pip install 'watcher[web]'"
+        ) from None
+    token = os.environ.get(web.TOKEN_ENV) or None
+    web.check_bind(host, token)
+    sock = web.listen(host, port)
+    need = f"; requests need the token of ${web.TOKEN_ENV}" if token else ""
+    click.echo(f"serving {cfg.state} at {web.url_of(sock)}{need} (Ctrl-C to stop)")
+    web.serve(cfg, sock, token)
+
+
+@cli.command(name="export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(export_mod.FORMATS),
+    required=True,
+    help="csv (UTF-8 with BOM, for Excel too), xlsx, or jsonl.",
+)
+@click.option("--topic", help="Only this topic's matches.")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only articles published on or after this day.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only articles published up to this day.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (default: standard output; xlsx needs a file).")  # fmt: skip
+@click.pass_obj
+def export_(
+    obj: Context,
+    fmt: str,
+    topic: str | None,
+    since: str | None,
+    until: str | None,
+    output: Path | None,
+) -> None:
+    """Export the matched articles: id, topic, score, newspaper, date, page, headline,
+    byline, file, snippet, body — one row per article and topic, newest first."""
+    if fmt == "xlsx" and output is None:
+        raise WatcherError("--format xlsx writes a binary file: give --output FILE.xlsx")
+    cfg = obj.config()
+    with _open_store(cfg) as store:
+        where = _article_filter(cfg, store, since, until, topic, None)
+        if output is None:
+            done = export_mod.export(store, fmt, where, sys.stdout)
+            sys.stdout.flush()
+        else:
+            done = export_mod.export_file(store, fmt, where, output)
+    where_to = f" to {output}" if output else ""
+    note = (
+        f"; {done.cut} cell(s) cut to Excel's {export_mod.EXCEL_CELL} characters"
+        if done.cut
+        else ""
+    )
+    click.echo(f"exported {done.rows} match{'' if done.rows == 1 else 'es'}{where_to}{note}",
+               err=True)  # fmt: skip
 
 
 def _topic_file(cfg: Config, topic: str) -> Path | None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from watcher import deliveries, pages, readers, sandbox, schedule, segment
+from watcher import deliveries, pages, readers, sandbox, schedule, search, segment
 from watcher import digest as digest_mod
 from watcher.archive import write_archive
 from watcher.config import Config, check_references
@@ -278,6 +278,7 @@ def _scan(
         gone = store.forget_missing(seen)
         if gone:
             log.info("forgot %d failed or skipped file(s) no longer in the inbox", gone)
+    search.catch_up(store, should_stop=should_stop)  # this scan's articles into the index
     store.end_scan(scan_id, report, clock())
     log.info("scan of %s: %s", config.inbox, report.summary())
     return report

@@ -20,21 +20,21 @@ from pathlib import Path
 from watcher.errors import StateError
 from watcher.models import (
     AlarmFacts,
-    Label,
-    article_id,
     Article,
     Delivery,
     Failure,
     FileStatus,
+    Label,
     Match,
     ScanRecord,
     ScanReport,
     TermHit,
+    article_id,
 )
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
 FAILED_RETRY_MAX = 86400.0
 
@@ -167,6 +167,42 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX labels_topic ON labels (topic_id);
     """,
+    """
+    -- The search index (watcher.search): each article's headline and body, folded, as
+    -- CJK character bigrams and latin/digit bigrams, space-separated so FTS5's ascii
+    -- tokenizer takes them as they are. Contentless: the text lives in articles only.
+    CREATE VIRTUAL TABLE search_index USING fts5 (
+        title, body, content = '', tokenize = 'ascii'
+    );
+    -- Index rows (FTS5 rowids) to articles. AUTOINCREMENT: an id is never reused, so
+    -- the entry of a deleted article (a contentless index keeps it) names no article.
+    CREATE TABLE search_rows (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_sha256 TEXT NOT NULL,
+        idx        INTEGER NOT NULL,
+        UNIQUE (doc_sha256, idx)
+    );
+    -- Articles not yet in the index, queued by SQLite itself whoever stores them; the
+    -- scan drains the queue at its end (and a search before it runs). A store made
+    -- before search starts with every article queued: the backfill.
+    CREATE TABLE search_pending (
+        doc_sha256 TEXT NOT NULL,
+        idx        INTEGER NOT NULL,
+        PRIMARY KEY (doc_sha256, idx)
+    ) WITHOUT ROWID;
+    INSERT INTO search_pending (doc_sha256, idx) SELECT doc_sha256, idx FROM articles;
+    CREATE TRIGGER search_queue AFTER INSERT ON articles BEGIN
+        INSERT OR IGNORE INTO search_pending (doc_sha256, idx) VALUES (new.doc_sha256, new.idx);
+    END;
+    CREATE TRIGGER search_forget AFTER DELETE ON articles BEGIN
+        DELETE FROM search_pending WHERE doc_sha256 = old.doc_sha256 AND idx = old.idx;
+        DELETE FROM search_rows WHERE doc_sha256 = old.doc_sha256 AND idx = old.idx;
+    END;
+    -- bm25 with the headline weighing three times the body; a 16 MB buffer before
+    -- FTS5 writes a segment (bulk indexing twice as fast as its 1 MB default).
+    INSERT INTO search_index (search_index, rank) VALUES ('rank', 'bm25(3.0, 1.0)');
+    INSERT INTO search_index (search_index, rank) VALUES ('hashsize', 16777216);
+    """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -197,6 +233,36 @@ class StoredArticle:
     def id(self) -> str:
         """The article's stable id (see ``models.article_id``)."""
         return article_id(self.doc_sha256, self.article.index)
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """Which stored articles a search or an export looks at: publication dates
+    ``since``…``until`` (inclusive; an article without a date is left out when either
+    is set), one newspaper, the articles one topic matched."""
+
+    since: dt.date | None = None
+    until: dt.date | None = None
+    paper: str | None = None
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An article the search index proposes, with FTS5's bm25 for it (more negative:
+    a better fit; 0.0 when no index expression narrowed the search)."""
+
+    stored: StoredArticle
+    bm25: float
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What the search index holds: articles indexed and queued, and its size."""
+
+    indexed: int
+    pending: int
+    bytes: int
 
 
 def _iso(t: dt.datetime) -> str:
@@ -473,6 +539,11 @@ class Store:
             [_match_row(doc_sha256, idx, m, now) for m in matches],
         )
 
+    def topic_names(self) -> dict[str, str]:
+        """The names of the topics whose matches are stored, by id."""
+        rows = self.db.execute("SELECT topic_id, name FROM topics ORDER BY topic_id")
+        return {r["topic_id"]: r["name"] for r in rows}
+
     def topic_versions(self) -> dict[str, str]:
         rows = self.db.execute("SELECT topic_id, version FROM topics")
         return {r["topic_id"]: r["version"] for r in rows}
@@ -577,6 +648,209 @@ class Store:
             )
             out.append((label, stored))
         return out
+
+    def article_labels(self, doc_sha256: str, idx: int) -> dict[str, bool]:
+        """One article's labels: topic id → relevant."""
+        rows = self.db.execute(
+            "SELECT topic_id, relevant FROM labels WHERE doc_sha256 = ? AND idx = ?",
+            (doc_sha256, idx),
+        )
+        return {r["topic_id"]: bool(r["relevant"]) for r in rows}
+
+    # --- the search index (watcher.search fills it and asks it) ---------------------
+
+    def search_backlog(self) -> int:
+        """Articles stored but not yet in the search index."""
+        return int(self.db.execute("SELECT count(*) FROM search_pending").fetchone()[0])
+
+    def index_pending(self, tokens: Callable[[str, str], tuple[str, str]], limit: int) -> int:
+        """Index up to ``limit`` queued articles in one transaction; returns how many.
+
+        ``tokens(headline, body)`` gives the index text of the two columns.
+        """
+        with self.transaction():
+            rows = self.db.execute(
+                "SELECT p.doc_sha256, p.idx, a.headline, a.body FROM search_pending p "
+                "LEFT JOIN articles a ON a.doc_sha256 = p.doc_sha256 AND a.idx = p.idx "
+                "LIMIT ?",
+                (limit,),
+            ).fetchall()
+            for r in rows:
+                key = (r["doc_sha256"], r["idx"])
+                self.db.execute("DELETE FROM search_pending WHERE doc_sha256 = ? AND idx = ?", key)
+                if r["headline"] is None:
+                    continue  # queued, then deleted
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO search_rows (doc_sha256, idx) VALUES (?, ?)", key
+                )
+                if cur.rowcount != 1:
+                    continue  # indexed already
+                title, body = tokens(r["headline"], r["body"])
+                self.db.execute(
+                    "INSERT INTO search_index (rowid, title, body) VALUES (?, ?, ?)",
+                    (cur.lastrowid, title, body),
+                )
+        return len(rows)
+
+    def reset_search_index(self) -> None:
+        """Empty the search index and queue every article again (a rebuild)."""
+        with self.transaction():
+            self.db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
+            self.db.execute("DELETE FROM search_rows")
+            self.db.execute(
+                "INSERT OR IGNORE INTO search_pending (doc_sha256, idx) "
+                "SELECT doc_sha256, idx FROM articles"
+            )
+
+    def optimize_search_index(self) -> None:
+        """Merge the index's segments into one (after a bulk build: smaller, faster)."""
+        with self.transaction():
+            self.db.execute("INSERT INTO search_index (search_index) VALUES ('optimize')")
+
+    def search_index_stats(self) -> IndexStats:
+        q = self.db.execute
+        size = (
+            q("SELECT coalesce(sum(length(block)), 0) FROM search_index_data").fetchone()[0]
+            + q(
+                "SELECT coalesce(sum(length(id) + length(sz)), 0) FROM search_index_docsize"
+            ).fetchone()[0]
+        )
+        return IndexStats(
+            indexed=int(q("SELECT count(*) FROM search_rows").fetchone()[0]),
+            pending=self.search_backlog(),
+            bytes=int(size),
+        )
+
+    def search_candidates(
+        self,
+        expression: str | None,
+        where: ArticleFilter = ArticleFilter(),
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Candidate]:
+        """Articles the index proposes for an FTS5 ``expression``, best bm25 first; with
+        no expression, every article in ``where``, newest publication date first."""
+        sql, args = self._candidates_sql(expression, where, "a.*, d.path AS file")
+        if expression is not None:
+            sql = sql.replace("SELECT ", "SELECT s.rank AS bm25, ", 1) + " ORDER BY s.rank"
+        else:
+            sql += " ORDER BY a.date IS NULL, a.date DESC, a.first_seen DESC, a.idx"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        rows = self.db.execute(sql, args)
+        return [
+            Candidate(_stored(r), float(r["bm25"]) if expression is not None else 0.0) for r in rows
+        ]
+
+    def count_candidates(
+        self, expression: str | None, where: ArticleFilter = ArticleFilter()
+    ) -> int:
+        """How many articles :meth:`search_candidates` would give without a limit."""
+        sql, args = self._candidates_sql(expression, where, "count(*)")
+        return int(self.db.execute(sql, args).fetchone()[0])
+
+    def _candidates_sql(
+        self, expression: str | None, where: ArticleFilter, columns: str
+    ) -> tuple[str, list[object]]:
+        cond, args = _filter_sql(where)
+        if expression is None:
+            sql = f"SELECT {columns} FROM articles a JOIN documents d ON d.sha256 = a.doc_sha256"
+        else:
+            sql = (
+                f"SELECT {columns} FROM search_index s "
+                "JOIN search_rows r ON r.id = s.rowid "
+                "JOIN articles a ON a.doc_sha256 = r.doc_sha256 AND a.idx = r.idx "
+                "JOIN documents d ON d.sha256 = a.doc_sha256"
+            )
+            cond.insert(0, "search_index MATCH ?")
+            args.insert(0, expression)
+        if cond:
+            sql += " WHERE " + " AND ".join(cond)
+        return sql, args
+
+    def matched_articles(
+        self, where: ArticleFilter = ArticleFilter(), *, limit: int | None = None, offset: int = 0
+    ) -> Iterator[tuple[StoredArticle, Match]]:
+        """Stored matches with their articles (``where.topic``: of that topic), newest
+        publication date first, then best score."""
+        cond, args = _filter_sql(ArticleFilter(where.since, where.until, where.paper))
+        if where.topic is not None:
+            cond.append("m.topic_id = ?")
+            args.append(where.topic)
+        sql = (
+            "SELECT a.*, d.path AS file, m.topic_id, m.topic_version, m.score, m.terms, "
+            "m.hits, m.clause, m.snippet, m.marks FROM matches m "
+            "JOIN articles a ON a.doc_sha256 = m.doc_sha256 AND a.idx = m.idx "
+            "JOIN documents d ON d.sha256 = a.doc_sha256"
+            + (" WHERE " + " AND ".join(cond) if cond else "")
+            + " ORDER BY a.date IS NULL, a.date DESC, m.score DESC, a.doc_sha256, a.idx, m.topic_id"
+        )
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        for r in self.db.execute(sql, args):
+            yield _stored(r), _row_match(r)
+
+    def count_matched(self, where: ArticleFilter = ArticleFilter()) -> int:
+        """How many (article, topic) matches :meth:`matched_articles` would give."""
+        cond, args = _filter_sql(ArticleFilter(where.since, where.until, where.paper))
+        if where.topic is not None:
+            cond.append("m.topic_id = ?")
+            args.append(where.topic)
+        sql = (
+            "SELECT count(*) FROM matches m JOIN articles a "
+            "ON a.doc_sha256 = m.doc_sha256 AND a.idx = m.idx"
+            + (" WHERE " + " AND ".join(cond) if cond else "")
+        )
+        return int(self.db.execute(sql, args).fetchone()[0])
+
+    def topic_dates(self, topic_id: str) -> list[tuple[dt.date, int]]:
+        """A topic's matched articles per publication date, oldest first."""
+        rows = self.db.execute(
+            "SELECT a.date, count(*) AS n FROM matches m JOIN articles a "
+            "ON a.doc_sha256 = m.doc_sha256 AND a.idx = m.idx "
+            "WHERE m.topic_id = ? AND a.date IS NOT NULL GROUP BY a.date ORDER BY a.date",
+            (topic_id,),
+        )
+        return [(dt.date.fromisoformat(r["date"]), int(r["n"])) for r in rows]
+
+    def newspapers(self) -> list[tuple[str, int]]:
+        """Every newspaper named by a stored article, with its article count, by name."""
+        rows = self.db.execute(
+            "SELECT newspaper, count(*) AS n FROM articles WHERE newspaper IS NOT NULL "
+            "GROUP BY newspaper ORDER BY newspaper"
+        )
+        return [(r["newspaper"], int(r["n"])) for r in rows]
+
+    def articles_at(
+        self,
+        newspaper: str | None,
+        page: str | None,
+        after: dt.datetime | None,
+        until: dt.datetime,
+    ) -> list[StoredArticle]:
+        """Articles of one newspaper page first seen in (after, until] (a digest's window):
+        where the copies of a reprint group are."""
+        sql = (
+            "SELECT a.*, d.path AS file FROM articles a JOIN documents d "
+            "ON d.sha256 = a.doc_sha256 WHERE a.first_seen <= ? "
+            "AND a.newspaper IS ? AND a.page IS ?"
+        )
+        args: list[object] = [_iso(until), newspaper, page]
+        if after is not None:
+            sql += " AND a.first_seen > ?"
+            args.append(_iso(after))
+        return [_stored(r) for r in self.db.execute(sql + " ORDER BY a.first_seen, a.idx", args)]
+
+    def digests_listing(self, key: str) -> list[tuple[dt.date, str]]:
+        """(day, content) of the stored digests whose text names this article key."""
+        rows = self.db.execute(
+            "SELECT day, content FROM digests WHERE instr(content, ?) > 0 ORDER BY day",
+            (json.dumps(key),),
+        )
+        return [(dt.date.fromisoformat(r["day"]), r["content"]) for r in rows]
 
     # --- digests and deliveries ---------------------------------------------------
 
@@ -901,6 +1175,28 @@ def _disk_full(exc: sqlite3.OperationalError, path: Path) -> StateError | None:
     )
 
 
+def _filter_sql(where: ArticleFilter) -> tuple[list[str], list[object]]:
+    """SQL conditions on ``a`` (articles) for a filter."""
+    cond: list[str] = []
+    args: list[object] = []
+    if where.since is not None:
+        cond.append("a.date >= ?")
+        args.append(where.since.isoformat())
+    if where.until is not None:
+        cond.append("a.date <= ?")
+        args.append(where.until.isoformat())
+    if where.paper is not None:
+        cond.append("a.newspaper = ?")
+        args.append(where.paper)
+    if where.topic is not None:
+        cond.append(
+            "EXISTS (SELECT 1 FROM matches m WHERE m.doc_sha256 = a.doc_sha256 "
+            "AND m.idx = a.idx AND m.topic_id = ?)"
+        )
+        args.append(where.topic)
+    return cond, args
+
+
 def _time(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
@@ -923,10 +1219,21 @@ def _delivery(r: sqlite3.Row) -> Delivery:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (they hold no string literals
-    with semicolons), so they run inside our own transaction."""
+    """Split a migration script into statements (they hold no string literals with
+    semicolons or "--"), so they run inside our own transaction. A trigger's body
+    keeps its semicolons: a statement ends where SQLite says it is complete."""
     lines = [ln.split("--", 1)[0] for ln in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    out: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        out.append(pending.strip().rstrip(";"))
+    return out
 
 
 def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]:

@@ -1,0 +1,380 @@
+"""Search over every stored article, in the watchlist query language.
+
+Two stages. The **index** (SQLite FTS5, kept by the store) narrows: each article's
+headline and body are folded (``segment.fold``: traditional → simplified,
+full-width → half-width, ASCII lower case) and cut into runs of letters, digits
+and ideographs; a run becomes its overlapping character bigrams (``城市更新`` →
+``城市 市更 更新``), a one-character run itself. A query term becomes the FTS5
+phrase of its own bigrams, so a two-character word is one token and any longer
+term a phrase; ``title:`` terms ask the headline column. The **Matcher** then
+decides: the query runs as a one-topic watchlist over the candidates, with the
+word-boundary check, ``title:``, NEAR and NOT exactly as a topic would.
+
+The index expression only ever narrows (an upper bound of the query, like the
+Matcher's own ``_upper_bound``): NOT and one-character terms are left out of it
+(a term's one-character edge run too: it may be the end of a longer run in the
+text), NEAR is AND, and an OR with an unconstrained branch is unconstrained. A
+query with no term the index can look up (``水``) reads every article in the
+filters.
+
+Ranking: the Matcher's score (0–100: the digest's salience — headline, lead,
+density, saturating) plus up to ``BM25_POINTS`` for bm25 (term rarity and length
+normalisation, headline ×3), relative to the best candidate checked. Candidates
+are checked best bm25 first, ``POOL`` at a time, until the page is full.
+
+Why not jieba at scan time: segmenting is ~330 articles/s (bench/match_corpus.py),
+160 s for the 52k-article corpus; bigrams take ~14,000 articles/s.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import operator
+import re
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watcher import rules
+from watcher.errors import ConfigError, RuleError
+from watcher.matcher import Matcher
+from watcher.models import Match
+from watcher.segment import Segmenter, fold
+from watcher.store import ArticleFilter, Candidate, Store, StoredArticle
+from watcher.watchlists import Topic, load_watchlists
+
+log = logging.getLogger(__name__)
+
+INDEX_CHUNK = 2000  # articles indexed per transaction
+POOL = 200  # candidates checked by the Matcher per round
+BM25_POINTS = 20.0  # what the best bm25 among the checked candidates adds to the score
+MAX_ROUNDS = 10  # at most POOL × MAX_ROUNDS candidates checked for one page
+
+# Letters, digits and ideographs (\w without "_"): what the index keeps.
+_RUN = re.compile(r"[^\W_]+")
+
+
+class QueryError(RuleError):
+    """A search query that does not parse; the message names the column."""
+
+    def __init__(self, message: str, query: str, column: int | None) -> None:
+        super().__init__(message)
+        self.query = query
+        self.column = column
+
+
+# --- the index text ----------------------------------------------------------------
+
+
+def _bigrams(run: str) -> str:
+    return " ".join(map(operator.add, run[:-1], run[1:])) if len(run) > 1 else run
+
+
+def index_text(text: str) -> str:
+    """The index tokens of ``text``: bigrams of each folded run, space-separated."""
+    return " ".join(_bigrams(run) for run in _RUN.findall(fold(text)))
+
+
+def index_tokens(headline: str, body: str) -> tuple[str, str]:
+    """The index text of an article's two columns."""
+    return index_text(headline), index_text(body)
+
+
+def catch_up(
+    store: Store,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    chunk: int = INDEX_CHUNK,
+) -> int:
+    """Index every stored article not yet in the search index, ``chunk`` per
+    transaction; returns how many. A large backlog (a store from before search)
+    is announced in the log, with the time it took."""
+    backlog = store.search_backlog()
+    if not backlog:
+        return 0
+    big = backlog > chunk
+    if big:
+        log.info(
+            "search index of %s: indexing %d stored articles not in it yet (a store from "
+            "before search, or a scan cut short), %d at a time",
+            store.path,
+            backlog,
+            chunk,
+        )
+    started = time.perf_counter()
+    done = 0
+    while should_stop is None or not should_stop():
+        n = store.index_pending(index_tokens, chunk)
+        done += n
+        if n < chunk:
+            break
+    if big:
+        store.optimize_search_index()
+        log.info(
+            "search index of %s: %d articles indexed in %.1fs",
+            store.path,
+            done,
+            time.perf_counter() - started,
+        )
+    return done
+
+
+# --- the query ---------------------------------------------------------------------
+
+
+def _phrase(term: rules.Term) -> str | None:
+    """The FTS5 phrase a term's occurrences always contain, or None (no constraint)."""
+    runs = _RUN.findall(fold(term.text))
+    tokens: list[str] = []
+    for n, run in enumerate(runs):
+        if len(run) == 1 and (n == 0 or n == len(runs) - 1):
+            # A one-character run at an edge of the term may be the end or start of a
+            # longer run in the text, which the index holds as bigrams only.
+            continue
+        tokens.append(_bigrams(run))
+    if not tokens:
+        return None
+    phrase = '"' + " ".join(tokens) + '"'
+    return f"title : {phrase}" if term.field == "title" else phrase
+
+
+def expression(node: rules.Node) -> str | None:
+    """The FTS5 expression every article satisfying ``node`` satisfies (an upper
+    bound), or None when the index cannot narrow it."""
+    if isinstance(node, rules.Term):
+        return _phrase(node)
+    if isinstance(node, rules.Near):
+        return expression(rules.And((node.left, node.right)))
+    if isinstance(node, rules.Not):
+        return None
+    parts = [expression(c) for c in node.children]
+    if isinstance(node, rules.And):
+        kept = [p for p in parts if p is not None]
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+    if any(p is None for p in parts):
+        return None  # one branch the index cannot see: it could be any article
+    joined = [p for p in parts if p is not None]
+    return joined[0] if len(joined) == 1 else "(" + " OR ".join(joined) + ")"
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A parsed query: the one-topic watchlist the Matcher runs, and the index's part."""
+
+    text: str
+    topic: Topic
+    expression: str | None  # None: every article (in the filters) is read
+
+
+def parse_query(text: str) -> SearchQuery:
+    """Parse a query in the watchlist language; QueryError naming the column if bad."""
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str) -> SearchQuery:
+    if not text.strip():
+        raise QueryError("empty query: give a word, a phrase or a watchlist query", text, None)
+    try:
+        rules.parse(text)
+    except RuleError as exc:
+        raise _query_error(str(exc), text) from None
+    topic = _one_topic(text)
+    return SearchQuery(text, topic, expression(topic.query))
+
+
+def _one_topic(text: str) -> Topic:
+    """The query as a topic, loaded as a watchlist file is (the same checks)."""
+    with tempfile.TemporaryDirectory(prefix="watcher-search-") as tmp:
+        path = Path(tmp) / "search.yaml"
+        path.write_text(f"id: search\nquery: {_yaml_string(text)}\n", encoding="utf-8")
+        try:
+            (topic,) = load_watchlists(path)
+        except ConfigError as exc:
+            problem = next(iter(exc.problems), str(exc))
+            # "…/search.yaml:2: query: <message>": the message is the user's business.
+            message = re.sub(r"^.*?:\d+: query: ", "", problem)
+            raise _query_error(message, text) from None
+    return topic
+
+
+def _query_error(message: str, text: str) -> QueryError:
+    found = re.search(r"column (\d+)", message)
+    column = int(found.group(1)) if found else None
+    shown = " ".join(text.splitlines())
+    out = f"bad query: {message}\n  {shown}"
+    if column is not None:
+        out += "\n  " + " " * _width(shown[: column - 1]) + "^"
+    return QueryError(out, text, column)
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text`` (a CJK character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+# YAML double-quoted scalars: JSON's escapes, plus \\u for what YAML may not hold raw.
+_UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _yaml_string(text: str) -> str:
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+# --- searching -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """An article the query holds for, with the Matcher's match and the ranking."""
+
+    article: StoredArticle
+    match: Match
+    bm25: float  # FTS5's bm25 (more negative: better); 0.0 without the index
+    rank: float  # what the hits are sorted by (see the module docstring)
+
+    @property
+    def title_marks(self) -> tuple[tuple[int, int], ...]:
+        """Hit ranges in the headline."""
+        return _ranges(self.match, "title")
+
+    @property
+    def body_marks(self) -> tuple[tuple[int, int], ...]:
+        """Hit ranges in the body."""
+        return _ranges(self.match, "body")
+
+
+def _ranges(m: Match, field_: str) -> tuple[tuple[int, int], ...]:
+    spans = sorted({(h.start, h.end) for h in m.hits if h.field == field_})
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One page of results and what it took to find them."""
+
+    query: SearchQuery
+    hits: tuple[SearchHit, ...]
+    offset: int
+    found: int  # articles the query was found to hold for (all of them if ``exact``)
+    candidates: int  # articles the index proposed (an upper bound of the total)
+    checked: int  # candidates the Matcher read
+    scanned: bool  # no index expression: every article in the filters was read
+    seconds: float
+    filters: ArticleFilter = field(default_factory=ArticleFilter)
+
+    @property
+    def exact(self) -> bool:
+        """Every candidate was checked: ``found`` is the total."""
+        return self.checked >= self.candidates
+
+    @property
+    def estimate(self) -> int:
+        """The total: exact, or the share found among those checked times the candidates."""
+        if self.exact or not self.checked:
+            return self.found
+        return max(self.found, round(self.candidates * self.found / self.checked))
+
+
+def search(
+    store: Store,
+    segmenter: Segmenter,
+    query: SearchQuery | str,
+    *,
+    filters: ArticleFilter | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> SearchResults:
+    """The ``offset``…``offset + limit`` best articles for ``query`` in ``filters``."""
+    started = time.perf_counter()
+    filters = filters or ArticleFilter()
+    q = parse_query(query) if isinstance(query, str) else query
+    catch_up(store)
+    matcher = _matcher(q.topic, segmenter)
+    wanted = offset + limit
+    # Rounds of POOL: a page beyond the first pool checks more, so pages agree.
+    target = max(POOL, -(-2 * wanted // POOL) * POOL)
+    hits: list[tuple[Candidate, Match]] = []
+    checked = 0
+    total: int | None = None
+    rounds = 0
+    while rounds < MAX_ROUNDS and (len(hits) < wanted or checked < target):
+        batch = store.search_candidates(q.expression, filters, limit=POOL, offset=checked)
+        rounds += 1
+        checked += len(batch)
+        for c in batch:
+            found = matcher.match(c.stored.article)
+            if found:
+                hits.append((c, found[0]))
+        if len(batch) < POOL:
+            total = checked
+            break
+    candidates = total if total is not None else store.count_candidates(q.expression, filters)
+    ranked = _rank(hits)
+    return SearchResults(
+        query=q,
+        hits=tuple(ranked[offset : offset + limit]),
+        offset=offset,
+        found=len(ranked),
+        candidates=candidates,
+        checked=checked,
+        scanned=q.expression is None,
+        seconds=time.perf_counter() - started,
+        filters=filters,
+    )
+
+
+def _rank(hits: Sequence[tuple[Candidate, Match]]) -> list[SearchHit]:
+    best = max((-c.bm25 for c, _ in hits), default=0.0)
+    out = [
+        SearchHit(
+            article=c.stored,
+            match=m,
+            bm25=c.bm25,
+            rank=round(m.score + (BM25_POINTS * -c.bm25 / best if best > 0 else 0.0), 2),
+        )
+        for c, m in hits
+    ]
+    out.sort(
+        key=lambda h: (
+            -h.rank,
+            -(h.article.article.date.toordinal() if h.article.article.date else 0),
+            h.article.id,
+        )
+    )
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _matcher_for(topic: Topic, segmenter: Segmenter) -> Matcher:
+    return Matcher([topic], segmenter)
+
+
+def _matcher(topic: Topic, segmenter: Segmenter) -> Matcher:
+    try:
+        return _matcher_for(topic, segmenter)
+    except TypeError:  # an unhashable topic or segmenter: no cache
+        return Matcher([topic], segmenter)
+
+
+def highlight(
+    query: SearchQuery | str, article: StoredArticle, segmenter: Segmenter
+) -> Match | None:
+    """The query's match in one article (for marking it on the article's page)."""
+    q = parse_query(query) if isinstance(query, str) else query
+    found = _matcher(q.topic, segmenter).match(article.article)
+    return found[0] if found else None
