@@ -237,14 +237,16 @@ def test_the_wheel_carries_the_starter_site(tmp_path: Path) -> None:
 
     venv = fresh_venv(tmp_path / "venv")
     python = str(venv / "bin" / "python")
+    # Nothing of this run's Python path may make pip or the venv see another watcher.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "WATCHER_"))}
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", str(wheel)],
         check=True,
+        env=env,
         timeout=120,
     )
     elsewhere = tmp_path / "elsewhere"  # outside the checkout, and the working folder
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "WATCHER_"))}
     script = (
         "import sys, watcher; from pathlib import Path; "
         "from watcher.site import init_site, next_steps, bundled_watchlists; "
