@@ -1093,6 +1093,19 @@ def _parse_date(text: str) -> dt.date:
         raise click.BadParameter(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
 
 
+@cli.command(name="init")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--force", is_flag=True, help="Replace starter files that exist (other files are kept)."
+)
+def init_command(folder: Path, force: bool) -> None:
+    """Write a starter site into FOLDER: watcher.yaml, watchlists/, inbox/ and var/."""
+    from watcher.site import init_site, next_steps
+
+    init_site(folder, force=force)
+    click.echo(next_steps(folder))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn errors into messages and exit codes."""
     try:
