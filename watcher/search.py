@@ -17,10 +17,15 @@ text), NEAR is AND, and an OR with an unconstrained branch is unconstrained. A
 query with no term the index can look up (``水``) reads every article in the
 filters.
 
-Ranking: the Matcher's score (0–100: the digest's salience — headline, lead,
-density, saturating) plus up to ``BM25_POINTS`` for bm25 (term rarity and length
-normalisation, headline ×3), relative to the best candidate checked. Candidates
-are checked best bm25 first, ``POOL`` at a time, until the page is full.
+Ranking, in two stages as retrieval systems do: the index orders the candidates
+by bm25 (headline ×3; term rarity, length normalisation), and the Matcher checks
+them ``POOL`` at a time; within each block its accepted articles are ranked by the
+Matcher's score (0–100: the digest's salience — headline, lead, density,
+saturating — of word-checked hits) plus up to ``BM25_POINTS`` for bm25 relative to
+the block's best, so bm25 breaks near-ties and rewards rare terms, but never
+outweighs a headline hit. Blocks follow each other, so pages are slices of one
+order. A query with more than ``COMMON`` candidates (``中国``) takes them the last
+indexed first: bm25 over 25,000 rows alone costs 20 ms.
 
 Why not jieba at scan time: segmenting is ~330 articles/s (bench/match_corpus.py),
 160 s for the 52k-article corpus; bigrams take ~14,000 articles/s.
@@ -51,9 +56,10 @@ from watcher.watchlists import Topic, load_watchlists
 log = logging.getLogger(__name__)
 
 INDEX_CHUNK = 2000  # articles indexed per transaction
-POOL = 200  # candidates checked by the Matcher per round
-BM25_POINTS = 20.0  # what the best bm25 among the checked candidates adds to the score
-MAX_ROUNDS = 10  # at most POOL × MAX_ROUNDS candidates checked for one page
+POOL = 50  # candidates the Matcher checks per block
+BM25_POINTS = 20.0  # what the best bm25 of a block adds to the Matcher's score
+MAX_ROUNDS = 20  # at most POOL × MAX_ROUNDS candidates checked for one page
+COMMON = 5000  # more candidates than this: taken the last indexed first, not by bm25
 
 # Letters, digits and ideographs (\w without "_"): what the index keeps.
 _RUN = re.compile(r"[^\W_]+")
@@ -299,38 +305,49 @@ def search(
     limit: int = 20,
     offset: int = 0,
 ) -> SearchResults:
-    """The ``offset``…``offset + limit`` best articles for ``query`` in ``filters``."""
+    """The ``offset``…``offset + limit`` best articles for ``query`` in ``filters``.
+
+    Candidates come in blocks of ``POOL``, best bm25 first (the last indexed first for
+    a query with more than ``COMMON`` candidates); the Matcher checks each block, and
+    its accepted articles are ranked within the block. Blocks follow each other, so
+    every page is a slice of one order however many blocks a page needed.
+    """
     started = time.perf_counter()
     filters = filters or ArticleFilter()
     q = parse_query(query) if isinstance(query, str) else query
     catch_up(store)
     matcher = _matcher(q.topic, segmenter)
-    wanted = offset + limit
-    # Rounds of POOL: a page beyond the first pool checks more, so pages agree.
-    target = max(POOL, -(-2 * wanted // POOL) * POOL)
-    hits: list[tuple[Candidate, Match]] = []
+    everything = store.count_candidates(q.expression)  # cheap: the index's own count
+    by_rank = everything <= COMMON
+    ranked: list[SearchHit] = []
     checked = 0
-    total: int | None = None
-    rounds = 0
-    while rounds < MAX_ROUNDS and (len(hits) < wanted or checked < target):
-        batch = store.search_candidates(q.expression, filters, limit=POOL, offset=checked)
-        rounds += 1
-        checked += len(batch)
-        for c in batch:
+    exhausted = False
+    while len(ranked) < offset + limit and checked < POOL * MAX_ROUNDS:
+        block = store.search_candidates(
+            q.expression, filters, limit=POOL, offset=checked, by_rank=by_rank
+        )
+        checked += len(block)
+        accepted = []
+        for c in block:
             found = matcher.match(c.stored.article)
             if found:
-                hits.append((c, found[0]))
-        if len(batch) < POOL:
-            total = checked
+                accepted.append((c, found[0]))
+        ranked += _rank(accepted)
+        if len(block) < POOL:
+            exhausted = True
             break
-    candidates = total if total is not None else store.count_candidates(q.expression, filters)
-    ranked = _rank(hits)
+    if exhausted:
+        candidates = checked
+    elif filters == ArticleFilter():
+        candidates = everything
+    else:
+        candidates = store.count_candidates(q.expression, filters)
     return SearchResults(
         query=q,
         hits=tuple(ranked[offset : offset + limit]),
         offset=offset,
         found=len(ranked),
-        candidates=candidates,
+        candidates=max(candidates, checked),
         checked=checked,
         scanned=q.expression is None,
         seconds=time.perf_counter() - started,
@@ -339,6 +356,8 @@ def search(
 
 
 def _rank(hits: Sequence[tuple[Candidate, Match]]) -> list[SearchHit]:
+    """One block's accepted articles, best first: the Matcher's score plus up to
+    BM25_POINTS for bm25 against the block's best; then the newer; then the id."""
     best = max((-c.bm25 for c, _ in hits), default=0.0)
     out = [
         SearchHit(

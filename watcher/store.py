@@ -728,12 +728,16 @@ class Store:
         *,
         limit: int | None = None,
         offset: int = 0,
+        by_rank: bool = True,
     ) -> list[Candidate]:
-        """Articles the index proposes for an FTS5 ``expression``, best bm25 first; with
-        no expression, every article in ``where``, newest publication date first."""
+        """Articles the index proposes for an FTS5 ``expression``: best bm25 first, or
+        (``by_rank`` off: bm25 over very many rows costs more than it is worth) the last
+        indexed first. With no expression: every article in ``where``, newest
+        publication date first."""
         sql, args = self._candidates_sql(expression, where, "a.*, d.path AS file")
         if expression is not None:
-            sql = sql.replace("SELECT ", "SELECT s.rank AS bm25, ", 1) + " ORDER BY s.rank"
+            sql = sql.replace("SELECT ", "SELECT s.rank AS bm25, ", 1)
+            sql += " ORDER BY s.rank" if by_rank else " ORDER BY s.rowid DESC"
         else:
             sql += " ORDER BY a.date IS NULL, a.date DESC, a.first_seen DESC, a.idx"
         if limit is not None:
@@ -747,7 +751,12 @@ class Store:
     def count_candidates(
         self, expression: str | None, where: ArticleFilter = ArticleFilter()
     ) -> int:
-        """How many articles :meth:`search_candidates` would give without a limit."""
+        """How many articles :meth:`search_candidates` would give without a limit (with
+        an expression and no filter: the index's own count, which may include entries
+        of deleted articles — an upper bound, and a cheap one)."""
+        if expression is not None and where == ArticleFilter():
+            sql = "SELECT count(*) FROM search_index WHERE search_index MATCH ?"
+            return int(self.db.execute(sql, (expression,)).fetchone()[0])
         sql, args = self._candidates_sql(expression, where, "count(*)")
         return int(self.db.execute(sql, args).fetchone()[0])
 

@@ -25,6 +25,7 @@ Security model:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -33,10 +34,11 @@ import ipaddress
 import logging
 import math
 import secrets
+import signal
 import socket
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -440,7 +442,9 @@ class Web:
         page = self.renderer.page(stored)
         nav = self.env.get_template("web/_nav.html.j2").render(here=_here(request))
         style = self.env.get_template("web/web.css").render()
-        page = page.replace("</head>", f"<style>\n{style}</style>\n</head>", 1)
+        page = page.replace(
+            "</head>", f'<link rel="icon" href="data:,">\n<style>\n{style}</style>\n</head>', 1
+        )
         page = page.replace("<body>", "<body>\n" + nav, 1)
         return HTMLResponse(page)
 
@@ -805,6 +809,8 @@ def create_app(
         Route("/topic/{id}", guarded(web.topic)),
         Route("/article/{id}", guarded(web.article)),
         Route("/label", guarded(web.label, post=True), methods=["POST"]),
+        # No icon: an empty answer, so a browser logs no failed request (no login needed).
+        Route("/favicon.ico", guarded(lambda r: Response(status_code=204), open_=True)),
         Route("/login", guarded(login_page, open_=True)),
         Route("/login", guarded(login_post, post=True, open_=True), methods=["POST"]),
     ]
@@ -877,13 +883,30 @@ def url_of(sock: socket.socket) -> str:
 
 
 def serve(config: Config, sock: socket.socket, token: str | None) -> None:
-    """Run the app on ``sock`` until SIGINT or SIGTERM."""
+    """Run the app on ``sock`` until SIGINT or SIGTERM, then return (exit code 0)."""
     import uvicorn  # deferred: only `watcher serve` needs the server
 
+    class Server(uvicorn.Server):
+        # Our handlers, not uvicorn's: it re-raises the signal after shutting down,
+        # and `watcher serve` should end like `watcher run`, cleanly with code 0.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+        def install_signal_handlers(self) -> None:  # uvicorn before 0.29
+            pass
+
     app = create_app(config, token=token)
-    server = uvicorn.Server(
+    server = Server(
         uvicorn.Config(
             app, log_level="warning", access_log=False, server_header=False, proxy_headers=False
         )
     )
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("watcher serve: %s, stopping", signal.Signals(signum).name)
+        server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
     server.run(sockets=[sock])
