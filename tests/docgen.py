@@ -17,19 +17,34 @@ test of one format can ``pytest.importorskip`` just its own library.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import io
+import itertools
+import random
 import re
+import shutil
+import subprocess
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from watcher.pages import BREADCRUMB, HEADING, PAPER_NAME, split_page
+from watcher.models import Article
+from watcher.pages import (
+    BREADCRUMB,
+    DATE_FULL,
+    HEADING,
+    PAGE_NO,
+    PAPER_NAME,
+    SECTION_NAMES,
+    split_page,
+)
 
 if TYPE_CHECKING:
     from reportlab.pdfgen.canvas import Canvas
@@ -50,6 +65,11 @@ TYPE_SIZES: dict[str, tuple[float, float]] = {
 # Deeper sub-headings (###…) are set a size smaller than ## ones, as print does; the
 # reader ranks sub-heading sizes into levels.
 SUBHEAD_SIZES: dict[int, tuple[float, float]] = {3: (12.5, 17.0)}
+# Leading as a multiple of the size, per role, as the sizes above have it.
+LEADINGS = {
+    **{role: leading / size for role, (size, leading) in TYPE_SIZES.items()},
+    "h3": SUBHEAD_SIZES[3][1] / SUBHEAD_SIZES[3][0],
+}
 GAP_FACTOR = 0.6  # extra space above a block's first line, in leadings
 INDENT_EMS = 2  # prose paragraphs open with a two-character indent, as Chinese papers do
 FURNITURE_SIZE = 9.0  # running header and folio
@@ -58,6 +78,7 @@ FOOTER_Y = 24.0
 RULE_WIDTH = 0.5  # hairline drawn between stories
 
 PROSE_PUNCT = "。！？；"
+DATE_LINE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月")
 DOCX_DATE = dt.datetime(2021, 1, 1, 0, 0, 0)
 ZIP_DATE = (2021, 1, 1, 0, 0, 0)
 MIB = 1 << 20
@@ -220,6 +241,44 @@ def to_markdown(text: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class PdfLayout:
+    """How a PDF page is typeset: sizes, columns, headline rows, masthead.
+
+    The defaults are the project's own typesetting (headlines at 1.9× the body size,
+    rows filled to the full measure, the masthead as plain lines in the columns);
+    :func:`draw_layout` draws others.
+    """
+
+    columns: int = 1
+    gutter: float = GUTTER
+    body: float = TYPE_SIZES["body"][0]
+    leading: float = TYPE_SIZES["body"][1] / TYPE_SIZES["body"][0]  # body leading / size
+    head: float = TYPE_SIZES["h1"][0]
+    deck: float = TYPE_SIZES["display"][0]  # kickers and decks
+    subheads: tuple[float, float] = (TYPE_SIZES["h2"][0], SUBHEAD_SIZES[3][0])  # ##, ###
+    deck_display: bool = True  # kickers and decks in display type, else at body size
+    head_bold: bool = False  # headlines drawn twice a hair apart (a fake bold)
+    head_rows: str = "fill"  # "fill": wrapped at the measure; "ragged": broken anywhere
+    centred: bool = False  # headline blocks centred rather than set left
+    lead_display: bool = False  # a story's first paragraph in the deck's type
+    hanging: bool = False  # punctuation at a row's end hangs into the margin
+    masthead: str = "columns"  # "columns" (with the body), "plain", "display", "table"
+    running_header: str | None = None
+    wrap_seed: int = 0  # where ragged headlines break
+
+    def size(self, role: str, level: int = 0) -> tuple[float, float]:
+        """(font size, leading) of a role."""
+        if role == "h1":
+            return self.head, self.head * LEADINGS["h1"]
+        if role == "display" and self.deck_display:
+            return self.deck, self.deck * LEADINGS["display"]
+        if role == "h2":
+            size = self.subheads[0 if level < 3 else 1]
+            return size, size * LEADINGS["h2" if level < 3 else "h3"]
+        return self.body, self.body * self.leading
+
+
+@dataclass(frozen=True)
 class _Row:
     """One printed line of a paragraph."""
 
@@ -228,6 +287,8 @@ class _Row:
     leading: float
     indent: float
     space: float  # extra space above, dropped at the top of a page or column
+    bold: bool = False
+    centre: float | None = None  # the row is centred in a measure this wide
 
 
 def _register_font() -> None:
@@ -245,18 +306,24 @@ def _unit_width(ch: str) -> float:
     return pdfmetrics.stringWidth(ch, FONT, 1000) / 1000
 
 
-def _wrap(text: str, width: float, size: float, indent: float) -> list[str]:
+# Punctuation a typesetter lets hang past the measure rather than start a row with it.
+HANGING = "，。、；：！？”’）》」』"
+
+
+def _wrap(text: str, width: float, size: float, indent: float, hanging: bool = False) -> list[str]:
     """Break a paragraph into rows no wider than ``width``, anywhere (Chinese has no spaces).
 
     A space where the break falls stays at the end of the row it follows,
-    hanging into the margin, so a reader that joins rows keeps it.
+    hanging into the margin, so a reader that joins rows keeps it; with
+    ``hanging``, so does punctuation that would otherwise open a row.
     """
     rows: list[str] = []
     cur: list[str] = []
     used = indent
     for ch in text:
         w = _unit_width(ch) * size
-        if cur and ch != " " and used + w > width + 1e-6:
+        hangs = ch == " " or (hanging and ch in HANGING)
+        if cur and not hangs and used + w > width + 1e-6:
             rows.append("".join(cur))
             cur, used = [], 0.0
         cur.append(ch)
@@ -266,29 +333,85 @@ def _wrap(text: str, width: float, size: float, indent: float) -> list[str]:
     return rows
 
 
-def _rows(lines: list[tuple[SourceLine, bool]], width: float) -> list[_Row]:
+def _ragged(text: str, rng: random.Random) -> list[str]:
+    """A headline broken into one to three rows where an editor might break it:
+    at its spaces when it has them and the draw says so, else anywhere."""
+    n = min(rng.choice((1, 2, 2, 3)), max(1, len(text) // 3))
+    spaces = [k + 1 for k, ch in enumerate(text) if ch == " "]
+    if spaces and rng.random() < 0.5:
+        cuts = sorted(rng.sample(spaces, min(n - 1, len(spaces))))
+    else:
+        cuts = sorted(rng.sample(range(2, len(text) - 1), n - 1)) if len(text) > 4 else []
+    return [text[a:b] for a, b in itertools.pairwise([0, *cuts, len(text)]) if text[a:b].strip()]
+
+
+def _rows(
+    lines: list[tuple[SourceLine, bool]],
+    width: float,
+    layout: PdfLayout = PdfLayout(),
+    rng: random.Random | None = None,
+) -> list[_Row]:
     """The printed rows of a band; each source line is one paragraph."""
     out: list[_Row] = []
+    lead_due = False
     for ln, opens_block in lines:
-        size, leading = TYPE_SIZES[ln.role]
-        if ln.role == "h2" and ln.level >= 3:
-            size, leading = SUBHEAD_SIZES[3]
+        role = ln.role
+        if role == "body" and lead_due and layout.lead_display and _is_prose(ln.text):
+            role = "lead"
+        lead_due = ln.role == "h1" or (lead_due and ln.role != "body")
+        size, leading = layout.size("display" if role == "lead" else role, ln.level)
+        if role == "lead" and not layout.deck_display:
+            size, leading = layout.deck, layout.deck * LEADINGS["display"]
         text = _pdf_text(ln.text)
-        indent = INDENT_EMS * size if ln.role == "body" and _is_prose(text) else 0.0
+        prose = role in ("body", "lead") and _is_prose(text)
+        indent = INDENT_EMS * size if prose else 0.0
         space = GAP_FACTOR * leading if opens_block else 0.0
-        for k, row in enumerate(_wrap(text, width, size, indent)):
-            out.append(
-                _Row(row, size, leading, indent if k == 0 else 0.0, space if k == 0 else 0.0)
-            )
+        bold = layout.head_bold and role == "h1"
+        centre = width if layout.centred and role in ("h1", "display") else None
+        pieces = [text]
+        if role == "h1" and layout.head_rows == "ragged" and rng is not None:
+            pieces = _ragged(text, rng)
+        first = True
+        for piece in pieces:
+            for row in _wrap(piece, width, size, indent if first else 0.0, layout.hanging):
+                out.append(
+                    _Row(
+                        row,
+                        size,
+                        leading,
+                        indent if first else 0.0,
+                        space if first else 0.0,
+                        bold,
+                        centre,
+                    )
+                )
+                first = False
     return out
 
 
-def _bands(blocks: list[Block]) -> list[tuple[str, list[tuple[SourceLine, bool]]]]:
-    """Maximal runs of headline lines ("head") and of body/h2 lines ("body")."""
+def _masthead_lines(blocks: list[Block]) -> int:
+    """How many lines open the page before its first story: the masthead."""
+    n = 0
+    for ln in _all_lines(blocks):
+        if ln.role != "body" or _is_prose(_clean(ln.text)):
+            break
+        n += 1
+    return n
+
+
+def _bands(
+    blocks: list[Block], masthead: int = 0
+) -> list[tuple[str, list[tuple[SourceLine, bool]]]]:
+    """Maximal runs of headline lines ("head") and of body/h2 lines ("body"); the first
+    ``masthead`` lines make a band of their own ("mast")."""
     bands: list[tuple[str, list[tuple[SourceLine, bool]]]] = []
+    n = 0
     for block in blocks:
         for k, ln in enumerate(block.lines):
             kind = "head" if ln.role in ("h1", "display") else "body"
+            if n < masthead:
+                kind = "mast"
+            n += 1
             item = (ln, k == 0 and block.gap_before)
             if bands and bands[-1][0] == kind:
                 bands[-1][1].append(item)
@@ -320,9 +443,10 @@ def _column_height(col: list[_Row]) -> float:
 class _Typesetter:
     """Lays bands down the pages of a reportlab canvas."""
 
-    def __init__(self, c: Canvas, running_header: str | None) -> None:
+    def __init__(self, c: Canvas, layout: PdfLayout) -> None:
         self.c = c
-        self.header = running_header
+        self.layout = layout
+        self.header = layout.running_header
         self.page = 0
         self.top = PAGE_H - MARGIN
         self.bottom = MARGIN
@@ -347,7 +471,13 @@ class _Typesetter:
         # Centre the glyphs in the line's leading; 0.88 em is the CJK ascent.
         baseline = top - (r.leading - r.size) / 2 - 0.88 * r.size
         self.c.setFont(FONT, r.size)
+        if r.centre is not None:
+            used = sum(_unit_width(ch) for ch in r.text.rstrip()) * r.size
+            x += max(0.0, (r.centre - used) / 2)
         self.c.drawString(x + r.indent, baseline, r.text)
+        if r.bold:
+            # The poor man's bold of many layout programs: the same text again, 0.3 pt on.
+            self.c.drawString(x + r.indent + 0.3, baseline, r.text)
 
     def _open_band(self, rows: list[_Row], rule: bool) -> None:
         """Leave the band's opening space unless at the top of a page.
@@ -377,9 +507,26 @@ class _Typesetter:
             self._draw(r, MARGIN, self.y - need + r.leading)
             self.y -= need
 
+    def cells(self, cells: list[list[_Row]], width: float) -> None:
+        """A masthead set as a one-row table: cells side by side in ruled boxes."""
+        pad = 4.0
+        height = max(_column_height(cell) for cell in cells) + 2 * pad
+        self.c.setLineWidth(RULE_WIDTH)
+        for n, cell in enumerate(cells):
+            x = MARGIN + n * width
+            self.c.rect(x, self.y - height, width, height, stroke=1, fill=0)
+            top = self.y - pad
+            for k, r in enumerate(cell):
+                if k:
+                    top -= r.space
+                self._draw(r, x + pad, top)
+                top -= r.leading
+        self.y -= height + 6.0
+
     def body(self, rows: list[_Row], columns: int) -> None:
         """A body band in balanced columns, continued on new pages as needed."""
-        width = (PAGE_W - 2 * MARGIN - (columns - 1) * GUTTER) / columns
+        gutter = self.layout.gutter
+        width = (PAGE_W - 2 * MARGIN - (columns - 1) * gutter) / columns
         if self.y - rows[0].space - self.bottom < rows[0].leading:
             self._new_page()
         self._open_band(rows, rule=False)
@@ -400,7 +547,7 @@ class _Typesetter:
                 self._new_page()
                 continue
             for n, col in enumerate(cols):
-                x = MARGIN + n * (width + GUTTER)
+                x = MARGIN + n * (width + gutter)
                 top = self.y
                 for k, r in enumerate(col):
                     if k:
@@ -413,9 +560,26 @@ class _Typesetter:
                 self._new_page()
 
 
-def _render_pdf(
-    text: str, columns: int = 1, running_header: str | None = None, encrypt: Any = None
-) -> bytes:
+def _masthead_rows(
+    lines: list[tuple[SourceLine, bool]], width: float, layout: PdfLayout
+) -> list[_Row]:
+    """The masthead's rows: the paper's name in display type when the layout says so."""
+    out: list[_Row] = []
+    for ln, opens in lines:
+        text = _pdf_text(ln.text)
+        size, leading = layout.body, layout.body * layout.leading
+        centre = None
+        if layout.masthead == "display" and PAPER_NAME.match(_norm(ln.text)):
+            size, leading, centre = layout.head * 1.6, layout.head * 2.0, width
+        elif layout.masthead == "display" and DATE_LINE.search(_norm(ln.text)):
+            size, leading = layout.deck, layout.deck * LEADINGS["display"]
+        space = GAP_FACTOR * leading if opens and out else 0.0
+        for k, row in enumerate(_wrap(text, width, size, 0.0)):
+            out.append(_Row(row, size, leading, 0.0, space if k == 0 else 0.0, False, centre))
+    return out
+
+
+def _render_pdf(text: str, layout: PdfLayout = PdfLayout(), encrypt: Any = None) -> bytes:
     from reportlab.pdfgen.canvas import Canvas
 
     _register_font()
@@ -430,18 +594,30 @@ def _render_pdf(
     c.setCreator("watcher tests docgen")
     c.setFillGray(0)
 
-    setter = _Typesetter(c, running_header)
-    width = (PAGE_W - 2 * MARGIN - (columns - 1) * GUTTER) / columns
-    bands = _bands(blocks)
+    rng = random.Random(layout.wrap_seed)
+    setter = _Typesetter(c, layout)
+    columns = layout.columns
+    full = PAGE_W - 2 * MARGIN
+    width = (full - (columns - 1) * layout.gutter) / columns
+    masthead = 0 if layout.masthead == "columns" else _masthead_lines(blocks)
+    bands = _bands(blocks, masthead)
     for n, (kind, lines) in enumerate(bands):
-        if kind == "head":
-            rows = _rows(lines, PAGE_W - 2 * MARGIN)
+        if kind == "mast" and layout.masthead == "table":
+            # Three cells, each a run of the masthead's lines in reading order.
+            per = -(-len(lines) // 3)
+            groups = [lines[k : k + per] for k in range(0, len(lines), per)]
+            cell = full / len(groups)
+            setter.cells([_masthead_rows(g, cell - 8.0, layout) for g in groups], cell)
+        elif kind == "mast":
+            setter.head(_masthead_rows(lines, full, layout), 0.0)
+        elif kind == "head":
+            rows = _rows(lines, full, layout, rng)
             # Keep a headline with at least two lines of its story.
             nxt = bands[n + 1] if n + 1 < len(bands) else None
-            keep = 2 * TYPE_SIZES["body"][1] if nxt and nxt[0] == "body" else 0.0
+            keep = 2 * layout.body * layout.leading if nxt and nxt[0] == "body" else 0.0
             setter.head(rows, keep)
         else:
-            setter.body(_rows(lines, width), columns)
+            setter.body(_rows(lines, width, layout, rng), columns)
     c.showPage()
     c.save()
     return buf.getvalue()
@@ -449,17 +625,18 @@ def _render_pdf(
 
 def to_pdf(text: str, columns: int = 1, running_header: str | None = None) -> bytes:
     """The page typeset as a newspaper PDF: headlines across, body in balanced columns."""
-    return _render_pdf(text, columns, running_header)
+    return _render_pdf(text, PdfLayout(columns=columns, running_header=running_header))
 
 
 # --- DOCX -----------------------------------------------------------------------
 
 
-def _docx_groups(lines: Iterable[SourceLine]) -> Iterator[list[SourceLine]]:
-    """Lines of a block that share one Word paragraph: same role, prose body alone."""
+def _docx_groups(lines: Iterable[SourceLine], soft: bool = True) -> Iterator[list[SourceLine]]:
+    """Lines of a block that share one Word paragraph: same role, prose body alone
+    (every line alone without ``soft`` line breaks)."""
     group: list[SourceLine] = []
     for ln in lines:
-        alone = ln.role == "body" and _is_prose(_clean(ln.text))
+        alone = not soft or (ln.role == "body" and _is_prose(_clean(ln.text)))
         if group and (alone or _is_prose_group(group) or _key(group[0]) != _key(ln)):
             yield group
             group = []
@@ -630,10 +807,9 @@ def _body_elements(lines: list[SourceLine]) -> list[str]:
     return out
 
 
-def to_html_epaper(text: str, site: str = DEFAULT_SITE) -> bytes:
-    """A multi-article e-paper page with the site chrome a reader must drop."""
-    from watcher.pages import split_page
-
+def _epaper_parts(text: str) -> tuple[list[list[SourceLine]], list[list[list[SourceLine]]]]:
+    """The page cut as an e-paper system cuts it: the masthead's blocks, and each story
+    as the runs of its lines that share a source block."""
     blocks = parse_source(text)
     lines = _all_lines(blocks)
     # Each story in its own <article>, as e-paper systems print them; a story headed by a
@@ -648,13 +824,13 @@ def to_html_epaper(text: str, site: str = DEFAULT_SITE) -> bytes:
         starts = [ln.role == "h2" for ln in lines]
     first = starts.index(True) if any(starts) else 0
 
-    masthead: list[str] = []
-    articles: list[list[str]] = []
+    masthead: list[list[SourceLine]] = []
+    articles: list[list[list[SourceLine]]] = []
     i = 0
     for block in blocks:
         pre = [ln for k, ln in enumerate(block.lines) if i + k < first]
         if pre:
-            masthead.append(f"<p>{'<br>'.join(_inline(ln.text) for ln in pre)}</p>")
+            masthead.append(pre)
         # Split the rest of the block where each headline run starts an <article>.
         seg: list[SourceLine] = []
         for k, ln in enumerate(block.lines):
@@ -664,24 +840,44 @@ def to_html_epaper(text: str, site: str = DEFAULT_SITE) -> bytes:
             opens = n == first or (starts[n] and not starts[n - 1])
             if opens:
                 if seg:
-                    articles[-1].extend(_body_elements(seg))
+                    articles[-1].append(seg)
                     seg = []
                 articles.append([])
             seg.append(ln)
         if seg:
-            articles[-1].extend(_body_elements(seg))
+            articles[-1].append(seg)
         i += len(block.lines)
+    return masthead, articles
 
+
+def _page_title(text: str, site: str) -> str:
+    """A page's <title> as an e-paper site writes it, true to what the page shows."""
+    facts = next(iter(split_page(text)), None)
+    label = f" - 第{facts.page}版" if facts and facts.page else ""
+    section = f"：{facts.section}" if label and facts and facts.section else ""
+    return f"{site}{label}{section}"
+
+
+def to_html_epaper(text: str, site: str = DEFAULT_SITE) -> bytes:
+    """A multi-article e-paper page with the site chrome a reader must drop."""
+    masthead, articles = _epaper_parts(text)
     content = ['<main class="content">']
     if masthead:
-        content += ['<div class="masthead">', *masthead, "</div>"]
+        content += ['<div class="masthead">']
+        content += [f"<p>{'<br>'.join(_inline(ln.text) for ln in pre)}</p>" for pre in masthead]
+        content += ["</div>"]
     for art in articles:
-        content += ["<article>", *art, "</article>"]
+        content += ["<article>", *(e for seg in art for e in _body_elements(seg)), "</article>"]
     content += ['<div class="share">分享到：微信 微博 QQ空间</div>', "</main>"]
+    return _page(_page_title(text, site), [], _epaper_chrome(site, content))
+
+
+def _epaper_chrome(site: str, content: list[str]) -> list[str]:
+    """An e-paper page's body: the site's header, the page list beside the content, footer."""
     sidebar = "".join(
         f'<li><a href="node_{k + 1:02d}.html">{t}</a></li>' for k, t in enumerate(SIDEBAR_PAGES)
     )
-    body = [
+    return [
         *_chrome_top(site, "首页 &gt; 数字报 &gt; 第01版"),
         '<div class="layout">',
         f'<aside class="sidebar"><h3>版面导航</h3><ul>{sidebar}</ul></aside>',
@@ -689,7 +885,6 @@ def to_html_epaper(text: str, site: str = DEFAULT_SITE) -> bytes:
         "</div>",
         *_chrome_bottom(),
     ]
-    return _page(f"{site} - 第01版：要闻", [], body)
 
 
 # What a site's print style sheet does: chrome hidden, each story set in columns under
@@ -797,6 +992,491 @@ def to_html_article(
     return _page(f"{headline}_{site}", meta, page)
 
 
+# --- layout variants --------------------------------------------------------------
+#
+# The documents above are typeset one way. Other tools and sites set the same page
+# differently; a variant is one such way, drawn from seeded random choices, so that a
+# variant's name (family and number) always makes the same bytes. Every variant of a page
+# must give the articles of its text.
+
+FAMILIES = ("text", "html", "docx", "pdf", "chromium", "soffice")
+# The program a family needs besides Python packages (Debian: chromium, libreoffice-writer).
+PROGRAMS = {"chromium": "chromium", "soffice": "soffice"}
+PAGE_LABELS = ("第{page}版：{section}", "{page}版：{section}", "{page} {section}")
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """A text page as other OCR tools and sites save it."""
+
+    label: str | None = None  # a PAGE_LABELS pattern, set where the masthead names the page
+    label_at: str = "after-date"  # "after-date", "date-line" (on the date's line), "top"
+    crlf: bool = False
+    indent: bool = False  # prose opens with two ideographic spaces
+    blank_lines: bool = True
+
+
+@dataclass(frozen=True)
+class HtmlLayout:
+    """A page saved from an e-paper site."""
+
+    heads: str = "h1"  # "h1" every story, "h1-h2" the first h1 and the rest h2, "h2", "div"
+    wrap: str = "article"  # each story in an <article>, a <div class="news">, or nothing
+    title: str = "page"  # <title>: "page" (site and page label) or "headline"
+    meta: bool = False  # <meta> with the page's paper and date, description, keywords
+    masthead: str = "plain"  # "plain", "h1" (the paper's name as the page's h1), "table"
+
+
+@dataclass(frozen=True)
+class DocxLayout:
+    """A Word file made by an editor: styles used as Word users use them."""
+
+    head: str = "Heading 1"  # "Heading 1", "Title", "hand" (bold and big in Normal)
+    deck: str = "Subtitle"  # "Subtitle", "Normal", "bold"
+    masthead: str = "plain"  # "plain", "title" (the paper's name in Title), "table"
+    prose_headings: int = 0  # how many prose paragraphs carry a Heading style by mistake
+    soft_breaks: bool = True  # short lines of a block share a paragraph
+    body_half_points: int = 21
+    head_ratio: float = 1.9
+    wrap_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ChromiumLayout:
+    """An e-paper page printed to PDF by Chromium from a print style sheet."""
+
+    columns: int = 2
+    head_ratio: float = 1.9
+    deck_ratio: float = 1.33
+    head_weight: int = 700
+    centred: bool = False
+    gutter: float = 16.0
+    masthead: str = "plain"  # "plain", "display"
+
+
+Layout = TextLayout | HtmlLayout | DocxLayout | PdfLayout | ChromiumLayout
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One drawn layout of one family: ``pdf-007`` is always the same layout."""
+
+    family: str
+    number: int
+    layout: Layout
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}-{self.number:03d}"
+
+    @property
+    def suffix(self) -> str:
+        """The suffix of the file the variant makes."""
+        return {"text": ".txt", "html": ".html", "docx": ".docx"}.get(self.family, ".pdf")
+
+    def describe(self) -> str:
+        """The drawn choices that differ from the family's defaults, for the matrix."""
+        default = type(self.layout)()
+        return " ".join(
+            f"{f.name}={_short(getattr(self.layout, f.name))}"
+            for f in dataclasses.fields(self.layout)
+            if getattr(self.layout, f.name) != getattr(default, f.name) and f.name != "wrap_seed"
+        )
+
+
+def _short(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value).replace(" ", "")
+
+
+def draw(family: str, number: int) -> Variant:
+    """The ``number``-th layout of a family, drawn from a generator seeded by both."""
+    rng = random.Random(f"{family}:{number}")
+    layout: Layout
+    if family == "text":
+        layout = TextLayout(
+            label=rng.choice((None, *PAGE_LABELS)),
+            label_at=rng.choice(("after-date", "date-line", "top")),
+            crlf=rng.random() < 0.5,
+            indent=rng.random() < 0.5,
+            blank_lines=rng.random() < 0.5,
+        )
+    elif family == "html":
+        layout = HtmlLayout(
+            heads=rng.choice(("h1", "h1-h2", "h2", "div")),
+            wrap=rng.choice(("article", "div", "none")),
+            title=rng.choice(("page", "headline")),
+            meta=rng.random() < 0.5,
+            masthead=rng.choice(("plain", "h1", "table")),
+        )
+    elif family in ("docx", "soffice"):
+        layout = DocxLayout(
+            head=rng.choice(("Heading 1", "Title", "hand")),
+            deck=rng.choice(("Subtitle", "Normal", "bold")),
+            masthead=rng.choice(("plain", "title", "table")),
+            prose_headings=rng.choice((0, 0, 1, 2, 3)),
+            soft_breaks=rng.random() < 0.5,
+            body_half_points=rng.choice((20, 21, 22, 24)),
+            head_ratio=round(rng.uniform(1.3, 2.2), 2),
+            wrap_seed=rng.randrange(1 << 30),
+        )
+    elif family == "pdf":
+        body = rng.choice((9.0, 10.0, 10.5, 11.0))
+        ratio = rng.uniform(1.3, 2.2)
+        bold = rng.random() < 0.15
+        head = body if bold else round(body * ratio, 2)
+        deck = round(body * 1.12 + 0.1, 2)
+        step = max((head - deck) / 3.6, 0.6) if not bold else 0.7
+        sub3, sub2 = round(deck + step, 2), round(deck + 2 * step, 2)
+        if bold:
+            # Bold headlines at body size; sub-headings a size up, in regular weight.
+            sub2, sub3 = round(body * 1.2, 2), round(body * 1.12, 2)
+        layout = PdfLayout(
+            columns=rng.choice((1, 2, 3)),
+            gutter=rng.choice((round(body * 0.9, 1), 12.0, 18.0, 26.0)),
+            body=body,
+            leading=rng.choice((1.4, 1.5, 1.6)),
+            head=head,
+            deck=deck,
+            subheads=(sub2, sub3),
+            deck_display=rng.random() < 0.7,
+            head_bold=bold or rng.random() < 0.3,
+            head_rows=rng.choice(("fill", "ragged", "ragged")),
+            centred=rng.random() < 0.4,
+            lead_display=rng.random() < 0.25,
+            hanging=rng.random() < 0.5,
+            masthead=rng.choice(("columns", "plain", "display", "table")),
+            wrap_seed=rng.randrange(1 << 30),
+        )
+    elif family == "chromium":
+        layout = ChromiumLayout(
+            columns=rng.choice((1, 2, 3)),
+            head_ratio=round(rng.uniform(1.3, 2.2), 2),
+            deck_ratio=round(rng.uniform(1.1, 1.25), 2),
+            head_weight=rng.choice((400, 700, 700)),
+            centred=rng.random() < 0.4,
+            gutter=rng.choice((9.0, 16.0, 24.0)),
+            masthead=rng.choice(("plain", "display")),
+        )
+    else:
+        raise ValueError(f"unknown layout family {family!r}")
+    return Variant(family, number, layout)
+
+
+def variants(family: str, count: int, start: int = 0) -> list[Variant]:
+    return [draw(family, n) for n in range(start, start + count)]
+
+
+class ProducerMissing(Exception):
+    """The program a variant family prints with is not installed."""
+
+
+def render(variant: Variant, text: str, workdir: Path | None = None) -> bytes:
+    """The bytes of ``text`` laid out as ``variant`` (Chromium and LibreOffice need a
+    ``workdir``; :class:`ProducerMissing` when the program is absent)."""
+    layout = variant.layout
+    if isinstance(layout, TextLayout):
+        return to_text_variant(text, layout)
+    if isinstance(layout, HtmlLayout):
+        return to_html_saved(text, layout)
+    if isinstance(layout, PdfLayout):
+        return _render_pdf(text, layout)
+    if isinstance(layout, DocxLayout):
+        data = to_docx_styled(text, layout)
+        return data if variant.family == "docx" else _soffice_pdf(data, _workdir(workdir))
+    return _chromium_pdf(to_html_print_styled(text, layout), _workdir(workdir))
+
+
+def _workdir(workdir: Path | None) -> Path:
+    if workdir is None:
+        raise ValueError("this variant is printed by a program and needs a working folder")
+    return workdir
+
+
+# - text -
+
+
+def _page_facts_of(text: str) -> tuple[str | None, str | None]:
+    """(page, section) the text page's masthead gives, as the splitter reads them."""
+    art = next(iter(split_page(text)), None)
+    return (art.page, art.section) if art else (None, None)
+
+
+def to_text_variant(text: str, layout: TextLayout) -> bytes:
+    """The page as other tools save text: a page label, CRLF, indents, no blank lines."""
+    blocks = parse_source(text)
+    page, section = _page_facts_of(text)
+    mast = _masthead_lines(blocks)
+    rows: list[str] = []
+    n = 0
+    label = None
+    if layout.label and page:
+        label = layout.label.format(page=page, section=section or "要闻")
+    date_at = None
+    for block in blocks:
+        if rows and layout.blank_lines:
+            rows.append("")
+        for ln in block.lines:
+            raw = ln.text if not ln.level else f"{'#' * ln.level} {ln.text}"
+            if label and n < mast and (PAGE_NO.match(_norm(raw)) or SECTION_NAMES.match(raw)):
+                n += 1
+                continue  # the label replaces the masthead's own page and section lines
+            if layout.indent and ln.role == "body" and _is_prose(raw) and n >= mast:
+                raw = "\u3000\u3000" + raw
+            if n < mast and date_at is None and DATE_LINE.search(raw):
+                date_at = len(rows)
+            rows.append(raw)
+            n += 1
+    if label and date_at is None and layout.label_at != "top":
+        label = None  # no date to put it after: the page is left as it was
+    if label and layout.label_at == "top":
+        rows.insert(0, label)
+    elif label and date_at is not None:
+        if layout.label_at == "date-line" and DATE_FULL.search(rows[date_at]):
+            rows[date_at] = f"{rows[date_at]} {label}"
+        else:
+            at = date_at + 1
+            # After the whole date: "2021年6月" / "4" / "星期五" is one date.
+            while at < len(rows) and re.fullmatch(r"\d{1,2}|星期.|", rows[at]):
+                at += 1
+            rows.insert(at, label)
+    end = "\r\n" if layout.crlf else "\n"
+    return (end.join(rows) + end).encode("utf-8")
+
+
+# - HTML -
+
+
+def to_html_saved(text: str, layout: HtmlLayout, site: str = DEFAULT_SITE) -> bytes:
+    """An e-paper page as saved from the browser: <title>, <meta>, nav, footer, and the
+    stories in headings or classed divs, wrapped per story or not at all."""
+    masthead, articles = _epaper_parts(text)
+    split = split_page(text)
+    facts = next(iter(split), None)
+    paper = facts.newspaper if facts else None
+    content = ['<main class="content">']
+    if masthead:
+        mast = [ln for pre in masthead for ln in pre]
+        if layout.masthead == "table":
+            cells = "".join(f"<td>{_inline(ln.text)}</td>" for ln in mast)
+            content += [f'<table class="masthead"><tr>{cells}</tr></table>']
+        else:
+            content += ['<div class="masthead">']
+            for ln in mast:
+                tag = "h1" if layout.masthead == "h1" and PAPER_NAME.match(_norm(ln.text)) else "p"
+                content += [f"<{tag}>{_inline(ln.text)}</{tag}>"]
+            content += ["</div>"]
+    for k, art in enumerate(articles):
+        inner = [e for seg in art for e in _story_elements(seg, layout, first=k == 0)]
+        if layout.wrap == "article":
+            content += ["<article>", *inner, "</article>"]
+        elif layout.wrap == "div":
+            content += ['<div class="news">', *inner, "</div>"]
+        else:
+            content += inner
+    content += ['<div class="share">分享到：微信 微博 QQ空间</div>', "</main>"]
+    head = next((a.headline for a in split if a.kind == "article"), "")
+    title = _page_title(text, site) if layout.title == "page" else f"{head}_{site}"
+    meta: list[str] = []
+    if layout.meta:
+        meta += [
+            f'<meta name="description" content="{html.escape(head)}">',
+            f'<meta name="keywords" content="{html.escape(site)},数字报,电子版">',
+        ]
+        if paper:
+            meta.append(f'<meta property="og:site_name" content="{html.escape(paper)}">')
+        if facts and facts.date:
+            meta.append(f'<meta name="publishdate" content="{facts.date.isoformat()}">')
+    return _page(title, meta, _epaper_chrome(site, content))
+
+
+def _story_elements(lines: list[SourceLine], layout: HtmlLayout, *, first: bool) -> list[str]:
+    """One story's run of lines, headed the way the layout heads stories."""
+    if layout.heads == "h1":
+        return _body_elements(lines)
+    out: list[str] = []
+    for ln in lines:
+        if ln.role == "h1" and layout.heads == "div":
+            out.append(f'<div class="title">{_inline(ln.text)}</div>')
+        elif ln.role == "h1":
+            level = 1 if layout.heads == "h1-h2" and first else 2
+            out.append(f"<h{level}>{_inline(ln.text)}</h{level}>")
+        elif ln.role == "display" and layout.heads == "div":
+            out.append(f'<div class="subtitle">{_inline(ln.text)}</div>')
+        elif ln.role == "h2" and layout.heads == "div":
+            out.append(f"<p><strong>{_inline(ln.text)}</strong></p>")
+        elif ln.role == "h2":
+            # Sub-headings one level under the story's own headline.
+            level = min(ln.level + 1, 6)
+            out.append(f"<h{level}>{_inline(ln.text)}</h{level}>")
+        else:
+            out.extend(_body_elements([ln]))
+    return out
+
+
+# - DOCX -
+
+
+def to_docx_styled(text: str, layout: DocxLayout) -> bytes:
+    """The page as an editor styles it in Word: the masthead in Title or a table, the
+    headline in a Heading style, Title, or bold big Normal text, and some prose paragraphs
+    wrongly in a Heading style."""
+    from docx import Document
+    from docx.shared import Pt
+
+    doc = Document()
+    normal = doc.styles["Normal"]
+    normal.font.size = Pt(layout.body_half_points / 2)
+    blocks = parse_source(text)
+    mast = _masthead_lines(blocks)
+    rng = random.Random(layout.wrap_seed)
+    prose = [
+        k
+        for k, ln in enumerate(_all_lines(blocks))
+        if k >= mast and ln.role == "body" and _is_prose(_clean(ln.text))
+    ]
+    # Not a story's only paragraph: an editor restyles one of many.
+    misstyled = set(rng.sample(prose[1:], min(layout.prose_headings, max(len(prose) - 1, 0))))
+    style_ids: dict[str, str | None] = {"Normal": None}
+
+    def paragraph(style: str) -> Any:
+        if style not in style_ids:
+            style_ids[style] = doc.styles[style].style_id
+        p = doc.add_paragraph()
+        if style_ids[style]:
+            p._p.style = style_ids[style]
+        return p
+
+    big = Pt(round(layout.body_half_points * layout.head_ratio) / 2)
+    n = 0
+    mast_lines: list[SourceLine] = []
+    for block in blocks:
+        for group in _docx_groups(block.lines, layout.soft_breaks):
+            role = group[0].role
+            if n < mast:
+                mast_lines.extend(group)
+                n += len(group)
+                if n >= mast:
+                    _docx_masthead(doc, mast_lines, layout, paragraph)
+                continue
+            if role == "h1":
+                style = {"hand": "Normal"}.get(layout.head, layout.head)
+            elif role == "h2":
+                style = f"Heading {min(group[0].level, 9)}"
+            elif role == "display":
+                style = "Subtitle" if layout.deck == "Subtitle" else "Normal"
+            elif n in misstyled:
+                style = rng.choice(("Heading 1", "Heading 2"))
+            else:
+                style = "Normal"
+            p = paragraph(style)
+            for k, ln in enumerate(group):
+                if k:
+                    p.add_run().add_break()
+                if role == "h1" and layout.head == "hand":
+                    run = p.add_run(_clean(ln.text))
+                    run.bold, run.font.size = True, big
+                elif role == "display" and layout.deck == "bold":
+                    p.add_run(_clean(ln.text)).bold = True
+                else:
+                    _add_runs(p, ln.text)
+            n += len(group)
+    cp = doc.core_properties
+    cp.author = cp.last_modified_by = "watcher tests"
+    cp.created = cp.modified = DOCX_DATE
+    cp.revision = 1
+    buf = io.BytesIO()
+    doc.save(buf)
+    return _fixed_zip(buf.getvalue())
+
+
+def _docx_masthead(
+    doc: Any, lines: list[SourceLine], layout: DocxLayout, paragraph: Callable[[str], Any]
+) -> None:
+    """The masthead: plain lines, the paper's name in the Title style, or a table."""
+    if layout.masthead == "table":
+        per = -(-len(lines) // 3)
+        cells = [lines[k : k + per] for k in range(0, len(lines), per)]
+        t = doc.add_table(rows=1, cols=len(cells))
+        for k, cell in enumerate(cells):
+            t.cell(0, k).text = "\n".join(_clean(ln.text) for ln in cell)
+        return
+    for ln in lines:
+        named = PAPER_NAME.match(_norm(ln.text))
+        p = paragraph("Title" if layout.masthead == "title" and named else "Normal")
+        _add_runs(p, ln.text)
+
+
+# - printed by programs -
+
+
+def to_html_print_styled(text: str, layout: ChromiumLayout) -> bytes:
+    """The e-paper page with a print style sheet drawn from the layout."""
+    page = to_html_epaper(text).decode("utf-8")
+    body = 10.5
+    css = (
+        PRINT_CSS.replace("COLUMNS", str(layout.columns))
+        .replace("column-gap: 16pt", f"column-gap: {layout.gutter}pt")
+        .replace("font-size: 20pt", f"font-size: {body * layout.head_ratio:.1f}pt")
+        .replace(
+            "article > .subtitle { font-size: 14pt }",
+            f"article > .subtitle {{ font-size: {body * layout.deck_ratio:.1f}pt }}",
+        )
+    )
+    sub = body * (1 + (layout.head_ratio - 1) * 0.55)
+    css = css.replace("font-size: 13.5pt", f"font-size: {sub:.1f}pt").replace(
+        "article h3 { font-size: 12.5pt }", f"article h3 {{ font-size: {sub - 0.8:.1f}pt }}"
+    )
+    css += f"\\narticle > h1, article > h2:first-child {{ font-weight: {layout.head_weight} }}"
+    if layout.centred:
+        css += "\\narticle > h1, article > .subtitle { text-align: center }"
+    if layout.masthead == "display":
+        css += "\\n.masthead p:nth-child(1) { font-size: 28pt; text-align: center }"
+    return page.replace("</head>", f"<style>{css}</style>\\n</head>", 1).encode("utf-8")
+
+
+def _chromium_pdf(page: bytes, workdir: Path) -> bytes:
+    found = shutil.which(PROGRAMS["chromium"])
+    if found is None:
+        raise ProducerMissing("no chromium to print PDFs with (Debian: apt-get install chromium)")
+    src, out = workdir / "page.html", workdir / "page.pdf"
+    src.write_bytes(page)
+    out.unlink(missing_ok=True)
+    cmd = [found, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update",
+           "--disable-extensions", "--run-all-compositor-stages-before-draw",
+           f"--user-data-dir={workdir / 'profile'}", "--no-pdf-header-footer",
+           f"--print-to-pdf={out}", src.as_uri()]  # fmt: skip
+    for _ in range(2):  # a busy machine now and then loses a first start
+        subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+        if out.is_file():
+            return out.read_bytes()
+    raise RuntimeError("chromium printed no PDF")
+
+
+def _soffice_pdf(docx: bytes, workdir: Path) -> bytes:
+    found = shutil.which(PROGRAMS["soffice"])
+    if found is None:
+        raise ProducerMissing(
+            "no soffice to convert DOCX with (Debian: apt-get install libreoffice-writer-nogui)"
+        )
+    src = workdir / "page.docx"
+    src.write_bytes(docx)
+    out = workdir / "page.pdf"
+    out.unlink(missing_ok=True)
+    cmd = [found, "--headless", "--norestore", f"-env:UserInstallation={(workdir / 'lo').as_uri()}",
+           "--convert-to", "pdf", "--outdir", str(workdir), str(src)]  # fmt: skip
+    subprocess.run(cmd, capture_output=True, timeout=180, check=False)
+    if not out.is_file():
+        raise RuntimeError("soffice converted nothing")
+    return out.read_bytes()
+
+
+def corpus_days(corpus: Path, count: int, seed: int = 0) -> list[Path]:
+    """A seeded sample of 新闻联播 days from both corpus folders (none when absent)."""
+    days = sorted(corpus.glob("xwlb_*/*.md"))
+    return sorted(random.Random(seed).sample(days, min(count, len(days)))) if days else []
+
+
 # --- everything for one seed ------------------------------------------------------
 
 
@@ -859,7 +1539,7 @@ def encrypted_pdf(text: str) -> bytes:
 
     enc = StandardEncryption("secret", ownerPassword="owner-secret", canPrint=0)
     with _encryptable_cid_strings():
-        return _render_pdf(text, 1, None, encrypt=enc)
+        return _render_pdf(text, encrypt=enc)
 
 
 @contextmanager
@@ -1055,3 +1735,64 @@ def encrypted_docx(docx_bytes: bytes, password: str = "secret") -> bytes:
     out = io.BytesIO()
     OOXMLFile(io.BytesIO(docx_bytes)).encrypt(password, out)
     return out.getvalue()
+
+
+# --- comparing what comes back ----------------------------------------------------------
+
+# The day the comparisons read pages on: datelines without a year take it from here.
+READ_DAY = dt.date(2026, 11, 21)
+FIELDS = (
+    "kind",
+    "kicker",
+    "headline",
+    "subtitle",
+    "body",
+    "byline",
+    "dateline",
+    "newspaper",
+    "date",
+    "page",
+    "continued",
+)
+
+
+def comparable(article: Article) -> tuple[object, ...]:
+    """What must come out the same whatever the format (whitespace aside)."""
+    return tuple(
+        re.sub(r"\s+", "", v) if isinstance(v := getattr(article, f), str) else v for f in FIELDS
+    )
+
+
+def read_articles(name: str, data: bytes) -> list[Article]:
+    """The articles watcher reads from a file's bytes (in this process)."""
+    from watcher.readers import read_bytes
+    from watcher.reading import Limits
+
+    text = read_bytes(Path(name), data, Limits(isolate=False))
+    return split_page(text.text, markup=text.markup, today=READ_DAY, known=text.page)
+
+
+def difference(got: list[Article], want: list[Article]) -> str | None:
+    """None when the articles are the same, else the first difference in a few words."""
+    a, b = [comparable(x) for x in got], [comparable(x) for x in want]
+    if a == b:
+        return None
+    heads = [x[2] for x in a], [x[2] for x in b]
+    if len(a) != len(b):
+        extra = [h for h in heads[0] if h not in heads[1]]
+        lost = [h for h in heads[1] if h not in heads[0]]
+        return (
+            f"{len(a)} articles, not {len(b)}"
+            + (f"; extra {_clip(extra[0])}" if extra else "")
+            + (f"; lost {_clip(lost[0])}" if lost else "")
+        )
+    for k, (x, y) in enumerate(zip(a, b, strict=True)):
+        for field, u, v in zip(FIELDS, x, y, strict=True):
+            if u != v:
+                return f"#{k} {field}: {_clip(u)} for {_clip(v)}"
+    return "differs"  # pragma: no cover - some field differs above
+
+
+def _clip(value: object, n: int = 24) -> str:
+    s = str(value)
+    return repr(s if len(s) <= n else s[: n - 1] + "…")

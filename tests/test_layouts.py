@@ -1,0 +1,62 @@
+"""The layout-variation generator (tests/docgen.py): seeded draws of how other tools and
+sites lay a page out, and the articles each variant gives back.
+
+Every variant of a seed page must give the articles of its text (kind, kicker, headline,
+subtitle, body without whitespace, byline, dateline, newspaper, date, page,
+continuation). CI runs a seeded sample per family; ``bench/layouts.py`` runs more and
+prints the matrix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests import docgen
+
+pytest.importorskip("reportlab")
+pytest.importorskip("docx")
+
+
+def test_a_variant_is_the_same_every_time_it_is_drawn() -> None:
+    text = next(Path(__file__).parent.parent.glob("seeds/004_*.txt")).read_text(encoding="utf-8")
+    for family in ("text", "html", "docx", "pdf"):
+        a, b = docgen.draw(family, 7), docgen.draw(family, 7)
+        assert a == b and a.name == f"{family}-007"
+        assert docgen.render(a, text) == docgen.render(b, text)
+
+
+def test_the_draws_cover_what_other_layouts_do() -> None:
+    pdfs = [v.layout for v in docgen.variants("pdf", 60)]
+    assert all(isinstance(p, docgen.PdfLayout) for p in pdfs)
+    ratios = [p.head / p.body for p in pdfs if isinstance(p, docgen.PdfLayout)]
+    assert min(r for r in ratios if r > 1.01) < 1.4 and max(ratios) > 2.0
+    assert all(r == 1.0 or 1.3 <= r <= 2.2 for r in ratios)
+    seen = {
+        (f, getattr(p, f))
+        for p in pdfs
+        for f in ("columns", "head_rows", "head_bold", "masthead", "hanging", "lead_display")
+    }
+    assert {("columns", n) for n in (1, 2, 3)} <= seen
+    assert {("masthead", m) for m in ("columns", "plain", "display", "table")} <= seen
+    assert {("head_rows", "ragged"), ("head_bold", True), ("hanging", True)} <= seen
+    assert ("lead_display", True) in seen
+    texts = [v.layout for v in docgen.variants("text", 30)]
+    assert {t.label for t in texts if isinstance(t, docgen.TextLayout)} == {
+        None,
+        *docgen.PAGE_LABELS,
+    }
+    htmls = {v.layout.heads for v in docgen.variants("html", 30)}  # type: ignore[union-attr]
+    assert htmls == {"h1", "h1-h2", "h2", "div"}
+
+
+def test_a_page_label_goes_after_the_date() -> None:
+    text = next(Path(__file__).parent.parent.glob("seeds/002_*.txt")).read_text(encoding="utf-8")
+    made = docgen.to_text_variant(
+        text, docgen.TextLayout(label=docgen.PAGE_LABELS[0], crlf=True, blank_lines=False)
+    ).decode("utf-8")
+    rows = made.split("\r\n")
+    at = next(k for k, r in enumerate(rows) if r.startswith("2021年5月8日"))
+    assert rows[at + 1] == "第A02版：要闻"
+    assert "" not in rows[:-1] and "A02" not in rows
