@@ -40,6 +40,7 @@ import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -214,8 +215,8 @@ class Chart:
     top: int
     ticks: tuple[tuple[float, str, str], ...]  # (x, date, text-anchor)
     unit: str  # "日", "月" or "年"
-    width: int = 640
-    height: int = 120
+    width: int = 420
+    height: int = 110
     left: int = CHART_LEFT
     bottom: int = CHART_BOTTOM
 
@@ -250,7 +251,7 @@ def trend_chart(dates: Sequence[tuple[dt.date, int]], days: int = 60) -> Chart |
         unit = "年"
     top = max(1, max(v for _, v in points))
     nice = _nice(top)
-    width, height = 640, 120
+    width, height = 420, 110
     inner_w, inner_h = width - CHART_LEFT - 4, height - CHART_BOTTOM - 6
     step = inner_w / len(points)
     bars = tuple(
@@ -534,6 +535,7 @@ class Web:
             matches=[(names.get(m.topic_id, m.topic_id), m) for m in stored],
             topics=topics,
             sources=sources,
+            file=_shown_path(row.file, self.config.inbox),
             q=q,
             day=request.query_params.get("day"),
         )
@@ -687,6 +689,14 @@ def _filter(
     if paper is not None and paper not in papers:
         raise ValueError(f"no stored article is from the newspaper {paper!r}")
     return ArticleFilter(since=since, until=until, paper=paper, topic=topic)
+
+
+def _shown_path(file: str, inbox: Path) -> str:
+    """A scanned file's path as the analyst knows it: relative to the inbox."""
+    try:
+        return Path(file).relative_to(inbox).as_posix()
+    except ValueError:
+        return file
 
 
 def _caret(text: str, column: int | None) -> list[tuple[str, bool]] | None:
