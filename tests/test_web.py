@@ -821,3 +821,27 @@ def test_in_a_browser_day_search_hit_label_topic(cfg: Config, tmp_path: Path, px
         assert [(lb.article, lb.topic_id, lb.relevant) for lb, _ in store.labels()] == [
             (ident, "renewal", True)
         ]
+
+
+def test_every_stored_match_is_reachable_from_the_topic_pages(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web, "PER_PAGE", 2)  # several pages per topic
+    with Store(cfg.state) as store:
+        stored = {(f"{d[:16]}-{i}", m.topic_id) for d, i, m in store.matches()}
+    reached = set()
+    with serving(cfg) as base:
+        c = Client(base)
+        for topic in {t for _, t in stored}:
+            page = 1
+            while True:
+                r = c.get(f"/topic/{topic}?page={page}")
+                section = r.text.split("匹配文章", 1)[1]
+                ids = re.findall(
+                    r'<h3 class="headline"><a href="/article/([0-9a-f]{16}-\d+)"', section
+                )
+                reached |= {(i, topic) for i in ids}
+                if f"page={page + 1}" not in section:
+                    break
+                page += 1
+    assert reached == stored and len(stored) > 4
