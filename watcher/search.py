@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 INDEX_CHUNK = 2000  # articles indexed per transaction
 POOL = 50  # candidates the Matcher checks per block
 BM25_POINTS = 20.0  # what the best bm25 of a block adds to the Matcher's score
-MAX_ROUNDS = 20  # at most POOL × MAX_ROUNDS candidates checked for one page
+MAX_ROUNDS = 20  # at most POOL × MAX_ROUNDS candidates checked for a page of up to 333
 COMMON = 5000  # more candidates than this: taken the last indexed first, not by bm25
 
 # Letters, digits and ideographs (\w without "_"): what the index keeps.
@@ -322,7 +322,8 @@ def search(
     ranked: list[SearchHit] = []
     checked = 0
     exhausted = False
-    while len(ranked) < offset + limit and checked < POOL * MAX_ROUNDS:
+    cap = max(POOL * MAX_ROUNDS, 3 * (offset + limit))  # a long page may check more
+    while len(ranked) < offset + limit and checked < cap:
         block = store.search_candidates(
             q.expression, filters, limit=POOL, offset=checked, by_rank=by_rank
         )
