@@ -629,3 +629,13 @@ def test_a_trickling_webhook_cannot_stretch_the_timeout() -> None:
         "timeout bounds the whole attempt)"
     )
     assert took < 4
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    from watcher.deliver import _retry_after
+
+    now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    assert _retry_after("120", lambda: now) == 120
+    assert _retry_after("Fri, 15 Jan 2027 08:02:00 GMT", lambda: now) == 120
+    assert _retry_after("Fri, 15 Jan 2027 07:00:00 GMT", lambda: now) == 0  # already past
+    assert _retry_after("soon", lambda: now) is None and _retry_after(None) is None

@@ -1122,7 +1122,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USER)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES):
             _internal_error()
         click.echo(f"error: {pipeline.os_problem(exc)}", err=True)
         sys.exit(EXIT_USER)

@@ -36,11 +36,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
 from typing import Any
 
 from watcher.config import EmailConfig
@@ -391,7 +391,10 @@ def _smtp_client(
     else:
         client = Client(timeout=timeout)
     client._host = settings.host  # type: ignore[attr-defined]  # STARTTLS checks the name
-    client.connect(settings.host, settings.port)
+    code, reply = client.connect(settings.host, settings.port)
+    if code != 220:  # as smtplib does when given the host: a 421 greeting says why
+        client.close()
+        raise smtplib.SMTPConnectError(code, reply)
     return client
 
 
@@ -481,13 +484,21 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def _retry_after(value: str | None) -> float | None:
+def _retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP date; the orchestrator's backoff will do
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # unreadable: the orchestrator's backoff will do
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now())
 
 
 def _check_reply(service: ChatService, label: str, body: str, secrets: Sequence[str]) -> None:

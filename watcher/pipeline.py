@@ -893,6 +893,11 @@ def os_problem(exc: OSError) -> str:
             f"cannot write {where}: the disk (or quota) is full; free some space there — "
             "nothing was lost, and watcher carries on where it stopped"
         )
+    if exc.errno == errno.EFBIG:
+        return (
+            f"cannot write {where}: the file is too large for the file system or a size "
+            "limit (ulimit -f); raise the limit — nothing was lost"
+        )
     return f"cannot use {where}: {exc.strerror or exc}"
 
 

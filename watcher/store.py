@@ -1159,7 +1159,8 @@ class _Transaction:
             try:
                 self.db.execute("COMMIT")
             except sqlite3.OperationalError as failed:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # SQLite may have rolled it back itself
+                    self.db.execute("ROLLBACK")
                 full = _disk_full(failed, self.path)
                 if full is None:
                     raise

@@ -29,17 +29,7 @@ from tests.faults.conftest import assert_clean
 pytestmark = pytest.mark.faults
 
 # Defects these tests show (remove the entry once fixed: strict, so a fix makes it fail).
-DEFECTS = {
-    "smtp: 421 greeting, then hangs up": (
-        "deliver._smtp_client ignores the reply code that SMTP.connect() returns: a 421 "
-        "greeting is followed by EHLO into a closed socket and reported as 'server closed "
-        "the connection', without the server's 421 and its text"
-    ),
-    "http: 503 with Retry-After as an HTTP date": (
-        "deliver._retry_after drops the HTTP-date form of Retry-After (RFC 9110 10.2.3): "
-        "the retry is scheduled after schedule.retry_after (1 s) instead of the date given"
-    ),
-}
+DEFECTS: dict[str, str] = {}
 
 
 def _kinds(kinds: list[str]) -> list[object]:
