@@ -1,22 +1,32 @@
-"""Word occurrences (Segmenter.is_word_at) and folding, on made-up and real seed sentences.
+"""Word occurrences (Segmenter.is_word_at), folding, and the dictionary trie against jieba.
 
-jieba's dictionary is loaded once for the module (about 1-2 s); every test that
-segments shares that Segmenter. jieba's HMM is booby-trapped for the whole
-module, so any test that reached it would fail.
+The trie is built once for the module (about 1 s) and every test that segments
+shares that Segmenter; jieba's own tokenizer is loaded once as the reference
+(another second). jieba's HMM is booby-trapped for the whole module, so any test
+that reached it would fail. The equality tests hold every boundary decision the
+Segmenter makes (cuts, DAG routes, parts, words across a point) to jieba's own,
+on the seed pages always and on a seeded sample of ../shared/corpus when it is
+there; ``bench/startup.py --equality`` runs them over the whole 新闻联播 folder.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
+import random
 import re
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import jieba
 import jieba.finalseg
 import pytest
 
-from tests.conftest import seed_files
+from tests.conftest import CORPUS, ROOT, seed_files
 from watcher import segment
 from watcher.segment import Segmenter, fold
 
@@ -140,7 +150,8 @@ def test_cache_file_lands_in_cache_dir_not_in_the_temp_folder(
     seg, sentinel = loaded
     assert seg.loaded
     assert seg.cache_dir is not None
-    assert [p.name for p in seg.cache_dir.iterdir()] == [f"jieba-{jieba.__version__}.cache"]
+    assert [p.name for p in seg.cache_dir.iterdir()] == [cache_file(seg.cache_dir).name]
+    assert re.fullmatch(r"jieba-dict-[0-9a-f]{16}\.bin", cache_file(seg.cache_dir).name)
     assert list(sentinel.iterdir()) == []
 
 
@@ -156,9 +167,182 @@ def test_without_a_cache_dir_nothing_is_written(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_own_tokenizer_leaves_the_global_one_alone(seg: Segmenter) -> None:
-    assert seg._load() is not jieba.dt
+def test_the_global_tokenizer_is_left_alone(seg: Segmenter) -> None:
+    assert seg.frequency("岳阳") == segment._EXTRA_FREQ
     assert "岳阳" not in jieba.dt.FREQ or not jieba.dt.FREQ["岳阳"]
+
+
+def test_a_cached_dictionary_loads_without_jieba(loaded: tuple[Segmenter, Path]) -> None:
+    """The start-up promise: from the cache file, a decision imports no jieba."""
+    code = (
+        "import sys; from pathlib import Path; from watcher.segment import Segmenter; "
+        f"s = Segmenter(Path({str(loaded[0].cache_dir)!r})); "
+        "assert s.is_word_at('南京市长江大桥', 3, 7) and not s.is_word_at('南京市长江大桥', 2, 4); "
+        "print('jieba' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# --- the cache file -------------------------------------------------------------------
+
+
+def cache_file(folder: Path) -> Path:
+    (path,) = folder.glob("jieba-dict-*.bin")
+    return path
+
+
+def cache_name(extra: Sequence[tuple[str, int]] = segment._EXTRA) -> str:
+    key = segment._dict_key(segment._jieba_dict_file().read_bytes(), extra)
+    return f"jieba-dict-{key.hex()[:16]}.bin"
+
+
+@pytest.fixture(scope="module")
+def built(seg: Segmenter) -> bytes:
+    """The bytes of a good cache file: the one the module's Segmenter built."""
+    assert seg.cache_dir is not None
+    return cache_file(seg.cache_dir).read_bytes()
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda d: d[: len(d) // 2], "truncated: {half} bytes of {size}"),
+        (lambda d: d[:40], "truncated: 40 bytes, less than its header"),
+        (lambda d: b"", "truncated: 0 bytes, less than its header"),
+        (lambda d: d + b"\0", "{size_1} bytes where {size} were written"),
+        (lambda d: _flip(d, len(d) - 100), "checksum mismatch"),  # inside the trie
+        (lambda d: _flip(d, 200), "checksum mismatch"),  # inside the counts
+        (lambda d: _flip(d, 50), "checksum mismatch"),  # the total, in the header
+        (lambda d: b"\0" * len(d), "not a watcher dictionary file"),  # a crash before fsync
+        (lambda d: d[:12] + bytes(32) + d[44:], "built from another dictionary"),
+    ],
+)
+def test_a_damaged_cache_file_is_refused(
+    built: bytes, damage: Callable[[bytes], bytes], reason: str
+) -> None:
+    key = built[12:44]
+    segment._WordDict(built, key)  # the undamaged file is fine
+    with pytest.raises(segment._BadCache) as caught:
+        segment._WordDict(damage(built), key)
+    size = len(built)
+    assert str(caught.value) == reason.format(size=size, half=size // 2, size_1=size + 1)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda d: d[:-1], "truncated: {size_1} bytes of {size}"),
+        (lambda d: _flip(d, 100_000), "checksum mismatch"),
+    ],
+)
+def test_a_damaged_cache_file_is_rebuilt(
+    tmp_path: Path,
+    built: bytes,
+    damage: Callable[[bytes], bytes],
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="watcher.segment")
+    path = tmp_path / cache_name()
+    path.write_bytes(damage(built))
+    seg = Segmenter(tmp_path)
+    assert seg.cut("南京市长江大桥") == ["南京市", "长江大桥"]
+    reason = reason.format(size=len(built), size_1=len(built) - 1)
+    assert f"{path}: {reason}; rebuilding it" in caplog.text
+    assert path.read_bytes() == built
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
+
+
+def test_the_cache_file_is_built_once_then_reused_as_it_is(tmp_path: Path, built: bytes) -> None:
+    (tmp_path / f"jieba-{jieba.__version__}.cache").write_bytes(b"marshal")  # watcher 0.1's
+    (tmp_path / "other.db").write_bytes(b"keep")
+    Segmenter(tmp_path).warm()
+    path = cache_file(tmp_path)
+    assert path.read_bytes() == built  # deterministic: every builder writes the same bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, "other.db"]
+    stamp = path.stat().st_mtime_ns
+    Segmenter(tmp_path).warm()
+    assert path.stat().st_mtime_ns == stamp
+
+
+def test_a_changed_dictionary_or_extra_words_make_a_new_file(
+    tmp_path: Path, built: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key is the dictionary's content and the extra words, not a date or a version."""
+    source = segment._jieba_dict_file().read_bytes()
+    edited = tmp_path / "dict.txt"
+    edited.write_bytes(source + "市长江 100000000 n\n".encode())
+    key = segment._dict_key(source, segment._EXTRA)
+    assert segment._dict_key(edited.read_bytes(), segment._EXTRA) != key
+    assert segment._dict_key(source, ()) != key
+    assert segment._dict_key(source, (("岳阳", 2), *segment._EXTRA[1:])) != key
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / cache_name()).write_bytes(built)  # the file of the dictionary before the edit
+    monkeypatch.setattr(segment, "_jieba_dict_file", lambda: edited)
+    seg = Segmenter(folder)
+    assert seg.cut("南京市长江大桥") == ["南京", "市长江", "大桥"]
+    assert seg.frequency("市长江") == 100000000
+    assert len(list(folder.glob("jieba-dict-*.bin"))) == 2
+
+
+def test_an_unwritable_cache_folder_leaves_the_dictionary_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="watcher.segment")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    seg = Segmenter(blocker / "cache")
+    assert seg.cut("南京市长江大桥") == ["南京市", "长江大桥"]
+    assert "cannot write the dictionary cache" in caplog.text
+
+
+# Each child waits for the go file, then loads (so builds) the dictionary.
+_BUILD_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from watcher import segment
+folder = Path(sys.argv[1])
+(folder.parent / f"ready-{sys.argv[2]}").touch()
+while not (folder.parent / "go").exists():
+    time.sleep(0.005)
+words, source = segment._load_words(folder, segment._EXTRA)
+print(source.endswith("(built)"), "/".join(words.cut("南京市长江大桥")))
+"""
+
+
+@pytest.mark.slow
+def test_processes_building_the_cache_at_once_do_not_break_each_other(
+    tmp_path: Path, built: bytes
+) -> None:
+    n = 3
+    folder = tmp_path / "cache"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BUILD_AT_ONCE, str(folder), str(i)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+    while len(list(tmp_path.glob("ready-*"))) < n and all(c.poll() is None for c in children):
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    outs = [c.communicate(timeout=120)[0].split() for c in children]
+    assert [c.returncode for c in children] == [0] * n
+    assert [out[1] for out in outs] == ["南京市/长江大桥"] * n
+    assert sum(out[0] == "True" for out in outs) >= 2  # several really built it at once
+    assert [p.name for p in folder.iterdir()] == [cache_file(folder).name]  # no temp file left
+    assert cache_file(folder).read_bytes() == built
 
 
 # --- the required outcomes --------------------------------------------------------
@@ -338,9 +522,9 @@ def test_checks_are_fast_enough_on_the_seed_pages(seg: Segmenter, seeds: str) ->
 # --- the dictionary: no HMM, no watchlist words, extra words that override nothing ------
 
 
-def test_the_hmm_trap_is_armed(seg: Segmenter) -> None:
+def test_the_hmm_trap_is_armed(reference: Reference) -> None:
     with pytest.raises(AssertionError, match="HMM"):
-        seg._load().lcut("省委副书记李殿勋", HMM=True)
+        reference.tokenizer.lcut("省委副书记李殿勋", HMM=True)
 
 
 def test_names_are_not_split_by_invented_words(seg: Segmenter) -> None:
@@ -381,15 +565,10 @@ def test_parts(seg: Segmenter, token: str, parts: list[str]) -> None:
     assert seg.parts(token) == parts
 
 
-def test_extra_words_change_nothing_but_their_own_cuts(seg: Segmenter, seeds: str) -> None:
+def test_extra_words_change_nothing_but_their_own_cuts(
+    seg: Segmenter, plain: Reference, seeds: str
+) -> None:
     """The seed pages cut exactly as with jieba's own dictionary wherever no extra word occurs."""
-    mine = seg._load()
-    plain = jieba.Tokenizer()
-    plain.FREQ = dict(mine.FREQ)
-    for word in segment._EXTRA_WORDS:
-        plain.FREQ[word] = 0  # 0 = prefix only, which is what jieba's dictionary says
-    plain.total = mine.total - segment._EXTRA_FREQ * len(segment._EXTRA_WORDS)
-    plain.initialized = True
     extra = re.compile("|".join(segment._EXTRA_WORDS))
     clauses = [c for c in re.split(r"[。！？；，、：,.;:!?\s]+", seeds) if c]
     touched = 0
@@ -397,17 +576,159 @@ def test_extra_words_change_nothing_but_their_own_cuts(seg: Segmenter, seeds: st
         if extra.search(clause):
             touched += 1
             continue
-        assert seg.cut(clause) == plain.lcut(clause, HMM=False), clause
+        assert seg.cut(clause) == plain.tokenizer.lcut(clause, HMM=False), clause
     assert 0 < touched < len(clauses) // 10
     # Every dictionary word that contains an extra word still cuts whole.
-    for word, freq in mine.FREQ.items():
+    for word, freq in plain.tokenizer.FREQ.items():
         if freq and extra.search(word) and word not in segment._EXTRA_WORDS:
             assert seg.cut(word) == [word], word
 
 
-def test_extra_words_rank_below_every_dictionary_word(seg: Segmenter) -> None:
-    freqs = [f for w, f in seg._load().FREQ.items() if f and w not in segment._EXTRA_WORDS]
-    assert min(freqs) > segment._EXTRA_FREQ
+def test_extra_words_rank_below_every_dictionary_word(plain: Reference) -> None:
+    assert min(f for f in plain.tokenizer.FREQ.values() if f) > segment._EXTRA_FREQ
+
+
+# --- every boundary decision equals jieba's ---------------------------------------------
+
+
+class Reference:
+    """jieba's own answers, from a private ``jieba.Tokenizer`` plus ``extra`` words (no cache)."""
+
+    def __init__(self, extra: Sequence[tuple[str, int]] = segment._EXTRA) -> None:
+        tok = jieba.Tokenizer()
+        tok.FREQ, tok.total = tok.gen_pfdict(tok.get_dict_file())
+        tok.initialized = True
+        for word, freq in extra:
+            tok.add_word(word, freq=freq)
+        self.tokenizer = tok
+
+    def parts(self, token: str) -> list[str]:
+        """The Segmenter's parts rule, on jieba's own get_DAG and calc."""
+        n = len(token)
+        dag = self.tokenizer.get_DAG(token)
+        dag[0] = [x for x in dag[0] if x != n - 1] or [0]
+        route: dict[int, tuple[float, int]] = {}
+        self.tokenizer.calc(token, dag, route)
+        cuts = [0]
+        while cuts[-1] < n:
+            cuts.append(route[cuts[-1]][1] + 1)
+        return [token[a:b] for a, b in itertools.pairwise(cuts)]
+
+    def crossed(self, text: str) -> list[int]:
+        """Every p with a dictionary word ``text[i:j]``, ``i < p < j``, by jieba's prefix walk."""
+        freq, n = self.tokenizer.FREQ, len(text)
+        out = set()
+        for i in range(n):
+            j = i + 1
+            while j <= n and text[i:j] in freq:
+                if freq[text[i:j]]:
+                    out.update(range(i + 1, j))
+                j += 1
+        return sorted(out)
+
+
+def differences(seg: Segmenter, ref: Reference, texts: Iterable[str]) -> Iterator[str]:
+    """Every text where the Segmenter decides a boundary otherwise than jieba, with the first
+    difference: the cut, the best route (get_DAG + calc), the parts of any token, a word
+    across a point."""
+    words = seg._load()
+    tok = ref.tokenizer
+    for text in texts:
+        cut = seg.cut(text)
+        if cut != (want := tok.lcut(text, HMM=False)):
+            yield f"cut {text!r}: {cut} != {want}"
+            continue
+        dag = tok.get_DAG(text)
+        route: dict[int, tuple[float, int]] = {}
+        tok.calc(text, dag, route)
+        if words.route(text) != [route[k][1] for k in range(len(text))]:
+            yield f"route {text!r}"
+            continue
+        bad = [t for t in set(cut) if len(t) > 1 and seg.parts(t) != ref.parts(t)]
+        if bad:
+            yield f"parts {bad[0]!r}: {seg.parts(bad[0])} != {ref.parts(bad[0])}"
+            continue
+        crossed = [p for p in range(len(text)) if words.crosses(text, p)]
+        if crossed != (want_crossed := ref.crossed(text)):
+            yield f"crossed {text!r}: {crossed} != {want_crossed}"
+
+
+def sentences(text: str, rnd: random.Random) -> Iterator[str]:
+    """Each line, raw and folded, and a random stretch of it as a hit's window may start
+    and end anywhere."""
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        folded = fold(line)
+        yield line
+        if folded != line:
+            yield folded
+        if len(folded) > 4:
+            a = rnd.randrange(len(folded) - 2)
+            yield folded[a : a + rnd.randint(2, 80)]
+
+
+def corpus_items(folder: Path) -> Iterator[str]:
+    """The ``### `` items of the 新闻联播 day files, in file order."""
+    for path in sorted(folder.glob("*.md")):
+        yield from re.split(r"^### ", path.read_text(encoding="utf-8"), flags=re.M)[1:]
+
+
+@pytest.fixture(scope="module")
+def reference() -> Reference:
+    return Reference()
+
+
+@pytest.fixture(scope="module")
+def plain() -> Reference:
+    """jieba exactly as it comes: ``jieba.Tokenizer()``, no extra words."""
+    return Reference(extra=())
+
+
+@pytest.fixture(scope="module")
+def plain_seg(tmp_path_factory: pytest.TempPathFactory) -> Segmenter:
+    """A Segmenter over jieba's dictionary alone (its trie built without the extra words)."""
+    seg = Segmenter(tmp_path_factory.mktemp("plain"))
+    seg._words, _ = segment._load_words(seg.cache_dir, ())
+    return seg
+
+
+def test_every_dictionary_count_and_the_total_equal_jiebas(
+    seg: Segmenter, plain_seg: Segmenter, reference: Reference, plain: Reference
+) -> None:
+    for mine, ref in ((seg, reference), (plain_seg, plain)):
+        words = mine._load()
+        assert words.total == ref.tokenizer.total
+        assert [w for w, f in ref.tokenizer.FREQ.items() if mine.frequency(w) != f] == []
+        assert words.words == sum(1 for f in ref.tokenizer.FREQ.values() if f)
+        assert words.longest == max(len(w) for w in ref.tokenizer.FREQ)
+    assert seg.frequency("南京市长") == 0  # a prefix of 南京市长江大桥 only
+    assert seg.frequency("没有这个词") == 0
+
+
+def test_every_boundary_decision_on_the_seed_pages_equals_jiebas(
+    seg: Segmenter, plain_seg: Segmenter, reference: Reference, plain: Reference
+) -> None:
+    texts = [s for f in seed_files() for s in sentences(f.read_text("utf-8"), random.Random(14))]
+    assert len(texts) > 700
+    assert list(differences(seg, reference, texts)) == []
+    assert list(differences(plain_seg, plain, texts)) == []
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(
+    not (CORPUS / "xwlb_cctv_news").is_dir(),
+    reason=f"corpus not found at {CORPUS} (optional; see ../shared/corpus/README.md)",
+)
+def test_every_boundary_decision_on_a_corpus_sample_equals_jiebas(
+    seg: Segmenter, plain_seg: Segmenter, reference: Reference, plain: Reference
+) -> None:
+    """100 items drawn (seeded) from the 新闻联播 transcripts; all ~24k: bench/startup.py."""
+    rnd = random.Random(14)
+    items = rnd.sample(list(corpus_items(CORPUS / "xwlb_cctv_news")), 100)
+    texts = [s for item in items for s in sentences(item, rnd)]
+    assert list(differences(seg, reference, texts)) == []
+    assert list(differences(plain_seg, plain, texts)) == []
 
 
 # --- the splitter's helpers still work ---------------------------------------------

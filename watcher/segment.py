@@ -11,24 +11,38 @@ Three services live here:
   both watchlist terms and article text (width, traditional → simplified, ASCII
   case), so offsets found in folded text are offsets in the original.
 * :class:`Segmenter` — decides whether a substring hit is a real *word*
-  occurrence (``市长`` in ``副市长`` yes, in ``南京市长江大桥`` no), with its own
-  lazily loaded jieba tokenizer.
+  occurrence (``市长`` in ``副市长`` yes, in ``南京市长江大桥`` no) by cutting
+  text exactly as ``jieba.Tokenizer().lcut(text, HMM=False)`` would.
+
+jieba's dictionary is held as a compact trie (:class:`_WordDict`) in a cache
+file that loads in milliseconds, without importing jieba; jieba itself is
+imported only to build that file, from its own parse of its dict.txt.
 """
 
 from __future__ import annotations
 
+import array
 import bisect
+import contextlib
 import functools
+import hashlib
+import importlib.util
+import io
 import itertools
 import logging
+import math
+import os
+import re
+import secrets
+import struct
+import sys
 import threading
 import time
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import jieba
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +52,7 @@ _MIN_FREQ = 3
 
 
 def _import_jieba() -> ModuleType:
-    """Import jieba on first need, and silence its own stderr handler."""
+    """Import jieba (only a dictionary build needs it), and silence its own stderr handler."""
     import jieba as jieba_module
 
     # jieba attaches a DEBUG-level stderr handler to its logger at import time;
@@ -139,6 +153,277 @@ def _fold_chars() -> tuple[frozenset[str], dict[str, str], bool]:
     return keys, targets, simple
 
 
+# --- jieba's dictionary as a trie ------------------------------------------------
+
+# jieba 0.42's patterns for its accurate mode, copied so that cutting needs no
+# jieba import: runs of these characters are cut by the dictionary; whitespace
+# is kept as it is; anything else stands alone, one character a token. Single
+# ASCII letters and digits cut apart by the route are glued back together.
+_RE_HAN = re.compile(r"([\u4e00-\u9fd5a-zA-Z0-9+#&\._%\-]+)")
+_RE_SKIP = re.compile(r"(\r\n|\s)")
+_RE_ENG = re.compile(r"[a-zA-Z0-9]")
+
+# The cache file: this header; the word counts, a native uint32 array indexed by
+# the word trie's key ids; the word trie; the pair trie (each trie starting at a
+# multiple of 8, as marisa reads 8-byte fields). Header: magic, CRC-32 of every
+# byte after it, key, total of all counts, longest word (in characters), number
+# of words, sizes of the two tries.
+_MAGIC = b"WJDICT\x00\x01"
+_HEADER = struct.Struct("<8sI32sQIIII")
+_CHECKED_FROM = 12  # the CRC covers the file from here, header fields included
+# Part of the key: a new layout, or another byte order or int size (the counts
+# are a native array), must never read an old file.
+_FORMAT = f"watcher jieba-dict 1 {sys.byteorder} I{array.array('I').itemsize}"
+
+
+class _BadCache(Exception):
+    """A cache file that must not be used (truncated, corrupt, another dictionary)."""
+
+
+def _aligned(offset: int) -> int:
+    return offset + (-offset % 8)
+
+
+def _layout(words: int, words_size: int, pairs_size: int) -> tuple[int, int, int]:
+    """Where the word trie and the pair trie start, and where the file ends."""
+    words_at = _aligned(_HEADER.size + 4 * words)
+    pairs_at = _aligned(words_at + words_size)
+    return words_at, pairs_at, pairs_at + pairs_size
+
+
+class _WordDict:
+    """jieba's prefix dictionary, answering jieba's questions with jieba's answers.
+
+    jieba keeps every word with its count plus every prefix of a word with
+    count 0 (so its walk along a sentence knows when to stop), and the sum of
+    all counts. Here only the words with a count are kept, in a marisa trie
+    whose prefix search is that walk; their counts in an array indexed by the
+    trie's key ids; the total in the header. A second trie holds every pair
+    of adjacent characters inside a word, so that "does a word run across this
+    point?" is mostly answered by one look-up.
+    """
+
+    def __init__(self, data: bytes, key: bytes) -> None:
+        """Check ``data`` (a whole cache file) and use it in place; :class:`_BadCache` if unfit."""
+        import marisa_trie  # deferred: only a loaded dictionary needs it
+
+        if len(data) < _HEADER.size:
+            raise _BadCache(f"truncated: {len(data)} bytes, less than its header")
+        fields = _HEADER.unpack_from(data)
+        magic, crc, file_key, total, longest, words, words_size, pairs_size = fields
+        if magic != _MAGIC:
+            raise _BadCache("not a watcher dictionary file")
+        if file_key != key:
+            raise _BadCache("built from another dictionary")
+        words_at, pairs_at, size = _layout(words, words_size, pairs_size)
+        if len(data) < size:
+            raise _BadCache(f"truncated: {len(data)} bytes of {size}")
+        if len(data) > size:
+            raise _BadCache(f"{len(data)} bytes where {size} were written")
+        view = memoryview(data)
+        # marisa trusts its input, and a damaged trie could crash the process or
+        # answer wrongly, so every byte is checked (under a millisecond).
+        if zlib.crc32(view[_CHECKED_FROM:]) != crc:
+            raise _BadCache("checksum mismatch")
+        self._data = data  # the tries and the counts are views into it
+        self._trie: Any = marisa_trie.Trie()
+        self._trie.map(view[words_at : words_at + words_size])
+        self._pairs: Any = marisa_trie.Trie()
+        self._pairs.map(view[pairs_at:size])
+        self._freqs = view[_HEADER.size : _HEADER.size + 4 * words].cast("I")
+        if len(self._trie) != words:
+            raise _BadCache(f"trie holds {len(self._trie)} words, header says {words}")
+        self.words = words
+        self.total = total
+        self.longest = longest
+        self._logtotal = math.log(total)
+        # jieba scores a step over a character that is no word as count 1.
+        self._unknown = math.log(1) - self._logtotal
+
+    def frequency(self, word: str) -> int:
+        """jieba's count for ``word``; 0 for a mere prefix or no word."""
+        i = self._trie.get(word)
+        return 0 if i is None else self._freqs[i]
+
+    def weight(self, word: str) -> float:
+        """jieba's score of a step over ``word``: log(count or 1) - log(total)."""
+        i = self._trie.get(word)
+        return self._unknown if i is None else math.log(self._freqs[i]) - self._logtotal
+
+    def route(self, sentence: str, *, whole: bool = True) -> list[int]:
+        """jieba's get_DAG and calc in one pass: for each start, where the best route's word ends.
+
+        The same floating-point sums in the same order as jieba's; of equal
+        scores the longer word wins, as jieba's ``max`` over (score, end) has
+        it. ``whole=False`` leaves out the word that is the whole sentence.
+        """
+        prefixes = self._trie.iter_prefixes_with_ids
+        freqs, logtotal, longest, log = self._freqs, self._logtotal, self.longest, math.log
+        n = len(sentence)
+        score = [0.0] * (n + 1)
+        ends = list(range(n))  # a start that no word begins at steps one character
+        for k in range(n - 1, -1, -1):
+            best = -math.inf
+            for w, i in prefixes(sentence[k : k + longest]):  # shortest first
+                x = k + len(w) - 1
+                s = log(freqs[i]) - logtotal + score[x + 1]
+                if s >= best and (whole or k or x != n - 1):
+                    best, ends[k] = s, x
+            if best == -math.inf:
+                # The one-character step, scored as jieba scores it: by the
+                # character's own count when only the whole was left out.
+                step = self._unknown if whole or k else self.weight(sentence[:1])
+                best = step + score[k + 1]
+            score[k] = best
+        return ends
+
+    def cut(self, text: str) -> Iterator[str]:
+        """``jieba.Tokenizer.cut(text, cut_all=False, HMM=False)``, token for token."""
+        for block in _RE_HAN.split(text):
+            if not block:
+                continue
+            if _RE_HAN.match(block):
+                yield from self._cut_block(block)
+                continue
+            for piece in _RE_SKIP.split(block):
+                if _RE_SKIP.match(piece):
+                    yield piece
+                else:
+                    yield from piece
+
+    def _cut_block(self, block: str) -> Iterator[str]:
+        ends = self.route(block)
+        x, n, buf = 0, len(block), ""
+        while x < n:
+            y = ends[x] + 1
+            word = block[x:y]
+            if len(word) == 1 and _RE_ENG.match(word):
+                buf += word
+            else:
+                if buf:
+                    yield buf
+                    buf = ""
+                yield word
+            x = y
+        if buf:
+            yield buf
+
+    def crosses(self, text: str, p: int) -> bool:
+        """Does some word ``text[i:j]`` with ``i < p < j`` exist?"""
+        if p <= 0 or p >= len(text):
+            return False
+        # Such a word holds the pair of characters around p, and most pairs
+        # met at a hit's edge are inside no word at all.
+        if text[p - 1 : p + 1] not in self._pairs:
+            return False
+        prefixes, longest = self._trie.prefixes, self.longest
+        for i in range(p - 1, max(0, p - longest + 1) - 1, -1):
+            found = prefixes(text[i : i + longest])  # shortest first
+            if found and len(found[-1]) > p - i:
+                return True
+        return False
+
+
+def _jieba_dict_file() -> Path:
+    """jieba's bundled dict.txt, found without importing jieba."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("jieba is not installed", name="jieba")
+    return Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
+
+
+def _dict_key(source: bytes, extra: Sequence[tuple[str, int]]) -> bytes:
+    """What a cache file is built from: the format, jieba's dict.txt and the extra words."""
+    h = hashlib.sha256(_FORMAT.encode())
+    h.update(hashlib.sha256(source).digest())
+    h.update(repr(tuple(extra)).encode())
+    return h.digest()
+
+
+def _build(source: bytes, extra: Sequence[tuple[str, int]], key: bytes) -> bytes:
+    """A cache file's bytes: jieba's own parse of ``source`` plus ``extra``, as a trie."""
+    import marisa_trie
+
+    jieba_module = _import_jieba()
+    tokenizer = jieba_module.Tokenizer()
+    # jieba's own parser and add_word, so counts, duplicate lines and the total
+    # are exactly jieba's.
+    tokenizer.FREQ, tokenizer.total = tokenizer.gen_pfdict(io.BytesIO(source))
+    tokenizer.initialized = True  # else add_word would load (and cache) the dictionary
+    for word, freq in extra:
+        tokenizer.add_word(word, freq=freq)
+    counts = {w: f for w, f in tokenizer.FREQ.items() if f > 0}
+    words = marisa_trie.Trie(counts.keys())
+    pairs = marisa_trie.Trie({w[k : k + 2] for w in counts for k in range(len(w) - 1)})
+    freqs = array.array("I", bytes(4 * len(words)))
+    for word, i in words.iteritems():
+        freqs[i] = counts[word]
+    words_blob, pairs_blob = words.tobytes(), pairs.tobytes()
+    words_at, pairs_at, size = _layout(len(words), len(words_blob), len(pairs_blob))
+    fields = (key, tokenizer.total, max(map(len, counts)), len(words))
+    out = bytearray(size)
+    _HEADER.pack_into(out, 0, _MAGIC, 0, *fields, len(words_blob), len(pairs_blob))
+    out[_HEADER.size : _HEADER.size + 4 * len(words)] = freqs.tobytes()
+    out[words_at : words_at + len(words_blob)] = words_blob
+    out[pairs_at:] = pairs_blob
+    struct.pack_into("<I", out, len(_MAGIC), zlib.crc32(memoryview(out)[_CHECKED_FROM:]))
+    return bytes(out)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: readers, and other writers, see a whole file or none."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            # Else a crash soon after the rename could leave a name with no data.
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _load_words(cache_dir: Path | None, extra: Sequence[tuple[str, int]]) -> tuple[_WordDict, str]:
+    """The dictionary from its cache file in ``cache_dir``, built first if missing or unfit.
+
+    Returns it and where it came from. The file is named by its key (a hash of
+    jieba's dict.txt and ``extra``), so a changed dictionary is a new file. It
+    is written atomically, so processes building it at once each write a whole,
+    identical file, and the last rename wins. A file that fails its checks is
+    rebuilt; one that cannot be written leaves the dictionary in memory.
+    """
+    dict_file = _jieba_dict_file()
+    source = dict_file.read_bytes()
+    key = _dict_key(source, extra)
+    if cache_dir is None:
+        return _WordDict(_build(source, extra, key), key), f"{dict_file} (no cache folder given)"
+    path = cache_dir / f"jieba-dict-{key.hex()[:16]}.bin"
+    try:
+        # Read, not mapped: the checksum touches every page anyway, and a file
+        # truncated in place under a mapping would kill the process (SIGBUS).
+        return _WordDict(path.read_bytes(), key), str(path)
+    except FileNotFoundError:
+        pass
+    except (OSError, _BadCache) as exc:
+        log.warning("%s: %s; rebuilding it", path, exc)
+    data = _build(source, extra, key)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, data)
+    except OSError as exc:
+        log.warning("%s: cannot write the dictionary cache (%s); using it from memory", path, exc)
+        return _WordDict(data, key), f"{dict_file} (not cached)"
+    # The tokenizer cache of watcher 0.1 (9 MB), read by nothing now.
+    for old in cache_dir.glob("jieba-*.cache"):
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return _WordDict(data, key), f"{path} (built)"
+
+
 # --- word occurrences ----------------------------------------------------------
 
 # A clause ends at sentence or clause punctuation or a line break (text is folded,
@@ -176,6 +461,7 @@ _EXTRA_WORDS = (
 # against an existing word over the same characters: 南京市/长江大桥 and
 # 长沙市 cut as before.
 _EXTRA_FREQ = 1
+_EXTRA = tuple((word, _EXTRA_FREQ) for word in _EXTRA_WORDS)
 
 
 def _ascii_alnum(ch: str) -> bool:
@@ -185,23 +471,23 @@ def _ascii_alnum(ch: str) -> bool:
 class Segmenter:
     """Decides whether a substring hit is a word occurrence; one per process.
 
-    Owns a private ``jieba.Tokenizer`` (the global one's cache lives in a
-    shared temp folder and its users may add words), loaded lazily on first
-    need, with its cache file in ``cache_dir``. With ``cache_dir=None`` no cache
-    file is written anywhere: the dictionary is parsed from jieba's dict.txt
-    on each load. HMM is never used: its guesses invent words (以省, 湖电排)
-    and split names (李殿/勋).
+    Cuts as a private ``jieba.Tokenizer`` with the extra words added would
+    (HMM off), over jieba's dictionary held as a trie (:class:`_WordDict`),
+    loaded lazily on first need from its cache file in ``cache_dir`` (built
+    there from jieba's dict.txt the first time). With ``cache_dir=None`` no
+    file is written anywhere: the trie is built in memory on each load, which
+    takes about a second. HMM is never used: its guesses invent words (以省,
+    湖电排) and split names (李殿/勋).
     """
 
     def __init__(self, cache_dir: Path | None = None, *, cache_size: int = 8192) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self._tokenizer: jieba.Tokenizer | None = None
+        self._words: _WordDict | None = None
         self._lock = threading.Lock()
         # The same clause is checked for many terms (and the same token is
         # re-segmented for many clauses), so both are memoised by string.
         self._cuts = functools.lru_cache(maxsize=cache_size)(self._window_cuts)
         self._parts = functools.lru_cache(maxsize=cache_size)(self._part_cuts)
-        self._max_len: int | None = None
 
     def __repr__(self) -> str:
         state = "loaded" if self.loaded else "not loaded"
@@ -210,54 +496,35 @@ class Segmenter:
     @property
     def loaded(self) -> bool:
         """True once the dictionary is in memory."""
-        return self._tokenizer is not None
+        return self._words is not None
 
     def warm(self) -> None:
         """Load the dictionary now (a daemon calls this before forking workers)."""
         self._load()
 
-    def _load(self) -> jieba.Tokenizer:
-        tokenizer = self._tokenizer
-        if tokenizer is not None:
-            return tokenizer
+    def _load(self) -> _WordDict:
+        words = self._words
+        if words is not None:
+            return words
         with self._lock:
-            if self._tokenizer is not None:
-                return self._tokenizer
-            jieba_module = _import_jieba()
-            started = time.perf_counter()
-            tokenizer = jieba_module.Tokenizer()
-            if self.cache_dir is None:
-                # Tokenizer.initialize() would write jieba.cache to the shared
-                # temp folder; build the same prefix dictionary without it.
-                tokenizer.FREQ, tokenizer.total = tokenizer.gen_pfdict(tokenizer.get_dict_file())
-                tokenizer.initialized = True
-                source = "jieba's dict.txt (no cache folder given)"
-            else:
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                tokenizer.tmp_dir = str(self.cache_dir)
-                # Versioned: jieba trusts a cache of the bundled dictionary
-                # without comparing dates, so an upgrade must not reuse it.
-                tokenizer.cache_file = f"jieba-{jieba_module.__version__}.cache"
-                tokenizer.initialize()
-                source = str(self.cache_dir / tokenizer.cache_file)
-            for word in _EXTRA_WORDS:
-                tokenizer.add_word(word, freq=_EXTRA_FREQ)
-            log.info(
-                "loaded jieba dictionary (%d entries) from %s in %.2f s",
-                len(tokenizer.FREQ),
-                source,
-                time.perf_counter() - started,
-            )
-            self._tokenizer = tokenizer
-            return tokenizer
+            if self._words is None:
+                started = time.perf_counter()
+                self._words, source = _load_words(self.cache_dir, _EXTRA)
+                log.info(
+                    "loaded jieba's dictionary (%d words) from %s in %.3f s",
+                    self._words.words,
+                    source,
+                    time.perf_counter() - started,
+                )
+            return self._words
 
     def frequency(self, word: str) -> int:
         """The word's count in the dictionary (0 for a mere prefix or no word)."""
-        return int(self._load().FREQ.get(word, 0))
+        return self._load().frequency(word)
 
     def cut(self, text: str) -> list[str]:
         """jieba's accurate-mode tokens for ``text``, HMM off (for checks and debugging)."""
-        return self._load().lcut(text, cut_all=False, HMM=False)
+        return list(self._load().cut(text))
 
     def parts(self, token: str) -> list[str]:
         """The parts ``token`` is built from: jieba's best route that is not the token itself."""
@@ -327,34 +594,8 @@ class Segmenter:
     # --- internals -------------------------------------------------------------
 
     def _crossed(self, text: str, p: int) -> bool:
-        """Does some dictionary word ``text[i:j]`` with ``i < p < j`` exist?
-
-        jieba's prefix dictionary holds every prefix of every word (with
-        frequency 0), so the walk from each start stops as soon as no word
-        can continue.
-        """
-        if p <= 0 or p >= len(text):
-            return False
-        freq = self._load().FREQ
-        n = len(text)
-        for i in range(max(0, p - self._longest() + 1), p):
-            # A word from i across p starts with text[i:p+1]: one look-up
-            # rules out most starts.
-            j = p + 1
-            f = freq.get(text[i:j])
-            while f is not None:
-                if f:
-                    return True
-                j += 1
-                if j > n:
-                    break
-                f = freq.get(text[i:j])
-        return False
-
-    def _longest(self) -> int:
-        if self._max_len is None:
-            self._max_len = max(len(w) for w in self._load().FREQ)
-        return self._max_len
+        """Does some dictionary word ``text[i:j]`` with ``i < p < j`` exist?"""
+        return self._load().crosses(text, p)
 
     @staticmethod
     def _clause(text: str, start: int, end: int) -> tuple[int, int]:
@@ -370,24 +611,18 @@ class Segmenter:
     def _window_cuts(self, window: str) -> tuple[int, ...]:
         """Token boundaries of ``window``, 0 and len included."""
         cuts = [0]
-        for token in self._load().cut(window, cut_all=False, HMM=False):
+        for token in self._load().cut(window):
             cuts.append(cuts[-1] + len(token))
         return tuple(cuts)
 
     def _part_cuts(self, token: str) -> tuple[int, ...]:
         """Boundaries of ``token``'s best route through jieba's DAG without the whole-token edge."""
-        tokenizer = self._load()
-        n = len(token)
-        dag = tokenizer.get_DAG(token)
-        # DAG[0] lists where words starting at 0 end; dropping n-1 removes the
-        # token itself. A token that is no word at all still keeps its first
-        # character as a one-character step, as jieba does for unknown text.
-        dag[0] = [x for x in dag[0] if x != n - 1] or [0]
-        route: dict[int, tuple[float, int]] = {}
-        tokenizer.calc(token, dag, route)
+        # The route without the word that is the whole token; a token that is
+        # no word at all still steps over its first character, as jieba does.
+        ends = self._load().route(token, whole=False)
         cuts = [0]
-        while cuts[-1] < n:
-            cuts.append(route[cuts[-1]][1] + 1)
+        while cuts[-1] < len(token):
+            cuts.append(ends[cuts[-1]] + 1)
         return tuple(cuts)
 
     def _end_ok(self, window: str, cuts: tuple[int, ...], p: int, s: int, e: int) -> bool:
