@@ -156,3 +156,24 @@ def test_only_one_process_claims_a_delivery(tmp_path: Path) -> None:
         assert store.claim_delivery(day, "email:a@x", later, "host:3", alive.__getitem__)
         store.delivery_sent(day, "email:a@x", later)
         assert not store.claim_delivery(day, "email:a@x", later, "host:3", alive.__getitem__)
+
+
+def test_two_processes_opening_a_new_state_at_once_migrate_it_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    state = tmp_path / "state" / "watcher.db"
+    start = time.time() + 1.5  # every process opens the new state at the same instant
+    code = (
+        "import time, pathlib; from watcher.store import Store; "
+        f"time.sleep(max(0, {start} - time.time())); "
+        f"Store(pathlib.Path({str(state)!r})).close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(8)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    with Store(state) as store:
+        assert store.schema_version() == SCHEMA_VERSION

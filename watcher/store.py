@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,7 +281,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             # NORMAL is safe against a killed process in WAL mode; only an OS
             # crash could lose the last transactions, never corrupt the file.
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -305,6 +306,18 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
+    def _wal(self) -> None:
+        """Switch a new database to WAL. SQLite answers "locked" at once, without
+        waiting, while another process creates the same file: wait a little, bounded."""
+        for attempt in range(100):
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
+
     def __exit__(self, *exc: object) -> None:
         self.close()
 
@@ -320,12 +333,18 @@ class Store:
                 f"the state database {self.path} has schema version {version}, newer than "
                 f"this watcher understands ({SCHEMA_VERSION}); upgrade watcher."
             )
-        for n in range(version, SCHEMA_VERSION):
-            log.info("migrating %s to schema version %d", self.path, n + 1)
+        while version < SCHEMA_VERSION:
             with self.transaction():
-                for statement in _statements(MIGRATIONS[n]):
+                # Read again under the write lock: two processes opening a new state at
+                # once must not both run the same migration.
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    break
+                log.info("migrating %s to schema version %d", self.path, version + 1)
+                for statement in _statements(MIGRATIONS[version]):
                     self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {n + 1}")
+                version += 1
+                self.db.execute(f"PRAGMA user_version = {version}")
 
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
