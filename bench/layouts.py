@@ -47,7 +47,7 @@ def main() -> None:
             drawn = docgen.variants(family, args.count, args.start)
             for name, data in pages(args.corpus):
                 want = docgen.read_articles(name, data)
-                text = data.decode("utf-8")
+                text = docgen.source_text(name, data)
                 ok, bad = 0, []
                 t0 = time.perf_counter()
                 for variant in drawn:

@@ -43,6 +43,7 @@ from watcher.pages import (
     PAGE_NO,
     PAPER_NAME,
     SECTION_NAMES,
+    is_prose,
     split_page,
 )
 
@@ -1251,6 +1252,7 @@ def to_html_saved(text: str, layout: HtmlLayout, site: str = DEFAULT_SITE) -> by
     stories in headings or classed divs, wrapped per story or not at all."""
     masthead, articles = _epaper_parts(text)
     split = split_page(text)
+    heads = {_norm(a.headline) for a in split if a.kind == "article"}
     facts = next(iter(split), None)
     paper = facts.newspaper if facts else None
     content = ['<main class="content">']
@@ -1266,7 +1268,11 @@ def to_html_saved(text: str, layout: HtmlLayout, site: str = DEFAULT_SITE) -> by
                 content += [f"<{tag}>{_inline(ln.text)}</{tag}>"]
             content += ["</div>"]
     for k, art in enumerate(articles):
-        inner = [e for seg in art for e in _story_elements(seg, layout, first=k == 0)]
+        inner: list[str] = []
+        opened = False
+        for seg in art:
+            elements, opened = _story_elements(seg, layout, k == 0, heads, opened)
+            inner += elements
         if layout.wrap == "article":
             content += ["<article>", *inner, "</article>"]
         elif layout.wrap == "div":
@@ -1289,13 +1295,22 @@ def to_html_saved(text: str, layout: HtmlLayout, site: str = DEFAULT_SITE) -> by
     return _page(title, meta, _epaper_chrome(site, content))
 
 
-def _story_elements(lines: list[SourceLine], layout: HtmlLayout, *, first: bool) -> list[str]:
-    """One story's run of lines, headed the way the layout heads stories."""
+def _story_elements(
+    lines: list[SourceLine], layout: HtmlLayout, first: bool, heads: set[str], opened: bool
+) -> tuple[list[str], bool]:
+    """One story's run of lines, headed the way the layout heads stories (a heading that
+    heads no story, a page's or section's title, stays a heading element), and whether
+    the story's headline has been set by the end of it."""
     if layout.heads == "h1":
-        return _body_elements(lines)
+        return _body_elements(lines), True
     out: list[str] = []
     for ln in lines:
-        if ln.role == "h1" and layout.heads == "div":
+        story = _norm(ln.text) in heads and ln.role in ("h1", "h2")
+        opened = opened or story
+        if layout.heads == "div" and ln.role in ("h1", "h2") and not story and not opened:
+            out.extend(_body_elements([ln]))
+        elif story and layout.heads == "div":
+            # A story's headline, whether the text marked it "#" or "##".
             out.append(f'<div class="title">{_inline(ln.text)}</div>')
         elif ln.role == "h1":
             level = 1 if layout.heads == "h1-h2" and first else 2
@@ -1310,7 +1325,7 @@ def _story_elements(lines: list[SourceLine], layout: HtmlLayout, *, first: bool)
             out.append(f"<h{level}>{_inline(ln.text)}</h{level}>")
         else:
             out.extend(_body_elements([ln]))
-    return out
+    return out, opened
 
 
 # - DOCX -
@@ -1329,10 +1344,12 @@ def to_docx_styled(text: str, layout: DocxLayout) -> bytes:
     blocks = parse_source(text)
     mast = _masthead_lines(blocks)
     rng = random.Random(layout.wrap_seed)
+    # Paragraphs an editor might restyle: whole sentences of running text (a line the
+    # OCR broke mid-sentence, a caption or a quotation is not one).
     prose = [
         k
         for k, ln in enumerate(_all_lines(blocks))
-        if k >= mast and ln.role == "body" and _is_prose(_clean(ln.text))
+        if k >= mast and ln.role == "body" and is_prose(_norm(_clean(ln.text)))
     ]
     # Not a story's only paragraph: an editor restyles one of many.
     misstyled = set(rng.sample(prose[1:], min(layout.prose_headings, max(len(prose) - 1, 0))))
@@ -1761,6 +1778,14 @@ def comparable(article: Article) -> tuple[object, ...]:
     return tuple(
         re.sub(r"\s+", "", v) if isinstance(v := getattr(article, f), str) else v for f in FIELDS
     )
+
+
+def source_text(name: str, data: bytes) -> str:
+    """The text a page's variants are made from: the file as watcher reads it (a
+    Markdown day without its link targets and comments)."""
+    from watcher.readers import read_bytes
+
+    return read_bytes(Path(name), data).text
 
 
 def read_articles(name: str, data: bytes) -> list[Article]:

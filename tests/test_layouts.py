@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import docgen
+from tests.conftest import CORPUS, seed_files
 
 pytest.importorskip("reportlab")
 pytest.importorskip("docx")
@@ -60,3 +61,33 @@ def test_a_page_label_goes_after_the_date() -> None:
     at = next(k for k, r in enumerate(rows) if r.startswith("2021年5月8日"))
     assert rows[at + 1] == "第A02版：要闻"
     assert "" not in rows[:-1] and "A02" not in rows
+
+
+# Variants per family that CI reads back, for every seed page and the sampled corpus days;
+# bench/layouts.py runs more. The programs' families print a page per variant and are slow.
+SAMPLE = {"text": 20, "html": 20, "docx": 12}
+CORPUS_DAYS = 2
+
+
+def _pages() -> list[tuple[str, bytes]]:
+    out = [(p.name, p.read_bytes()) for p in seed_files()]
+    return out + [(p.name, p.read_bytes()) for p in docgen.corpus_days(CORPUS, CORPUS_DAYS)]
+
+
+PAGES = _pages()
+
+
+@pytest.mark.parametrize("family", list(SAMPLE))
+@pytest.mark.parametrize(("name", "data"), PAGES, ids=[n[:8] for n, _ in PAGES])
+def test_every_variant_gives_the_articles_of_the_text(
+    family: str, name: str, data: bytes, tmp_path: Path
+) -> None:
+    want = docgen.read_articles(name, data)
+    text = docgen.source_text(name, data)
+    differ = []
+    for variant in docgen.variants(family, SAMPLE[family]):
+        got = docgen.read_articles("page" + variant.suffix, docgen.render(variant, text, tmp_path))
+        why = docgen.difference(got, want)
+        if why is not None:
+            differ.append(f"{variant.name} [{variant.describe()}]: {why}")
+    assert differ == []

@@ -142,7 +142,7 @@ def test_a_bold_big_short_paragraph_is_a_hand_made_headline() -> None:
         big_bold(d, "加粗但字号不够大", size=12)
         big_bold(d, "字号大但没有加粗", bold=False)
         big_bold(d, "这是一句完整的话。")
-        big_bold(d, "很长" * 21)
+        big_bold(d, "很长" * 33)
         mixed = d.add_paragraph()
         mixed.add_run("半句加粗").bold = True
         mixed.add_run("半句不加粗").font.size = Pt(22)
@@ -154,7 +154,7 @@ def test_a_bold_big_short_paragraph_is_a_hand_made_headline() -> None:
         "加粗但字号不够大",
         "字号大但没有加粗",
         "这是一句完整的话。",
-        "很长" * 21,
+        "很长" * 33,
         "半句加粗半句不加粗",
     ]
 

@@ -19,6 +19,7 @@ from watcher import webpage
 from watcher.encoding import decode_html
 from watcher.errors import ReadError
 from watcher.models import Page, Text
+from watcher.pages import MASTHEAD_PAPER, is_masthead, split_page
 from watcher.reading import DEFAULT_LIMITS, NO_VISIBLE_TEXT, Limits
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,12 @@ _PARAGRAPH_TAGS = frozenset(
 _LINE_TAGS = frozenset({"br", "li", "tr", "dt", "dd", "caption"})
 _CELL_TAGS = frozenset({"td", "th"})
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
+# E-paper sites often set a story's headline in a classed block, not a heading element:
+# <div class="title">, <p class="art-title">, <div class="headline">. A class naming a
+# kicker or deck (subtitle, pretitle, sub-title) is no headline.
+_HEADLINE_CLASS = re.compile(r"^(?:[a-z]+[-_])?(?:title|headline|biaoti)$")
+_NOT_HEADLINE_CLASS = re.compile(r"sub|pre|fu|yin|deck|kicker|page|site|logo|nav|list")
+_HEADLINE_BLOCKS = frozenset({"div", "p", "span", "td", "strong", "b", "a"})
 # A new <p>/<li>/… closes an open one of the same kind (no end tags needed in HTML).
 _SELF_CLOSING_SIBLINGS = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "option"})
 
@@ -88,12 +95,13 @@ _DATE_META = (
 class _Open:
     """An open element on the parser's stack."""
 
-    __slots__ = ("hard", "mark", "soft", "tag")
+    __slots__ = ("hard", "headline", "mark", "soft", "tag")
 
     def __init__(self, tag: str, *, hard: bool = False, soft: bool = False) -> None:
         self.tag = tag
         self.hard = hard
         self.soft = soft
+        self.headline = False  # a classed block that holds a story's headline
         self.mark: tuple[int, int, int] = (0, 0, 0)  # output length, h1s, <p>s at start
 
 
@@ -147,6 +155,9 @@ class _VisibleText(HTMLParser):
         if tag in _HEADINGS:
             self._break("\n\n")
             self._heading = (_HEADINGS[tag], [])
+        elif tag in _HEADLINE_BLOCKS and self._heading is None and _headline_class(attrs):
+            self._break("\n\n")
+            self._heading, element.headline = (1, []), True
         elif tag == "p":
             self.paragraphs += 1
             self._break("\n\n")
@@ -188,7 +199,7 @@ class _VisibleText(HTMLParser):
             if self._hidden:
                 continue
             tag = element.tag
-            if tag in _HEADINGS and self._heading is not None:
+            if (tag in _HEADINGS or element.headline) and self._heading is not None:
                 level, parts = self._heading
                 self._heading = None
                 heading = _squash("".join(parts))
@@ -280,8 +291,10 @@ class _VisibleText(HTMLParser):
         self.out.append("\n")
 
     def page_facts(self) -> Page:
-        """The site name and publication date the page's ``<meta>`` tags give."""
+        """The site name and publication date the page's ``<meta>`` tags give, and what
+        its ``<title>`` tells of the page: a paper's name, a date, a page label."""
         site = next((self.meta[k] for k in _SITE_META if self.meta.get(k)), None)
+        hint = _title_facts(self.title or "")
         day = None
         for key in _DATE_META:
             m = re.match(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})", self.meta.get(key, ""))
@@ -291,13 +304,23 @@ class _VisibleText(HTMLParser):
                 except ValueError:
                     continue
                 break
-        return Page(newspaper=" ".join(site.split()) if site else None, date=day)
+        return Page(
+            newspaper=" ".join(site.split()) if site else hint.newspaper,
+            date=day or hint.date,
+            page=hint.page,
+            section=hint.section,
+        )
 
-    def text(self) -> str:
-        """The collected text: trimmed lines, paragraphs separated by one blank line."""
+    def text(self, *, title: bool = True) -> str:
+        """The collected text: trimmed lines, paragraphs separated by one blank line.
+
+        With ``title``, a page with no headline of its own is headed by its <title>
+        (a single-article page), unless the title only names the paper and page.
+        """
         lines = (_LINE_SPACE.sub(" ", line).strip() for line in "".join(self.out).split("\n"))
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-        if not self.h1s and self.title:
+        named = self.title and (_title_facts(self.title).page or is_masthead(self.title))
+        if title and not self.h1s and self.title and not named:
             text = f"# {self.title}\n\n{text}".rstrip()
         return text
 
@@ -319,11 +342,14 @@ def read_html(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
     parser.feed(html)
     parser.close()
     known = parser.page_facts()
-    single = parser.articles < 2 and parser.h1s < 2
+    visible = parser.text(title=False)
+    single = parser.articles < 2 and parser.h1s < 2 and not _several_stories(visible)
     if single and webpage.available():
         # Line breaks in the source between two Chinese characters are not spaces
         # (CSS Text); trafilatura would keep them as spaces.
-        found = webpage.extract_article(_CJK_SEGMENT_BREAK.sub("", html))
+        heads = re.findall(r"^# (.+)$", visible, flags=re.M)
+        own = heads[0] if len(heads) == 1 else None
+        found = webpage.extract_article(_CJK_SEGMENT_BREAK.sub("", html), own)
         if found is not None:
             text, facts = found
             # The source: the site's name, else a "来源：湖南日报" line under the headline
@@ -332,11 +358,52 @@ def read_html(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
             page = Page(newspaper=source, date=facts.date or known.date)
             return Text(text=text, encoding=encoding, markup="markdown", page=page)
         logger.debug("%s: trafilatura found no article; using the visible text", path)
-    text = parser.text()
+    # The <title> heads a page with one story; on an e-paper page it names the page.
+    text = parser.text() if single else visible
     if not text.strip():
         raise ReadError(NO_VISIBLE_TEXT)
-    has_facts = known.newspaper or known.date
+    has_facts = known.newspaper or known.date or known.page
     return Text(text=text, encoding=encoding, markup="markdown", page=known if has_facts else None)
+
+
+def _headline_class(attrs: list[tuple[str, str | None]]) -> bool:
+    names = " ".join(v or "" for k, v in attrs if k == "class").lower().split()
+    return any(_HEADLINE_CLASS.match(n) and not _NOT_HEADLINE_CLASS.search(n) for n in names)
+
+
+def _several_stories(text: str) -> bool:
+    """Whether a page's visible text holds several stories rather than one, judged by
+    how the splitter cuts it (headings, datelines, bylines): a page with one <h1> and
+    its other stories under <h2>s, or under classed divs, is an e-paper page."""
+    stories = [
+        a for a in split_page(text, markup="markdown") if a.kind == "article" and a.chars >= 100
+    ]
+    return len(stories) >= 2
+
+
+_TITLE_LABEL = re.compile(r"第\s*([A-Z]{0,2}\d{1,2})\s*版(?:\s*[:：]\s*([\u4e00-\u9fff]{2,6}))?")
+_TITLE_DATE = re.compile(r"(\d{4})\s*[年\-/.]\s*(\d{1,2})\s*[月\-/.]\s*(\d{1,2})")
+
+
+def _title_facts(title: str) -> Page:
+    """What a page's <title> says about the page ("三湘都市报 - 2021年05月08日 - 第A02版：
+    要闻"): a hint for page facts, never an article."""
+    label = _TITLE_LABEL.search(title)
+    day = None
+    if m := _TITLE_DATE.search(title):
+        try:
+            day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            day = None
+    paper = next(
+        (p for p in re.split(r"[\s\-_|｜—–·:：]+", title) if MASTHEAD_PAPER.match(p)), None
+    )
+    return Page(
+        newspaper=paper,
+        date=day,
+        page=label.group(1) if label else None,
+        section=label.group(2) if label else None,
+    )
 
 
 _SOURCE = re.compile(r"(?:来源|來源|稿源)\s*[:：]\s*([\u4e00-\u9fff·A-Za-z]{2,20})")

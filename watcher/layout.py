@@ -31,10 +31,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# Lines set at this many times the body size or larger are headlines.
+# Lines set at this many times the body size or larger are headlines when the page shows
+# no smaller headline size of its own (see _headline_size).
 HEADLINE_RATIO = 1.6
-# Between this and HEADLINE_RATIO: a kicker, a deck, or a sub-heading.
-DISPLAY_RATIO = 1.15
+# From this up: display type (a headline, a kicker, a deck, a sub-heading).
+DISPLAY_RATIO = 1.1
+# Bold type counts as this much larger: a bold headline at the body size is display type.
+BOLD_BOOST = 1.3
 # A gap between two columns is at least this many body-size characters wide.
 GUTTER_CHARS = 0.8
 # A "column" narrower than this many body characters, this close to the next, is the
@@ -63,6 +66,26 @@ class TextLine:
     bottom: float
     size: float
     page: int = 0
+    bold: bool = False
+
+    @property
+    def weight(self) -> float:
+        """The size the line reads at: bold type counts as larger (BOLD_BOOST)."""
+        return self.size * BOLD_BOOST if self.bold else self.size
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A page's type sizes: its body size, and the size its headlines start at."""
+
+    body: float
+    headline: float
+
+    def display(self, size: float) -> bool:
+        return size >= DISPLAY_RATIO * self.body
+
+    def is_headline(self, size: float) -> bool:
+        return _key(size) >= _key(self.headline)
 
 
 @dataclass(frozen=True)
@@ -81,9 +104,50 @@ def to_text(pages: Sequence[Sequence[TextLine]], page_heights: Sequence[float]) 
     if not every:
         return ""
     body = _body_size(every)
-    columns = [col for page in pages if page for col in _order(list(page), _right(page), body)]
-    paragraphs = _paragraphs(columns, body, _normal_spacing(columns))
-    return "\n".join(_render(paragraphs, body)).strip()
+    # First read with every display row opening a band, to see which sizes the page's
+    # headlines are set in; then read again knowing them.
+    scale = Scale(body, DISPLAY_RATIO * body)
+    scale = Scale(body, _headline_size(_read(pages, scale), scale))
+    return "\n".join(_render(_read(pages, scale), scale)).strip()
+
+
+def _read(pages: Sequence[Sequence[TextLine]], scale: Scale) -> list[_Paragraph]:
+    columns = [col for page in pages if page for col in _order(list(page), _right(page), scale)]
+    return _paragraphs(columns, scale, _normal_spacing(columns))
+
+
+def _headline_size(paragraphs: list[_Paragraph], scale: Scale) -> float:
+    """The size the page's headlines are set in, judged by the page itself.
+
+    In a block of display type (a kicker, a headline, a deck) the largest type is the
+    headline; the size most such blocks are headed in (the larger one on a tie) is the
+    page's headline size. A page whose display blocks all have one size shows nothing to
+    compare with; then a fixed HEADLINE_RATIO of the body size.
+    """
+    tops: Counter[float] = Counter(
+        max(sizes)
+        for run in _display_runs(paragraphs, scale)
+        if len(sizes := {_key(paragraphs[i].size) for i in run}) > 1
+    )
+    if not tops:
+        return HEADLINE_RATIO * scale.body
+    return max(tops, key=lambda size: (tops[size], size))
+
+
+def _display_runs(paragraphs: list[_Paragraph], scale: Scale) -> list[range]:
+    """Runs of consecutive paragraphs in display type."""
+    runs = []
+    k = 0
+    while k < len(paragraphs):
+        if not scale.display(paragraphs[k].size):
+            k += 1
+            continue
+        end = k
+        while end < len(paragraphs) and scale.display(paragraphs[end].size):
+            end += 1
+        runs.append(range(k, end))
+        k = end
+    return runs
 
 
 # --- running heads and folios ------------------------------------------------------
@@ -139,7 +203,7 @@ def _body_size(lines: Iterable[TextLine]) -> float:
     return sizes.most_common(1)[0][0] or 10.0
 
 
-def _order(lines: list[TextLine], right: float, body: float) -> list[Column]:
+def _order(lines: list[TextLine], right: float, scale: Scale) -> list[Column]:
     """The columns of a page in reading order (recursive X-Y cut; see the module doc).
 
     The recursion runs on an explicit stack: a crafted page can nest regions deeper
@@ -149,7 +213,7 @@ def _order(lines: list[TextLine], right: float, body: float) -> list[Column]:
     pending: list[tuple[list[TextLine], float]] = [(lines, right)]
     while pending:
         region, edge = pending.pop()
-        parts = _cut(region, edge, body)
+        parts = _cut(region, edge, scale)
         if isinstance(parts, Column):
             out.append(parts)
         else:
@@ -158,11 +222,12 @@ def _order(lines: list[TextLine], right: float, body: float) -> list[Column]:
 
 
 def _cut(
-    lines: list[TextLine], right: float, body: float
+    lines: list[TextLine], right: float, scale: Scale
 ) -> Column | list[tuple[list[TextLine], float]]:
     """One step of the cut: a region's parts in reading order, or the column it is."""
+    body = scale.body
     rows = _rows(lines)
-    heads = _headline_rows(rows, body)
+    heads = _headline_rows(rows, scale)
     cuts = [k for k in sorted(heads) if k and k - 1 not in heads]
     if cuts:
         # A headline with nothing beside it opens a new band, even when its words are too
@@ -191,8 +256,30 @@ def _cut(
             strips.append(_Strip(row, body * GUTTER_CHARS))
     if len(strips) == 1:
         ordered = sorted(lines, key=lambda ln: (ln.top, ln.x0))
-        return Column(tuple(ordered), min(ln.x0 for ln in lines), right)
+        return Column(tuple(ordered), min(ln.x0 for ln in lines), _measure(ordered, right))
     return [(strip.lines, right) for strip in strips]
+
+
+def _measure(lines: Sequence[TextLine], right: float) -> float:
+    """A column's right edge: the furthest point several of its lines reach.
+
+    Not its widest line's end: one line of punctuation hanging into the margin would make
+    every full line look short. Nor the next column's start: a wide gutter would. Full
+    lines of Chinese type end within a character of the measure, so the widest end that
+    a quarter of the lines (two at least) come within 0.6 of a character of is it; a
+    column without such lines (a masthead of short lines) keeps ``right``.
+    """
+    ends = sorted((ln.x1 for ln in lines if len(ln.text.strip()) > 3), reverse=True)
+    if len(ends) < 2:
+        return right
+    size = statistics.median(ln.size for ln in lines)
+    left = min(ln.x0 for ln in lines)
+    for x in ends:
+        if ends[0] - x > 2.5 * size or x - left < 6 * size:
+            break
+        if sum(1 for e in ends if x - 0.6 * size <= e <= x) >= max(2, 0.25 * len(ends)):
+            return min(x + 0.5, right)
+    return right
 
 
 class _Strip:
@@ -296,13 +383,13 @@ def _rows(lines: list[TextLine]) -> list[list[TextLine]]:
     return rows
 
 
-def _headline_rows(rows: list[list[TextLine]], body: float) -> set[int]:
+def _headline_rows(rows: list[list[TextLine]], scale: Scale) -> set[int]:
     """Rows of headline blocks: runs of display-type rows with a headline among them.
 
     A kicker or deck is set smaller than its headline but belongs with it; a display
     line alone between body rows is a sub-heading and stays in its column.
     """
-    display = [all(ln.size >= DISPLAY_RATIO * body for ln in row) for row in rows]
+    display = [all(scale.display(ln.weight) for ln in row) for row in rows]
     out: set[int] = set()
     k = 0
     while k < len(rows):
@@ -312,7 +399,7 @@ def _headline_rows(rows: list[list[TextLine]], body: float) -> set[int]:
         end = k
         while end < len(rows) and display[end]:
             end += 1
-        if any(ln.size >= HEADLINE_RATIO * body for row in rows[k:end] for ln in row):
+        if any(scale.is_headline(ln.weight) for row in rows[k:end] for ln in row):
             out.update(range(k, end))
         k = end
     return out
@@ -346,7 +433,7 @@ def _normal_spacing(columns: Sequence[Column]) -> dict[float, float]:
 
 
 def _paragraphs(
-    columns: Sequence[Column], body: float, spacing: dict[float, float]
+    columns: Sequence[Column], scale: Scale, spacing: dict[float, float]
 ) -> list[_Paragraph]:
     out: list[_Paragraph] = []
     prev: TextLine | None = None
@@ -359,6 +446,13 @@ def _paragraphs(
                 continue
             indented = line.x0 - col.left >= INDENT_CHARS * line.size
             same_size = prev is not None and abs(prev.size - line.size) < 0.1 * line.size
+            if same_size and prev is not None and prev.bold != line.bold:
+                # A change of weight starts a new paragraph (a bold sub-heading), unless
+                # the last line ran full into this one: bold words wrapped mid-sentence.
+                assert prev_col is not None
+                same_size = _is_full(prev, prev_col) and not _SENTENCE_END.search(
+                    prev.text.rstrip()
+                )
             if prev is None or not same_size:
                 joined, gap = False, True
             elif k == 0:
@@ -378,13 +472,24 @@ def _paragraphs(
                 usual = spacing.get(_key(line.size), 0.5 * line.size)
                 gap = white > usual + 0.4 * line.size
                 joined = not gap and not indented and _is_full(prev, col)
+                if not gap and scale.display(line.weight) and _aligned(prev, line):
+                    # Display rows in one size and weight, set close and aligned, are one
+                    # headline (or deck) however ragged its rows: a headline is broken
+                    # where its sense breaks, not where the measure ends.
+                    joined = joined or not _SENTENCE_END.search(prev.text.rstrip())
             if joined and out:
                 out[-1].lines.append(line)
                 out[-1].text = _join(out[-1].text, line.text)
             else:
-                out.append(_Paragraph([line], text, line.size, gap or indented))
+                out.append(_Paragraph([line], text, line.weight, gap or indented))
             prev, prev_col = line, col
     return out
+
+
+def _aligned(a: TextLine, b: TextLine) -> bool:
+    """Whether two rows share a left edge or a centre (a centred headline's rows)."""
+    size = max(a.size, b.size)
+    return abs(a.x0 - b.x0) <= size or abs((a.x0 + a.x1) - (b.x0 + b.x1)) / 2 <= size
 
 
 def _is_full(line: TextLine, col: Column) -> bool:
@@ -421,43 +526,35 @@ def _word_end(text: str) -> bool:
 _WORD_PUNCT = frozenset(",.;:!?)]\"'%")
 
 
-def _render(paragraphs: list[_Paragraph], body: float) -> list[str]:
-    """Paragraphs as lines of text: headings marked, a blank line where space was."""
+def _render(paragraphs: list[_Paragraph], scale: Scale) -> list[str]:
+    """Paragraphs as lines of text: headings marked, a blank line where space was.
 
-    def display(k: int) -> bool:
-        return 0 <= k < len(paragraphs) and paragraphs[k].size / body >= DISPLAY_RATIO
-
-    def headline(k: int) -> bool:
-        return paragraphs[k].size / body >= HEADLINE_RATIO
-
-    # Display lines set together with a headline are its kicker or deck; display lines
-    # with no headline among them (a sub-heading in a story, a section title over its
-    # first item) are headings.
+    In a run of display paragraphs the largest type heads it and the rest is its kicker
+    or deck (plain lines); a head in headline size is a ``#`` headline, one below it (a
+    sub-heading in a story, a section title over its first item, a story headed in a
+    sub-heading's size) a ``##``, ``###`` … heading ranked by size.
+    """
+    heads: set[int] = set()
     alone: set[int] = set()
-    k = 0
-    while k < len(paragraphs):
-        if not display(k):
-            k += 1
-            continue
-        end = k
-        while end < len(paragraphs) and display(end):
-            end += 1
-        if not any(headline(j) for j in range(k, end)):
-            alone.update(range(k, end))
-        k = end
+    near: set[int] = set()
+    for run in _display_runs(paragraphs, scale):
+        top = max(_key(paragraphs[i].size) for i in run)
+        # The largest type of a block heads it; the rest is its kicker or deck. Below
+        # the headline size, the block's head is a sub-heading (or a story headed in
+        # a sub-heading's size), ranked with them.
+        (heads if scale.is_headline(top) else alone).update(
+            i for i in run if _key(paragraphs[i].size) == top
+        )
+        near |= {i for i in run if _key(paragraphs[i].size) != top}
     # Sub-heading sizes, largest first, are levels ##, ###, …
     ranks = sorted({_key(paragraphs[i].size) for i in alone}, reverse=True)
     # Next to a headline but in a size the page uses for its sub-headings, a line is one
     # of them (a page title over its first item), not that headline's deck.
-    headings = alone | {
-        i
-        for i, para in enumerate(paragraphs)
-        if display(i) and not headline(i) and _key(para.size) in ranks
-    }
+    headings = alone | {i for i in near if _key(paragraphs[i].size) in ranks}
     out: list[str] = []
     for i, para in enumerate(paragraphs):
         text = " ".join(para.text.split())
-        if para.size / body >= HEADLINE_RATIO:
+        if i in heads:
             text = f"# {text}"
         elif i in headings:
             text = "#" * min(2 + ranks.index(_key(para.size)), 6) + f" {text}"

@@ -48,6 +48,8 @@ WEEKDAYS = "一二三四五六日"
 
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 PAPER_NAME = re.compile(r"^[\u4e00-\u9fff]{2,8}(?:日报|晚报|都市报|商报|时报|早报|快报|周报|新闻)$")
+# A paper's name as a masthead prints it ("…新闻" is also what sections are called).
+MASTHEAD_PAPER = re.compile(r"^[\u4e00-\u9fff]{2,8}(?:日报|晚报|都市报|商报|时报|早报|快报|周报)$")
 PAGE_NO = re.compile(r"^(?:[A-Z]{1,2}\d{1,2}|第?\d{1,2}版|\d{2})$")
 SECTION_NAMES = re.compile(
     r"^(?:要闻|综合|时政|经济|财经|社会|民生|国际|国内|评论|文化|文体|体育|副刊|专版|专题|"
@@ -59,6 +61,13 @@ DATE_FULL = re.compile(
 DATE_YM = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月$")
 DATE_COMPACT = re.compile(r"(?<!\d)(20\d{2}|19\d{2})(\d{2})(\d{2})(?!\d)")
 WEEKDAY_LINE = re.compile(r"^星期([一二三四五六日天])$")
+# A page label: "第A01版：要闻", "A01版：要闻", "第3版", "A01 要闻" (bare, only with a
+# section name, so that "G20 峰会" stays a headline).
+PAGE_LABEL = re.compile(
+    r"^(?:第\s*(?P<p1>[A-Z]{0,2}\d{1,2})\s*版|(?P<p2>[A-Z]{0,2}\d{1,2})\s*版)"
+    r"(?:\s*[:：]?\s*(?P<s1>[\u4e00-\u9fff]{2,6}))?$"
+    r"|^(?P<p3>[A-Z]{1,2}\d{1,2})\s*[:：]?\s*(?P<s3>[\u4e00-\u9fff]{2,4})$"
+)
 BREADCRUMB = re.compile(r"^(?:首页|当前位置[:：]?|您的位置[:：]?)\s*[>＞›»/]")
 
 FURNITURE = re.compile(
@@ -123,6 +132,11 @@ BYLINE = re.compile(
     r"^(?:■\s*\S.*|(?:文|图|文/图|文图|文\s*图)\s*[|｜/:：]\s*\S.*|据新华社.*|"
     r"(?:本报)?(?:全媒体)?(?:见习)?记者\s*[\u4e00-\u9fff]{2,4}(?:\s+[\u4e00-\u9fff]{2,4})*|"
     r"(?:通讯员|特约记者)\s*\S.*)$"
+)
+# A byline by its shape alone, whatever its type: "■湖南日报全媒体记者 刘燕娟", "文|周帙恒".
+SIGNED = re.compile(
+    r"^(?:■\s*\S.{1,40}|(?:文|图|文/图)\s*[|｜/:：]\s*\S.{1,30}|"
+    r"(?:本报)?(?:全媒体)?(?:见习)?记者\s*[\u4e00-\u9fff]{2,4}(?:\s+[\u4e00-\u9fff]{2,4})*)$"
 )
 MEDIA_LINE = re.compile(r"^[\u4e00-\u9fff·]{2,16}(?:客户端|日报|都市报|晚报|新闻网)$")
 # A photo credit: "记者 唐俊 摄", "三湘都市报记者李成辉 摄影报道" (not "启动拍摄").
@@ -226,13 +240,56 @@ def _prepare(text: str) -> list[Line]:
             gap = True
             continue
         m = HEADING.match(s)
-        if m:
+        if m and not is_prose(m.group(2).strip()) and not SIGNED.match(m.group(2).strip()):
             out.append(Line(m.group(2).strip(), level=len(m.group(1)), gap=gap))
+        elif m:
+            # A paragraph of running text in a heading style (a Word user's mistake, a lead
+            # set in display type), or a byline set in bold, is what its shape says.
+            out.append(Line(m.group(2).strip(), gap=gap))
         else:
             for k, p in enumerate(_pieces(s)):
                 out.append(Line(p, gap=gap if k == 0 else False))
         gap = False
     return out
+
+
+_PROSE_END = re.compile(r"。[”’」』)）]*$")
+
+
+def is_prose(s: str) -> bool:
+    """Whether a line styled as a heading is a paragraph of running text: a long
+    sentence ending in 。, or two sentences or more (headlines end in ！ or ？ often)."""
+    if len(s) >= 30 and _PROSE_END.search(s):
+        return True
+    return len(s) >= 40 and len(SENTENCE_PUNCT.findall(s)) >= 2
+
+
+def masthead_pieces(s: str) -> list[str]:
+    """The pieces of a masthead line: cells of a table row, words set apart by spaces."""
+    return [p for p in re.split(r"\s*[|｜]\s*|\s+", s) if p]
+
+
+def is_masthead(s: str) -> bool:
+    """Whether a heading is a masthead: a page label, or only page facts and furniture
+    (paper, date, page, section, issue number…) with the paper's name or the full date
+    among them, whatever style it was set in."""
+    if PAGE_LABEL.match(s):
+        return True
+    pieces = masthead_pieces(s)
+    named = any(MASTHEAD_PAPER.match(p) or DATE_FULL.fullmatch(p) for p in pieces)
+    return named and all(_fact_piece(p) for p in pieces)
+
+
+def _fact_piece(p: str) -> bool:
+    return bool(
+        MASTHEAD_PAPER.match(p)
+        or PAGE_LABEL.match(p)
+        or PAGE_NO.match(p)
+        or SECTION_NAMES.match(p)
+        or DATE_FULL.fullmatch(p)
+        or WEEKDAY_LINE.match(p)
+        or (len(p) <= 30 and FURNITURE.search(p))
+    )
 
 
 def _pieces(s: str) -> list[str]:
@@ -256,13 +313,17 @@ def _classify(lines: list[Line], i: int) -> LineKind:
     ln = lines[i]
     s = ln.text
     if ln.level:
-        return LineKind.HEADING
+        # A masthead in a heading style (the paper's name in Word's Title, a date in
+        # display type) gives page facts, not an article.
+        return LineKind.FURNITURE if is_masthead(s) else LineKind.HEADING
     if FOOTER.match(s):
         return LineKind.FOOTER
     if LABEL.match(s):
         return LineKind.LABEL
     if CONTINUATION.match(s):
         return LineKind.CONTINUATION
+    if PAGE_LABEL.match(s):
+        return LineKind.FURNITURE
     if (m := DATELINE.match(s)) and len(s) > m.end() + 1:
         return LineKind.LEAD
     if len(s) <= 60 and not SENTENCE_PUNCT.search(s) and (kind := _signature(lines, i)):
@@ -575,8 +636,15 @@ def _paragraphs(d: Draft) -> list[Line]:
     return [b for b in d.body if not b.level]
 
 
+# A page's title: a programme or paper in 《》 and the day, "《新闻联播》（20220101）".
+PAGE_TITLE = re.compile(r"^《[^》]{2,12}》\s*[(（]?\s*(?:\d{8}|\d{4}\s*年[^)）]{3,8}日)\s*[)）]?$")
+
+
 def _is_section_title(lines: list[Line], i: int) -> bool:
-    """A heading followed directly by another heading titles a page or section."""
+    """A heading followed directly by another heading titles a page or section; a
+    heading naming a programme and its day titles the page whatever follows it."""
+    if PAGE_TITLE.match(lines[i].text):
+        return True
     nxt = next(
         (ln for ln in lines[i + 1 :] if ln.kind not in (LineKind.FURNITURE, LineKind.LABEL)),
         None,
@@ -650,11 +718,12 @@ def _split_head(head: list[Line]) -> Headline:
     secondary = [False] * len(texts)
     banner = [_is_banner(t) for t in texts]
     for k in range(len(texts)):
-        # Lines printed together with a slogan banner belong to the banner.
-        if not banner[k] and not head[k].gap and k > 0 and banner[k - 1]:
+        # Phrases printed together with a slogan banner belong to the banner.
+        phrases = _is_phrases(texts[k])
+        if phrases and not banner[k] and not head[k].gap and k > 0 and banner[k - 1]:
             banner[k] = True
-        if not banner[k] and k + 1 < len(texts) and banner[k + 1] and not head[k + 1].gap:
-            banner[k] = True
+        if phrases and not banner[k] and k + 1 < len(texts) and banner[k + 1]:
+            banner[k] = not head[k + 1].gap
     for k, t in enumerate(texts):
         if banner[k] or t.startswith("——") or t.endswith((":", "：")) or EVENT_END.search(t):
             secondary[k] = True
@@ -671,6 +740,12 @@ def _split_head(head: list[Line]) -> Headline:
 def _is_banner(text: str) -> bool:
     parts = text.split()
     return len(parts) >= 3 and all(len(p) <= BANNER_PHRASE_MAX for p in parts)
+
+
+def _is_phrases(text: str) -> bool:
+    """Short phrases set apart by spaces ("奋斗百年路 启航新征程"), as a banner's lines are."""
+    parts = text.split()
+    return len(parts) >= 2 and all(len(p) <= 2 + BANNER_PHRASE_MAX for p in parts)
 
 
 def _headline_from_text(body: str, limit: int = 40) -> str:
@@ -734,9 +809,17 @@ def _page_facts(prelude: list[Line], lines: list[Line], drafts: list[Draft]) -> 
     """Newspaper, date, page and section: the masthead's, else a page-title heading's
     (newspaper and date), else the datelines' (newspaper)."""
     texts = [ln.text for ln in prelude]
+    # Failing whole lines, their pieces: a masthead set as a table row, or run into one
+    # line, reads "株洲日报 … 2021年6月 4 星期五 … A02 要闻".
+    pieces = [p for t in texts for p in masthead_pieces(t)]
     page, section = _folio(texts)
+    if page is None:
+        page, section = _folio(pieces)[0], section or _folio(pieces)[1]
     title_paper, title_date = _title_facts(lines)
-    newspaper = next((t for t in texts if PAPER_NAME.match(t)), None) or title_paper
+    # A masthead set as a table row or on one line: "三湘都市报 | 2021年5月8日 | A02 要闻".
+    papers = (p for t in texts for p in masthead_pieces(t) if MASTHEAD_PAPER.match(p))
+    newspaper = next((t for t in texts if PAPER_NAME.match(t)), None) or next(papers, None)
+    newspaper = newspaper or title_paper
     if newspaper is None:
         # No masthead: the paper that most datelines name, e.g. "三湘都市报6月17日讯".
         names = Counter(
@@ -744,13 +827,19 @@ def _page_facts(prelude: list[Line], lines: list[Line], drafts: list[Draft]) -> 
         )
         if names:
             newspaper = names.most_common(1)[0][0]
-    date = _masthead_date(texts) or title_date
+    date = _masthead_date(texts) or _masthead_date(pieces) or title_date
     return Page(newspaper=newspaper, date=date, page=page, section=section)
 
 
 def _folio(texts: list[str]) -> tuple[str | None, str | None]:
     """(page number, section) from the masthead's lines or a web page's breadcrumb."""
     page = section = None
+    for t in texts:
+        # A label on a line of its own, in a table cell, or after the date.
+        cells = [c for c in re.split(r"\s*[|｜]\s*|\s+(?=第)", t) if c]
+        for label in filter(None, map(PAGE_LABEL.match, cells)):
+            page = page or label.group("p1") or label.group("p2") or label.group("p3")
+            section = section or label.group("s1") or label.group("s3")
     for k, t in enumerate(texts):
         if page is None and PAGE_NO.match(t) and not t.isdigit():
             page = t
@@ -805,6 +894,13 @@ def _safe_date(y: int, m: int, d: int) -> dt.date | None:
         return dt.date(y, m, d)
     except ValueError:
         return None
+
+
+def reprint_source(dateline: str | None, newspaper: str | None) -> str | None:
+    """The paper a story's dateline names when it is not the page's own: the source a
+    reprint is attributed to ("株洲日报" for "株洲日报·掌上株洲讯" on a 湖南日报 page)."""
+    paper = _dateline_paper(f"{dateline} ") if dateline else None
+    return paper if paper and paper != newspaper else None
 
 
 def _dateline_paper(lead: str) -> str | None:
@@ -896,7 +992,9 @@ def _assemble(d: Draft, page: Page, today: dt.date | None, index: int) -> Articl
             bylines.insert(0, d.lead.text)
         else:
             dateline, event = found.text, found.event
-            newspaper = found.paper or newspaper
+            # The masthead says whose page this is; a dateline naming another paper
+            # ("株洲日报·掌上株洲讯" on a 湖南日报 page) says where the story came from.
+            newspaper = newspaper or found.paper
             if found.reporter is not None:
                 bylines.insert(0, found.reporter)
             if found.rest:

@@ -15,6 +15,7 @@ import functools
 import io
 import itertools
 import logging
+import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,8 @@ NO_UNICODE = "the PDF's fonts have no Unicode mapping, so its text cannot be rec
 PDFMINER = Package(module="pdfminer", name="pdfminer.six", extra="pdf", kind="PDF")
 
 # Characters further apart than this many of their own widths are in different lines
-# (columns); real column gutters are wider, word spaces narrower.
-_SPLIT_GAP = 1.0
+# (columns); gutters are wider (a narrow one is under a character), word spaces narrower.
+_SPLIT_GAP = 0.7
 # The same character again less than this share of its own width further on is overprint.
 _OVERPRINT = 0.3
 # Wider than this share of a character between two letters is a word space.
@@ -186,8 +187,12 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-# A glyph: (text, x0, y0, x1, y1, size) in PDF coordinates (y grows upwards).
-Glyph = tuple[str, float, float, float, float, float]
+# A glyph: (text, x0, y0, x1, y1, size, bold font) in PDF coordinates (y grows upwards).
+Glyph = tuple[str, float, float, float, float, float, bool]
+
+# Font names of bold faces: "NotoSerifCJKsc-Bold", "SimHei", "FZHTK--GBK1-0" (方正黑体),
+# "STSong-Light,Bold" (a viewer's synthetic bold). Chinese papers set headlines in 黑体.
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|hei|黑|,b$|-b$|w[6-9]$", re.I)
 
 
 def _glyphs(container: Any) -> tuple[list[Glyph], int]:
@@ -203,7 +208,10 @@ def _glyphs(container: Any) -> tuple[list[Glyph], int]:
             if isinstance(item, LTChar):
                 # Rotated text (spine lines, watermarks) is not part of the reading order.
                 if item.upright and item.get_text().strip("\x00"):
-                    found.append((item.get_text(), item.x0, item.y0, item.x1, item.y1, item.size))
+                    bold = _is_bold_font(item.fontname)
+                    found.append(
+                        (item.get_text(), item.x0, item.y0, item.x1, item.y1, item.size, bold)
+                    )
             elif isinstance(item, LTImage):
                 images += 1
             elif isinstance(item, LTContainer):
@@ -213,8 +221,18 @@ def _glyphs(container: Any) -> tuple[list[Glyph], int]:
     return found, images
 
 
+@functools.cache
+def _is_bold_font(name: str) -> bool:
+    # A subset font's name starts with six letters and "+": "ABCDEF+SimHei".
+    return bool(_BOLD_FONT.search(name.partition("+")[2] or name))
+
+
 def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
-    """Characters → lines: same baseline, split where a gap is wider than a character."""
+    """Characters → lines: same baseline, split where a gap is wider than a character.
+
+    A line is bold when most of its characters are in a bold face or drawn twice a hair
+    apart (the poor man's bold of many layout programs).
+    """
     rows: list[list[Glyph]] = []
     for glyph in sorted(glyphs, key=lambda g: (-round(g[2], 1), g[1])):
         if rows and abs(rows[-1][0][2] - glyph[2]) <= 0.3 * glyph[5]:
@@ -225,24 +243,26 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
     for row in rows:
         row.sort(key=lambda g: g[1])
         piece: list[Glyph] = []
+        twice = 0
         for glyph in row:
             if piece:
                 last = piece[-1]
                 width = last[3] - last[1]
                 if glyph[0] == last[0] and glyph[1] - last[1] < _OVERPRINT * width:
+                    twice += 1
                     continue  # drawn twice, a hair apart: a bold or shadow effect
                 gap = glyph[1] - last[3]
                 size_change = abs(glyph[5] - last[5]) > 0.3 * max(glyph[5], last[5])
                 if gap > _SPLIT_GAP * max(glyph[5], last[5]) or size_change:
-                    out.append(_line(piece, page, top))
-                    piece = []
+                    out.append(_line(piece, page, top, twice))
+                    piece, twice = [], 0
             piece.append(glyph)
         if piece:
-            out.append(_line(piece, page, top))
+            out.append(_line(piece, page, top, twice))
     return [ln for ln in out if ln.text.strip()]
 
 
-def _line(glyphs: list[Glyph], page: int, top: float) -> TextLine:
+def _line(glyphs: list[Glyph], page: int, top: float, twice: int = 0) -> TextLine:
     sizes: dict[float, int] = {}
     for g in glyphs:
         sizes[g[5]] = sizes.get(g[5], 0) + 1
@@ -264,4 +284,5 @@ def _line(glyphs: list[Glyph], page: int, top: float) -> TextLine:
         bottom=top - min(g[2] for g in glyphs),
         size=max(sizes, key=lambda s: sizes[s]),
         page=page,
+        bold=2 * (twice + sum(1 for g in glyphs if g[6])) > len(glyphs),
     )

@@ -49,8 +49,12 @@ def _importable() -> bool:
     return True
 
 
-def extract_article(html: str) -> tuple[str, Page] | None:
-    """``(markdown text, page facts)`` of a one-article page, or None if none was found."""
+def extract_article(html: str, headline: str | None = None) -> tuple[str, Page] | None:
+    """``(markdown text, page facts)`` of a one-article page, or None if none was found.
+
+    ``headline`` is the page's own (its one headline element): trafilatura, finding no
+    ``<h1>``, would take the ``<title>``, which names the site or page as often as the story.
+    """
     import trafilatura
 
     try:
@@ -85,7 +89,7 @@ def extract_article(html: str) -> tuple[str, Page] | None:
     blocks = list(_blocks(main))
     if sum(len(b) for b in blocks) < _MIN_CHARS:
         return None
-    title = " ".join((root.get("title") or "").split())
+    title = " ".join((headline or root.get("title") or "").split())
     if title and not any(b.lstrip("#").strip() == title for b in blocks[:3]):
         blocks.insert(0, f"# {title}")
     elif title:

@@ -18,7 +18,7 @@ What the splitter (:func:`watcher.pages.split_page`) gets:
   Subtitle is an ordinary line, which the splitter takes as the headline's subtitle;
 * a headline formatted by hand is a ``#`` heading too: a paragraph with no heading style,
   every non-blank run bold, at least 1.3 times the document's most common font size
-  (counted by characters), at most 40 characters and without a 。;
+  (counted by characters), at most 64 characters and without a 。;
 * a table as one line per row, cells joined by `` | ``, merged cells once, nested tables
   flattened into their cell; a 1×1 table is a frame around text and is read as text;
 * text boxes (newspaper layouts put whole articles in them) after the paragraph that
@@ -74,7 +74,7 @@ RATIO_MIN_BYTES = 1 << 20
 MB = 1 << 20
 
 HEADING_RATIO = 1.3  # a hand-made headline's size against the body text's
-HEADING_MAX_CHARS = 40
+HEADING_MAX_CHARS = 64  # as long as a headline gets (two rows of a banner headline)
 MAX_HEADING_LEVEL = 6
 BODY, SUBTITLE = 0, -1  # paragraph roles besides heading levels 1…6
 WORD_DEFAULT_SIZE = 20  # half-points: Word's size when neither styles nor defaults say
