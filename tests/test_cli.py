@@ -191,8 +191,8 @@ def test_match_jsonl_without_state(run: Run, cfg: Config, tmp_path: Path) -> Non
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["index"] for r in rows] == [0, 1, 2, 3]
     assert [[t["id"] for t in r["topics"]] for r in rows] == [
-        [],
-        ["flood"],
+        ["rural"],
+        ["safety", "flood", "investment"],
         ["urban-renewal", "investment"],
         ["safety"],
     ]
@@ -208,21 +208,22 @@ def test_match_text_explain(run: Run, cfg: Config) -> None:
     _bundled(cfg)
     code, out, _ = run("match", str(cfg.inbox), "--explain", config=cfg.path)
     assert code == 0
-    assert "毛伟明在湘潭暗访检查安全生产工作" in out and "[安全生产检查 25.1]" in out
-    assert "why: (安全生产 OR 风险隐患" in out and "【排查】" in out
-    assert out.rstrip().endswith("26 articles, 10 matched a topic")
+    assert "毛伟明在湘潭暗访检查安全生产工作" in out and "[安全生产检查 97.1]" in out
+    assert "why: anchors: 安全生产 ×9 (headline), 非煤矿山, 危险化学品; context:" in out
+    assert "【风险隐患】" in out
+    assert out.rstrip().endswith("26 articles, 19 matched a topic")
 
 
 def test_scan_records_matches_and_articles_show_topics(run: Run, cfg: Config) -> None:
     _bundled(cfg)
     code, out, _ = run("scan", config=cfg.path)
-    assert out == "scan: 5 new, 0 unchanged, 0 failed; 26 articles added, 10 matched a topic\n"
+    assert out == "scan: 5 new, 0 unchanged, 0 failed; 26 articles added, 19 matched a topic\n"
     code, out, _ = run("articles", "--format", "jsonl", config=cfg.path)
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     tagged = {r["headline"][:6]: [t["id"] for t in r["topics"]] for r in rows if r["topics"]}
     assert tagged["133大片区"] == ["urban-renewal", "investment"]
-    assert len(tagged) == 10
+    assert len(tagged) == 19
 
 
 def test_check_reports_watchlist_problems(run: Run, cfg: Config) -> None:

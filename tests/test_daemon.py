@@ -302,10 +302,11 @@ def test_a_broken_watchlist_keeps_the_last_good_one_until_fixed(env: Env) -> Non
     assert f"{safety}:3:1: YAML syntax error" in env.log_text()
     env.drop_seeds()
     wait_until("matches", lambda: env.count(
-        "SELECT count(*) FROM matches WHERE topic_id = 'safety'") == 1, 30)  # fmt: skip
-    # Fixed, with a new query: the new version is used and stored articles re-matched.
-    safety.write_text(good.replace("min_score: 5", "min_score: 1"), encoding="utf-8")
+        "SELECT count(*) FROM matches WHERE topic_id = 'safety'") == 2, 30)  # fmt: skip
+    # Fixed, with a threshold: the new version is used and stored articles re-matched
+    # (the flood-season tour that mentions safety scores under 50).
+    safety.write_text(good + "min_score: 50\n", encoding="utf-8")
     wait_until("the reload", lambda: "configuration fixed" in env.log_text(), 20)
     wait_until("re-matching", lambda: env.count(
-        "SELECT count(*) FROM matches WHERE topic_id = 'safety'") > 1, 30)  # fmt: skip
+        "SELECT count(*) FROM matches WHERE topic_id = 'safety'") == 1, 30)  # fmt: skip
     assert env.stop(proc) == 0

@@ -94,8 +94,8 @@ def test_server_down_leaves_it_pending_then_it_is_delivered_once(
         [mail] = smtp.wait_for(1)
         msg = mail.message
         assert msg["Subject"] == (
-            "【watcher】2026年11月21日 日报：安全生产检查 1 · 城市更新 1 · 防汛抗洪 1 · "
-            "乡村振兴 3 · 招商引资与重大项目 5"
+            "【watcher】2026年11月21日 日报：安全生产检查 2 · 城市更新 4 · 防汛抗洪 2 · "
+            "乡村振兴 8 · 招商引资与重大项目 11"
         )
         text = msg.get_body(preferencelist=("plain",)).get_content()
         html = msg.get_body(preferencelist=("html",)).get_content()
@@ -126,7 +126,7 @@ def test_a_failing_webhook_never_blocks_email_and_is_retried(
         body = second.json
         assert first.json == body  # the retry sends the same message under the same key
         assert first.headers["idempotency-key"] == second.headers["idempotency-key"]
-        assert body["title"].startswith("【watcher】2026年11月21日 日报：安全生产检查 1")
+        assert body["title"].startswith("【watcher】2026年11月21日 日报：安全生产检查 2")
         assert "毛伟明在湘潭暗访检查安全生产工作" in body["markdown"]
         assert "城市更新" not in body["title"]  # routed: only the safety topic
         assert len(smtp.mails) == 1

@@ -107,16 +107,16 @@ def test_each_matched_article_is_in_exactly_one_digest(
         d1, new = pipeline.produce_digest(
             cfg, store, topics, day1, clock=lambda: T0 + dt.timedelta(hours=2)
         )
-        assert new and d1.total == 11 and d1.since is None  # one story is under two topics
-        assert [s.count for s in d1.sections] == [1, 1, 1, 3, 5]
+        assert new and d1.total == 27 and d1.since is None  # 19 articles, some under two topics
+        assert [s.count for s in d1.sections] == [2, 4, 2, 8, 11]
         safety = d1.sections[0].items[0]
         assert safety.headline.startswith("毛伟明在湘潭暗访检查安全生产工作")
         urban = d1.sections[1].items[0]
         assert urban.other_topics == ("招商引资与重大项目",)
         assert d1.stats.documents == 5 and d1.stats.articles == 26
         assert d1.subject == (
-            "【watcher】2026年11月21日 日报：安全生产检查 1 · 城市更新 1 · 防汛抗洪 1 · "
-            "乡村振兴 3 · 招商引资与重大项目 5"
+            "【watcher】2026年11月21日 日报：安全生产检查 2 · 城市更新 4 · 防汛抗洪 2 · "
+            "乡村振兴 8 · 招商引资与重大项目 11"
         )
         # Asking again gives the stored digest, even after more articles arrive.
         page = SEEDS / "000_a9c89bb65670a872.txt"
@@ -132,11 +132,11 @@ def test_each_matched_article_is_in_exactly_one_digest(
             cfg, store, topics, day2, clock=lambda: later + dt.timedelta(days=1)
         )
         assert d2.since == d1.produced_at
-        assert d2.total == 4  # the later copy's flood, urban, investment and safety stories
+        assert d2.total == 7  # the later copy's four stories: 1 + 3 + 2 + 1 topics
         assert d2.stats.documents == 1
         trend = d2.sections[3].trend
-        assert len(trend) == 14 and trend[-2:] == (3, 0)
-        assert d2.sections[3].average == 3.0
+        assert len(trend) == 14 and trend[-2:] == (8, 1)
+        assert d2.sections[3].average == 8.0
 
 
 def test_reprints_collapse_into_one_item_with_also_in(
@@ -156,9 +156,11 @@ def test_reprints_collapse_into_one_item_with_also_in(
     with Store(cfg.state) as store:
         pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: T0)
         d, _ = pipeline.produce_digest(cfg, store, topics, dt.date(2026, 11, 21), clock=lambda: T0)
-    (item,) = d.sections[0].items
-    assert d.sections[0].count == 1
-    assert item.newspaper == "三湘都市报" and item.also_in == ("株洲日报 A03",)
+    item = d.sections[0].items[0]  # the inspection; a flood-season tour mentions safety too
+    assert item.headline.startswith("毛伟明在湘潭暗访检查安全生产工作")
+    assert d.sections[0].count == 2
+    # Scored on salience, the shorter reprint leads its group; the original is "also in".
+    assert (item.newspaper, item.also_in) == ("株洲日报", ("三湘都市报",))
 
 
 def test_digest_round_trips_through_json(
@@ -223,7 +225,7 @@ def test_max_per_topic_counts_the_rest(
         pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: T0)
         d, _ = pipeline.produce_digest(cfg, store, topics, dt.date(2026, 11, 21), clock=lambda: T0)
     invest = d.sections[4]
-    assert (len(invest.items), invest.more, invest.count) == (2, 3, 5)
+    assert (len(invest.items), invest.more, invest.count) == (2, 9, 11)
     scores = [i.score for i in invest.items]
     assert scores == sorted(scores, reverse=True)
 

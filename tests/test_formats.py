@@ -173,8 +173,8 @@ def test_a_mixed_inbox_gives_the_digest_of_the_text_pages(
 ) -> None:
     want = _shown(_text_digest(make_config, tmp_path, documents, segmenter))
     assert want[0][0] == (
-        "【watcher】2026年11月21日 日报：安全生产检查 1 · 城市更新 1 · 防汛抗洪 1 · "
-        "乡村振兴 3 · 招商引资与重大项目 5"
+        "【watcher】2026年11月21日 日报：安全生产检查 2 · 城市更新 4 · 防汛抗洪 2 · "
+        "乡村振兴 8 · 招商引资与重大项目 11"
     )
     seeds = [p.name.removesuffix(".txt") for p in seed_files()]
     # Each page in another format, twice over, so every format carries every kind of page.

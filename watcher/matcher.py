@@ -4,6 +4,22 @@ The fast path: one Aho-Corasick pass over an article's folded text finds every
 occurrence of every term of every topic. Most articles hit nothing and are
 done after that pass. Only topics with a candidate hit are evaluated, and only
 their word terms are verified with jieba, in a window around each hit.
+
+What a topic asks of an article, per *story* — the article, or each sub-story of
+a roundup (国内联播快讯, 简讯 …), see :func:`stories`:
+
+0. it is an article (photo captions and advertisements never match);
+1. its query holds there (a topic written with anchors and context only: one of
+   their terms occurs), and its exclusion does not;
+2. for a topic with anchors or context: an anchor occurs, or two different
+   context terms occur in one paragraph, or one context term occurs in the
+   headline (a sub-story's title counts) or the lead (an article's first sentence);
+3. it names one of the topic's regions (anywhere in the article), and
+4. its score reaches ``min_score``.
+
+The score (0–100) measures salience, not counts; see :func:`salience` and
+:func:`score`. An occurrence inside a longer term of the same topic counts for
+the longer term only (隐患 inside 安全隐患, 投资 inside 总投资).
 """
 
 from __future__ import annotations
@@ -21,14 +37,161 @@ from watcher.models import Article, Match, TermHit
 from watcher.segment import Segmenter, fold
 from watcher.watchlists import Topic
 
-TITLE_WEIGHT = 3.0  # a hit in the headline counts as three in the body
-SATURATION = 3.0  # a term's contribution stops growing at 3× its weight
+# --- the score -------------------------------------------------------------------------
+
+HEADLINE = 0.6  # a term in the headline: 60 % of its salience at once
+LEAD = 0.35  # in the lead (the first sentence, at most LEAD_CHARS)
+DENSITY = 3.0  # body hits per 1,000 characters that give a term 1 − 1/e of its salience
+MIN_CHARS = 300  # shorter stories are measured as if this long: two hits in 80 characters
+# are not ten times the evidence of two in 800
+ANCHOR = 0.8  # what a fully salient anchor contributes (before boosts)
+CONTEXT = 0.4  # what a fully salient context term contributes
+LEAD_CHARS = 150
+CONTEXT_WINDOW = 120  # two context terms this close (characters between them) count
+
 SNIPPET_CHARS = 120
 SENTENCE_END = re.compile(r"[。！？!?；;\n]")
+_LEAD_END = re.compile(r"[。！？!?]")
+# Roundups: several short stories under one headline.
+ROUNDUP = re.compile(r"快讯|简讯|短讯|速览|速递|简报|集锦")
+_NUMBERED = re.compile(r"\s*(（\d{1,2}）|\(\d{1,2}\)|\d{1,2}[、.．]\D|[①-⑳])")
+_TITLE_LINE_CHARS = 40  # a roundup line this short without a full stop titles the next one
+_UNPUNCTUATED = re.compile(r"[^。！？!?；;…”」』）)]$")
+_DATELINE_CHARS = 30  # a first line this short ending in a colon (央视网消息（新闻联播）：)
+
+
+def salience(headline: bool, lead: bool, body_hits: int, chars: int) -> float:
+    """How strongly one term marks a story, 0–1.
+
+    ``1 − (1 − HEADLINE)^headline × (1 − LEAD)^lead × exp(−density / DENSITY)``,
+    density = body hits per 1,000 characters of the story (at least ``MIN_CHARS``
+    long). A headline or lead hit weighs more than any number of repetitions deep in
+    the text, and a term saturates: its hundredth hit adds almost nothing.
+    """
+    density = 1000.0 * body_hits / max(chars, MIN_CHARS)  # chars: spaces not counted
+    rest = (1 - HEADLINE) ** headline * (1 - LEAD) ** lead * math.exp(-density / DENSITY)
+    return 1.0 - rest
+
+
+def weight(role: str, boost: float = 1.0) -> float:
+    """What a fully salient term contributes: ANCHOR or CONTEXT, raised by a boost
+    as independent evidence would be (``1 − (1 − w)^boost``), so it stays below 1."""
+    base = ANCHOR if role == "anchor" else CONTEXT
+    return 1.0 - (1.0 - base) ** boost
+
+
+def score(contributions: Iterable[float]) -> float:
+    """0–100 from each counted term's weight × salience (each below 1):
+    ``100 × (1 − Π (1 − c))`` — every term adds, none can pass 100."""
+    rest = 1.0
+    for c in contributions:
+        rest *= 1.0 - c
+    return 100.0 * (1.0 - rest)
+
+
+# --- the article as the matcher sees it -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Story:
+    """A stretch of an article that is matched on its own: the whole article, or one
+    sub-story of a roundup. Ranges are in the matcher's haystack (headline, a line
+    break, body)."""
+
+    number: int  # 0: the whole article; 1, 2 …: sub-stories of a roundup
+    heads: tuple[tuple[int, int], ...]  # headline, and a sub-story's title line
+    body: tuple[int, int]
+    lead: tuple[int, int]  # empty for sub-stories: their title is their lead
+    paragraphs: tuple[int, ...]  # where each paragraph of the body starts
+
+    def contains(self, start: int, end: int) -> bool:
+        return (self.body[0] <= start and end <= self.body[1]) or self.in_head(start, end)
+
+    def in_head(self, start: int, end: int) -> bool:
+        return any(s <= start and end <= e for s, e in self.heads)
+
+    def in_lead(self, start: int) -> bool:
+        return self.lead[0] <= start < self.lead[1]
+
+    def paragraph(self, start: int) -> int:
+        """-1 for the headline and title, else the index of the body paragraph."""
+        if self.in_head(start, start + 1):
+            return -1
+        return bisect.bisect_right(self.paragraphs, start) - 1
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of each non-blank line of ``text[start:end]``."""
+    out = []
+    pos = start
+    for line in text[start:end].split("\n"):
+        if line.strip():
+            out.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return out
+
+
+def stories(headline: str, body: str) -> list[Story]:
+    """The stories of an article: itself, or — for a roundup (a headline such as
+    国内联播快讯, 简讯) with two or more — its sub-stories.
+
+    A sub-story is a paragraph, with the short unpunctuated line above it as its
+    title; where paragraphs are numbered (（1）, (2), 3、, ④) a sub-story runs
+    from one number to the next. A first line such as 央视网消息（新闻联播）： is
+    no story. Offsets are in ``headline + "\\n" + body``.
+    """
+    split = len(headline) + 1
+    end = split + len(body)
+    text = headline + "\n" + body
+    lines = _lines(text, split, end)
+    if lines and _is_dateline(text[lines[0][0] : lines[0][1]]):
+        first_body = lines[1][0] if len(lines) > 1 else end
+        lines = lines[1:]
+    else:
+        first_body = split
+    whole = Story(
+        0, ((0, len(headline)),), (split, end), _lead(text, first_body, end),
+        tuple(s for s, _ in lines) or (split,),
+    )  # fmt: skip
+    if not ROUNDUP.search(headline):
+        return [whole]
+    numbered = sum(1 for s, e in lines if _NUMBERED.match(text, s, e)) >= 2
+    groups: list[tuple[tuple[int, int] | None, list[tuple[int, int]]]] = []
+    title: tuple[int, int] | None = None
+    for s, e in lines:
+        line = text[s:e].strip()
+        if len(line) <= _TITLE_LINE_CHARS and _UNPUNCTUATED.search(line):
+            title = (s, e)
+            continue
+        if numbered and groups and not _NUMBERED.match(text, s, e) and title is None:
+            groups[-1][1].append((s, e))  # an unnumbered paragraph goes on with its story
+            continue
+        groups.append((title, [(s, e)]))
+        title = None
+    if len(groups) < 2:
+        return [whole]
+    out = []
+    for n, (title, paragraphs) in enumerate(groups, 1):
+        heads = ((0, len(headline)),) + ((title,) if title else ())
+        start, stop = paragraphs[0][0], paragraphs[-1][1]
+        out.append(Story(n, heads, (start, stop), (start, start), tuple(s for s, _ in paragraphs)))
+    return out
+
+
+def _is_dateline(line: str) -> bool:
+    line = line.strip()
+    return len(line) <= _DATELINE_CHARS and line.endswith(("：", ":"))
+
+
+def _lead(text: str, start: int, end: int) -> tuple[int, int]:
+    """The first sentence of a body, at most LEAD_CHARS long."""
+    stop = min(end, start + LEAD_CHARS)
+    m = _LEAD_END.search(text, start, stop)
+    return (start, m.end() if m else stop)
 
 
 class _Text:
-    """An article's headline and body, folded; sentence boundaries on demand."""
+    """An article's headline and body, folded; sentences and stories on demand."""
 
     def __init__(self, article: Article) -> None:
         self.title = article.headline
@@ -37,6 +200,7 @@ class _Text:
         self.folded = fold(self.title + "\n" + self.body)
         self.split = len(self.title) + 1
         self._ends: list[int] | None = None
+        self._stories: list[Story] | None = None
 
     def field(self, start: int) -> tuple[str, int]:
         """(field, offset within it) of a haystack offset."""
@@ -47,6 +211,28 @@ class _Text:
             self._ends = [m.end() for m in SENTENCE_END.finditer(self.folded)]
         return bisect.bisect_right(self._ends, start)
 
+    @property
+    def stories(self) -> list[Story]:
+        if self._stories is None:
+            self._stories = stories(self.title, self.body)
+        return self._stories
+
+    @property
+    def roundup(self) -> bool:
+        return ROUNDUP.search(self.title) is not None
+
+
+# --- compiled topics ----------------------------------------------------------------------
+
+
+Entry = rules.Term | rules.Near  # an anchor or context entry: a term, or two terms NEAR
+
+
+def entry_key(entry: Entry) -> str:
+    """How an entry is named in counts and the why-line: as the query language
+    prints it (a plain word as itself)."""
+    return rules.to_text(entry)
+
 
 @dataclass(frozen=True)
 class _Compiled:
@@ -54,7 +240,11 @@ class _Compiled:
 
     topic: Topic
     positive: tuple[rules.Term, ...]  # terms that must be present (not under NOT)
+    vocabulary: tuple[Entry, ...]  # what is counted: anchors and context
+    roles: dict[str, str]  # entry key → "anchor" | "context"
     keys: frozenset[str]  # folded texts of the positive terms
+    anchor_keys: tuple[tuple[str, ...], ...]  # folded texts of each anchor's terms
+    context_keys: tuple[tuple[str, ...], ...]
     places: tuple[str, ...]  # folded place names
     possible: Callable[[set[tuple[str, str]]], bool]  # the query on candidates alone
     clauses: tuple[frozenset[tuple[str, str]], ...] | None  # the same test in CNF
@@ -70,17 +260,14 @@ class Matcher:
         self._compiled: list[_Compiled] = []
         patterns: set[str] = set()
         for topic in self.topics:
-            nodes = [topic.query] + ([topic.exclude] if topic.exclude else [])
-            for node in nodes:
-                for term in rules.terms(node):
-                    patterns.add(self._folded(term.text))
-            positive = tuple(rules.positive_terms(topic.query))
-            places = tuple(self._folded(p) for p in topic.places)
-            patterns.update(places)
-            keys = frozenset(self._folded(t.text) for t in positive)
-            possible = _upper_bound(topic.query, self._folded)
-            clauses = _cnf(topic.query, self._folded)
-            self._compiled.append(_Compiled(topic, positive, keys, places, possible, clauses))
+            c = self._compile(topic)
+            patterns.update(self._folded(t.text) for t in rules.terms(topic.query))
+            if topic.exclude is not None:
+                patterns.update(self._folded(t.text) for t in rules.terms(topic.exclude))
+            for entry in c.vocabulary + topic.ignore:
+                patterns.update(self._folded(t.text) for t in rules.terms(entry))
+            patterns.update(c.places)
+            self._compiled.append(c)
         # Which topics a pattern can wake up, so an article only visits those:
         # (topic, clause) postings for topics whose test is in CNF, plain
         # topic lists for the others.
@@ -88,17 +275,45 @@ class Matcher:
         self._index: dict[str, list[int]] = {}
         for n, c in enumerate(self._compiled):
             if c.clauses is None:
-                for key in c.keys:
-                    self._index.setdefault(key, []).append(n)
+                for pattern in c.keys:
+                    self._index.setdefault(pattern, []).append(n)
                 continue
             for ci, clause in enumerate(c.clauses):
-                for key in clause:
-                    self._postings.setdefault(key, []).append((n, ci))
+                for posting in clause:
+                    self._postings.setdefault(posting, []).append((n, ci))
         self._patterns = sorted(patterns)
         self._automaton = (
             ahocorasick_rs.AhoCorasick(self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
             if self._patterns
             else None
+        )
+
+    def _compile(self, topic: Topic) -> _Compiled:
+        positive = tuple(rules.positive_terms(topic.query))
+        vocabulary: tuple[Entry, ...]
+        if topic.anchors or topic.context:
+            vocabulary = tuple(dict.fromkeys(topic.anchors + topic.context))
+            roles = {entry_key(e): "anchor" for e in topic.anchors}
+            roles.update({entry_key(e): "context" for e in topic.context})
+        else:
+            # A query-only topic: every term it requires is as good as an anchor.
+            vocabulary = positive
+            roles = {entry_key(t): "anchor" for t in positive}
+
+        def keys_of(entries: Sequence[Entry]) -> tuple[tuple[str, ...], ...]:
+            return tuple(tuple(self._folded(t.text) for t in rules.terms(e)) for e in entries)
+
+        return _Compiled(
+            topic=topic,
+            positive=positive,
+            vocabulary=vocabulary,
+            roles=roles,
+            keys=frozenset(self._folded(t.text) for t in positive),
+            anchor_keys=keys_of(topic.anchors),
+            context_keys=keys_of(topic.context),
+            places=tuple(self._folded(p) for p in topic.places),
+            possible=_upper_bound(topic.query, self._folded),
+            clauses=_cnf(topic.query, self._folded),
         )
 
     def _folded(self, text: str) -> str:
@@ -107,8 +322,12 @@ class Matcher:
         return self._fold[text]
 
     def match(self, article: Article) -> list[Match]:
-        """The topics this article belongs to, in watchlist order."""
-        if self._automaton is None:
+        """The topics this article belongs to, in watchlist order.
+
+        Only articles: a photo caption or an advertisement (a public-service banner
+        of the 安委办 included) is nobody's topic.
+        """
+        if self._automaton is None or article.kind != "article":
             return []
         text = _Text(article)
         found: dict[str, list[tuple[int, int]]] = {}
@@ -121,8 +340,8 @@ class Matcher:
         present = {("any", k) for k in found}
         present |= {("title", k) for k, occ in found.items() if occ[0][0] < text.split}
         satisfied: dict[int, set[int]] = {}
-        for key in present:
-            for n, ci in self._postings.get(key, ()):
+        for posting in present:
+            for n, ci in self._postings.get(posting, ()):
                 satisfied.setdefault(n, set()).add(ci)
         candidates = {
             n
@@ -136,10 +355,28 @@ class Matcher:
         run = _Run(self, text, found)
         matches = []
         for n in sorted(candidates):
-            m = run.match_topic(self._compiled[n])
+            c = self._compiled[n]
+            if not run.could_count(c):
+                continue
+            m = run.match_topic(c)
             if m is not None:
                 matches.append(m)
         return matches
+
+
+@dataclass(frozen=True)
+class _Occ:
+    """A verified occurrence of a counted entry, in haystack offsets."""
+
+    term: str  # the entry's key
+    start: int
+    end: int
+    parts: tuple[tuple[int, int], ...] = ()  # a NEAR entry: where its two terms are
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """What to mark: the term, or a NEAR entry's two terms."""
+        return self.parts or ((self.start, self.end),)
 
 
 class _Run:
@@ -150,7 +387,7 @@ class _Run:
         self.text = text
         self.found = found
         self.checked: dict[tuple[int, int], bool] = {}
-        self.verified: dict[tuple[str, str, str], list[rules.Hit]] = {}
+        self.verified: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
 
     def is_word(self, start: int, end: int) -> bool:
         key = (start, end)
@@ -158,73 +395,217 @@ class _Run:
             self.checked[key] = self.m.segmenter.is_word_at(self.text.folded, start, end)
         return self.checked[key]
 
-    def occurrences(self, term: rules.Term) -> list[tuple[str, int, int, int]]:
-        """Candidate occurrences of a term (unverified): (field, start, end, offset)."""
-        out = []
-        for start, end in self.found.get(self.m._folded(term.text), ()):
-            name, base = self.text.field(start)
-            if term.field == "title" and name != "title":
-                continue
-            out.append((name, start, end, base))
-        return out
-
-    def hits(self, term: rules.Term) -> list[rules.Hit]:
-        """Verified hits of a term (words checked with jieba; phrases as found)."""
+    def spans(self, term: rules.Term) -> list[tuple[int, int]]:
+        """Verified occurrences of a term in haystack offsets (words checked with jieba)."""
         key = (term.text, term.kind, term.field)
         if key not in self.verified:
             self.verified[key] = [
-                rules.Hit(name, start - base, end - base, self.text.sentence(start))
-                for name, start, end, base in self.occurrences(term)
-                if term.kind == "phrase" or self.is_word(start, end)
+                (s, e)
+                for s, e in self.found.get(self.m._folded(term.text), ())
+                if (term.field != "title" or s < self.text.split)
+                and (term.kind == "phrase" or self.is_word(s, e))
             ]
         return self.verified[key]
 
+    def ignored(self, topic: Topic) -> list[tuple[int, int]]:
+        """Verified occurrences of the words the topic ignores."""
+        return [span for term in topic.ignore for span in self.spans(term)]
+
+    def hits_in(
+        self, story: Story, ignored: Sequence[tuple[int, int]] = ()
+    ) -> Callable[[rules.Term], list[rules.Hit]]:
+        """The hit source rules.evaluate asks, limited to one story, without what lies
+        inside an ignored word."""
+
+        def hits(term: rules.Term) -> list[rules.Hit]:
+            out = []
+            for s, e in self.spans(term):
+                if story.contains(s, e) and not _inside(s, e, ignored):
+                    name, base = self.text.field(s)
+                    out.append(rules.Hit(name, s - base, e - base, self.text.sentence(s)))
+            return out
+
+        return hits
+
+    def could_count(self, c: _Compiled) -> bool:
+        """The anchor/context rule on unverified occurrences: False only where no story
+        can satisfy it, so most context-only candidates end here without jieba."""
+        if not c.anchor_keys and not c.context_keys:
+            return True
+        if any(all(k in self.found for k in keys) for keys in c.anchor_keys):
+            return True
+        present = [keys for keys in c.context_keys if all(k in self.found for k in keys)]
+        if len(present) >= 2 or self.text.roundup:
+            return True
+        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS
+        return any(s < limit for keys in present for k in keys for s, _ in self.found[k])
+
     def match_topic(self, c: _Compiled) -> Match | None:
         topic = c.topic
-        if topic.min_score > 0 and _score(topic, self._raw_counts(c)) < topic.min_score:
-            return None  # even if every candidate were a word, too weak
-        if not rules.evaluate(topic.query, self.hits):
-            return None
-        if topic.exclude is not None and rules.evaluate(topic.exclude, self.hits):
-            return None
         if c.places and not any(
             self.is_word(s, e) for p in c.places for s, e in self.found.get(p, ())
         ):
             return None
-        every: list[TermHit] = []
-        for term in c.positive:
-            if not any(t.term == term.text for t in every):
-                every += [TermHit(term.text, h.field, h.start, h.end) for h in self.hits(term)]
-        # 投资 inside 总投资, 隐患 inside 风险隐患: one occurrence counts once, for
-        # the longer term.
-        term_hits = [h for h in every if not _covered(h, every)]
-        counts: dict[str, tuple[int, int]] = {}
-        for h in term_hits:
-            title, body = counts.get(h.term, (0, 0))
-            counts[h.term] = (title + (h.field == "title"), body + (h.field == "body"))
-        score = _score(topic, counts)
-        if score < topic.min_score:
+        ignored = self.ignored(topic)
+        occs = [o for o in self._counted(c) if not _inside(o.start, o.end, ignored)]
+        best: tuple[float, Story, list[_Occ], list[float]] | None = None
+        for story in self.text.stories:
+            inside = [o for o in occs if story.contains(o.start, o.end)]
+            if not inside:
+                continue
+            hits = self.hits_in(story, ignored)
+            if not rules.evaluate(topic.query, hits):
+                continue
+            if topic.exclude is not None and rules.evaluate(topic.exclude, hits):
+                continue
+            if (topic.anchors or topic.context) and not _on_topic(c, story, inside):
+                continue
+            values = self._salience(c, story, inside)
+            total = score(values.values())
+            if best is None or total > best[0]:
+                best = (total, story, inside, list(values.values()))
+        if best is None or best[0] < topic.min_score:
             return None
-        snippet, marks = _snippet(self.text.body, [h for h in term_hits if h.field == "body"])
+        total, story, inside, _ = best
+        return self._match(c, story, inside, total, ignored)
+
+    def _counted(self, c: _Compiled) -> list[_Occ]:
+        """Verified occurrences of the topic's counted terms, those inside a longer
+        one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
+        every = [
+            _Occ(entry_key(term), s, e)
+            for term in c.vocabulary
+            if isinstance(term, rules.Term) and self.m._folded(term.text) in self.found
+            for s, e in self.spans(term)
+        ]
+        every = list(dict.fromkeys(every))
+        single = [o for o in every if not _covered(o, every)]
+        # A NEAR entry occurs where its two terms do, near enough: one occurrence per
+        # pair, marked at both terms, neither covering nor covered by anything.
+        pairs = [
+            _Occ(entry_key(entry), min(a[0], b[0]), max(a[1], b[1]), (a, b))
+            for entry in c.vocabulary
+            if isinstance(entry, rules.Near)
+            for a, b in self.near_pairs(entry)
+        ]
+        return single + pairs
+
+    def near_pairs(self, entry: rules.Near) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """Verified occurrences of both terms of a NEAR entry that are near each other."""
+        out = []
+        for a in self.spans(entry.left):
+            for b in self.spans(entry.right):
+                first, second = sorted((a, b))
+                if first[1] > second[0] or (first[0] < self.text.split) != (
+                    second[0] < self.text.split
+                ):
+                    continue  # one occurrence, or one in the headline and one in the body
+                if entry.distance is None:
+                    ok = self.text.sentence(first[0]) == self.text.sentence(second[0])
+                else:
+                    ok = second[0] - first[1] <= entry.distance
+                if ok:
+                    out.append((a, b))
+        return out
+
+    def _salience(self, c: _Compiled, story: Story, inside: list[_Occ]) -> dict[str, float]:
+        """Each counted term's weight × salience in one story."""
+        # Characters of text, not of layout: a PDF's line breaks change no score.
+        stretch = self.text.folded[story.body[0] : story.body[1]]
+        chars = len(stretch) - sum(1 for ch in stretch if ch.isspace())
+        out: dict[str, float] = {}
+        for term in dict.fromkeys(o.term for o in inside):
+            mine = [o for o in inside if o.term == term]
+            head = any(story.in_head(o.start, o.end) for o in mine)
+            lead = any(story.in_lead(o.start) for o in mine)
+            body = sum(1 for o in mine if not story.in_head(o.start, o.end))
+            out[term] = weight(c.roles[term], c.topic.weight(term)) * salience(
+                head, lead, body, chars
+            )
+        return out
+
+    def _match(
+        self,
+        c: _Compiled,
+        story: Story,
+        inside: list[_Occ],
+        total: float,
+        ignored: Sequence[tuple[int, int]],
+    ) -> Match:
+        topic = c.topic
+        values = self._salience(c, story, inside)
+        counts: dict[str, int] = {}
+        for o in sorted(inside, key=lambda o: (o.start, o.end)):
+            counts[o.term] = counts.get(o.term, 0) + 1
+        order = {entry_key(t): n for n, t in enumerate(c.vocabulary)}
+        terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
+        hits = []
+        for o in inside:
+            for s, e in o.spans:
+                name, base = self.text.field(s)
+                hits.append(TermHit(o.term, name, s - base, e - base))
+        hits.sort(key=lambda h: (h.field != "title", h.start))
+        strongest = max(values, key=lambda t: (c.roles[t] == "anchor", values[t]))
+        snippet, marks = _snippet(self.text, story, inside, c.roles, strongest)
         return Match(
             topic_id=topic.id,
             topic_version=topic.version,
-            score=round(score, 3),
-            terms=tuple((t, a + b) for t, (a, b) in counts.items()),
-            hits=tuple(sorted(term_hits, key=lambda h: (h.field != "title", h.start))),
-            clause=rules.explain(topic.query, self.hits) or rules.to_text(topic.query),
+            score=round(total, 1),
+            terms=terms,
+            hits=tuple(hits),
+            clause=self._why(c, story, terms, inside, ignored),
             snippet=snippet,
             marks=marks,
         )
 
-    def _raw_counts(self, c: _Compiled) -> dict[str, tuple[int, int]]:
-        counts: dict[str, tuple[int, int]] = {}
-        for term in c.positive:
-            occ = self.occurrences(term)
-            if occ and term.text not in counts:
-                title = sum(1 for o in occ if o[0] == "title")
-                counts[term.text] = (title, len(occ) - title)
-        return counts
+    def _why(
+        self,
+        c: _Compiled,
+        story: Story,
+        terms: tuple[tuple[str, int], ...],
+        inside: list[_Occ],
+        ignored: Sequence[tuple[int, int]],
+    ) -> str:
+        """The anchor and context terms that counted (a query-only topic: the clause
+        that fired), with the sub-story they are in."""
+        where = f"sub-story {story.number}: " if story.number else ""
+        if not (c.topic.anchors or c.topic.context):
+            hits = self.hits_in(story, ignored)
+            return where + (rules.explain(c.topic.query, hits) or rules.to_text(c.topic.query))
+
+        def show(term: str, n: int) -> str:
+            head = any(o.term == term and story.in_head(o.start, o.end) for o in inside)
+            return term + (f" ×{n}" if n > 1 else "") + (" (headline)" if head else "")
+
+        parts = []
+        for role, label in (("anchor", "anchors"), ("context", "context")):
+            shown = [show(t, n) for t, n in terms if c.roles[t] == role]
+            if shown:
+                parts.append(f"{label}: {', '.join(shown)}")
+        return where + "; ".join(parts)
+
+
+def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
+    """An anchor; or one context term in the headline or lead (unless the topic says
+    ``lead_context: false``); or two different context terms, close together (at most
+    CONTEXT_WINDOW characters apart) or one of them in the headline or lead."""
+    context = sorted((o for o in inside if c.roles[o.term] == "context"), key=lambda o: o.start)
+    if len(context) < len(inside):
+        return True  # an anchor
+    leading = any(story.in_head(o.start, o.end) or story.in_lead(o.start) for o in context)
+    if leading and c.topic.lead_context:
+        return True
+    if len({o.term for o in context}) < 2:
+        return False
+    if leading:
+        return True
+    for i, o in enumerate(context):
+        for other in context[i + 1 :]:
+            if other.start - o.end > CONTEXT_WINDOW:
+                break
+            if other.term != o.term:
+                return True
+    return False
 
 
 def _upper_bound(
@@ -267,7 +648,7 @@ def _cnf(
         return ()
     if isinstance(node, rules.Near):
         node = rules.And((node.left, node.right))
-    parts = [_cnf(c, folded) for c in node.children]  # type: ignore[union-attr]
+    parts = [_cnf(c, folded) for c in node.children]
     if any(p is None for p in parts):
         return None
     if isinstance(node, rules.And):
@@ -284,62 +665,93 @@ def _cnf(
     return tuple(combos)
 
 
-def _score(topic: Topic, counts: dict[str, tuple[int, int]]) -> float:
-    """Σ over distinct terms: weight × min(1 + ln(tf), 3), tf = 3 × title hits + body hits."""
-    score = 0.0
-    for term, (title, body) in counts.items():
-        tf = TITLE_WEIGHT * title + body
-        if tf > 0:
-            score += topic.weight(term) * min(1.0 + math.log(tf), SATURATION)
-    return score
+def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
+    """Does [start, end) lie within one of ``spans`` (and is it not that span itself)?"""
+    return any(s <= start and end <= e and (s, e) != (start, end) for s, e in spans)
 
 
-def _covered(h: TermHit, hits: Sequence[TermHit]) -> bool:
+def _covered(o: _Occ, occs: Sequence[_Occ]) -> bool:
     """Is this occurrence part of a longer term's occurrence?"""
     return any(
-        g.field == h.field
-        and g.start <= h.start
-        and h.end <= g.end
-        and g.end - g.start > h.end - h.start
-        for g in hits
+        g.start <= o.start and o.end <= g.end and g.end - g.start > o.end - o.start for g in occs
     )
 
 
-def _snippet(body: str, hits: Iterable[TermHit]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """The sentence (or two) with the most distinct hit terms, ~120 characters,
-    and the hit ranges inside it."""
-    hits = sorted(hits, key=lambda h: h.start)
-    if not hits:
-        text = " ".join(body[:SNIPPET_CHARS].split())
-        return (text + ("…" if len(body) > SNIPPET_CHARS else ""), ())
+def _snippet(
+    text: _Text, story: Story, occs: Sequence[_Occ], roles: dict[str, str], strongest: str
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The sentence (or two) of the story that shows why, ~120 characters, and the hit
+    ranges inside it.
+
+    It holds an anchor where the story's body has one, else the strongest term;
+    among such sentences, the one with the most distinct terms. A sub-story's title
+    goes in front (``title：sentence``), so the reader sees which story it was.
+    """
+    body = text.folded[story.body[0] : story.body[1]]
+    raw_body = (text.title + "\n" + text.body)[story.body[0] : story.body[1]]
+    base = story.body[0]
+    inner = sorted(
+        (o for o in occs if story.body[0] <= o.start and o.end <= story.body[1]),
+        key=lambda o: o.start,
+    )
+    title = ""
+    title_marks: list[tuple[int, int]] = []
+    if story.number and len(story.heads) > 1:
+        s, e = story.heads[1]
+        line = (text.title + "\n" + text.body)[s:e]
+        title = line.strip() + "："
+        shift = len(line) - len(line.lstrip())
+        title_marks = [
+            (a - s - shift, b - s - shift) for o in occs for a, b in o.spans if s <= a and b <= e
+        ]
+    snippet, marks = _best_sentence(raw_body, body, base, inner, roles, strongest)
+    marks = tuple((a + len(title), b + len(title)) for a, b in marks)
+    return title + snippet, merge_ranges([*title_marks, *marks])
+
+
+def _best_sentence(
+    raw: str,
+    body: str,
+    base: int,
+    occs: Sequence[_Occ],
+    roles: dict[str, str],
+    strongest: str,
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    if not occs:
+        flat = " ".join(raw[:SNIPPET_CHARS].split())
+        return (flat + ("…" if len(raw) > SNIPPET_CHARS else ""), ())
+    hits = [(o.term, a - base, b - base) for o in occs for a, b in o.spans]
     bounds = [0, *(m.end() for m in SENTENCE_END.finditer(body)), len(body)]
+    wanted = (
+        {t for t, _, _ in hits if roles.get(t) == "anchor"}
+        or {t for t, _, _ in hits if t == strongest}
+        or {t for t, _, _ in hits}
+    )
     best: tuple[int, int, int] | None = None  # (-distinct, -hits, sentence no)
     for n in range(len(bounds) - 1):
-        inside = [h for h in hits if bounds[n] <= h.start < bounds[n + 1]]
-        if inside:
-            key = (-len({h.term for h in inside}), -len(inside), n)
+        in_sentence = [h for h in hits if bounds[n] <= h[1] < bounds[n + 1]]
+        if in_sentence and any(t in wanted for t, _, _ in in_sentence):
+            key = (-len({t for t, _, _ in in_sentence}), -len(in_sentence), n)
             best = key if best is None or key < best else best
     assert best is not None
     n = best[2]
     start, end = bounds[n], bounds[n + 1]
     if end - start < SNIPPET_CHARS // 2 and n + 2 < len(bounds):
         end = bounds[n + 2]  # a short sentence reads better with the next one
-    first = next(h.start for h in hits if h.start >= start)
+    first = next(h[1] for h in hits if start <= h[1] and h[0] in wanted)
     if end - start > SNIPPET_CHARS:
-        # Keep the first hit in view, with some context before it.
+        # Keep the wanted hit in view, with some context before it.
         start = max(start, min(first - 20, end - SNIPPET_CHARS))
         end = min(end, start + SNIPPET_CHARS)
-    raw = body[start:end]
+    piece = raw[start:end]
     lead = "…" if start > 0 and bounds[n] != start else ""
-    tail = "…" if end < len(body) and SENTENCE_END.match(body[end - 1]) is None else ""
-    text = raw.replace("\n", " ").strip()
-    shift = len(lead) - (len(raw) - len(raw.lstrip()))
+    tail = "…" if end < len(raw) and SENTENCE_END.match(raw[end - 1]) is None else ""
+    flat = piece.replace("\n", " ").strip()
+    shift = len(lead) - (len(piece) - len(piece.lstrip()))
     marks = tuple(
-        (h.start - start + shift, h.end - start + shift)
-        for h in hits
-        if start <= h.start and h.end <= end
+        (s - start + shift, e - start + shift) for _, s, e in hits if start <= s and e <= end
     )
-    return lead + text + tail, merge_ranges(marks)
+    return lead + flat + tail, merge_ranges(marks)
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from watcher import regions, rules
 from watcher.errors import ConfigError, RuleError
 from watcher.options import (
+    Boolean,
     Invalid,
     Kind,
     Number,
@@ -40,7 +42,8 @@ from watcher.segment import fold
 log = logging.getLogger(__name__)
 
 # Bump when matching or scoring changes, so stored matches are recomputed.
-MATCHER_VERSION = 1
+# 2: anchors and context, per sub-story matching, 0–100 salience scores.
+MATCHER_VERSION = 2
 
 ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MEANINGFUL = re.compile(r"[0-9a-z\u3400-\u9fff\uf900-\ufaff]")
@@ -86,6 +89,45 @@ class Query(Kind):
 
 
 @dataclass(frozen=True)
+class Terms(StringList):
+    """A list of terms, each written as in a query: word, "phrase", title:word, or
+    two of them joined by NEAR (NEAR/n) when only the pair means something."""
+
+    label = "list of terms"
+    example = "[城市更新, 老旧小区改造]"
+    near = True  # NEAR pairs allowed
+
+    def check_item(self, item: str, walk: Walk, key: str) -> str:
+        try:
+            node: rules.Node | None = rules.parse(item)
+        except RuleError as exc:
+            if "must require" not in str(exc):  # "-x" is no term either: said below
+                raise Invalid(f"{item!r}: {exc}") from None
+            node = None
+        if not isinstance(node, rules.Term) and not (self.near and isinstance(node, rules.Near)):
+            pair = " or two joined by NEAR" if self.near else ""
+            raise Invalid(
+                f"{item!r} is not one term{pair}; write each term as an item of its own "
+                "(a phrase with spaces in quotes: '\"城中村 改造\"')"
+            )
+        assert node is not None
+        for term in rules.terms(node):
+            if not MEANINGFUL.search(fold(term.text)):
+                raise Invalid(
+                    f"term {term.text!r} can never match: it has no letters, digits or "
+                    "Chinese characters"
+                )
+        return item
+
+
+@dataclass(frozen=True)
+class Words(Terms):
+    """Single terms only (the ``ignore:`` list)."""
+
+    near = False
+
+
+@dataclass(frozen=True)
 class Boosts(Kind):
     """Per-term ranking weights: a mapping of term to a positive number."""
 
@@ -128,7 +170,27 @@ class TopicSpec:
     description: str | None = option(
         None, OneLine(noun="description"), "What the topic is about, for people."
     )
-    query: str = required_option(Query(), "Which articles belong to the topic.")
+    anchors: tuple[str, ...] = option(
+        (), Terms(), "Terms that alone make an article (or sub-story) about the topic."
+    )
+    context: tuple[str, ...] = option(
+        (),
+        Terms(),
+        "Terms that count two or more together, or one in the headline or lead.",
+    )
+    lead_context: bool = option(
+        True,
+        Boolean(),
+        "One context term in the headline or lead is enough (false: two are always needed).",
+    )
+    ignore: tuple[str, ...] = option(
+        (),
+        Words(),
+        "Longer words whose occurrences are not the topic's terms (招商银行 is no 招商).",
+    )
+    query: str | None = option(
+        None, Query(), "What must hold besides (or, without anchors and context, instead)."
+    )
     exclude: str | None = option(None, Query(), "Articles satisfying this are dropped.")
     boost: tuple[tuple[str, float], ...] = option((), Boosts(), "Per-term ranking weights.")
     min_score: float = option(0.0, Number(minimum=0), "Articles scoring less are left out.")
@@ -139,7 +201,12 @@ class TopicSpec:
 
 @dataclass(frozen=True)
 class Topic:
-    """A checked, compiled topic."""
+    """A checked, compiled topic.
+
+    ``query`` is what must hold in an article (or a sub-story of a roundup): the
+    query as written, or, for a topic written with anchors and context only, any
+    of their terms. ``anchors`` and ``context`` are empty for a query-only topic.
+    """
 
     id: str
     name: str
@@ -155,9 +222,22 @@ class Topic:
     file: str
     line: int
     version: str  # content hash: stored matches are redone when it changes
+    anchors: tuple[rules.Term | rules.Near, ...] = ()
+    context: tuple[rules.Term | rules.Near, ...] = ()
+    ignore: tuple[rules.Term, ...] = ()
+    lead_context: bool = True  # one context term in the headline or lead is enough
+    written_query: bool = True  # False: query is the OR of anchors and context
+    warnings: tuple[str, ...] = ()  # file:line: key: message, for watcher check
 
     def weight(self, term: str) -> float:
         return dict(self.boost).get(term, 1.0)
+
+
+def topic_warnings(topics: Sequence[Topic]) -> list[str]:
+    """What ``watcher check`` should warn about (the topics still load), as
+    ``file:line: key: message``: a term of one AND branch containing a term of
+    another, an anchor inside a context term or the other way round."""
+    return [w for topic in topics for w in topic.warnings]
 
 
 def watchlist_files(path: Path) -> list[Path]:
@@ -200,6 +280,7 @@ def _load_file(file: Path) -> tuple[list[Topic], list[str]]:
     try:
         with yaml_tree(file, "watchlist") as (root, walk):
             for node, prefix in _topic_nodes(root, walk):
+                _needs_terms(node, walk, prefix)
                 spec = read_section(TopicSpec, node, walk, prefix, node_line(node))
                 if spec is not None:
                     topic = _compile(spec, str(file), node_line(node), walk, prefix)
@@ -208,6 +289,19 @@ def _load_file(file: Path) -> tuple[list[Topic], list[str]]:
     except ConfigError as exc:
         return out, exc.problems or [str(exc)]
     return out, []
+
+
+def _needs_terms(node: MappingNode, walk: Walk, prefix: str) -> None:
+    """A topic needs a query, or anchors or context to match by."""
+    keys = {k.value for k, _ in node.value if isinstance(k, ScalarNode)}
+    if not keys & {"query", "anchors", "context"}:
+        where = f"under {prefix.rstrip('.')}:" if prefix else "to the file"
+        walk.report(
+            node_line(node),
+            f"{prefix}query",
+            f"required key is missing; add 'query: ...', or 'anchors:' and 'context:' "
+            f"lists, {where}",
+        )
 
 
 def _topic_nodes(root: Node | None, walk: Walk) -> list[tuple[MappingNode, str]]:
@@ -245,16 +339,42 @@ def _topic_nodes(root: Node | None, walk: Walk) -> list[tuple[MappingNode, str]]
 
 
 def _compile(spec: TopicSpec, file: str, line: int, walk: Walk, prefix: str) -> Topic | None:
-    query = rules.parse(spec.query)
+    anchors = tuple(_entry(t) for t in spec.anchors)
+    context = tuple(_entry(t) for t in spec.context)
+    if spec.query is None and not anchors and not context:
+        if walk.lines.get(f"{prefix}anchors") or walk.lines.get(f"{prefix}context"):
+            key = "anchors" if walk.lines.get(f"{prefix}anchors") else "context"
+            walk.report(
+                walk.lines[f"{prefix}{key}"],
+                f"{prefix}{key}",
+                "is empty, and there is no query: the topic could never match; list its "
+                "terms or add 'query: ...'",
+            )
+        return None  # else _needs_terms() has said so
+    for n, item in enumerate(context, 1):
+        if item in anchors:
+            walk.report(
+                walk.lines.get(f"{prefix}context[{n}]", line),
+                f"{prefix}context",
+                f"{spec.context[n - 1]!r} is an anchor too; a term is either an anchor or "
+                "context, so remove it from one of the lists",
+            )
+            return None
+    if spec.query is not None:
+        query = rules.parse(spec.query)
+        query_text = spec.query
+    else:
+        query = rules.parse(" OR ".join(f"({e})" for e in spec.anchors + spec.context))
+        query_text = rules.to_text(query)
     exclude = rules.parse(spec.exclude) if spec.exclude else None
-    known = {t.text for t in rules.terms(query)}
+    known = {t.text for t in rules.terms(query)} | {rules.to_text(e) for e in anchors + context}
     for term, _ in spec.boost:
         if term not in known:
             walk.report(
                 line,
                 f"{prefix}boost.{term}",
-                f"{term!r} is not a term of the query, so its weight would never apply; "
-                "add it to the query or remove it",
+                f"{term!r} is not a term of the query, anchors or context, so its weight would "
+                "never apply; add it there or remove it",
             )
             return None
     version = hashlib.sha256(
@@ -266,6 +386,11 @@ def _compile(spec: TopicSpec, file: str, line: int, walk: Walk, prefix: str) -> 
                 spec.boost,
                 spec.min_score,
                 spec.regions,
+                [rules.to_text(t) for t in anchors],
+                [rules.to_text(t) for t in context],
+                list(spec.ignore),
+                spec.lead_context,
+                spec.query is not None,
             ],
             ensure_ascii=False,
         ).encode()
@@ -274,7 +399,7 @@ def _compile(spec: TopicSpec, file: str, line: int, walk: Walk, prefix: str) -> 
         id=spec.id,
         name=spec.name or spec.id,
         description=spec.description,
-        query_text=spec.query,
+        query_text=query_text,
         query=query,
         exclude_text=spec.exclude,
         exclude=exclude,
@@ -285,4 +410,55 @@ def _compile(spec: TopicSpec, file: str, line: int, walk: Walk, prefix: str) -> 
         file=file,
         line=line,
         version=version,
+        anchors=anchors,
+        context=context,
+        ignore=tuple(_word(t) for t in spec.ignore),
+        lead_context=spec.lead_context,
+        written_query=spec.query is not None,
+        warnings=tuple(_warnings(spec, anchors, context, file, line, walk, prefix)),
     )
+
+
+def _entry(text: str) -> rules.Term | rules.Near:
+    node = rules.parse(text)
+    assert isinstance(node, rules.Term | rules.Near)  # Terms() let nothing else through
+    return node
+
+
+def _word(text: str) -> rules.Term:
+    node = rules.parse(text)
+    assert isinstance(node, rules.Term)  # Words() let nothing else through
+    return node
+
+
+def _warnings(
+    spec: TopicSpec,
+    anchors: tuple[rules.Term | rules.Near, ...],
+    context: tuple[rules.Term | rules.Near, ...],
+    file: str,
+    line: int,
+    walk: Walk,
+    prefix: str,
+) -> list[str]:
+    out = []
+    for key, text in (("query", spec.query), ("exclude", spec.exclude)):
+        if text is not None:
+            at = walk.lines.get(prefix + key, line)
+            out += [
+                f"{file}:{at}: {prefix}{key}: {w}"
+                for w in rules.overlap_warnings(rules.parse(text))
+            ]
+    # An occurrence inside a longer term of the topic counts for the longer one only:
+    # a context term around an anchor (安全隐患 around 隐患) silences the anchor there.
+    for n, c in enumerate(context, 1):
+        for a in anchors:
+            if not isinstance(a, rules.Term) or not isinstance(c, rules.Term):
+                continue  # NEAR pairs cover nothing
+            if a.text != c.text and a.text in c.text:
+                at = walk.lines.get(f"{prefix}context[{n}]", line)
+                out.append(
+                    f"{file}:{at}: {prefix}context: anchor {a.text!r} is inside context term "
+                    f"{c.text!r}; where {c.text} occurs it counts as context only, not as "
+                    "the anchor"
+                )
+    return out
