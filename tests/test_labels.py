@@ -121,7 +121,7 @@ def test_label_errors_name_the_fix(run: Run, cfg: Config) -> None:
 
 
 def test_articles_and_match_print_the_same_id(run: Run, cfg: Config) -> None:
-    code, out, _ = run("articles", "--format", "jsonl", config=cfg.path)
+    _, out, _ = run("articles", "--format", "jsonl", config=cfg.path)
     stored = {json.loads(line)["id"] for line in out.splitlines()}
     _, out, _ = run("match", str(cfg.inbox), "--format", "jsonl", config=cfg.path)
     matched = {json.loads(line)["id"] for line in out.splitlines()}
