@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import glob
+import itertools
 import os
+import pwd
 import shutil
+import socket
+import subprocess
+import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -60,3 +67,129 @@ def seeded_inbox(tmp_path: Path) -> Path:
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
+
+
+# --- a real PostgreSQL server, started by the tests themselves -----------------------
+
+PG_PASSWORD = "watcher-test-password"
+APT_POSTGRES = "apt-get install -y postgresql"
+
+
+def _pg_bin(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, else the newest of Debian's versions."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
+    return versions[-1] if versions else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PgServer:
+    """A PostgreSQL cluster in a temporary folder, on a loopback port; each test asks
+    it for a fresh database with :meth:`database`."""
+
+    port: int
+    user: str = "watcher"
+    _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def database(self) -> str:
+        """A new, empty database; its URL (the password is in WATCHER_PG_PASSWORD)."""
+        import psycopg
+
+        name = f"t{os.getpid()}_{next(self._names)}"
+        with psycopg.connect(self.url("postgres"), password=PG_PASSWORD, autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """initdb + pg_ctl in a temporary folder, listening on 127.0.0.1 only, with a password
+    for TCP (scram-sha-256); stopped at the end. Skips, saying why, when the server
+    programs or psycopg are missing. As root, the server runs as the postgres user."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install -e '.[postgres]'")
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip(f"the PostgreSQL server programs (initdb, pg_ctl) are missing: {APT_POSTGRES}")
+    run_as: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="watcher-pg-"))
+    if os.geteuid() == 0:  # initdb refuses root
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(folder)
+            pytest.skip("running as root and there is no postgres user to run the server as")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    data = folder / "data"
+    pwfile = folder / "pw"
+    pwfile.write_text(PG_PASSWORD + "\n")
+    if run_as:
+        os.chown(pwfile, owner.pw_uid, owner.pw_gid)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    try:
+        subprocess.run(
+            [*run_as, initdb, "-D", str(data), "-U", "watcher", "-E", "UTF8", "--locale=C",
+             f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=trust"],
+            check=True, capture_output=True, env=env, timeout=120,
+        )  # fmt: skip
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={folder} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-o", options,
+             "-w", "-t", "60", "start"],
+            check=True, capture_output=True, env=env, timeout=120,
+        )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        log = (folder / "log").read_text() if (folder / "log").exists() else ""
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start: {exc.stderr.decode()}{log}")
+    saved = os.environ.get("WATCHER_PG_PASSWORD")
+    os.environ["WATCHER_PG_PASSWORD"] = PG_PASSWORD
+    try:
+        yield PgServer(port)
+    finally:
+        if saved is None:
+            os.environ.pop("WATCHER_PG_PASSWORD", None)
+        else:
+            os.environ["WATCHER_PG_PASSWORD"] = saved
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True, env=env, timeout=120,
+        )  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """The URL of a new, empty PostgreSQL database on the test server."""
+    return pg_server.database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A fresh state on each back end: an SQLite file path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "watcher.db"
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -1,4 +1,5 @@
-"""The SQLite state store: schema, migrations, one transaction per document."""
+"""The state store on both back ends (SQLite, and PostgreSQL on a real server the
+fixture starts): schema, migrations, one transaction per document, claims."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PG_PASSWORD
 from watcher.errors import StateError
 from watcher.models import Article
 from watcher.store import SCHEMA_VERSION, Store
 
 NOW = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 def _article(i: int, headline: str = "标题") -> Article:
@@ -32,8 +42,8 @@ def test_new_store_is_wal_and_current_schema(tmp_path: Path) -> None:
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_document_and_articles_round_trip(tmp_path: Path) -> None:
-    with Store(tmp_path / "w.db") as store:
+def test_document_and_articles_round_trip(state: Path | str) -> None:
+    with Store(state) as store:
         store.add_document(
             sha256="a" * 64,
             path="/in/x.txt",
@@ -43,7 +53,7 @@ def test_document_and_articles_round_trip(tmp_path: Path) -> None:
             articles=[_article(0), _article(1)],
             now=NOW,
         )
-    with Store(tmp_path / "w.db") as store:
+    with Store(state) as store:
         rows = list(store.articles())
         assert [r.article.headline for r in rows] == ["标题0", "标题1"]
         assert rows[0].article == _article(0)
@@ -54,9 +64,9 @@ def test_document_and_articles_round_trip(tmp_path: Path) -> None:
         assert list(store.articles(date=dt.date(2021, 6, 5))) == []
 
 
-def test_re_adding_a_document_keeps_its_first_seen_time(tmp_path: Path) -> None:
+def test_re_adding_a_document_keeps_its_first_seen_time(state: Path | str) -> None:
     later = NOW + dt.timedelta(days=1)
-    with Store(tmp_path / "w.db") as store:
+    with Store(state) as store:
         for when in (NOW, later):
             store.add_document(
                 sha256="b" * 64,
@@ -71,8 +81,8 @@ def test_re_adding_a_document_keeps_its_first_seen_time(tmp_path: Path) -> None:
         assert row.first_seen == NOW
 
 
-def test_failure_is_recorded_then_cleared_by_success(tmp_path: Path) -> None:
-    with Store(tmp_path / "w.db") as store:
+def test_failure_is_recorded_then_cleared_by_success(state: Path | str) -> None:
+    with Store(state) as store:
         store.add_failure(sha256="c" * 64, path="/in/z.txt", size=3, mtime_ns=1,
                           reason="empty file", now=NOW)  # fmt: skip
         assert store.failures() == [("/in/z.txt", "empty file")]
@@ -83,10 +93,10 @@ def test_failure_is_recorded_then_cleared_by_success(tmp_path: Path) -> None:
         assert store.document_status("c" * 64) == "ok"
 
 
-def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
+def test_a_failed_transaction_leaves_nothing_behind(state: Path | str) -> None:
     bad = [_article(0), _article(0)]  # duplicate (doc, idx): the insert fails
-    with Store(tmp_path / "w.db") as store:
-        with pytest.raises(sqlite3.IntegrityError):
+    with Store(state) as store:
+        with pytest.raises(_integrity_errors()):
             store.add_document(sha256="d" * 64, path="/in/d.txt", size=1, mtime_ns=1,
                                encoding="utf-8", articles=bad, now=NOW)  # fmt: skip
         assert store.counts() == {"documents": 0, "failed": 0, "articles": 0, "files": 0}
@@ -118,9 +128,9 @@ def test_a_file_that_is_not_a_database_is_refused_with_advice(tmp_path: Path) ->
     )
 
 
-def test_a_document_that_failed_before_is_first_seen_when_it_is_read(tmp_path: Path) -> None:
+def test_a_document_that_failed_before_is_first_seen_when_it_is_read(state: Path | str) -> None:
     later = NOW + dt.timedelta(days=4)
-    with Store(tmp_path / "w.db") as store:
+    with Store(state) as store:
         store.add_failure(sha256="e" * 64, path="/in/e.txt", size=1, mtime_ns=1,
                           reason="internal error: boom", now=NOW)  # fmt: skip
         store.add_document(sha256="e" * 64, path="/in/e.txt", size=1, mtime_ns=2,
@@ -129,9 +139,9 @@ def test_a_document_that_failed_before_is_first_seen_when_it_is_read(tmp_path: P
         assert row.first_seen == later  # so the next digest still has it
 
 
-def test_times_keep_microseconds_so_windows_are_exact(tmp_path: Path) -> None:
+def test_times_keep_microseconds_so_windows_are_exact(state: Path | str) -> None:
     cut = NOW + dt.timedelta(microseconds=200_000)
-    with Store(tmp_path / "w.db") as store:
+    with Store(state) as store:
         store.add_document(sha256="f" * 64, path="/in/f.txt", size=1, mtime_ns=1,
                            encoding="utf-8", articles=[_article(0)],
                            now=NOW + dt.timedelta(microseconds=600_000))  # fmt: skip
@@ -139,11 +149,11 @@ def test_times_keep_microseconds_so_windows_are_exact(tmp_path: Path) -> None:
         assert len(list(store.articles_seen(cut, cut + dt.timedelta(seconds=1)))) == 1
 
 
-def test_only_one_process_claims_a_delivery(tmp_path: Path) -> None:
+def test_only_one_process_claims_a_delivery(state: Path | str) -> None:
     import json as _json
 
     day = dt.date(2026, 11, 21)
-    with Store(tmp_path / "w.db") as store:
+    with Store(state) as store:
         store.add_digest(day, NOW, None, {}, _json.dumps({}), [("email:a@x", "k1", "pending")])
         alive = {"host:1": True, "host:2": False}
         assert store.claim_delivery(day, "email:a@x", NOW, "host:1", alive.__getitem__)
@@ -177,3 +187,104 @@ def test_two_processes_opening_a_new_state_at_once_migrate_it_once(tmp_path: Pat
     assert [p.returncode for p in procs] == [0] * 8, errors
     with Store(state) as store:
         assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_a_postgresql_state_from_a_newer_watcher_is_refused(pg_url: str) -> None:
+    import psycopg
+
+    with Store(pg_url):
+        pass
+    with psycopg.connect(pg_url, password=PG_PASSWORD, autocommit=True) as con:
+        con.execute("UPDATE watcher_schema SET version = version + 1")
+    with pytest.raises(StateError) as info:
+        Store(pg_url)
+    assert str(info.value) == (
+        f"the state database {pg_url} has schema version {SCHEMA_VERSION + 1}, newer than "
+        f"this watcher understands ({SCHEMA_VERSION}); upgrade watcher."
+    )
+
+
+def test_two_processes_opening_a_new_postgresql_state_at_once_migrate_it_once(
+    pg_url: str,
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    start = time.time() + 1.5
+    code = (
+        "import time; from watcher.store import Store; "
+        f"time.sleep(max(0, {start} - time.time())); Store({pg_url!r}).close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(8)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    with Store(pg_url) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_the_postgresql_schema_keeps_64_bit_times_doubles_and_byte_order(pg_url: str) -> None:
+    from watcher.models import Match
+
+    with Store(pg_url) as store:
+        # mtime_ns beyond 32 bits, a score with more digits than a float4, paths whose
+        # order differs between byte order and a language's collation.
+        for name in ("B.txt", "a.txt", "_c.txt"):
+            store.add_document(sha256=name[0] * 64, path=name, size=1,
+                               mtime_ns=1_700_000_000_123_456_789, encoding="utf-8",
+                               articles=[_article(0)], now=NOW,
+                               matches=[[Match("t", "v", 12.345678901, (("标题", 1),), (), "标题", "标题0", ())]])  # fmt: skip
+        assert [r.file for r in store.articles()] == ["B.txt", "_c.txt", "a.txt"]
+        assert store.file_states()["a.txt"].mtime_ns == 1_700_000_000_123_456_789
+        assert store.matches()[0][2].score == 12.345678901
+
+
+def test_a_wrong_password_unknown_database_and_a_stopped_server_say_what_to_fix(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import _free_port
+
+    base, _, _db = pg_url.rpartition("/")
+    with pytest.raises(StateError) as info:
+        Store(base + "/no_such_db")
+    assert "the database does not exist; create it (createdb)" in str(info.value)
+    monkeypatch.setenv("WATCHER_PG_PASSWORD", "wrong")
+    with pytest.raises(StateError) as info:
+        Store(pg_url)
+    assert str(info.value).startswith(
+        f"cannot connect to the state database {pg_url}: the password was refused or missing; "
+        "set WATCHER_PG_PASSWORD (or PGPASSWORD, or a ~/.pgpass line)"
+    )
+    down = f"postgresql://watcher@127.0.0.1:{_free_port()}/x"
+    with pytest.raises(StateError) as info:
+        Store(down)
+    assert "no server answers there; start PostgreSQL or fix the host and port" in str(info.value)
+
+
+def test_a_password_in_the_url_is_never_shown() -> None:
+    from watcher.store import redact
+
+    assert redact("postgresql://u:secret@h:5/db") == "postgresql://u:***@h:5/db"
+    assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_the_state_option_read_as_a_path_still_names_the_postgresql_url() -> None:
+    from watcher.store import state_url
+
+    assert state_url(Path("/etc/watcher/postgresql:/u@h:5432/db")) == "postgresql://u@h:5432/db"
+    assert state_url("postgres://u@h/db?sslmode=require") == "postgres://u@h/db?sslmode=require"
+    assert state_url(Path("postgresql:/u@h/db")) == "postgresql://u@h/db"
+    assert state_url(Path("/var/lib/watcher/watcher.db")) is None
+
+
+def test_search_on_postgresql_says_it_is_not_available_yet(pg_url: str) -> None:
+    with Store(pg_url) as store:
+        assert store.search_backlog() == 0  # a scan has nothing to index
+        with pytest.raises(StateError) as info:
+            store.search_candidates("x")
+    assert str(info.value) == (
+        f"search is not available on PostgreSQL yet (state {pg_url}); watcher search and "
+        "the web app's search need an SQLite state for now"
+    )

@@ -33,7 +33,7 @@ from watcher.archive import atomic_write
 from watcher.config import Config, env_warnings, load_config
 from watcher.errors import ConfigError, StateError, WatcherError
 from watcher.schedule import Scheduler, next_digest_time
-from watcher.store import Store
+from watcher.store import Store, state_url
 from watcher.watchlists import Topic, watchlist_files
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,9 @@ class Lock:
 
 
 def status_path(config: Config) -> Path:
-    """Where the daemon tells ``watcher status`` about its schedule."""
-    return config.state.with_name(config.state.name + ".daemon.json")
+    """Where the daemon tells ``watcher status`` about its schedule (on this machine)."""
+    state = pipeline.local_state(config)
+    return state.with_name(state.name + ".daemon.json")
 
 
 def read_status(config: Config) -> dict[str, Any]:
@@ -167,7 +168,10 @@ class Daemon:
             log.warning("%s", warning)
         self.settings.stamp = _stamp(config_path, config)
         self.watch = config.schedule.watch if watch is None else watch
-        self.lock = Lock(config.state)
+        # One daemon per SQLite state; on PostgreSQL any number of workers share it
+        # (documents, digests and deliveries are claimed in the database).
+        self.shared = state_url(config.state) is not None
+        self.lock = Lock(pipeline.local_state(config))
         # One dictionary for the daemon's life: jieba loads once, lazily.
         self.segmenter = pipeline.segmenter_for(config)
         self.scheduler: Scheduler | None = None
@@ -254,6 +258,15 @@ class Daemon:
 
     # --- running -----------------------------------------------------------------------
 
+    def _acquire(self) -> None:
+        """The single-daemon lock, for an SQLite state only."""
+        if not self.shared:
+            self.lock.acquire()
+
+    def _release(self) -> None:
+        if not self.shared:
+            self.lock.release()
+
     def _schedule_jobs(self) -> None:
         assert self.scheduler is not None
         cfg = self.settings.config
@@ -265,7 +278,7 @@ class Daemon:
     def run_once(self, *, digest_now: bool = False) -> pipeline.TickReport:
         """One tick (waiting out the settle window of files just copied in) and, if due
         or asked for, the digest and its deliveries."""
-        self.lock.acquire()
+        self._acquire()
         try:
             cfg = self.settings.config
             with Store(cfg.state) as store:
@@ -275,12 +288,12 @@ class Daemon:
                 )  # fmt: skip
             self._write_status()
         finally:
-            self.lock.release()
+            self._release()
         return report
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; exit 0 after finishing the work in hand."""
-        self.lock.acquire()
+        self._acquire()
         try:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
@@ -309,7 +322,7 @@ class Daemon:
             log.info("watcher run: stopped")
             return 0
         finally:
-            self.lock.release()
+            self._release()
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)

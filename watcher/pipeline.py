@@ -46,7 +46,7 @@ from watcher.models import (
 from watcher.paths import inside, safe_text
 from watcher.render import Renderer
 from watcher.segment import Segmenter
-from watcher.store import FileState, Store
+from watcher.store import FileState, Store, state_url
 from watcher.watchlists import Topic, load_watchlists
 
 log = logging.getLogger(__name__)
@@ -168,10 +168,27 @@ def read_limits(config: Config) -> readers.Limits:
     )
 
 
+def local_dir(config: Config) -> Path:
+    """The folder of the files watcher keeps on this machine (the dictionary cache, the
+    daemon's lock and status files): the SQLite state's folder; with a PostgreSQL state,
+    the folder holding the report archive (``digest.out_dir``), writable by watcher."""
+    if state_url(config.state) is None:
+        return config.state.parent
+    return config.digest.out_dir.parent
+
+
+def local_state(config: Config) -> Path:
+    """The path the local files are named after: the SQLite file itself, or
+    ``watcher.db`` in :func:`local_dir` for a PostgreSQL state (no such file is made)."""
+    if state_url(config.state) is None:
+        return config.state
+    return local_dir(config) / "watcher.db"
+
+
 def segmenter_for(config: Config) -> Segmenter:
     """The shared Segmenter; jieba's cache lives next to the state file, in a
     folder watcher owns."""
-    return segment.default(config.state.parent / "cache")
+    return segment.default(local_dir(config) / "cache")
 
 
 def sync_topics(
@@ -219,6 +236,8 @@ def scan(
     commands): files changed within ``scan.settle_seconds`` are waited for, at most
     that long, instead of being left for a next scan that may never come.
     """
+    if store.shared:  # several workers: documents are claimed one by one instead
+        return _scan(config, store, topics, segmenter, clock, progress, should_stop, settle, sleep)
     with scan_lock(config.state):
         return _scan(config, store, topics, segmenter, clock, progress, should_stop, settle, sleep)
 

@@ -1,6 +1,12 @@
-"""The state store: the only module that talks to the SQLite database.
+"""The state store: the only module that talks to the database.
 
-One file holds what watcher knows: the documents it has read (by content
+Two back ends behind one interface: SQLite (the default, one file in WAL mode) and
+PostgreSQL (``state: postgresql://user@host:port/db``, through psycopg 3, for several
+workers on one state). The rest of watcher does not know which one it has: the SQL
+is written once (SQLite's dialect, translated for PostgreSQL where they differ) and
+the migrations are one table with both versions side by side where needed.
+
+The database holds what watcher knows: the documents it has read (by content
 hash), what ``stat`` last saw at each path (so a rescan of an unchanged folder
 reads no file), the articles cut from each document, and one row per scan.
 Each document is written in one transaction, so a process killed at any point
@@ -10,13 +16,18 @@ leaves either the whole document or none of it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
+import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from watcher.errors import StateError
 from watcher.models import (
@@ -33,15 +44,40 @@ from watcher.models import (
     article_id,
 )
 
+if TYPE_CHECKING:
+    import psycopg
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 6
 FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
 FAILED_RETRY_MAX = 86400.0
 
-# Ordered migrations: MIGRATIONS[n] brings a database from version n to n + 1.
-MIGRATIONS: list[str] = [
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema, for both back ends.
+
+    ``sql`` is written once, in SQLite's dialect; PostgreSQL runs it through
+    :func:`_for_postgres` (the column types mapped: integers 64-bit, reals double,
+    text compared byte by byte as SQLite does) unless ``postgres`` gives its own
+    version, side by side, where the dialects part (FTS5, triggers).
     """
+
+    sql: str
+    postgres: str | None = None
+
+    def script(self, backend: str) -> list[str]:
+        if backend == "sqlite":
+            return _statements(self.sql)
+        if self.postgres is not None:
+            return _statements(self.postgres)
+        return [_for_postgres(s) for s in _statements(self.sql)]
+
+
+# Ordered migrations: MIGRATIONS[n] brings a database from version n to n + 1.
+MIGRATIONS: list[Migration] = [
+    Migration("""
     CREATE TABLE documents (
         sha256     TEXT PRIMARY KEY,
         path       TEXT NOT NULL,      -- where it was first found
@@ -97,8 +133,8 @@ MIGRATIONS: list[str] = [
         skipped    INTEGER NOT NULL DEFAULT 0,
         articles   INTEGER NOT NULL DEFAULT 0
     );
-    """,
-    """
+    """),
+    Migration("""
     CREATE TABLE matches (
         doc_sha256    TEXT NOT NULL,
         idx           INTEGER NOT NULL,
@@ -121,8 +157,8 @@ MIGRATIONS: list[str] = [
         name       TEXT NOT NULL,
         matched_at TEXT NOT NULL
     );
-    """,
-    """
+    """),
+    Migration("""
     CREATE TABLE digests (
         day         TEXT PRIMARY KEY,  -- YYYY-MM-DD in the configured timezone
         produced_at TEXT NOT NULL,     -- the cut-off: articles first seen up to here
@@ -143,12 +179,12 @@ MIGRATIONS: list[str] = [
         sent_at      TEXT,
         PRIMARY KEY (day, channel)
     );
-    """,
-    """
+    """),
+    Migration("""
     -- Who is sending a delivery right now ('host:pid'), so two processes never do.
     ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
-    """,
-    """
+    """),
+    Migration("""
     -- Chat messages of a split digest already posted: a retry posts only the rest.
     ALTER TABLE deliveries ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
     -- Whether the last error was 'transient' or 'permanent'.
@@ -167,8 +203,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (doc_sha256, idx, topic_id)
     );
     CREATE INDEX labels_topic ON labels (topic_id);
-    """,
-    """
+    """),
+    Migration(
+        """
     -- The search index (watcher.search): each article's headline and body, folded, as
     -- CJK character bigrams and latin/digit bigrams, space-separated so FTS5's ascii
     -- tokenizer takes them as they are. Contentless: the text lives in articles only.
@@ -204,6 +241,9 @@ MIGRATIONS: list[str] = [
     INSERT INTO search_index (search_index, rank) VALUES ('rank', 'bm25(3.0, 1.0)');
     INSERT INTO search_index (search_index, rank) VALUES ('hashsize', 16777216);
     """,
+        # FTS5 is SQLite's: on PostgreSQL search is not available yet (see search_*).
+        postgres="",
+    ),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -272,15 +312,85 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-class Store:
-    """A connection to the state database; use as a context manager."""
+class Database(Protocol):
+    """What the store asks of a connection: sqlite3's, or the PostgreSQL adapter."""
 
-    def __init__(self, path: Path) -> None:
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+PASSWORD_ENV = "WATCHER_PG_PASSWORD"
+# pg_advisory_xact_lock key of the write lock: PostgreSQL transactions of a store are
+# serialized like SQLite's BEGIN IMMEDIATE ('watc' 'hwri' in ASCII).
+WRITE_LOCK = 0x7761746368777269
+
+
+def state_url(state: Path | str) -> str | None:
+    """The PostgreSQL URL ``state`` names, or None for an SQLite file.
+
+    Accepts the URL itself, or the path the config's ``state:`` option (a path
+    type) makes of it: ``postgresql://u@h:5432/db`` read as a path and resolved
+    against the config's folder is ``/etc/watcher/postgresql:/u@h:5432/db``, whose
+    ``//`` is restored here. (A URL without a host, ``postgresql:///db``, does not
+    survive that; write ``postgresql://localhost/db`` or ``?host=/run/postgresql``.)
+    """
+    text = state if isinstance(state, str) else state.as_posix()
+    for scheme in POSTGRES_SCHEMES:
+        if text.startswith(f"{scheme}://"):
+            return text
+        marker = f"/{scheme}:/"
+        if marker in text and not text.startswith(f"{scheme}:/"):
+            rest = text.split(marker, 1)[1]
+            return f"{scheme}://{rest}"
+        if text.startswith(f"{scheme}:/"):
+            return f"{scheme}://{text[len(scheme) + 2 :]}"
+    return None
+
+
+def redact(url: str) -> str:
+    """A URL fit for messages and logs: a password in it is replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+class Store:
+    """A connection to the state database; use as a context manager.
+
+    ``path`` is the SQLite file, or a PostgreSQL URL (see :func:`state_url`).
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        url = state_url(path)
+        self.url = url
+        self.backend = "sqlite" if url is None else "postgresql"
+        self.path: Path | str = Path(path) if url is None else redact(url)
+        self.db: Database
+        if url is not None:
+            self.db = _connect_postgres(url)
+            try:
+                self._migrate()
+            except BaseException:
+                self.db.close()
+                raise
+            return
+        path = Path(path)
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            self.db = db
             self._wal()
             # NORMAL is safe against a killed process in WAL mode; only an OS
             # crash could lose the last transactions, never corrupt the file.
@@ -324,10 +434,21 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    @property
+    def shared(self) -> bool:
+        """Whether several watcher processes, on several machines, may use this state
+        at once (PostgreSQL); an SQLite state has one daemon (daemon.Lock)."""
+        return self.backend == "postgresql"
+
     # --- schema ---------------------------------------------------------
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if self.backend == "postgresql":
+            with self.transaction():
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS watcher_schema (version BIGINT NOT NULL)"
+                )
+        version = self.schema_version()
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"the state database {self.path} has schema version {version}, newer than "
@@ -337,23 +458,35 @@ class Store:
             with self.transaction():
                 # Read again under the write lock: two processes opening a new state at
                 # once must not both run the same migration.
-                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                version = self.schema_version()
                 if version >= SCHEMA_VERSION:
                     break
                 log.info("migrating %s to schema version %d", self.path, version + 1)
-                for statement in _statements(MIGRATIONS[version]):
+                for statement in MIGRATIONS[version].script(self.backend):
                     self.db.execute(statement)
                 version += 1
-                self.db.execute(f"PRAGMA user_version = {version}")
+                self._set_version(version)
 
     def schema_version(self) -> int:
+        if self.backend == "postgresql":
+            row = self.db.execute("SELECT max(version) FROM watcher_schema").fetchone()
+            return int(row[0] or 0)
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _set_version(self, version: int) -> None:
+        if self.backend == "postgresql":
+            self.db.execute("DELETE FROM watcher_schema")
+            self.db.execute("INSERT INTO watcher_schema (version) VALUES (?)", (version,))
+        else:
+            self.db.execute(f"PRAGMA user_version = {version}")
 
     # --- transactions -----------------------------------------------------
 
     def transaction(self) -> _Transaction:
-        """BEGIN IMMEDIATE … COMMIT; inside another transaction, part of it."""
-        return _Transaction(self.db, self.path)
+        """BEGIN IMMEDIATE … COMMIT; inside another transaction, part of it. On
+        PostgreSQL: BEGIN and the store's write lock (an advisory lock), so writers
+        are serialized as on SQLite while readers never wait."""
+        return _Transaction(self.db, self.path, self.backend)
 
     # --- files and documents ------------------------------------------------
 
@@ -483,7 +616,7 @@ class Store:
                 self.db.execute(
                     "INSERT INTO documents (sha256, path, size, mtime_ns, first_seen, status, "
                     "reason) VALUES (?, ?, ?, ?, ?, 'failed', ?) ON CONFLICT (sha256) DO UPDATE "
-                    "SET reason = excluded.reason WHERE status = 'failed'",
+                    "SET reason = excluded.reason WHERE documents.status = 'failed'",
                     (sha256, path, size, mtime_ns, _iso(now), reason),
                 )
             before = self.db.execute(
@@ -678,8 +811,19 @@ class Store:
 
     # --- the search index (watcher.search fills it and asks it) ---------------------
 
+    def _search_here(self) -> None:
+        """The search index is SQLite's FTS5: refuse clearly on PostgreSQL."""
+        if self.backend == "postgresql":
+            raise StateError(
+                f"search is not available on PostgreSQL yet (state {self.path}); "
+                "watcher search and the web app's search need an SQLite state for now"
+            )
+
     def search_backlog(self) -> int:
-        """Articles stored but not yet in the search index."""
+        """Articles stored but not yet in the search index (none on PostgreSQL, which
+        has no index yet: a scan has nothing to catch up)."""
+        if self.backend == "postgresql":
+            return 0
         return int(self.db.execute("SELECT count(*) FROM search_pending").fetchone()[0])
 
     def index_pending(self, tokens: Callable[[str, str], tuple[str, str]], limit: int) -> int:
@@ -687,6 +831,8 @@ class Store:
 
         ``tokens(headline, body)`` gives the index text of the two columns.
         """
+        if self.backend == "postgresql":
+            return 0
         with self.transaction():
             rows = self.db.execute(
                 "SELECT p.doc_sha256, p.idx, a.headline, a.body FROM search_pending p "
@@ -713,6 +859,7 @@ class Store:
 
     def reset_search_index(self) -> None:
         """Empty the search index and queue every article again (a rebuild)."""
+        self._search_here()
         with self.transaction():
             self.db.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')")
             self.db.execute("DELETE FROM search_rows")
@@ -723,10 +870,12 @@ class Store:
 
     def optimize_search_index(self) -> None:
         """Merge the index's segments into one (after a bulk build: smaller, faster)."""
+        self._search_here()
         with self.transaction():
             self.db.execute("INSERT INTO search_index (search_index) VALUES ('optimize')")
 
     def search_index_stats(self) -> IndexStats:
+        self._search_here()
         q = self.db.execute
         size = (
             q("SELECT coalesce(sum(length(block)), 0) FROM search_index_data").fetchone()[0]
@@ -753,6 +902,7 @@ class Store:
         (``by_rank`` off: bm25 over very many rows costs more than it is worth) the last
         indexed first. With no expression: every article in ``where``, newest
         publication date first."""
+        self._search_here()
         sql, args = self._candidates_sql(expression, where, "a.*, d.path AS file")
         if expression is not None:
             sql = sql.replace("SELECT ", "SELECT s.rank AS bm25, ", 1)
@@ -773,6 +923,7 @@ class Store:
         """How many articles :meth:`search_candidates` would give without a limit (with
         an expression and no filter: the index's own count, which may include entries
         of deleted articles — an upper bound, and a cheap one)."""
+        self._search_here()
         if expression is not None and where == ArticleFilter():
             sql = "SELECT count(*) FROM search_index WHERE search_index MATCH ?"
             return int(self.db.execute(sql, (expression,)).fetchone()[0])
@@ -1092,7 +1243,8 @@ class Store:
             "SELECT max(first_seen), min(first_seen) FROM documents WHERE status = 'ok'"
         ).fetchone()
         read, failed = q(
-            "SELECT count(*), coalesce(sum(status = 'failed'), 0) FROM files "
+            "SELECT count(*), coalesce(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) "
+            "FROM files "
             "WHERE seen_at > ? AND status != 'skipped'",
             (_iso(since),),
         ).fetchone()
@@ -1115,8 +1267,10 @@ class Store:
 
     def begin_scan(self, now: dt.datetime) -> int:
         with self.transaction():
-            cur = self.db.execute("INSERT INTO scans (started) VALUES (?)", (_iso(now),))
-        return int(cur.lastrowid or 0)
+            row = self.db.execute(
+                "INSERT INTO scans (started) VALUES (?) RETURNING id", (_iso(now),)
+            ).fetchone()
+        return int(row[0])
 
     def end_scan(self, scan_id: int, report: ScanReport, now: dt.datetime) -> None:
         with self.transaction():
@@ -1162,13 +1316,17 @@ class _Transaction:
     StateError that says so (SQLite rolls the transaction back: nothing is corrupted,
     and the work is done again at the next tick)."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, db: Database, path: Path | str, backend: str = "sqlite") -> None:
         self.db = db
         self.path = path
+        self.backend = backend
 
     def __enter__(self) -> None:
         self.outer = not self.db.in_transaction
-        if self.outer:
+        if self.outer and self.backend == "postgresql":
+            self.db.execute("BEGIN")
+            self.db.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        elif self.outer:
             self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: BaseException | None, _tb: object) -> None:
@@ -1193,7 +1351,7 @@ class _Transaction:
                 raise full from exc
 
 
-def _disk_full(exc: sqlite3.OperationalError, path: Path) -> StateError | None:
+def _disk_full(exc: sqlite3.OperationalError, path: Path | str) -> StateError | None:
     """The StateError for a full disk, or None if ``exc`` is something else."""
     text = str(exc)
     if "disk is full" not in text and "disk I/O error" not in text:
@@ -1230,7 +1388,7 @@ def _time(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
-def _delivery(r: sqlite3.Row) -> Delivery:
+def _delivery(r: Any) -> Delivery:
     return Delivery(
         day=dt.date.fromisoformat(r["day"]),
         channel=r["channel"],
@@ -1288,7 +1446,7 @@ def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]
     )
 
 
-def _stored(r: sqlite3.Row) -> StoredArticle:
+def _stored(r: Any) -> StoredArticle:
     return StoredArticle(
         article=_row_article(r),
         doc_sha256=r["doc_sha256"],
@@ -1297,7 +1455,7 @@ def _stored(r: sqlite3.Row) -> StoredArticle:
     )
 
 
-def _row_article(r: sqlite3.Row) -> Article:
+def _row_article(r: Any) -> Article:
     return Article(
         index=r["idx"],
         headline=r["headline"],
@@ -1333,7 +1491,7 @@ def _match_row(doc: str, idx: int, m: Match, now: dt.datetime) -> tuple[object, 
     )
 
 
-def _row_match(r: sqlite3.Row) -> Match:
+def _row_match(r: Any) -> Match:
     return Match(
         topic_id=r["topic_id"],
         topic_version=r["topic_version"],
@@ -1344,3 +1502,132 @@ def _row_match(r: sqlite3.Row) -> Match:
         snippet=r["snippet"],
         marks=tuple((int(s), int(e)) for s, e in json.loads(r["marks"])),
     )
+
+
+# --- PostgreSQL -------------------------------------------------------------------
+
+
+def _for_postgres(statement: str) -> str:
+    """A migration statement in SQLite's dialect as PostgreSQL's: 64-bit integers (an
+    mtime in nanoseconds does not fit 32 bits), double reals, an identity for an
+    INTEGER PRIMARY KEY, and text that sorts by byte as SQLite's does."""
+    out = re.sub(
+        r"\bINTEGER PRIMARY KEY\b", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", statement
+    )
+    out = re.sub(r"\bINTEGER\b", "BIGINT", out)
+    out = re.sub(r"\bREAL\b", "DOUBLE PRECISION", out)
+    return re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', out)
+
+
+@functools.lru_cache(maxsize=512)
+def _pg_sql(sql: str) -> str:
+    """A query in SQLite's dialect as psycopg's: ``?`` → ``%s``, and the two functions
+    and operators that differ (``instr`` → ``strpos``, ``IS ?`` → ``IS NOT DISTINCT
+    FROM``). The queries hold no string literal with ``?`` or ``%``."""
+    out = sql.replace("%", "%%").replace(" IS ?", " IS NOT DISTINCT FROM ?")
+    return out.replace("instr(", "strpos(").replace("?", "%s")
+
+
+class _Row:
+    """A result row read by position or by column name, like sqlite3.Row."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: dict[str, int], values: Sequence[Any]) -> None:
+        self._names = names
+        self._values = values
+
+    def __getitem__(self, key: int | str) -> Any:
+        return self._values[key if isinstance(key, int) else self._names[key]]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
+    names: dict[str, int] = {}
+    for i, column in enumerate(cursor.description or ()):
+        names.setdefault(column.name, i)  # the first of two same names, as sqlite3.Row
+    return functools.partial(_Row, names)
+
+
+class _Postgres:
+    """A psycopg connection in autocommit mode, answering the store's SQLite-dialect
+    queries (see :func:`_pg_sql`); transactions are the store's own BEGIN/COMMIT."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    @property
+    def in_transaction(self) -> bool:
+        import psycopg
+
+        return self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.conn.execute(_pg_sql(sql), parameters or None)
+
+    def executemany(self, sql: str, parameters: Any, /) -> None:
+        rows = list(parameters)
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(_pg_sql(sql), rows)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _connect_postgres(url: str) -> _Postgres:
+    """Connect to a PostgreSQL state, the password from WATCHER_PG_PASSWORD or else
+    libpq's own PGPASSWORD or ~/.pgpass; every failure a StateError saying what to fix."""
+    shown = redact(url)
+    try:
+        import psycopg
+    except ImportError:
+        raise StateError(
+            f"the state {shown} is a PostgreSQL database, which needs the optional package "
+            "psycopg: pip install 'watcher[postgres]'"
+        ) from None
+    extra: dict[str, Any] = {}
+    password = os.environ.get(PASSWORD_ENV)
+    if password:
+        extra["password"] = password
+    try:
+        conn = psycopg.connect(
+            url,
+            autocommit=True,
+            row_factory=_row_factory,
+            application_name="watcher",
+            connect_timeout=10,
+            **extra,
+        )
+    except psycopg.Error as exc:
+        raise StateError(_connect_problem(shown, str(exc))) from None
+    return _Postgres(conn)
+
+
+def _connect_problem(shown: str, text: str) -> str:
+    """What a failed connection means and what to change, from libpq's message."""
+    detail = " ".join(text.split())
+    if "password authentication failed" in text or "no password supplied" in text:
+        hint = (
+            f"the password was refused or missing; set {PASSWORD_ENV} (or PGPASSWORD, or "
+            "a ~/.pgpass line) in watcher's environment"
+        )
+    elif "does not exist" in text and "database" in text:
+        hint = "the database does not exist; create it (createdb) or fix the name in 'state'"
+    elif "role" in text and "does not exist" in text:
+        hint = "the user does not exist on that server; fix the user in 'state'"
+    elif "Connection refused" in text or "timeout expired" in text:
+        hint = "no server answers there; start PostgreSQL or fix the host and port in 'state'"
+    elif "could not translate host name" in text or "Name or service not known" in text:
+        hint = "the host name is unknown; fix the host in 'state'"
+    else:
+        hint = "check the URL in 'state' and the server"
+    return f"cannot connect to the state database {shown}: {hint} ({detail})"
