@@ -12,7 +12,7 @@ a roundup (国内联播快讯, 简讯 …), see :func:`stories`:
 1. its query holds there (a topic written with anchors and context only: one of
    their terms occurs), and its exclusion does not;
 2. for a topic with anchors or context: an anchor occurs, or two different
-   context terms occur in one paragraph, or one context term occurs in the
+   context terms occur close together, or one context term occurs in the
    headline (a sub-story's title counts) or the lead (an article's first sentence);
 3. it names one of the topic's regions (anywhere in the article), and
 4. its score reaches ``min_score``.
@@ -102,7 +102,6 @@ class Story:
     heads: tuple[tuple[int, int], ...]  # headline, and a sub-story's title line
     body: tuple[int, int]
     lead: tuple[int, int]  # empty for sub-stories: their title is their lead
-    paragraphs: tuple[int, ...]  # where each paragraph of the body starts
 
     def contains(self, start: int, end: int) -> bool:
         return (self.body[0] <= start and end <= self.body[1]) or self.in_head(start, end)
@@ -112,12 +111,6 @@ class Story:
 
     def in_lead(self, start: int) -> bool:
         return self.lead[0] <= start < self.lead[1]
-
-    def paragraph(self, start: int) -> int:
-        """-1 for the headline and title, else the index of the body paragraph."""
-        if self.in_head(start, start + 1):
-            return -1
-        return bisect.bisect_right(self.paragraphs, start) - 1
 
 
 def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -143,18 +136,12 @@ def stories(headline: str, body: str) -> list[Story]:
     split = len(headline) + 1
     end = split + len(body)
     text = headline + "\n" + body
-    lines = _lines(text, split, end)
-    if lines and _is_dateline(text[lines[0][0] : lines[0][1]]):
-        first_body = lines[1][0] if len(lines) > 1 else end
-        lines = lines[1:]
-    else:
-        first_body = split
-    whole = Story(
-        0, ((0, len(headline)),), (split, end), _lead(text, first_body, end),
-        tuple(s for s, _ in lines) or (split,),
-    )  # fmt: skip
+    first_line = body.split("\n", 1)[0]
+    skip = len(first_line) + 1 if _is_dateline(first_line) else 0
+    whole = Story(0, ((0, len(headline)),), (split, end), _lead(text, split + skip, end))
     if not ROUNDUP.search(headline):
         return [whole]
+    lines = _lines(text, split + skip, end)
     numbered = sum(1 for s, e in lines if _NUMBERED.match(text, s, e)) >= 2
     groups: list[tuple[tuple[int, int] | None, list[tuple[int, int]]]] = []
     title: tuple[int, int] | None = None
@@ -174,7 +161,7 @@ def stories(headline: str, body: str) -> list[Story]:
     for n, (title, paragraphs) in enumerate(groups, 1):
         heads = ((0, len(headline)),) + ((title,) if title else ())
         start, stop = paragraphs[0][0], paragraphs[-1][1]
-        out.append(Story(n, heads, (start, stop), (start, start), tuple(s for s, _ in paragraphs)))
+        out.append(Story(n, heads, (start, stop), (start, start)))
     return out
 
 
@@ -241,10 +228,13 @@ class _Compiled:
     topic: Topic
     positive: tuple[rules.Term, ...]  # terms that must be present (not under NOT)
     vocabulary: tuple[Entry, ...]  # what is counted: anchors and context
+    names: tuple[str, ...]  # entry_key() of each, in that order
+    words: tuple[tuple[rules.Term, str, str], ...]  # single-term entries: term, key, folded
     roles: dict[str, str]  # entry key → "anchor" | "context"
     keys: frozenset[str]  # folded texts of the positive terms
     anchor_keys: tuple[tuple[str, ...], ...]  # folded texts of each anchor's terms
     context_keys: tuple[tuple[str, ...], ...]
+    exclude_keys: frozenset[str]  # folded texts of the exclusion's terms
     places: tuple[str, ...]  # folded place names
     possible: Callable[[set[tuple[str, str]]], bool]  # the query on candidates alone
     clauses: tuple[frozenset[tuple[str, str]], ...] | None  # the same test in CNF
@@ -307,10 +297,19 @@ class Matcher:
             topic=topic,
             positive=positive,
             vocabulary=vocabulary,
+            names=tuple(entry_key(e) for e in vocabulary),
+            words=tuple(
+                (e, entry_key(e), self._folded(e.text))
+                for e in vocabulary
+                if isinstance(e, rules.Term)
+            ),
             roles=roles,
             keys=frozenset(self._folded(t.text) for t in positive),
             anchor_keys=keys_of(topic.anchors),
             context_keys=keys_of(topic.context),
+            exclude_keys=frozenset(
+                self._folded(t.text) for t in (rules.terms(topic.exclude) if topic.exclude else ())
+            ),
             places=tuple(self._folded(p) for p in topic.places),
             possible=_upper_bound(topic.query, self._folded),
             clauses=_cnf(topic.query, self._folded),
@@ -387,7 +386,8 @@ class _Run:
         self.text = text
         self.found = found
         self.checked: dict[tuple[int, int], bool] = {}
-        self.verified: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+        self.verified: dict[rules.Term, list[tuple[int, int]]] = {}
+        self.chars: dict[int, int] = {}  # story number → characters of text
 
     def is_word(self, start: int, end: int) -> bool:
         key = (start, end)
@@ -397,15 +397,15 @@ class _Run:
 
     def spans(self, term: rules.Term) -> list[tuple[int, int]]:
         """Verified occurrences of a term in haystack offsets (words checked with jieba)."""
-        key = (term.text, term.kind, term.field)
-        if key not in self.verified:
-            self.verified[key] = [
+        found = self.verified.get(term)
+        if found is None:
+            found = self.verified[term] = [
                 (s, e)
                 for s, e in self.found.get(self.m._folded(term.text), ())
                 if (term.field != "title" or s < self.text.split)
                 and (term.kind == "phrase" or self.is_word(s, e))
             ]
-        return self.verified[key]
+        return found
 
     def ignored(self, topic: Topic) -> list[tuple[int, int]]:
         """Verified occurrences of the words the topic ignores."""
@@ -448,43 +448,46 @@ class _Run:
             return None
         ignored = self.ignored(topic)
         occs = [o for o in self._counted(c) if not _inside(o.start, o.end, ignored)]
-        best: tuple[float, Story, list[_Occ], list[float]] | None = None
+        # An exclusion none of whose terms occurs cannot hold (it must require one).
+        exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.found) else None
+        best: tuple[float, Story, list[_Occ], dict[str, float]] | None = None
         for story in self.text.stories:
             inside = [o for o in occs if story.contains(o.start, o.end)]
             if not inside:
                 continue
             hits = self.hits_in(story, ignored)
-            if not rules.evaluate(topic.query, hits):
+            # A query made of the anchors and context holds wherever one of them counts.
+            if topic.written_query and not rules.evaluate(topic.query, hits):
                 continue
-            if topic.exclude is not None and rules.evaluate(topic.exclude, hits):
+            if exclude is not None and rules.evaluate(exclude, hits):
                 continue
             if (topic.anchors or topic.context) and not _on_topic(c, story, inside):
                 continue
             values = self._salience(c, story, inside)
             total = score(values.values())
             if best is None or total > best[0]:
-                best = (total, story, inside, list(values.values()))
+                best = (total, story, inside, values)
         if best is None or best[0] < topic.min_score:
             return None
-        total, story, inside, _ = best
-        return self._match(c, story, inside, total, ignored)
+        total, story, inside, values = best
+        return self._match(c, story, inside, total, values, ignored)
 
     def _counted(self, c: _Compiled) -> list[_Occ]:
         """Verified occurrences of the topic's counted terms, those inside a longer
         one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
+        found = self.found
         every = [
-            _Occ(entry_key(term), s, e)
-            for term in c.vocabulary
-            if isinstance(term, rules.Term) and self.m._folded(term.text) in self.found
+            _Occ(name, s, e)
+            for term, name, folded in c.words
+            if folded in found
             for s, e in self.spans(term)
         ]
-        every = list(dict.fromkeys(every))
-        single = [o for o in every if not _covered(o, every)]
+        single = _uncovered(every)
         # A NEAR entry occurs where its two terms do, near enough: one occurrence per
         # pair, marked at both terms, neither covering nor covered by anything.
         pairs = [
-            _Occ(entry_key(entry), min(a[0], b[0]), max(a[1], b[1]), (a, b))
-            for entry in c.vocabulary
+            _Occ(name, min(a[0], b[0]), max(a[1], b[1]), (a, b))
+            for entry, name in zip(c.vocabulary, c.names, strict=True)
             if isinstance(entry, rules.Near)
             for a, b in self.near_pairs(entry)
         ]
@@ -510,9 +513,11 @@ class _Run:
 
     def _salience(self, c: _Compiled, story: Story, inside: list[_Occ]) -> dict[str, float]:
         """Each counted term's weight × salience in one story."""
-        # Characters of text, not of layout: a PDF's line breaks change no score.
-        stretch = self.text.folded[story.body[0] : story.body[1]]
-        chars = len(stretch) - sum(1 for ch in stretch if ch.isspace())
+        chars = self.chars.get(story.number)
+        if chars is None:
+            # Characters of text, not of layout: a PDF's line breaks change no score.
+            stretch = self.text.folded[story.body[0] : story.body[1]]
+            chars = self.chars[story.number] = sum(map(len, stretch.split()))
         out: dict[str, float] = {}
         for term in dict.fromkeys(o.term for o in inside):
             mine = [o for o in inside if o.term == term]
@@ -530,15 +535,14 @@ class _Run:
         story: Story,
         inside: list[_Occ],
         total: float,
+        values: dict[str, float],
         ignored: Sequence[tuple[int, int]],
     ) -> Match:
         topic = c.topic
-        values = self._salience(c, story, inside)
         counts: dict[str, int] = {}
         for o in sorted(inside, key=lambda o: (o.start, o.end)):
             counts[o.term] = counts.get(o.term, 0) + 1
-        order = {entry_key(t): n for n, t in enumerate(c.vocabulary)}
-        terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
+        terms = tuple(sorted(counts.items(), key=lambda tc: c.names.index(tc[0])))
         hits = []
         for o in inside:
             for s, e in o.spans:
@@ -670,11 +674,17 @@ def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
     return any(s <= start and end <= e and (s, e) != (start, end) for s, e in spans)
 
 
-def _covered(o: _Occ, occs: Sequence[_Occ]) -> bool:
-    """Is this occurrence part of a longer term's occurrence?"""
-    return any(
-        g.start <= o.start and o.end <= g.end and g.end - g.start > o.end - o.start for g in occs
-    )
+def _uncovered(occs: Sequence[_Occ]) -> list[_Occ]:
+    """The occurrences that are not part of a longer term's occurrence, in order."""
+    ordered = sorted(set(occs), key=lambda o: (o.start, -o.end))
+    out = []
+    reach: list[tuple[int, int]] = []  # (end, length) of earlier occurrences still open
+    for o in ordered:
+        reach = [r for r in reach if r[0] > o.start]
+        if not any(end >= o.end and length > o.end - o.start for end, length in reach):
+            out.append(o)
+        reach.append((o.end, o.end - o.start))
+    return out
 
 
 def _snippet(

@@ -60,6 +60,15 @@ class Term:
     # Only for messages: the same term written twice is still the same term.
     # (dataclasses.field in full: the attribute above shadows the bare name.)
     column: int = dataclasses.field(default=0, compare=False)
+    # Terms are dictionary keys in every match; hashing their fields each time showed
+    # up in profiles, so the hash is computed once.
+    _hash: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.text, self.kind, self.field)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass(frozen=True)
@@ -544,9 +553,26 @@ class _Search:
                 yield taken + rest
 
 
+def _conjunctive(node: Node) -> bool:
+    """Does the tree hold an AND or a NEAR outside NOT (an operand list that could
+    compete for occurrences)?"""
+    match node:
+        case Term():
+            return False
+        case Near() | And():
+            return True
+        case Not():
+            return False  # judged on its own by _holds
+        case Or(children):
+            return any(_conjunctive(c) for c in children)
+    raise TypeError(f"not a query node: {node!r}")
+
+
 def _needs_search(node: Node, hits: _Hits) -> bool:
     """Could reusing an occurrence make a difference? Only if a term the query may use
     twice has a hit, or a hit of one term overlaps a hit of another (隐患 in 安全隐患)."""
+    if not _conjunctive(node):
+        return False  # OR of terms: any one occurrence is enough
     seen: set[Term] = set()
     for term, even in _walk_terms(node):
         if even and term in seen and hits(term):
