@@ -12,6 +12,7 @@ import ast
 import codecs
 import datetime as dt
 import importlib.util
+import logging
 import random
 import sys
 from pathlib import Path
@@ -655,6 +656,8 @@ def test_a_trafilatura_that_cannot_be_imported_leaves_the_built_in_reader(
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "justext", None)  # importing trafilatura now fails
     webpage._importable.cache_clear()
+    # An earlier CLI test may have raised the root logger's level: ask for warnings here.
+    caplog.set_level(logging.WARNING, logger="watcher.webpage")
     try:
         result = read_bytes(Path("news.html"), NEWS_PAGE.encode("gbk"))
         assert result == Text(NEWS_TEXT, "gb18030", "markdown")
