@@ -67,3 +67,154 @@ def test_search_on_postgresql_is_a_clear_user_error(
     digest = watcher(pg.path, "digest")
     assert digest.returncode == 0, digest.stderr
     assert watcher(pg.path, "status").returncode in (3, 1)  # no daemon; an alarm at most
+
+
+# --- several workers on one state ------------------------------------------------------
+
+
+def _big_inbox(inbox: Path, n: int) -> list[Path]:
+    """``n`` distinct pages: the seeds, each copy with a line of its own, settled."""
+    from tests.conftest import seed_files
+
+    seeds = seed_files()
+    inbox.mkdir(exist_ok=True)
+    out = []
+    for i in range(n):
+        seed = seeds[i % len(seeds)]
+        path = inbox / f"{i:03d}_{seed.name}"
+        path.write_bytes(seed.read_bytes() + f"\n\n（本版编号 {i}）\n".encode())
+        os.utime(path, (1_600_000_000, 1_600_000_000))
+        out.append(path)
+    return out
+
+
+def _scan_counts(stdout: str) -> tuple[int, int, int]:
+    """(new, unchanged, failed) from a ``watcher scan`` summary line."""
+    import re
+
+    m = re.search(r"scan: (\d+) new, (\d+) unchanged, (\d+) failed", stdout)
+    assert m is not None, stdout
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+def _start(config: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "watcher", f"--config={config}", "--log-level=WARNING", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+
+
+def test_three_scans_at_once_count_each_document_new_exactly_once(
+    make_config: Callable[..., Config], tmp_path: Path, pg_url: str
+) -> None:
+    files = _big_inbox(tmp_path / "inbox", 45)
+    pg = make_config(name="pg.yaml", state=pg_url)
+    lite = make_config(name="lite.yaml", state="lite/watcher.db")
+    # One store first, so the processes race on documents, not on creating the schema.
+    assert watcher(pg.path, "status").returncode in (1, 3)
+    procs = [_start(pg.path, "scan", "--no-progress") for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [e for _, e in outs]
+    counts = [_scan_counts(out) for out, _ in outs]
+    assert sum(new for new, _, _ in counts) == len(files), counts
+    assert all(failed == 0 for _, _, failed in counts), counts
+    assert all(new + unchanged == len(files) for new, unchanged, _ in counts), counts
+    single = watcher(lite.path, "scan", "--no-progress")
+    assert _scan_counts(single.stdout) == (len(files), 0, 0)
+    # The same articles; in another order (by first seen: three workers interleave).
+    by_id = lambda rows: sorted(rows, key=lambda r: str(r["id"]))  # noqa: E731
+    assert by_id(_articles(pg.path)) == by_id(_articles(lite.path))
+
+
+def test_a_worker_that_died_mid_document_loses_its_claim_when_the_lease_expires(
+    make_config: Callable[..., Config], seeded_inbox: Path, pg_url: str
+) -> None:
+    import datetime as dt
+
+    from watcher import pipeline
+    from watcher.store import Store
+
+    cfg = make_config(state=pg_url)
+    name = str(sorted(seeded_inbox.iterdir())[0])  # a file is known by its path
+    t0 = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
+    with Store(cfg.state) as store:
+        # A worker on another machine took the file, then its machine went down.
+        assert store.take_lease(f"file:{name}", "elsewhere:1", t0, 300, lambda _: True)
+        first = pipeline.scan(cfg, store, clock=lambda: t0)
+        assert (first.new, first.unchanged) == (4, 1)
+        later = t0 + dt.timedelta(seconds=301)
+        second = pipeline.scan(cfg, store, clock=lambda: later)
+        assert (second.new, second.unchanged) == (1, 4)
+        assert store.lease_holder(f"file:{name}", later) is None
+
+
+def _with_email(cfg: Config, port: int, to: list[str]) -> Path:
+    cfg.path.write_text(
+        cfg.path.read_text()
+        + f"""digest:
+  out_dir: reports
+email:
+  enabled: true
+  host: 127.0.0.1
+  port: {port}
+  from: watcher@example.com
+  to: [{", ".join(to)}]
+  timeout: 5
+""",
+        encoding="utf-8",
+    )
+    return cfg.path
+
+
+def test_two_digest_sends_at_once_mail_each_recipient_once(
+    make_config: Callable[..., Config], seeded_inbox: Path, pg_url: str
+) -> None:
+    from tests.servers import smtp_server
+
+    to = [f"analyst{i}@example.com" for i in range(4)]
+    with smtp_server() as smtp:
+        config = _with_email(make_config(state=pg_url), smtp.port, to)
+        assert watcher(config, "scan", "--no-progress").returncode == 0
+        procs = [_start(config, "digest", "--send") for _ in range(2)]
+        outs = [p.communicate(timeout=300) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+        mails = smtp.wait_for(len(to))
+        import time
+
+        time.sleep(1.0)  # a second copy, were there one, would have come by now
+        mails = smtp.mails
+    assert sorted(r for m in mails for r in m.rcpt_tos) == sorted(to)
+    assert len({m.message["Message-ID"] for m in mails}) == len(to)
+
+
+# --- watcher migrate ---------------------------------------------------------------------
+
+
+def test_migrate_copies_an_sqlite_state_into_postgresql_without_a_difference(
+    make_config: Callable[..., Config], seeded_inbox: Path, pg_url: str
+) -> None:
+    import shutil
+
+    from watcher.watchlists import load_watchlists
+
+    lite = make_config()
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, lite.watchlists / f.name)
+    topic = load_watchlists(lite.watchlists)[0].id
+    assert watcher(lite.path, "scan", "--no-progress").returncode == 0
+    assert watcher(lite.path, "digest").returncode == 0
+    article = _articles(lite.path)[0]["id"]
+    assert watcher(lite.path, "label", str(article), topic, "yes").returncode == 0
+    out = watcher(lite.path, "migrate", "--to", pg_url)
+    assert out.returncode == 0, out.stderr
+    assert "all counts match." in out.stdout
+    assert f"  state: {pg_url}" in out.stdout
+    pg = make_config(name="pg.yaml", state=pg_url)
+    with_times = lambda c: watcher(c, "articles", "--format", "jsonl").stdout  # noqa: E731
+    assert with_times(pg.path) == with_times(lite.path)
+    assert watcher(pg.path, "labels").stdout == watcher(lite.path, "labels").stdout
+    again = watcher(pg.path, "scan", "--no-progress")
+    assert again.stdout.startswith("scan: 0 new, 5 unchanged"), again.stdout
+    twice = watcher(lite.path, "migrate", "--to", pg_url)
+    assert twice.returncode == 1
+    assert f"error: the database {pg_url} is not empty" in twice.stderr

@@ -288,3 +288,44 @@ def test_search_on_postgresql_says_it_is_not_available_yet(pg_url: str) -> None:
         f"search is not available on PostgreSQL yet (state {pg_url}); watcher search and "
         "the web app's search need an SQLite state for now"
     )
+
+
+def test_a_lease_is_held_once_until_it_expires_or_its_holder_dies(state: Path | str) -> None:
+    alive = {"a:1": True, "b:2": True, "dead:3": False}
+    with Store(state) as store:
+        assert store.take_lease("digest", "a:1", NOW, 60, alive.__getitem__)
+        assert not store.take_lease("digest", "b:2", NOW, 60, alive.__getitem__)
+        assert store.take_lease("digest", "a:1", NOW, 60, alive.__getitem__)  # renewed
+        assert store.lease_holder("digest", NOW) == "a:1"
+        later = NOW + dt.timedelta(seconds=61)
+        assert store.take_lease("digest", "b:2", later, 60, alive.__getitem__)  # expired
+        store.release_lease("digest", "a:1")  # no longer a:1's: nothing happens
+        assert store.lease_holder("digest", later) == "b:2"
+        store.release_lease("digest", "b:2")
+        assert store.lease_holder("digest", later) is None
+        assert store.take_lease("file:x", "dead:3", NOW, 600, alive.__getitem__)
+        assert store.take_lease("file:x", "b:2", NOW, 600, alive.__getitem__)  # holder gone
+
+
+def test_re_matching_a_topic_keeps_matches_another_worker_stored_meanwhile(
+    state: Path | str,
+) -> None:
+    from watcher.models import Match
+
+    def match(version: str) -> Match:
+        return Match("t", version, 1.0, (("标题", 1),), (), "标题", "标题0", ())
+
+    with Store(state) as store:
+        for sha in ("a", "b", "c"):
+            store.add_document(sha256=sha * 64, path=f"{sha}.txt", size=1, mtime_ns=1,
+                               encoding="utf-8", articles=[_article(0)], now=NOW,
+                               matches=[[match("v1")]])  # fmt: skip
+        # A worker on the edited watchlist (v2) stored c while another re-matched a, b.
+        store.put_matches("c" * 64, 0, [match("v2")], NOW)
+        n = store.replace_topic_matches(
+            "t", "v2", "T", [("a" * 64, 0, match("v2")), ("b" * 64, 0, match("v2"))], NOW
+        )
+        assert n == 2
+        assert [(d[0], m.topic_version) for d, _, m in store.matches()] == [
+            ("a", "v2"), ("b", "v2"), ("c", "v2"),
+        ]  # fmt: skip

@@ -1106,6 +1106,20 @@ def init_command(folder: Path, force: bool) -> None:
     click.echo(next_steps(folder))
 
 
+@cli.command(name="migrate")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="The new PostgreSQL state: postgresql://user@host:port/db (empty).")  # fmt: skip
+@click.pass_obj
+def migrate_command(obj: Context, target: str) -> None:
+    """Copy this config's SQLite state into PostgreSQL, check the counts, say what to change."""
+    from watcher import migrate as migrate_mod
+
+    cfg = obj.config()
+    done = migrate_mod.migrate(cfg.state, target)
+    for line in migrate_mod.describe(done, cfg.path):
+        click.echo(line)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn errors into messages and exit codes."""
     try:

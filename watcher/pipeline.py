@@ -201,13 +201,20 @@ def sync_topics(
     for topic in topics:
         if known.get(topic.id) == topic.version:
             continue
-        matcher = Matcher([topic], segmenter)
-        found = [
-            (row.doc_sha256, row.article.index, m)
-            for row in store.articles()
-            for m in matcher.match(row.article)
-        ]
-        n = store.replace_topic_matches(topic.id, topic.version, topic.name, found, clock())
+        lease = f"topic:{topic.id}"
+        if not store.take_lease(lease, _ME, clock(), REMATCH_LEASE, _alive):
+            log.info("topic %s: another worker is re-matching the stored articles", topic.id)
+            continue
+        try:
+            matcher = Matcher([topic], segmenter)
+            found = [
+                (row.doc_sha256, row.article.index, m)
+                for row in store.articles()
+                for m in matcher.match(row.article)
+            ]
+            n = store.replace_topic_matches(topic.id, topic.version, topic.name, found, clock())
+        finally:
+            store.release_lease(lease, _ME)
         log.info("topic %s: matched %d stored articles (watchlist changed)", topic.id, n)
         redone.append(topic.id)
     current = {t.id for t in topics}
@@ -288,7 +295,7 @@ def _scan(
             if should_stop is not None and should_stop():
                 log.info("scan stopped early on request")
                 break
-            outcome = _scan_one(config, store, info, known.get(info.key), clock, matcher, worker)
+            outcome = _claimed(config, store, info, known.get(info.key), clock, matcher, worker)
             report = _tally(report, outcome, info)
             seen.add(info.key)
             if progress is not None:
@@ -323,6 +330,43 @@ def _settle(
     )
     sleep(wait)
     return list_inbox(config.inbox, config.scan.ignore, config.scan.recursive)
+
+
+# Leases (seconds). A file's covers reading it (at most scan.read_timeout), splitting
+# and storing; the digest's, producing and writing it; a re-match, a whole archive.
+FILE_LEASE_MIN = 300.0
+DIGEST_LEASE = 900.0
+REMATCH_LEASE = 3600.0
+
+
+def _file_lease(config: Config) -> float:
+    return max(FILE_LEASE_MIN, 2 * config.scan.read_timeout + 60)
+
+
+def _claimed(
+    config: Config,
+    store: Store,
+    info: FileInfo,
+    known: FileState | None,
+    clock: Clock,
+    matcher: Matcher | None,
+    worker: sandbox.Worker,
+) -> Outcome:
+    """One file, claimed first when several workers share the store: a file is read by
+    the worker whose claim (a lease, ``file:<path>``) succeeds; it then decides on what
+    the store knows *now*, so a file another worker stored meanwhile is unchanged. A
+    worker killed mid-file loses the claim when it expires (at once on its own machine)."""
+    same = known is not None and (known.size, known.mtime_ns) == (info.size, info.mtime_ns)
+    if not store.shared or (same and known is not None and known.status != "failed"):
+        return _scan_one(config, store, info, known, clock, matcher, worker)
+    lease = f"file:{info.key}"
+    if not store.take_lease(lease, _ME, clock(), _file_lease(config), _alive):
+        log.debug("%s: another worker is reading it", info.key)
+        return Outcome("unchanged")
+    try:
+        return _scan_one(config, store, info, store.file_state(info.key), clock, matcher, worker)
+    finally:
+        store.release_lease(lease, _ME)
 
 
 OutcomeKind = Literal["new", "unchanged", "duplicate", "failed", "waiting", "skipped"]
@@ -409,6 +453,35 @@ def _scan_one(
         log.info("%s: changed while being read, will retry on the next scan", path)
         return Outcome("waiting")
     sha = hashlib.sha256(data).hexdigest()
+    if not store.shared:
+        return _store_one(config, store, info, sha, data=data, now=now, clock=clock,
+                          matcher=matcher, worker=worker)  # fmt: skip
+    # The same bytes under two names, read by two workers at once: one stores them.
+    lease = f"doc:{sha}"
+    if not store.take_lease(lease, _ME, clock(), _file_lease(config), _alive):
+        log.info("%s: another worker is storing the same content; left for the next scan", path)
+        return Outcome("waiting")
+    try:
+        return _store_one(config, store, info, sha, data=data, now=now, clock=clock,
+                          matcher=matcher, worker=worker)  # fmt: skip
+    finally:
+        store.release_lease(lease, _ME)
+
+
+def _store_one(
+    config: Config,
+    store: Store,
+    info: FileInfo,
+    sha: str,
+    *,
+    data: bytes,
+    now: dt.datetime,
+    clock: Clock,
+    matcher: Matcher | None,
+    worker: sandbox.Worker,
+) -> Outcome:
+    """A file read and hashed: a duplicate, or decoded, split, matched and stored."""
+    path = info.key
     if store.document_status(sha) == "ok":
         # Same bytes under another name (renamed or copied): not a new document.
         store.record_file(path, info.size, info.mtime_ns, sha, "duplicate", now)
@@ -796,12 +869,21 @@ def tick(
         day = schedule.digest_due(now, config.schedule.digest_at, config.timezone, produced)
         if force_digest and day is None and today(config, clock) not in produced:
             day = today(config, clock)
-        if day is not None:
+        if day is None:
+            return
+        # Every worker's schedule asks; the one that takes the lease makes it. Should
+        # it die, the lease expires and the next worker's tick makes it.
+        if not store.take_lease("digest", _ME, clock(), DIGEST_LEASE, _alive):
+            log.info("digest %s: another worker is making it", day)
+            return
+        try:
             made = digest_day(
                 config, store, topics, day, clock=clock, config_errors=config_errors,
                 renderer=renderer,
             )  # fmt: skip
-            log.info("digest %s: %s (%d files written)", day, made.digest.subject, len(made.paths))
+        finally:
+            store.release_lease("digest", _ME)
+        log.info("digest %s: %s (%d files written)", day, made.digest.subject, len(made.paths))
 
     def rewrite() -> None:
         # A digest stored but whose files were never written (killed in between,

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
 FAILED_RETRY_MAX = 86400.0
 
@@ -244,8 +244,39 @@ MIGRATIONS: list[Migration] = [
         # FTS5 is SQLite's: on PostgreSQL search is not available yet (see search_*).
         postgres="",
     ),
+    Migration(
+        """
+    -- Leases: who works on what right now, so several processes (PostgreSQL workers on
+    -- several machines; on SQLite a CLI next to the daemon) never do one thing twice:
+    -- 'file:<path>' a file being read, 'doc:<sha256>' a document being stored,
+    -- 'digest' the due digest being made, 'topic:<id>' a re-match. Taken over when
+    -- expired, or at once when the holder ('host:pid') is known to be dead. IF NOT
+    -- EXISTS: a store rebuilt from an older version may have the table already.
+    CREATE TABLE IF NOT EXISTS leases (
+        name    TEXT PRIMARY KEY,
+        holder  TEXT NOT NULL,
+        expires TEXT NOT NULL          -- ISO 8601, UTC
+    );
+    """
+    ),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+# The tables a state is made of, in an order that copies them without breaking a
+# foreign key, each with the key it is read in (the search index is rebuilt, not
+# copied; leases are of running processes).
+COPIED: dict[str, str] = {
+    "documents": "sha256",
+    "files": "path",
+    "articles": "doc_sha256, idx",
+    "topics": "topic_id",
+    "matches": "doc_sha256, idx, topic_id",
+    "labels": "doc_sha256, idx, topic_id",
+    "scans": "id",
+    "digests": "day",
+    "deliveries": "day, channel",
+}
 
 
 @dataclass(frozen=True)
@@ -514,6 +545,67 @@ class Store:
             self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
         return len(gone)
 
+    def file_state(self, path: str) -> FileState | None:
+        """What the store remembers about one path now (see :meth:`file_states`)."""
+        r = self.db.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
+        if r is None:
+            return None
+        return FileState(
+            size=r["size"],
+            mtime_ns=r["mtime_ns"],
+            sha256=r["sha256"],
+            status=r["status"],
+            reason=r["reason"],
+            retries=r["retries"],
+            retry_at=_time(r["retry_at"]),
+        )
+
+    # --- leases: one process at a time on one thing ---------------------------------
+
+    def take_lease(
+        self,
+        name: str,
+        me: str,
+        now: dt.datetime,
+        seconds: float,
+        alive: Callable[[str], bool],
+    ) -> bool:
+        """Take (or renew) the lease ``name`` for ``seconds``; False while another live
+        holder has it unexpired. A holder known to be dead (``alive`` says so: a process
+        of this machine that is gone) loses it at once, any other when it expires."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT holder, expires FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            if (
+                row is not None
+                and row["holder"] != me
+                and alive(row["holder"])
+                and dt.datetime.fromisoformat(row["expires"]) > now
+            ):
+                return False
+            self.db.execute(
+                "INSERT INTO leases (name, holder, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires = excluded.expires",
+                (name, me, _iso(now + dt.timedelta(seconds=seconds))),
+            )
+        return True
+
+    def release_lease(self, name: str, me: str) -> None:
+        """Give a lease back (only if still ours: an expired one may be another's now)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, me))
+
+    def lease_holder(self, name: str, now: dt.datetime) -> str | None:
+        """Who holds the lease ``name`` unexpired at ``now``, or None."""
+        row = self.db.execute(
+            "SELECT holder, expires FROM leases WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None or dt.datetime.fromisoformat(row["expires"]) <= now:
+            return None
+        return str(row["holder"])
+
     def document_status(self, sha256: str) -> str | None:
         row = self.db.execute("SELECT status FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
         return row["status"] if row else None
@@ -711,12 +803,22 @@ class Store:
         """Swap all of one topic's matches for a fresh set, in one transaction."""
         n = 0
         with self.transaction():
-            self.db.execute("DELETE FROM matches WHERE topic_id = ?", (topic_id,))
+            # Matches of this very version stay: another worker, already on the edited
+            # watchlist, may have stored documents since ``matches`` was computed.
+            self.db.execute(
+                "DELETE FROM matches WHERE topic_id = ? AND topic_version != ?",
+                (topic_id, version),
+            )
             for doc, idx, m in matches:
                 self.db.execute(
                     "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
                     "hits, clause, snippet, marks, matched_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (doc_sha256, idx, topic_id) DO UPDATE SET "
+                    "topic_version = excluded.topic_version, score = excluded.score, "
+                    "terms = excluded.terms, hits = excluded.hits, clause = excluded.clause, "
+                    "snippet = excluded.snippet, marks = excluded.marks, "
+                    "matched_at = excluded.matched_at",
                     _match_row(doc, idx, m, now),
                 )
                 n += 1
@@ -1262,6 +1364,36 @@ class Store:
             failed_today=int(failed),
             topic_last_match=topic_last,
         )
+
+    # --- copying a whole state (watcher migrate) -----------------------------------
+
+    def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Every row of one of the :data:`COPIED` tables, with its column names."""
+        if table not in COPIED:
+            raise ValueError(f"not a copied table: {table}")
+        cur = self.db.execute(f"SELECT * FROM {table} ORDER BY {COPIED[table]}")
+        rows = [tuple(r) for r in cur.fetchall()]
+        columns = [d[0] for d in cur.description] if cur.description else []
+        return columns, rows
+
+    def table_count(self, table: str) -> int:
+        if table not in COPIED:
+            raise ValueError(f"not a copied table: {table}")
+        return int(self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def load_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert rows copied from another store (call inside a transaction); an id
+        column's sequence is moved past the copied ids."""
+        if table not in COPIED or not columns:
+            raise ValueError(f"not a copied table: {table}")
+        names = ", ".join(columns)
+        marks = ", ".join("?" * len(columns))
+        self.db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        if self.backend == "postgresql" and table == "scans":
+            self.db.execute(
+                "SELECT setval(pg_get_serial_sequence('scans', 'id'), "
+                "coalesce((SELECT max(id) FROM scans), 0) + 1, false)"
+            )
 
     # --- scans ----------------------------------------------------------------
 
