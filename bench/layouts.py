@@ -41,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     total = equal = 0
+    matrix: dict[tuple[str, str], str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for family in args.families.split(","):
@@ -65,6 +66,7 @@ def main() -> None:
                 else:
                     n = len(drawn)
                     total, equal = total + n, equal + ok
+                    matrix[family, name[:12]] = f"{ok}/{n}"
                     secs = time.perf_counter() - t0
                     print(f"{family:9} {name[:12]:12} {ok:3}/{n} equal  ({secs:.1f} s)")
                     reasons: defaultdict[str, list[str]] = defaultdict(list)
@@ -77,9 +79,22 @@ def main() -> None:
                         for why, names in sorted(reasons.items(), key=lambda kv: -len(kv[1])):
                             print(f"    {len(names):3}× {why}  (e.g. {names[0]})")
                     continue
+                matrix[family, name[:12]] = "skipped"
                 break
     secs = time.perf_counter() - started
+    _table(matrix)
     print(f"\n{equal}/{total} variants equal to their text page, {secs:.0f} s")
+
+
+def _table(matrix: dict[tuple[str, str], str]) -> None:
+    """The matrix: a row per family, a column per page, variants equal / drawn."""
+    families = list(dict.fromkeys(f for f, _ in matrix))
+    names = list(dict.fromkeys(n for _, n in matrix))
+    print("\n| family | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for family in families:
+        cells = (matrix.get((family, n), "") for n in names)
+        print(f"| {family} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -323,8 +323,10 @@ def _wrap(text: str, width: float, size: float, indent: float, hanging: bool = F
     used = indent
     for ch in text:
         w = _unit_width(ch) * size
-        hangs = ch == " " or (hanging and ch in HANGING)
-        if cur and not hangs and used + w > width + 1e-6:
+        over = used + w > width + 1e-6
+        # One punctuation mark may hang past the measure, never two.
+        hangs = ch == " " or (hanging and ch in HANGING and used <= width + 1e-6)
+        if cur and not hangs and over:
             rows.append("".join(cur))
             cur, used = [], 0.0
         cur.append(ch)
@@ -339,11 +341,17 @@ def _ragged(text: str, rng: random.Random) -> list[str]:
     at its spaces when it has them and the draw says so, else anywhere."""
     n = min(rng.choice((1, 2, 2, 3)), max(1, len(text) // 3))
     spaces = [k + 1 for k, ch in enumerate(text) if ch == " "]
+    # Never inside a number or a word of Latin letters: "2021" is not broken as "20/21".
+    places = [k for k in range(2, len(text) - 1) if not (_alnum(text[k - 1]) and _alnum(text[k]))]
     if spaces and rng.random() < 0.5:
         cuts = sorted(rng.sample(spaces, min(n - 1, len(spaces))))
     else:
-        cuts = sorted(rng.sample(range(2, len(text) - 1), n - 1)) if len(text) > 4 else []
+        cuts = sorted(rng.sample(places, min(n - 1, len(places))))
     return [text[a:b] for a, b in itertools.pairwise([0, *cuts, len(text)]) if text[a:b].strip()]
+
+
+def _alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
 
 
 def _rows(
@@ -1131,9 +1139,15 @@ def draw(family: str, number: int) -> Variant:
         if bold:
             # Bold headlines at body size; sub-headings a size up, in regular weight.
             sub2, sub3 = round(body * 1.2, 2), round(body * 1.12, 2)
+        gutter = rng.choice((round(body * 0.9, 1), 12.0, 18.0, 26.0))
+        hanging = rng.random() < 0.5
+        if hanging:
+            # A comma hanging into the gutter takes half a character of it: papers that
+            # hang punctuation keep their gutters wider than that.
+            gutter = max(gutter, round(body * 1.5, 1))
         layout = PdfLayout(
             columns=rng.choice((1, 2, 3)),
-            gutter=rng.choice((round(body * 0.9, 1), 12.0, 18.0, 26.0)),
+            gutter=gutter,
             body=body,
             leading=rng.choice((1.4, 1.5, 1.6)),
             head=head,
@@ -1144,7 +1158,7 @@ def draw(family: str, number: int) -> Variant:
             head_rows=rng.choice(("fill", "ragged", "ragged")),
             centred=rng.random() < 0.4,
             lead_display=rng.random() < 0.25,
-            hanging=rng.random() < 0.5,
+            hanging=hanging,
             masthead=rng.choice(("columns", "plain", "display", "table")),
             wrap_seed=rng.randrange(1 << 30),
         )
@@ -1443,12 +1457,16 @@ def to_html_print_styled(text: str, layout: ChromiumLayout) -> bytes:
     css = css.replace("font-size: 13.5pt", f"font-size: {sub:.1f}pt").replace(
         "article h3 { font-size: 12.5pt }", f"article h3 {{ font-size: {sub - 0.8:.1f}pt }}"
     )
-    css += f"\\narticle > h1, article > h2:first-child {{ font-weight: {layout.head_weight} }}"
+    css += f"\narticle > h1, article > h2:first-child {{ font-weight: {layout.head_weight} }}"
     if layout.centred:
-        css += "\\narticle > h1, article > .subtitle { text-align: center }"
+        css += "\narticle > h1, article > .subtitle { text-align: center }"
     if layout.masthead == "display":
-        css += "\\n.masthead p:nth-child(1) { font-size: 28pt; text-align: center }"
-    return page.replace("</head>", f"<style>{css}</style>\\n</head>", 1).encode("utf-8")
+        # The paper's name in display type, as a masthead sets it.
+        name = html.escape(running_header_for(text, default=""))
+        if name:
+            page = page.replace(f"<p>{name}</p>", f'<p class="paper">{name}</p>', 1)
+        css += "\n.masthead .paper { font-size: 28pt; text-align: center }"
+    return page.replace("</head>", f"<style>{css}</style>\n</head>", 1).encode("utf-8")
 
 
 def _chromium_pdf(page: bytes, workdir: Path) -> bytes:

@@ -9,6 +9,7 @@ prints the matrix.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,25 @@ def test_a_page_label_goes_after_the_date() -> None:
 
 # Variants per family that CI reads back, for every seed page and the sampled corpus days;
 # bench/layouts.py runs more. The programs' families print a page per variant and are slow.
-SAMPLE = {"text": 20, "html": 20, "docx": 12}
+SAMPLE = {"text": 20, "html": 20, "docx": 12, "pdf": 8, "chromium": 1, "soffice": 1}
 CORPUS_DAYS = 2
+
+# What still differs in the sample, by variant and page, with the first difference (see
+# the README's limits). Making one equal removes it here; a new difference fails the test.
+KNOWN = {
+    ("pdf-002", "000_a9c8"): "5 articles, not 4; extra '133大片区、2478个项目！湖南城市更新资源…'; "
+    "lost '133大片区、2478个项目！湖南城市更新资源…'",
+    ("pdf-001", "002_bacc"): "#0 page: 'None' for 'A02'",
+    (
+        "pdf-005",
+        "002_bacc",
+    ): "#0 kicker: 'None' for '江西·湖南两省合作发展交流座谈会在南昌举行许达…'",
+    (
+        "pdf-007",
+        "003_d65d",
+    ): "10 articles, not 9; extra '2016年来，淥口区主要经济指标均实现快速增长…'",
+    ("pdf-007", "004_788e"): "9 articles, not 8; extra '不忠诚不老实、阳奉阴违的两面人、两面派'",
+}
 
 
 def _pages() -> list[tuple[str, bytes]]:
@@ -82,12 +100,16 @@ PAGES = _pages()
 def test_every_variant_gives_the_articles_of_the_text(
     family: str, name: str, data: bytes, tmp_path: Path
 ) -> None:
+    program = docgen.PROGRAMS.get(family)
+    if program is not None and shutil.which(program) is None:
+        pytest.skip(f"no {program} to make the {family} variants with (see .ci/run)")
     want = docgen.read_articles(name, data)
     text = docgen.source_text(name, data)
-    differ = []
+    differ = {}
     for variant in docgen.variants(family, SAMPLE[family]):
         got = docgen.read_articles("page" + variant.suffix, docgen.render(variant, text, tmp_path))
         why = docgen.difference(got, want)
         if why is not None:
-            differ.append(f"{variant.name} [{variant.describe()}]: {why}")
-    assert differ == []
+            differ[variant.name, name[:8]] = why
+    known = {k: v for k, v in KNOWN.items() if k[1] == name[:8] and k[0].startswith(family)}
+    assert differ == known

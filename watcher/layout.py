@@ -36,8 +36,10 @@ from dataclasses import dataclass
 HEADLINE_RATIO = 1.6
 # From this up: display type (a headline, a kicker, a deck, a sub-heading).
 DISPLAY_RATIO = 1.1
-# Bold type counts as this much larger: a bold headline at the body size is display type.
-BOLD_BOOST = 1.3
+# Bold type ranks above regular type of its size and below the next size (sizes are
+# compared in half points); it is display type even at the body size (a bold headline, a
+# bold sub-heading).
+BOLD_STEP = 0.25
 # A gap between two columns is at least this many body-size characters wide.
 GUTTER_CHARS = 0.8
 # A "column" narrower than this many body characters, this close to the next, is the
@@ -70,8 +72,8 @@ class TextLine:
 
     @property
     def weight(self) -> float:
-        """The size the line reads at: bold type counts as larger (BOLD_BOOST)."""
-        return self.size * BOLD_BOOST if self.bold else self.size
+        """The size the line ranks at: its size in half points, bold a quarter above."""
+        return _key(self.size) + (BOLD_STEP if self.bold else 0.0)
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,12 @@ class Scale:
     body: float
     headline: float
 
-    def display(self, size: float) -> bool:
-        return size >= DISPLAY_RATIO * self.body
+    def display(self, size: float, bold: bool = False) -> bool:
+        """Whether type of this size (and weight) is display type rather than text."""
+        return size >= DISPLAY_RATIO * self.body or (bold and size >= 0.9 * self.body)
 
     def is_headline(self, size: float) -> bool:
-        return _key(size) >= _key(self.headline)
+        return _rank(size) >= _rank(self.headline)
 
 
 @dataclass(frozen=True)
@@ -104,31 +107,41 @@ def to_text(pages: Sequence[Sequence[TextLine]], page_heights: Sequence[float]) 
     if not every:
         return ""
     body = _body_size(every)
-    # First read with every display row opening a band, to see which sizes the page's
-    # headlines are set in; then read again knowing them.
-    scale = Scale(body, DISPLAY_RATIO * body)
-    scale = Scale(body, _headline_size(_read(pages, scale), scale))
-    return "\n".join(_render(_read(pages, scale), scale)).strip()
-
-
-def _read(pages: Sequence[Sequence[TextLine]], scale: Scale) -> list[_Paragraph]:
+    scale = Scale(body, _headline_size(pages, Scale(body, HEADLINE_RATIO * body)))
     columns = [col for page in pages if page for col in _order(list(page), _right(page), scale)]
-    return _paragraphs(columns, scale, _normal_spacing(columns))
+    paragraphs = _paragraphs(columns, scale, _normal_spacing(columns))
+    return "\n".join(_render(paragraphs, scale)).strip()
 
 
-def _headline_size(paragraphs: list[_Paragraph], scale: Scale) -> float:
+def _headline_size(pages: Sequence[Sequence[TextLine]], scale: Scale) -> float:
     """The size the page's headlines are set in, judged by the page itself.
 
-    In a block of display type (a kicker, a headline, a deck) the largest type is the
+    Display lines stacked one under the other (a kicker, a headline, a deck, a lead in
+    display type) make a block, and the largest type of a block in several sizes is its
     headline; the size most such blocks are headed in (the larger one on a tie) is the
     page's headline size. A page whose display blocks all have one size shows nothing to
-    compare with; then a fixed HEADLINE_RATIO of the body size.
+    compare with; then a fixed HEADLINE_RATIO of the body size (smaller heads are ranked
+    as ``##`` headings, which the splitter takes for headlines above a dateline).
     """
-    tops: Counter[float] = Counter(
-        max(sizes)
-        for run in _display_runs(paragraphs, scale)
-        if len(sizes := {_key(paragraphs[i].size) for i in run}) > 1
-    )
+    tops: Counter[float] = Counter()
+    for page in pages:
+        shown = sorted(
+            (ln for ln in page if scale.display(ln.weight, ln.bold)), key=lambda ln: ln.top
+        )
+        # Blocks by vertical adjacency (a block's own spacing, not a story's) and
+        # horizontal overlap: found on the page, before any reading order.
+        block_of = list(range(len(shown)))
+        for i, a in enumerate(shown):
+            for j in range(i + 1, len(shown)):
+                b = shown[j]
+                if b.top - a.bottom > 1.5 * max(a.size, b.size):
+                    break
+                if min(a.x1, b.x1) > max(a.x0, b.x0):
+                    block_of[_root(block_of, j)] = _root(block_of, i)
+        blocks: defaultdict[int, set[float]] = defaultdict(set)
+        for i, ln in enumerate(shown):
+            blocks[_root(block_of, i)].add(ln.weight)
+        tops.update(max(sizes) for sizes in blocks.values() if len(sizes) > 1)
     if not tops:
         return HEADLINE_RATIO * scale.body
     return max(tops, key=lambda size: (tops[size], size))
@@ -139,11 +152,11 @@ def _display_runs(paragraphs: list[_Paragraph], scale: Scale) -> list[range]:
     runs = []
     k = 0
     while k < len(paragraphs):
-        if not scale.display(paragraphs[k].size):
+        if not scale.display(paragraphs[k].size, paragraphs[k].bold):
             k += 1
             continue
         end = k
-        while end < len(paragraphs) and scale.display(paragraphs[end].size):
+        while end < len(paragraphs) and scale.display(paragraphs[end].size, paragraphs[end].bold):
             end += 1
         runs.append(range(k, end))
         k = end
@@ -201,6 +214,14 @@ def _body_size(lines: Iterable[TextLine]) -> float:
     for ln in lines:
         sizes[round(ln.size * 2) / 2] += len(ln.text.strip())
     return sizes.most_common(1)[0][0] or 10.0
+
+
+def _root(parent: list[int], i: int) -> int:
+    """The representative of ``i``'s set in a union-find forest (paths halved)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
 
 
 def _order(lines: list[TextLine], right: float, scale: Scale) -> list[Column]:
@@ -314,7 +335,10 @@ class _Strip:
         """
         columns = _merge_narrow(self.spans, self.min_gap)
         if len(columns) == 1:
-            return len(_vertical_split(row, self.min_gap)) == 1
+            # A row beside the strip rather than under it (a centred title over a line
+            # set left) would make two columns of one.
+            (a, b), x0, x1 = columns[0], min(ln.x0 for ln in row), max(ln.x1 for ln in row)
+            return len(_vertical_split(row, self.min_gap)) == 1 and min(b, x1) > max(a, x0)
         if headline:
             # A headline block under columns starts the next story, however narrow it is.
             return False
@@ -389,7 +413,7 @@ def _headline_rows(rows: list[list[TextLine]], scale: Scale) -> set[int]:
     A kicker or deck is set smaller than its headline but belongs with it; a display
     line alone between body rows is a sub-heading and stays in its column.
     """
-    display = [all(scale.display(ln.weight) for ln in row) for row in rows]
+    display = [all(scale.display(ln.weight, ln.bold) for ln in row) for row in rows]
     out: set[int] = set()
     k = 0
     while k < len(rows):
@@ -399,10 +423,20 @@ def _headline_rows(rows: list[list[TextLine]], scale: Scale) -> set[int]:
         end = k
         while end < len(rows) and display[end]:
             end += 1
-        if any(scale.is_headline(ln.weight) for row in rows[k:end] for ln in row):
+        block = [ln for row in rows[k:end] for ln in row]
+        if any(scale.is_headline(ln.weight) for ln in block) and not _continued(
+            block, [ln for j in (k - 1, end) if 0 <= j < len(rows) for ln in rows[j]]
+        ):
             out.update(range(k, end))
         k = end
     return out
+
+
+def _continued(block: list[TextLine], around: list[TextLine]) -> bool:
+    """Whether a headline block goes on in the rows just above or below it, beside text
+    in another column: it is a headline set in a column, whose other rows have a
+    paragraph gap beside them by chance, not one across the page."""
+    return any(a.weight == b.weight and abs(a.x0 - b.x0) <= a.size for a in around for b in block)
 
 
 # --- paragraphs -------------------------------------------------------------------
@@ -412,12 +446,18 @@ def _headline_rows(rows: list[list[TextLine]], scale: Scale) -> set[int]:
 class _Paragraph:
     lines: list[TextLine]
     text: str
-    size: float
+    size: float  # the first line's weight (TextLine.weight)
     gap: bool  # white space (not just a new line) before it
+    bold: bool = False
 
 
 def _key(size: float) -> float:
     return round(size * 2) / 2
+
+
+def _rank(weight: float) -> float:
+    """A weight (TextLine.weight) or size as a rank: quarter points, bold kept apart."""
+    return round(weight * 4) / 4
 
 
 def _normal_spacing(columns: Sequence[Column]) -> dict[float, float]:
@@ -461,18 +501,20 @@ def _paragraphs(
                 # (A line after a full stop may be the next item: "查看原文", a byline.
                 # Broken there by mistake, a paragraph loses nothing but a line break.)
                 assert prev_col is not None
-                joined = (
-                    _is_full(prev, prev_col)
-                    and not indented
-                    and not _SENTENCE_END.search(prev.text.rstrip())
-                )
+                ends = _SENTENCE_END.search(prev.text.rstrip())
+                joined = _is_full(prev, prev_col) and not indented and not ends
+                # A headline broken across a column or page runs on however short its
+                # row: display type of one size and weight on both sides.
+                display = scale.display(line.weight, line.bold) and prev.weight == line.weight
+                joined = joined or (display and not ends)
                 gap = True
             else:
                 white = line.top - prev.bottom
                 usual = spacing.get(_key(line.size), 0.5 * line.size)
                 gap = white > usual + 0.4 * line.size
                 joined = not gap and not indented and _is_full(prev, col)
-                if not gap and scale.display(line.weight) and _aligned(prev, line):
+                display = scale.display(line.weight, line.bold) and prev.weight == line.weight
+                if not gap and display and _aligned(prev, line):
                     # Display rows in one size and weight, set close and aligned, are one
                     # headline (or deck) however ragged its rows: a headline is broken
                     # where its sense breaks, not where the measure ends.
@@ -481,7 +523,7 @@ def _paragraphs(
                 out[-1].lines.append(line)
                 out[-1].text = _join(out[-1].text, line.text)
             else:
-                out.append(_Paragraph([line], text, line.weight, gap or indented))
+                out.append(_Paragraph([line], text, line.weight, gap or indented, line.bold))
             prev, prev_col = line, col
     return out
 
@@ -538,26 +580,26 @@ def _render(paragraphs: list[_Paragraph], scale: Scale) -> list[str]:
     alone: set[int] = set()
     near: set[int] = set()
     for run in _display_runs(paragraphs, scale):
-        top = max(_key(paragraphs[i].size) for i in run)
+        top = max(_rank(paragraphs[i].size) for i in run)
         # The largest type of a block heads it; the rest is its kicker or deck. Below
         # the headline size, the block's head is a sub-heading (or a story headed in
         # a sub-heading's size), ranked with them.
         (heads if scale.is_headline(top) else alone).update(
-            i for i in run if _key(paragraphs[i].size) == top
+            i for i in run if _rank(paragraphs[i].size) == top
         )
-        near |= {i for i in run if _key(paragraphs[i].size) != top}
+        near |= {i for i in run if _rank(paragraphs[i].size) != top}
     # Sub-heading sizes, largest first, are levels ##, ###, …
-    ranks = sorted({_key(paragraphs[i].size) for i in alone}, reverse=True)
+    ranks = sorted({_rank(paragraphs[i].size) for i in alone}, reverse=True)
     # Next to a headline but in a size the page uses for its sub-headings, a line is one
     # of them (a page title over its first item), not that headline's deck.
-    headings = alone | {i for i in near if _key(paragraphs[i].size) in ranks}
+    headings = alone | {i for i in near if _rank(paragraphs[i].size) in ranks}
     out: list[str] = []
     for i, para in enumerate(paragraphs):
         text = " ".join(para.text.split())
         if i in heads:
             text = f"# {text}"
         elif i in headings:
-            text = "#" * min(2 + ranks.index(_key(para.size)), 6) + f" {text}"
+            text = "#" * min(2 + ranks.index(_rank(para.size)), 6) + f" {text}"
         if out and (para.gap or text.startswith("#") or out[-1].startswith("#")):
             out.append("")
         out.append(text)

@@ -97,7 +97,9 @@ FURNITURE = re.compile(
             r"^(?:返回|打印|关闭|收藏|字号)(?:\s|$)",
             r"^出版$",
             r"^[\u4e00-\u9fff]{2,10}报社$",
-            r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?(?:\s*星期.)?(?:\s*(?:农历)?\S{0,12})?$",
+            # A masthead's date, not a sentence starting with one ("2026年11月1日起施行。").
+            r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?(?:\s*星期.)?"
+            r"(?:\s*(?:农历)?[^\s。！？；]{0,12})?$",
             r"^\d{1,2}$",
         )
     )
@@ -242,12 +244,10 @@ def _prepare(text: str) -> list[Line]:
         m = HEADING.match(s)
         if m and not is_prose(m.group(2).strip()) and not SIGNED.match(m.group(2).strip()):
             out.append(Line(m.group(2).strip(), level=len(m.group(1)), gap=gap))
-        elif m:
+        else:
             # A paragraph of running text in a heading style (a Word user's mistake, a lead
             # set in display type), or a byline set in bold, is what its shape says.
-            out.append(Line(m.group(2).strip(), gap=gap))
-        else:
-            for k, p in enumerate(_pieces(s)):
+            for k, p in enumerate(_pieces(m.group(2).strip() if m else s)):
                 out.append(Line(p, gap=gap if k == 0 else False))
         gap = False
     return out

@@ -43,6 +43,10 @@ PDFMINER = Package(module="pdfminer", name="pdfminer.six", extra="pdf", kind="PD
 _SPLIT_GAP = 0.7
 # The same character again less than this share of its own width further on is overprint.
 _OVERPRINT = 0.3
+# Full-width punctuation draws its ink in the left half of its box: a comma hanging past
+# the measure reaches half a character into the gutter, not a whole one.
+_PUNCTUATION = frozenset("，。、；：！？”’）》」』")
+_INK = 0.5
 # Wider than this share of a character between two letters is a word space.
 _WORD_GAP = 0.25
 # Above this share of unmapped glyphs, "(cid:123)" is all pdfminer can give.
@@ -251,7 +255,7 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
                 if glyph[0] == last[0] and glyph[1] - last[1] < _OVERPRINT * width:
                     twice += 1
                     continue  # drawn twice, a hair apart: a bold or shadow effect
-                gap = glyph[1] - last[3]
+                gap = glyph[1] - _ink_end(last)
                 size_change = abs(glyph[5] - last[5]) > 0.3 * max(glyph[5], last[5])
                 if gap > _SPLIT_GAP * max(glyph[5], last[5]) or size_change:
                     out.append(_line(piece, page, top, twice))
@@ -260,6 +264,13 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
         if piece:
             out.append(_line(piece, page, top, twice))
     return [ln for ln in out if ln.text.strip()]
+
+
+def _ink_end(glyph: Glyph) -> float:
+    """Where a glyph's ink ends: its box's end, or half-way for full-width punctuation."""
+    if glyph[0] in _PUNCTUATION:
+        return glyph[1] + _INK * (glyph[3] - glyph[1])
+    return glyph[3]
 
 
 def _line(glyphs: list[Glyph], page: int, top: float, twice: int = 0) -> TextLine:
@@ -280,7 +291,9 @@ def _line(glyphs: list[Glyph], page: int, top: float, twice: int = 0) -> TextLin
         text=text,
         x0=min(g[1] for g in glyphs),
         top=top - max(g[4] for g in glyphs),
-        x1=max(g[3] for g in glyphs),
+        # The ink's end: hanging punctuation must not make a line look wider than the
+        # measure, or close a gutter.
+        x1=max(_ink_end(g) for g in glyphs),
         bottom=top - min(g[2] for g in glyphs),
         size=max(sizes, key=lambda s: sizes[s]),
         page=page,
