@@ -307,6 +307,19 @@ def test_lead_context_false_asks_for_two_context_terms(
     assert matches(segmenter, t, art(body, headline=headline)) is matched
 
 
+def test_a_word_twice_is_not_two_context_terms(
+    segmenter: Segmenter, topic: Callable[..., Topic]
+) -> None:
+    # A consumer-product story: 安全隐患 in the headline, 隐患 in the text.
+    t = topic(context="[安全隐患, 隐患, 安全检查]", lead_context="false")
+    assert not matches(
+        segmenter, t, art(FILLER + "这些隐患不容忽视。", headline="卫浴洁具是否存在安全隐患")
+    )
+    assert matches(
+        segmenter, t, art(FILLER + "开展安全检查。", headline="卫浴洁具是否存在安全隐患")
+    )
+
+
 def test_why_names_the_anchors_and_context_that_counted(
     segmenter: Segmenter, topic: Callable[..., Topic]
 ) -> None:

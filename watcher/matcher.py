@@ -592,24 +592,32 @@ class _Run:
 def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
     """An anchor; or one context term in the headline or lead (unless the topic says
     ``lead_context: false``); or two different context terms, close together (at most
-    CONTEXT_WINDOW characters apart) or one of them in the headline or lead."""
+    CONTEXT_WINDOW characters apart) or one of them in the headline or lead.
+
+    Different means neither holds the other: 安全隐患 in the headline and 隐患 in the
+    text are one word twice, not two pieces of evidence.
+    """
     context = sorted((o for o in inside if c.roles[o.term] == "context"), key=lambda o: o.start)
     if len(context) < len(inside):
         return True  # an anchor
-    leading = any(story.in_head(o.start, o.end) or story.in_lead(o.start) for o in context)
+    leading = [o for o in context if story.in_head(o.start, o.end) or story.in_lead(o.start)]
     if leading and c.topic.lead_context:
         return True
-    if len({o.term for o in context}) < 2:
-        return False
-    if leading:
-        return True
+    for first in leading:
+        if any(_different(first.term, o.term) for o in context):
+            return True
     for i, o in enumerate(context):
         for other in context[i + 1 :]:
             if other.start - o.end > CONTEXT_WINDOW:
                 break
-            if other.term != o.term:
+            if _different(o.term, other.term):
                 return True
     return False
+
+
+def _different(a: str, b: str) -> bool:
+    """Two entries that are not one word twice (隐患 and 安全隐患 are not different)."""
+    return a not in b and b not in a
 
 
 def _upper_bound(
