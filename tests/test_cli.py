@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
 from watcher import cli, pipeline
 from watcher.config import Config
 
@@ -306,3 +307,18 @@ def test_report_files_missing_after_a_crash_are_written_again(run: Run, cfg: Con
     code, out, _ = run("run", "--once", config=cfg.path)
     assert code == 0 and page.exists()
     assert f"digest {page.stem}: {page}" in out
+
+
+def test_check_connects_to_a_postgresql_state(run: Run, cfg: Config) -> None:
+    pytest.importorskip("psycopg")
+    port = free_port()  # nothing listens there
+    text = cfg.path.read_text(encoding="utf-8").replace(
+        "state: state/watcher.db", f"state: postgresql://watcher@127.0.0.1:{port}/watcher"
+    )
+    cfg.path.write_text(text, encoding="utf-8")
+    code, _, err = run("check", config=cfg.path)
+    assert code == 1
+    assert err.startswith(
+        f"error: cannot connect to the state database postgresql://watcher@127.0.0.1:{port}/"
+        "watcher: no server answers there; start PostgreSQL or fix the host and port in 'state'"
+    )

@@ -21,7 +21,7 @@ from watcher.errors import RuleError
 from watcher.matcher import Matcher
 from watcher.models import Article
 from watcher.segment import Segmenter
-from watcher.store import ArticleFilter, Store
+from watcher.store import SCHEMA_VERSION, ArticleFilter, Store
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -289,7 +289,7 @@ def test_a_store_from_before_search_is_backfilled_in_chunks_with_a_log_line(
         expected = _everything(store, segmenter, "城市更新")
     _as_version_5(cfg.state)
     with Store(cfg.state) as store:
-        assert store.schema_version() == 6
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.search_backlog() == articles
         with caplog.at_level(logging.INFO, logger="watcher.search"):
             assert search.catch_up(store, chunk=10) == articles

@@ -30,7 +30,7 @@ from watcher.matcher import Matcher
 from watcher.models import Article, Match, Text, article_id
 from watcher.options import closest
 from watcher.paths import safe_text
-from watcher.store import ArticleFilter, Store, StoredArticle
+from watcher.store import ArticleFilter, Store, StoredArticle, state_url
 from watcher.tuning import agreement, best_threshold, candidate_terms, proposed_edit
 from watcher.watchlists import Topic, load_watchlists, watchlist_files
 
@@ -151,6 +151,10 @@ def check(obj: Context) -> None:
     """Validate the config and the watchlists; report every problem at once."""
     cfg = obj.config()
     topics = pipeline.load_topics(cfg)
+    if state_url(cfg.state) is not None:
+        # A wrong host, password or database, or a server that is down, is said now.
+        with Store(cfg.state):
+            pass
     click.echo(f"OK: {cfg.path}")
     click.echo(f"  inbox:      {cfg.inbox}")
     click.echo(f"  state:      {cfg.state}")
@@ -535,7 +539,7 @@ def match(
         )
     topics = load_watchlists(source)
     names = {t.id: t.name for t in topics}
-    cache = cfg.state.parent / "cache" if cfg else _user_cache()
+    cache = pipeline.local_dir(cfg) / "cache" if cfg else _user_cache()
     matcher = Matcher(topics, segment.default(cache))
     tz = cfg.tz if cfg else None
     today = dt.datetime.now(tz).date()

@@ -333,6 +333,21 @@ class AlarmConfig:
     )
 
 
+class StateType(PathType):
+    """The SQLite file, or a PostgreSQL URL (``postgresql://…``), kept as written: no
+    path check applies to a URL (``store.state_url`` reads it back)."""
+
+    def parse(self, node: Node, walk: Walk, key: str) -> Any:
+        if isinstance(node, ScalarNode) and node.value.strip().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            return node.value.strip()
+        return super().parse(node, walk, key)
+
+    def check(self, value: Any, walk: Walk, key: str) -> Any:
+        return Path(value) if isinstance(value, str) else super().check(value, walk, key)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration; paths are absolute (resolved against the file's folder).
@@ -349,8 +364,10 @@ class Config:
     )
     state: Path = option(
         Path("state/watcher.db"),
-        PathType("creatable_file"),
-        "SQLite database holding articles and scan state; its folder is created if missing.",
+        StateType("creatable_file"),
+        "SQLite database file (its folder is created if missing), or "
+        "postgresql://user@host:port/db (password from WATCHER_PG_PASSWORD, PGPASSWORD or "
+        "~/.pgpass).",
     )
     watchlists: Path = option(
         Path("watchlists"),
