@@ -259,6 +259,7 @@ class PdfLayout:
     subheads: tuple[float, float] = (TYPE_SIZES["h2"][0], SUBHEAD_SIZES[3][0])  # ##, ###
     deck_display: bool = True  # kickers and decks in display type, else at body size
     head_bold: bool = False  # headlines drawn twice a hair apart (a fake bold)
+    sub_bold: bool = False  # sub-headings too
     head_rows: str = "fill"  # "fill": wrapped at the measure; "ragged": broken anywhere
     centred: bool = False  # headline blocks centred rather than set left
     lead_display: bool = False  # a story's first paragraph in the deck's type
@@ -375,7 +376,7 @@ def _rows(
         prose = role in ("body", "lead") and _is_prose(text)
         indent = INDENT_EMS * size if prose else 0.0
         space = GAP_FACTOR * leading if opens_block else 0.0
-        bold = layout.head_bold and role == "h1"
+        bold = (layout.head_bold and role == "h1") or (layout.sub_bold and role == "h2")
         centre = width if layout.centred and role in ("h1", "display") else None
         pieces = [text]
         if role == "h1" and layout.head_rows == "ragged" and rng is not None:
@@ -1137,8 +1138,9 @@ def draw(family: str, number: int) -> Variant:
         step = max((head - deck) / 3.6, 0.6) if not bold else 0.7
         sub3, sub2 = round(deck + step, 2), round(deck + 2 * step, 2)
         if bold:
-            # Bold headlines at body size; sub-headings a size up, in regular weight.
-            sub2, sub3 = round(body * 1.2, 2), round(body * 1.12, 2)
+            # Bold headlines at the body size: kickers and decks in text type, sub-headings
+            # bold and a little smaller.
+            sub2, sub3 = round(body * 0.95, 2), round(body * 0.92, 2)
         gutter = rng.choice((round(body * 0.9, 1), 12.0, 18.0, 26.0))
         hanging = rng.random() < 0.5
         if hanging:
@@ -1153,7 +1155,8 @@ def draw(family: str, number: int) -> Variant:
             head=head,
             deck=deck,
             subheads=(sub2, sub3),
-            deck_display=rng.random() < 0.7,
+            deck_display=rng.random() < 0.7 and not bold,
+            sub_bold=bold,
             head_bold=bold or rng.random() < 0.3,
             head_rows=rng.choice(("fill", "ragged", "ragged")),
             centred=rng.random() < 0.4,

@@ -242,3 +242,59 @@ def test_a_page_of_thousands_of_bands_is_read_without_deep_recursion() -> None:
         "左2右2",
     ]
     assert text.count("# 标题") == 1500
+
+
+# --- layouts other tools make (tests/docgen.py draws them; these are the rules) ------
+
+
+def test_a_ragged_headline_is_one_headline_however_short_its_rows() -> None:
+    head = [
+        line("习近平向上海合作组织民间", 40, 60, size=14),
+        line("友好论坛致", 40, 80, size=14),
+        line("贺信", 40, 100, size=14),
+    ]
+    deck = [line("国家主席致信祝贺论坛开幕", 40, 124, size=12)]
+    body = col_lines(["新华社电 6月3日，国家主席习近平向论坛致贺信。"], x0=40, width=520, top=150)
+    text = to_text([head + deck + body], [PAGE[1]])
+    # 1.4× the body size, under the fixed 1.6×: the page's own headline size (the largest
+    # type of a block of several sizes) makes it a headline.
+    assert text.split("\n\n")[:2] == [
+        "# 习近平向上海合作组织民间友好论坛致贺信",
+        "国家主席致信祝贺论坛开幕",
+    ]
+
+
+def test_a_bold_headline_at_the_body_size_is_display_type() -> None:
+    head = [TextLine("毛伟明在湘潭暗访检查", 40, 60, 240, 70, BODY, bold=True)]
+    kicker = [line("安全生产", 40, 44, size=BODY)]
+    body = col_lines(["三湘都市报6月17日讯 17日，省长毛伟明在湘潭暗访。"], x0=40, width=520, top=90)
+    text = to_text([kicker + head + body], [PAGE[1]])
+    assert "## 毛伟明在湘潭暗访检查" in text.split("\n\n")
+
+
+def test_punctuation_hanging_past_the_measure_leaves_full_lines_full() -> None:
+    rows = ["第一行文字排满整个栏宽", "第二行文字也排满栏宽，", "第三行文字排满整个栏宽", "末行。"]
+    lines = col_lines(rows[:3], x0=40, width=110, top=100, indent_first=True)
+    # The comma hangs half a character past the others (its ink).
+    lines[1] = TextLine(rows[1], 40, lines[1].top, 155, lines[1].bottom, BODY)
+    lines.append(line(rows[3], 40, 100 + 3 * PITCH))
+    assert to_text([lines], [PAGE[1]]) == "".join(rows)
+
+
+def test_a_headline_set_in_a_column_does_not_cut_the_page_across() -> None:
+    # The right column has a paragraph gap beside the headline's last row: that row has
+    # nothing beside it, but the headline goes on above, beside text.
+    left = col_lines(["左栏正文一", "左栏正文二"], x0=40, width=250, top=100)
+    head = [line("栏内标题第一行", 40, 140, size=18), line("第二行", 40, 162, size=18)]
+    deck = [line("栏内副题", 40, 186, size=12)]
+    left2 = col_lines(["左栏正文三", "左栏正文四"], x0=40, width=250, top=206)
+    right = col_lines(["右一", "右二", "右三", "右四"], x0=310, width=250, top=100)
+    right += col_lines(["右五", "右六"], x0=310, width=250, top=186)
+    text = to_text([left + head + deck + left2 + right], [PAGE[1]])
+    assert text.split("\n\n") == [
+        "左栏正文一左栏正文二",
+        "# 栏内标题第一行第二行",
+        "栏内副题",
+        "左栏正文三左栏正文四右一右二右三右四",
+        "右五右六",
+    ]

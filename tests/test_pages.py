@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import SEEDS, dedent
 from watcher.models import Article
-from watcher.pages import split_page
+from watcher.pages import reprint_source, split_page
 
 TODAY = dt.date(2026, 11, 21)
 D = dt.date
@@ -661,3 +661,96 @@ def test_a_huge_single_line_page_is_kept() -> None:
     text = "安全生产检查，" * 150_000  # about 1 MB on one line
     [art] = split_page(text)
     assert len(art.body) == len(text) and art.headline.startswith("安全生产检查")
+
+
+# --- layouts other tools make -----------------------------------------------------------
+
+LABELLED = """\
+三湘都市报
+2021年5月8日 星期六
+{label}
+江西·湖南两省合作发展交流座谈会在南昌举行
+乘势而上，不断开创省际合作新局面
+本报讯（记者 张三） 5月6日至7日，湖南省党政代表团赴江西省考察学习。
+"""
+
+
+@pytest.mark.parametrize(
+    ("label", "page", "section"),
+    [
+        ("第A02版：要闻", "A02", "要闻"),
+        ("A02版：要闻", "A02", "要闻"),
+        ("A02 要闻", "A02", "要闻"),
+        ("第3版", "3", None),
+    ],
+)
+def test_a_page_label_after_the_date_is_a_page_fact_not_a_headline(
+    label: str, page: str, section: str | None
+) -> None:
+    (art,) = split_page(LABELLED.format(label=label))
+    assert (art.headline, art.newspaper, art.page, art.section) == (
+        "乘势而上，不断开创省际合作新局面",
+        "三湘都市报",
+        page,
+        section,
+    )
+
+
+def test_a_page_label_on_the_date_line_or_a_masthead_in_a_table_row() -> None:
+    for masthead in (
+        "三湘都市报\n2021年5月8日 星期六 第A02版：要闻",
+        "三湘都市报 | 2021年5月8日 | A02 要闻",
+    ):
+        text = LABELLED.replace("三湘都市报\n2021年5月8日 星期六\n{label}", masthead)
+        (art,) = split_page(text)
+        assert (art.newspaper, art.date, art.page) == ("三湘都市报", D(2021, 5, 8), "A02")
+
+
+def test_a_masthead_in_heading_styles_gives_page_facts_not_articles() -> None:
+    text = dedent("""
+        # 衡阳日报
+
+        ## 2021年10月29日 星期五
+
+        # 衡阳日报社
+
+        # 加强两地交流合作
+
+        本报讯 (记者 彭斌) 10月27日至28日，市委书记秦国文率队赴苏州考察学习。
+    """)
+    (art,) = split_page(text, markup="markdown")
+    assert (art.headline, art.newspaper, art.date) == (
+        "加强两地交流合作",
+        "衡阳日报",
+        D(2021, 10, 29),
+    )
+
+
+def test_prose_and_a_byline_in_heading_styles_are_read_by_their_shape() -> None:
+    text = dedent("""
+        # 加强两地交流合作
+
+        本报讯 (记者 彭斌) 10月27日至28日，市委书记秦国文率队赴苏州考察学习。
+
+        # 在27日晚的会见中，吴庆文代表苏州市委、市政府对衡阳市考察团的到来表示欢迎，并简要介绍了苏州经济社会发展情况。
+
+        ## ■湖南日报全媒体记者 刘燕娟
+    """)
+    (art,) = split_page(text, markup="markdown")
+    assert art.headline == "加强两地交流合作"
+    assert art.body.endswith("介绍了苏州经济社会发展情况。")
+    assert art.byline == "记者 彭斌; 湖南日报全媒体记者 刘燕娟"
+
+
+def test_the_masthead_wins_over_a_dateline_naming_another_paper() -> None:
+    text = (
+        LABELLED.replace("{label}\n", "")
+        .replace("本报讯（记者 张三）", "株洲日报·掌上株洲讯(记者/廖喜张)")
+        .replace("三湘都市报\n", "湖南日报\n")
+    )
+    (art,) = split_page(text)
+    assert (art.newspaper, art.dateline) == ("湖南日报", "株洲日报·掌上株洲讯")
+    # The other paper is the story's source, for reprint attribution.
+    assert reprint_source(art.dateline, art.newspaper) == "株洲日报"
+    assert reprint_source("本报讯", "湖南日报") is None
+    assert reprint_source("湖南日报5月7日讯", "湖南日报") is None

@@ -322,7 +322,8 @@ def _classify(lines: list[Line], i: int) -> LineKind:
         return LineKind.LABEL
     if CONTINUATION.match(s):
         return LineKind.CONTINUATION
-    if PAGE_LABEL.match(s):
+    if PAGE_LABEL.match(s) or (len(masthead_pieces(s)) > 1 and is_masthead(s)):
+        # A page label, or page facts set on one line or as a table row.
         return LineKind.FURNITURE
     if (m := DATELINE.match(s)) and len(s) > m.end() + 1:
         return LineKind.LEAD
