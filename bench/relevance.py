@@ -34,6 +34,8 @@ about the bundled topics, and lists every article any topic flags.
 from __future__ import annotations
 
 import argparse
+import bisect
+import datetime as dt
 import json
 import math
 import random
@@ -64,7 +66,7 @@ TOPICS = ("safety", "urban-renewal", "flood", "rural", "investment")
 SPLIT_SEED = 20261203
 # The last commit with the watchlists of the old model (min_score thresholds).
 OLD_COMMIT = "d28ead631862dbca01d9b36f6615ccbc96e8f5b0"
-SEED_TODAY = __import__("datetime").date(2026, 11, 21)  # as tests/test_matcher.py splits them
+SEED_TODAY = dt.date(2026, 11, 21)  # as tests/test_matcher.py splits the seed pages
 
 Scores = dict[str, float]  # topic id → score, for the topics an item matched
 
@@ -143,7 +145,9 @@ class OldModel:
 
     The query holds on the whole article (every hit reusable across AND branches),
     the exclusion does not, then the old score must reach ``min_score``. Words are
-    verified exactly as the matcher verifies them (the same Segmenter rule).
+    verified exactly as the matcher verifies them (the same Segmenter rule). Photos
+    and ads were matched like articles then; ``regions`` are left out (the old
+    bundled topics had none).
     """
 
     def __init__(self, topics: Sequence[Topic], segmenter: Segmenter) -> None:
@@ -167,7 +171,7 @@ class OldModel:
                     ok = term.kind == "phrase" or self.segmenter.is_word_at(haystack, at, end)
                     if ok and (term.field != "title" or title):
                         base = 0 if title else split_at
-                        sentence = sum(1 for e in ends if e <= at)
+                        sentence = bisect.bisect_right(ends, at)
                         found.append(
                             rules.Hit("title" if title else "body", at - base, end - base, sentence)
                         )
@@ -337,8 +341,6 @@ def _right_pairs(core: list[float], none: list[float]) -> float:
 
 
 def _count_below(ordered: list[float], x: float, inclusive: bool = False) -> int:
-    import bisect
-
     return (bisect.bisect_right if inclusive else bisect.bisect_left)(ordered, x)
 
 
