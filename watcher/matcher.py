@@ -11,9 +11,11 @@ a roundup (国内联播快讯, 简讯 …), see :func:`stories`:
 0. it is an article (photo captions and advertisements never match);
 1. its query holds there (a topic written with anchors and context only: one of
    their terms occurs), and its exclusion does not;
-2. for a topic with anchors or context: an anchor occurs, or two different
-   context terms occur close together, or one context term occurs in the
-   headline (a sub-story's title counts) or the lead (an article's first sentence);
+2. for a topic with anchors or context: an anchor occurs; or one context term
+   occurs in the headline (a sub-story's title counts) or the lead (an article's
+   first sentence), unless the topic says ``lead_context: false``; or two
+   different context terms occur, close together or one of them in the headline
+   or lead (see :func:`_on_topic`);
 3. it names one of the topic's regions (anywhere in the article), and
 4. its score reaches ``min_score``.
 
@@ -65,10 +67,12 @@ def salience(headline: bool, lead: bool, body_hits: int, chars: int) -> float:
 
     ``1 − (1 − HEADLINE)^headline × (1 − LEAD)^lead × exp(−density / DENSITY)``,
     density = body hits per 1,000 characters of the story (at least ``MIN_CHARS``
-    long). A headline or lead hit weighs more than any number of repetitions deep in
-    the text, and a term saturates: its hundredth hit adds almost nothing.
+    long, spaces not counted). A headline hit is worth a density of 2.7 hits per
+    1,000 characters, a lead hit 1.3: a long text mentioning a term a few times
+    stays low, a short story about it is high, and a term saturates — its tenth
+    hit in a short story adds almost nothing.
     """
-    density = 1000.0 * body_hits / max(chars, MIN_CHARS)  # chars: spaces not counted
+    density = 1000.0 * body_hits / max(chars, MIN_CHARS)
     rest = (1 - HEADLINE) ** headline * (1 - LEAD) ** lead * math.exp(-density / DENSITY)
     return 1.0 - rest
 
