@@ -754,3 +754,21 @@ def test_the_masthead_wins_over_a_dateline_naming_another_paper() -> None:
     assert reprint_source(art.dateline, art.newspaper) == "株洲日报"
     assert reprint_source("本报讯", "湖南日报") is None
     assert reprint_source("湖南日报5月7日讯", "湖南日报") is None
+
+
+def test_a_dateline_naming_another_paper_is_the_source_not_the_paper() -> None:
+    page = dedent(
+        """
+        湖南日报
+        2026年6月17日 星期三
+        第A03版：要闻
+
+        # 株洲加快建设现代化产业体系
+
+        株洲日报·掌上株洲讯（记者 李明）6月16日，株洲市召开推进会，部署现代化产业体系建设工作，
+        一批产业项目开工建设。会议强调要抓好项目落实。
+        """
+    )
+    [art] = split_page(page, markup="markdown")
+    assert (art.newspaper, art.date, art.page) == ("湖南日报", dt.date(2026, 6, 17), "A03")
+    assert (art.source, art.dateline) == ("株洲日报", "株洲日报·掌上株洲讯")

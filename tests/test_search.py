@@ -276,7 +276,8 @@ def _as_version_5(path: Path) -> None:
     db = sqlite3.connect(path)
     db.executescript(
         "DROP TRIGGER search_queue; DROP TRIGGER search_forget; DROP TABLE search_index; "
-        "DROP TABLE search_rows; DROP TABLE search_pending; PRAGMA user_version = 5;"
+        "DROP TABLE search_rows; DROP TABLE search_pending; DROP TABLE leases; "
+        "ALTER TABLE articles DROP COLUMN source; PRAGMA user_version = 5;"
     )
     db.close()
 

@@ -1076,6 +1076,7 @@ def _article_fields(file: str, a: Article) -> dict[str, object]:
         "section": a.section,
         "byline": a.byline,
         "dateline": a.dateline,
+        "source": a.source,
         "continued": a.continued is not None,
         "continued_to": a.continued,
         "lead": a.lead,

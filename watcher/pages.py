@@ -1022,4 +1022,5 @@ def _assemble(d: Draft, page: Page, today: dt.date | None, index: int) -> Articl
         continued=d.continued,
         captions=tuple(d.captions),
         kind=d.kind,
+        source=reprint_source(dateline, newspaper),
     )

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
 FAILED_RETRY_MAX = 86400.0
 
@@ -257,6 +257,12 @@ MIGRATIONS: list[Migration] = [
         holder  TEXT NOT NULL,
         expires TEXT NOT NULL          -- ISO 8601, UTC
     );
+    """
+    ),
+    Migration(
+        """
+    -- The paper a story's dateline names when it is not the page's own (a reprint).
+    ALTER TABLE articles ADD COLUMN source TEXT;
     """
     ),
 ]
@@ -683,8 +689,8 @@ class Store:
             self.db.executemany(
                 "INSERT INTO articles (doc_sha256, idx, kind, headline, kicker, subtitle, body, "
                 "newspaper, date, event_date, page, section, byline, dateline, continued, "
-                "captions, chars, first_seen) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "captions, chars, first_seen, source) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_article_row(sha256, a, first_seen) for a in articles],
             )
             for article, found in zip(articles, matches, strict=False):
@@ -1575,6 +1581,7 @@ def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]
         json.dumps(list(a.captions), ensure_ascii=False),
         a.chars,
         first_seen,
+        a.source,
     )
 
 
@@ -1604,6 +1611,7 @@ def _row_article(r: Any) -> Article:
         continued=r["continued"],
         captions=tuple(json.loads(r["captions"])),
         kind=r["kind"],
+        source=r["source"],
     )
 
 
