@@ -322,3 +322,13 @@ def test_check_connects_to_a_postgresql_state(run: Run, cfg: Config) -> None:
         f"error: cannot connect to the state database postgresql://watcher@127.0.0.1:{port}/"
         "watcher: no server answers there; start PostgreSQL or fix the host and port in 'state'"
     )
+
+
+def test_check_warns_when_a_term_of_one_and_branch_contains_another(run: Run, cfg: Config) -> None:
+    topic = cfg.watchlists / "09-overlap.yaml"
+    topic.write_text("id: overlap\nquery: 安全隐患 AND 隐患\n", encoding="utf-8")
+    code, out, _ = run("check", config=cfg.path)
+    assert code == 0
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {topic}:2: query: ")
+    assert "安全隐患" in warnings[0] and "隐患" in warnings[0]

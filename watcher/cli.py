@@ -32,7 +32,7 @@ from watcher.options import closest
 from watcher.paths import safe_text
 from watcher.store import ArticleFilter, Store, StoredArticle, state_url
 from watcher.tuning import agreement, best_threshold, candidate_terms, proposed_edit
-from watcher.watchlists import Topic, load_watchlists, watchlist_files
+from watcher.watchlists import Topic, load_watchlists, topic_warnings, watchlist_files
 
 log = logging.getLogger("watcher")
 
@@ -164,7 +164,7 @@ def check(obj: Context) -> None:
     if topics:
         click.echo(", ".join(f"{t.id} ({t.name})" for t in topics))
     click.echo("  formats:    " + "; ".join(readers.formats()))
-    for warning in env_warnings(cfg, os.environ):
+    for warning in [*topic_warnings(topics), *env_warnings(cfg, os.environ)]:
         click.echo(f"warning: {warning}")
 
 
