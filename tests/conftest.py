@@ -193,3 +193,21 @@ def state(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
         return tmp_path / "state" / "watcher.db"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run ``watcher --config CONFIG ARGS`` in-process; returns (exit code, stdout, stderr)."""
+
+    def invoke(*args: str, config: Path) -> tuple[int, str, str]:
+        from watcher import cli
+
+        with pytest.raises(SystemExit) as done:
+            cli.main(["--config", str(config), "--log-level", "ERROR", *args])
+        out, err = capsys.readouterr()
+        return int(done.value.code or 0), out, err
+
+    return invoke

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import dedent
-from watcher import cli, pipeline
+from tests.conftest import Run, dedent
+from watcher import pipeline
 from watcher.config import Config
 from watcher.store import Store
 from watcher.tuning import agreement, best_threshold, candidate_terms, proposed_edit
-
-Run = Callable[..., tuple[int, str, str]]
 
 # A query-only topic, so the test does not move when the bundled topics are tuned.
 SAFETY = dedent(
@@ -26,17 +24,6 @@ SAFETY = dedent(
     query: 安全生产 AND 检查
     """
 )
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str, config: Path) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as done:
-            cli.main(["--config", str(config), "--log-level", "ERROR", *args])
-        out, err = capsys.readouterr()
-        return int(done.value.code or 0), out, err
-
-    return invoke
 
 
 @pytest.fixture

@@ -14,16 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import dedent
-from watcher import cli, pipeline, rules, search
+from tests.conftest import Run, dedent
+from watcher import pipeline, rules, search
 from watcher.config import Config
 from watcher.errors import RuleError
 from watcher.matcher import Matcher
 from watcher.models import Article
 from watcher.segment import Segmenter
 from watcher.store import SCHEMA_VERSION, ArticleFilter, Store
-
-Run = Callable[..., tuple[int, str, str]]
 
 TOPICS = dedent(
     """
@@ -51,17 +49,6 @@ def cfg(make_config: Callable[..., Config], seeded_inbox: Path) -> Config:
 @pytest.fixture
 def segmenter(cfg: Config) -> Segmenter:
     return pipeline.segmenter_for(cfg)
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str, config: Path) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as done:
-            cli.main(["--config", str(config), "--log-level", "ERROR", *args])
-        out, err = capsys.readouterr()
-        return int(done.value.code or 0), out, err
-
-    return invoke
 
 
 def _add(store: Store, sha: str, *articles: Article) -> None:

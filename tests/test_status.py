@@ -6,28 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from watcher import cli
+from tests.conftest import ROOT, Run
 from watcher.config import Config
 from watcher.daemon import Lock
 from watcher.store import Store
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str, config: Path) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as done:
-            cli.main(["--config", str(config), "--log-level", "ERROR", *args])
-        out, err = capsys.readouterr()
-        return int(done.value.code or 0), out, err
-
-    return invoke
 
 
 @pytest.fixture
