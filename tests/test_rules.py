@@ -10,11 +10,11 @@ import pytest
 from watcher.errors import RuleError
 from watcher.rules import (
     And,
-    Hit,
     Near,
     Not,
     Or,
     Term,
+    TermHit,
     evaluate,
     explain,
     overlap_warnings,
@@ -24,7 +24,7 @@ from watcher.rules import (
     to_text,
 )
 
-Hits = Callable[[Term], Sequence[Hit]]
+Hits = Callable[[Term], Sequence[TermHit]]
 
 
 def w(text: str, field: str = "any") -> Term:
@@ -39,7 +39,7 @@ def canon(query: str) -> str:
     return to_text(parse(query))
 
 
-def given(table: dict[str, list[Hit]]) -> Hits:
+def given(table: dict[str, list[TermHit]]) -> Hits:
     """Hand-built hits, keyed by the term as to_text prints it (title:x, "a b")."""
     return lambda term: table.get(to_text(term), [])
 
@@ -47,7 +47,7 @@ def given(table: dict[str, list[Hit]]) -> Hits:
 def found(*texts: str) -> Hits:
     """Every listed term hits once in the headline (so title: terms count), each at a
     place of its own; nothing else hits."""
-    return given({t: [Hit("title", 2 * n, 2 * n + 1, 0)] for n, t in enumerate(texts)})
+    return given({t: [TermHit("t", "title", 2 * n, 2 * n + 1, 0)] for n, t in enumerate(texts)})
 
 
 def article(title: str, body: str) -> Hits:
@@ -56,13 +56,13 @@ def article(title: str, body: str) -> Hits:
     Sentences are counted by 。！？ before the hit, as the matcher does.
     """
 
-    def hits(term: Term) -> list[Hit]:
+    def hits(term: Term) -> list[TermHit]:
         fields = [("title", title)] if term.field == "title" else [("title", title), ("body", body)]
         out = []
         for name, text in fields:
             for m in re.finditer(re.escape(term.text), text):
                 sentence = len(re.findall("[。！？]", text[: m.start()]))
-                out.append(Hit(name, m.start(), m.end(), sentence))
+                out.append(TermHit("t", name, m.start(), m.end(), sentence))
         return out
 
     return hits
@@ -501,8 +501,8 @@ def test_title_terms_only_see_title_hits() -> None:
     assert evaluate(query, article("安全生产暗访", "正文"))
     assert not evaluate(query, article("安全生产", "开展暗访"))
     # Even a matcher that forgets the field cannot make a body hit count.
-    assert not evaluate(query, lambda term: [Hit("body", 0, 2, 0)])
-    assert evaluate(parse("暗访"), lambda term: [Hit("body", 0, 2, 0)])
+    assert not evaluate(query, lambda term: [TermHit("t", "body", 0, 2, 0)])
+    assert evaluate(parse("暗访"), lambda term: [TermHit("t", "body", 0, 2, 0)])
 
 
 def test_phrase_with_punctuation_evaluates() -> None:
@@ -514,10 +514,10 @@ def test_phrase_with_punctuation_evaluates() -> None:
 def test_hits_asked_once_per_distinct_term() -> None:
     asked: list[Term] = []
 
-    def hits(term: Term) -> list[Hit]:
+    def hits(term: Term) -> list[TermHit]:
         asked.append(term)
         n = "abc".index(term.text)  # a, b and c each at three places of their own
-        return [Hit("body", 10 * k + n, 10 * k + n + 1, 0) for k in range(3)]
+        return [TermHit("t", "body", 10 * k + n, 10 * k + n + 1, 0) for k in range(3)]
 
     node = parse("(a OR b) AND (a OR c) AND a NEAR b")
     assert evaluate(node, hits)
@@ -598,8 +598,8 @@ def test_overlap_warnings(query: str, expected: list[str]) -> None:
 # --- NEAR ---------------------------------------------------------------------------------------
 
 
-def body(start: int, end: int, sentence: int = 0) -> Hit:
-    return Hit("body", start, end, sentence)
+def body(start: int, end: int, sentence: int = 0) -> TermHit:
+    return TermHit("t", "body", start, end, sentence)
 
 
 @pytest.mark.parametrize(
@@ -612,14 +612,14 @@ def body(start: int, end: int, sentence: int = 0) -> Hit:
         ([body(0, 4)], [body(4, 6)], True),  # touching: gap 0
         ([body(0, 4)], [body(2, 6)], False),  # overlapping: one occurrence, not two
         ([body(0, 2), body(100, 102)], [body(50, 52), body(110, 112)], True),  # second pair
-        ([body(0, 2)], [Hit("title", 3, 5, 0)], False),  # different fields never near
-        ([Hit("title", 0, 2, 0)], [Hit("title", 5, 7, 0)], True),
+        ([body(0, 2)], [TermHit("t", "title", 3, 5, 0)], False),  # different fields never near
+        ([TermHit("t", "title", 0, 2, 0)], [TermHit("t", "title", 5, 7, 0)], True),
         ([], [body(0, 2)], False),
         ([body(0, 2)], [], False),
         ([body(0, 2, 0)], [body(5, 7, 1)], True),  # NEAR/n ignores sentences
     ],
 )
-def test_near_distance(a_hits: list[Hit], b_hits: list[Hit], expected: bool) -> None:
+def test_near_distance(a_hits: list[TermHit], b_hits: list[TermHit], expected: bool) -> None:
     node = parse("安全 NEAR/10 生产")
     assert evaluate(node, given({"安全": a_hits, "生产": b_hits})) is expected
 
@@ -630,11 +630,15 @@ def test_near_distance(a_hits: list[Hit], b_hits: list[Hit], expected: bool) -> 
         ([body(0, 2, 3)], [body(40, 42, 3)], True),  # same sentence, however far
         ([body(0, 2, 3)], [body(4, 6, 4)], False),  # adjacent but next sentence
         ([body(0, 2, 0), body(30, 32, 2)], [body(35, 37, 2)], True),
-        ([Hit("title", 0, 2, 0)], [body(5, 7, 0)], False),  # sentence 0 of different fields
-        ([Hit("title", 0, 2, 0)], [Hit("title", 5, 7, 0)], True),
+        (
+            [TermHit("t", "title", 0, 2, 0)],
+            [body(5, 7, 0)],
+            False,
+        ),  # sentence 0 of different fields
+        ([TermHit("t", "title", 0, 2, 0)], [TermHit("t", "title", 5, 7, 0)], True),
     ],
 )
-def test_near_same_sentence(a_hits: list[Hit], b_hits: list[Hit], expected: bool) -> None:
+def test_near_same_sentence(a_hits: list[TermHit], b_hits: list[TermHit], expected: bool) -> None:
     node = parse("安全 NEAR 生产")
     assert evaluate(node, given({"安全": a_hits, "生产": b_hits})) is expected
 
@@ -650,9 +654,14 @@ def test_near_realistic() -> None:
 
 def test_near_with_title_term_and_phrase() -> None:
     node = parse('title:暗访 NEAR/3 "安全 生产"')
-    hits = given({"title:暗访": [Hit("title", 0, 2, 0)], '"安全 生产"': [Hit("title", 4, 9, 0)]})
+    hits = given(
+        {
+            "title:暗访": [TermHit("t", "title", 0, 2, 0)],
+            '"安全 生产"': [TermHit("t", "title", 4, 9, 0)],
+        }
+    )
     assert evaluate(node, hits)
-    hits = given({"title:暗访": [Hit("title", 0, 2, 0)], '"安全 生产"': [body(4, 9)]})
+    hits = given({"title:暗访": [TermHit("t", "title", 0, 2, 0)], '"安全 生产"': [body(4, 9)]})
     assert not evaluate(node, hits)
 
 

@@ -392,7 +392,7 @@ class _Run:
         self.checked: dict[tuple[int, int], bool] = {}
         self.verified: dict[rules.Term, list[tuple[int, int]]] = {}
         self.chars: dict[int, int] = {}  # story number → characters of text
-        self.story_hits: dict[tuple[int, rules.Term], list[rules.Hit]] = {}
+        self.story_hits: dict[tuple[int, rules.Term], list[TermHit]] = {}
 
     def is_word(self, start: int, end: int) -> bool:
         key = (start, end)
@@ -418,12 +418,12 @@ class _Run:
 
     def hits_in(
         self, story: Story, ignored: Sequence[tuple[int, int]] = ()
-    ) -> Callable[[rules.Term], list[rules.Hit]]:
+    ) -> Callable[[rules.Term], list[TermHit]]:
         """The hit source rules.evaluate asks, limited to one story, without what lies
         inside an ignored word. Without ignored words the lists are shared by every
         topic asking about the same story."""
 
-        def hits(term: rules.Term) -> list[rules.Hit]:
+        def hits(term: rules.Term) -> list[TermHit]:
             key = (story.number, term)
             if not ignored and key in self.story_hits:
                 return self.story_hits[key]
@@ -431,7 +431,7 @@ class _Run:
             for s, e in self.spans(term):
                 if story.contains(s, e) and not _inside(s, e, ignored):
                     name, base = self.text.field(s)
-                    out.append(rules.Hit(name, s - base, e - base, self.text.sentence(s)))
+                    out.append(TermHit(term.text, name, s - base, e - base, self.text.sentence(s)))
             if not ignored:
                 self.story_hits[key] = out
             return out

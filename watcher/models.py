@@ -147,12 +147,14 @@ class ScanReport:
 
 @dataclass(frozen=True)
 class TermHit:
-    """One verified occurrence of a term: in which field, at which characters."""
+    """One verified occurrence of a term: in which field, at which characters (and in
+    which sentence of the field, for NEAR's same-sentence test; not stored)."""
 
     term: str
     field: str  # "title" | "body"
-    start: int
+    start: int  # char offset within that field's text
     end: int
+    sentence: int = 0
 
 
 @dataclass(frozen=True)

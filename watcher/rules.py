@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from watcher.errors import RuleError
+from watcher.models import TermHit
 
 __all__ = [
     "And",
-    "Hit",
     "Near",
     "Node",
     "Not",
@@ -72,16 +72,6 @@ class Term:
 
 
 @dataclass(frozen=True)
-class Hit:
-    """One verified occurrence of a term, as reported by the matcher."""
-
-    field: str  # "title" | "body"
-    start: int  # char offset within that field's text
-    end: int
-    sentence: int  # index of the sentence within the field
-
-
-@dataclass(frozen=True)
 class And:
     children: tuple[Node, ...]
 
@@ -107,7 +97,7 @@ class Near:
 
 Node = Term | And | Or | Not | Near
 
-HitSource = Callable[[Term], Sequence[Hit]]
+HitSource = Callable[[Term], Sequence[TermHit]]
 
 
 # --- tokenizer ----------------------------------------------------------------
@@ -434,9 +424,9 @@ class _Hits:
 
     def __init__(self, source: HitSource) -> None:
         self.source = source
-        self.cache: dict[Term, list[Hit]] = {}
+        self.cache: dict[Term, list[TermHit]] = {}
 
-    def __call__(self, term: Term) -> list[Hit]:
+    def __call__(self, term: Term) -> list[TermHit]:
         found = self.cache.get(term)
         if found is None:
             found = list(self.source(term))
@@ -446,16 +436,18 @@ class _Hits:
         return found
 
 
-def _overlap(a: Hit, b: Hit) -> bool:
+def _overlap(a: TermHit, b: TermHit) -> bool:
     """Do two hits share a character? Then they are one occurrence, not two."""
     return a.field == b.field and a.start < b.end and b.start < a.end
 
 
-def _free(hit: Hit, used: Sequence[Hit]) -> bool:
+def _free(hit: TermHit, used: Sequence[TermHit]) -> bool:
     return not any(_overlap(hit, u) for u in used)
 
 
-def _near_pairs(node: Near, hits: _Hits, used: Sequence[Hit]) -> Iterator[tuple[Hit, Hit]]:
+def _near_pairs(
+    node: Near, hits: _Hits, used: Sequence[TermHit]
+) -> Iterator[tuple[TermHit, TermHit]]:
     """Pairs of distinct, non-overlapping occurrences that are near enough."""
     for a in hits(node.left):
         if not _free(a, used):
@@ -500,7 +492,7 @@ class _TooHard(Exception):
     pass
 
 
-Taken = tuple[tuple[Term, Hit], ...]  # the occurrences a solution uses, with their terms
+Taken = tuple[tuple[Term, TermHit], ...]  # the occurrences a solution uses, with their terms
 
 
 class _Search:
