@@ -74,7 +74,7 @@ class Article:
     dateline: str | None = None
     continued: str | None = None
     captions: tuple[str, ...] = ()
-    kind: str = "article"
+    kind: ArticleKind = "article"
     # The paper a dateline names when it is not the page's own (株洲日报·掌上株洲讯 on a
     # 湖南日报 page): where a reprint came from.
     source: str | None = None

@@ -35,7 +35,7 @@ from enum import Enum, auto
 from typing import ClassVar, NamedTuple
 
 from watcher import segment
-from watcher.models import Article, Page
+from watcher.models import Article, ArticleKind, Page
 
 # --- line shapes -----------------------------------------------------------
 
@@ -435,7 +435,7 @@ class Draft:
     continued: str | None = None
     level: int = 0
     closed: bool = False
-    kind: str = "article"
+    kind: ArticleKind = "article"
 
 
 class Walker:
