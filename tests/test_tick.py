@@ -248,3 +248,38 @@ def test_a_summary_that_leaves_files_says_why_and_which_key(
         "0 new, 0 unchanged, 0 failed, 1 left for the next scan (still being written: changed "
         "within scan.settle_seconds, or changed while read); 0 articles added"
     )
+
+
+def test_a_stored_digest_that_cannot_become_an_email_fails_permanently_and_clearly(
+    make_config: Callable[..., Config], seeded_inbox: Path, segmenter: Segmenter
+) -> None:
+    from tests.servers import smtp_server
+
+    with smtp_server() as smtp:
+        cfg = configure(
+            make_config,
+            "email:\n  enabled: true\n  host: 127.0.0.1\n"
+            f"  port: {smtp.port}\n  from: watcher@example.com\n  to: [a@example.com]\n",
+        )
+        tick(cfg, segmenter, T0, scan_inbox=True)
+        with Store(cfg.state) as store:
+            topics = load_watchlists(cfg.watchlists)
+            made, _ = pipeline.produce_digest(cfg, store, topics, DAY, clock=lambda: T0)
+            # A digest stored by an older watcher with a newline in a topic name (no
+            # longer accepted by check) is fixed content: it can never become a Subject.
+            broken = made.sections[0].__class__(
+                **{**made.sections[0].__dict__, "name": "安全\r\n生产", "count": 1}
+            )
+            bad = made.__class__(**{**made.__dict__, "sections": (broken, *made.sections[1:])})
+            store.db.execute(
+                "UPDATE digests SET content = ? WHERE day = ?",
+                (pipeline.digest_mod.to_json(bad), DAY.isoformat()),
+            )
+            [result] = pipeline.deliver(
+                cfg, store, pipeline.renderer_for(cfg), clock=lambda: T0, env={}
+            )
+            [row] = store.deliveries()
+        assert not result.ok and result.permanent
+        assert result.detail.startswith(f"the digest of {DAY} cannot be sent as e-mail: ")
+        assert row.failure == "permanent" and row.status == "pending"
+        assert smtp.mails == []
