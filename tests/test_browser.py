@@ -12,6 +12,7 @@ digest itself contains no script. ``WATCHER_UPDATE_GOLDEN=1`` also refreshes
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import html
 import json
 import os
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_render import BASE_URL, seed_digest
+from tests.test_render import BASE_URL, full_digest, seed_digest
+from watcher.archive import TopicDay
 from watcher.models import Digest
 from watcher.render import Renderer
 
@@ -179,6 +181,58 @@ def test_no_horizontal_overflow(tmp_path: Path, kind: str) -> None:
         document = renderer.page(digest) if kind == "page" else renderer.email(digest).html
         assert "<script" not in document
         assert_no_overflow(measure(tmp_path, document), f"{kind} ({name} digest)")
+
+
+def fifty_items() -> Digest:
+    """Five topics of ten listed items each (the seed stories), as a busy day; the
+    first item is the stress digest's, with its long unbroken strings."""
+    base = seed_digest()
+    kinds = [i for sec in base.sections for i in sec.items]
+    stress = stress_digest().sections[0].items[-1]
+    sections = tuple(
+        dataclasses.replace(
+            sec,
+            items=tuple(
+                stress
+                if n == k == 0
+                else dataclasses.replace(kinds[(n + k) % len(kinds)], key=f"{100 * n + k:016x}-{k}")
+                for k in range(12)
+            ),
+            count=12,
+            more=2,
+        )
+        for n, sec in enumerate(base.sections)
+    )
+    return dataclasses.replace(base, sections=sections)
+
+
+def without_style_block(document: str) -> str:
+    """The e-mail as a client that drops <style> shows it: inline styles only."""
+    stripped, n = re.subn(r"<style>.*?</style>", "", document, flags=re.DOTALL)
+    assert n == 1
+    return stripped
+
+
+@pytest.mark.parametrize("style", ["kept", "dropped"])
+def test_the_email_fits_with_or_without_its_style_block(tmp_path: Path, style: str) -> None:
+    renderer = Renderer(base_url=BASE_URL)
+    for name, digest in (("fifty items", fifty_items()), ("full", full_digest())):
+        document = renderer.email(digest).html
+        assert len(document.encode("utf-8")) < 100_000, name
+        if style == "dropped":
+            document = without_style_block(document)
+        assert_no_overflow(measure(tmp_path, document), f"e-mail ({name}, <style> {style})")
+
+
+def test_topic_pages_fit(tmp_path: Path) -> None:
+    renderer = Renderer()
+    digest = full_digest()
+    day = renderer.topic_day(digest, "urban-renewal")
+    assert_no_overflow(measure(tmp_path, day), "topic page of a day")
+    days = [TopicDay(digest.day, 3, True), TopicDay(dt.date(2026, 11, 19), 15, False)]
+    history = renderer.topic("urban-renewal", "城市更新" * 12, "城市更新项目" * 20, days)
+    results = measure(tmp_path, history)
+    assert all(r["scroll"] <= r["view"] for r in results), results
 
 
 def test_article_and_index_fit(tmp_path: Path) -> None:

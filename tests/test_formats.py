@@ -25,6 +25,7 @@ from tests.conftest import ROOT, seed_files
 from tests.test_browser import CHROMIUM, chromium
 from watcher import pipeline
 from watcher.config import Config
+from watcher.display import stories
 from watcher.models import Article, Digest
 from watcher.pages import split_page
 from watcher.readers import read_bytes
@@ -200,8 +201,8 @@ def test_all_formats_of_every_page_in_one_inbox_are_grouped_as_reprints(
     # Seven copies of each story (text and six formats) are grouped as one story: the
     # counts and the stories shown are those of the text pages alone.
     assert [s.count for s in digest.sections] == [s.count for s in text.sections]
-    shown = [[_squeeze(i.headline) for i in s.items] for s in digest.sections]
-    assert shown == [[_squeeze(i.headline) for i in s.items] for s in text.sections]
+    shown = [[_squeeze(i.headline) for i in stories(s)] for s in digest.sections]
+    assert shown == [[_squeeze(i.headline) for i in stories(s)] for s in text.sections]
 
 
 def _cjk_font() -> bool:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from watcher.archive import write_archive
+from watcher.archive import TopicDay, relative, write_archive
 from watcher.deliveries import SERVICES
 from watcher.display import change, md_escape, segments, spark, text_width, wrap
 from watcher.models import Digest, DigestItem, DigestStats, TopicSection
-from watcher.render import EmailParts, Renderer
+from watcher.render import TEMPLATES, EmailParts, Renderer
 
 CHAT_SERVICES = tuple(SERVICES)
 CHAT_LIMITS = {kind: service.limit for kind, service in SERVICES.items()}
@@ -468,12 +468,16 @@ def test_json_schema(renderer: Renderer) -> None:
     sec = data["sections"][0]
     assert list(sec) == [
         "id", "name", "description", "count", "average", "trend", "more", "items",
+        "shown", "history", "url",
     ]  # fmt: skip
+    assert (sec["shown"], sec["history"]) == (1, 7)
+    assert sec["url"] == f"{BASE_URL}/topics/safety/2026-11-21.html"
     item = sec["items"][0]
     assert list(item) == [
         "key", "headline", "kicker", "newspaper", "date", "page", "byline", "file", "score",
-        "terms", "why", "snippet", "marks", "also_in", "other_topics", "url",
+        "terms", "why", "snippet", "marks", "also_in", "other_topics", "url", "reprint",
     ]  # fmt: skip
+    assert item["reprint"] is False
     assert item["terms"]["安全生产"] == 9 and item["marks"][0] == [24, 32]
     assert item["snippet"][24:32] == "安全生产风险隐患"
     assert item["url"] == f"{BASE_URL}/articles/a9c89bb65670a872-3.html"
@@ -652,6 +656,7 @@ def test_write_archive(tmp_path: Path, renderer: Renderer) -> None:
     out = tmp_path / "reports"
     written = write_archive(d, renderer, out, seed_days())
     names = sorted(str(p.relative_to(out)) for p in written)
+    topics = ("safety", "urban-renewal", "flood", "rural", "investment")
     assert names == sorted(
         [
             "2026-11-21.html",
@@ -663,6 +668,8 @@ def test_write_archive(tmp_path: Path, renderer: Renderer) -> None:
             "articles/bacc19f7ba9f701f-3.html",
             "articles/788e42c87815a943-5.html",
             "articles/d65d7219c5d4165d-4.html",
+            *(f"topics/{t}.html" for t in topics),
+            *(f"topics/{t}/2026-11-21.html" for t in topics),
         ]
     )
     assert all(p.is_file() for p in written)
@@ -764,3 +771,298 @@ def test_temporaries_of_a_killed_writer_are_swept(tmp_path: Path, renderer: Rend
     os.utime(stale, (old, old))
     write_archive(seed_digest(), renderer, out, [])
     assert not stale.exists() and fresh.exists()
+
+
+# ------------------------------------------------------- nothing hidden (issue 15)
+
+
+def _copy(item: DigestItem, n: int, **changes: object) -> DigestItem:
+    return dataclasses.replace(item, key=f"{n:016x}-{n}", **changes)  # type: ignore[arg-type]
+
+
+GOVERNOR = DigestItem(
+    key="3b49a103faae7710-0",
+    headline="湖南省委书记省长带队,省领导赴市州密集督导",
+    kicker=None,
+    newspaper=None,
+    date=None,
+    page=None,
+    byline="文 |周帙恒",
+    file="/srv/watcher/inbox/2026-11-21/001_3b49a103faae7710.txt",
+    score=6.5,
+    terms=(("安全生产", 2), ("督导", 3)),
+    why="安全生产 AND 督导",
+    snippet="省领导赴市州密集督导安全生产工作。",
+    marks=((10, 14),),
+    body="省领导赴市州密集督导安全生产工作。\n各地迅速行动。",
+    body_marks=((10, 14),),
+)
+
+
+def full_digest() -> Digest:
+    """A digest as build_digest makes it now: every story kept (the digest lists the
+    first two of urban renewal), a reprint after the stories, a topic with no history,
+    an item whose page shows no paper, date or page, failures with server paths."""
+    base = seed_digest()
+    urban = base.sections[1].items[0]
+    second = _copy(urban, 1, headline="长沙老旧小区改造开工", score=12.0, also_in=())
+    third = _copy(urban, 2, headline="株洲城中村整治启动", score=9.5, other_topics=())
+    reprint = _copy(
+        urban, 3, newspaper="株洲日报", page="A03", date=dt.date(2026, 11, 20),
+        also_in=("三湘都市报",), score=15.0,
+    )  # fmt: skip
+    urban_section = dataclasses.replace(
+        base.sections[1], items=(urban, second, third, reprint), count=3, more=1
+    )
+    safety = dataclasses.replace(
+        base.sections[0],
+        items=(*base.sections[0].items, GOVERNOR),
+        count=2,
+        trend=(-1,) * 13 + (2,),
+        average=2.0,
+    )
+    return dataclasses.replace(
+        base,
+        sections=(safety, urban_section, *base.sections[2:]),
+        stats=dataclasses.replace(
+            base.stats,
+            failures=(("/srv/watcher/inbox/2026-11-21/衡阳日报_A03.pdf", "scanned PDF"),),
+        ),
+    )
+
+
+def test_golden_topic_pages(renderer: Renderer) -> None:
+    d = full_digest()
+    check_golden("topic-day.html", renderer.topic_day(d, "urban-renewal"))
+    days = [
+        TopicDay(dt.date(2026, 11, 21), 3, True),
+        TopicDay(dt.date(2026, 11, 20), 0, True),
+        TopicDay(dt.date(2026, 11, 19), 5, False),  # written by an older version
+    ]
+    check_golden("topic.html", renderer.topic("urban-renewal", "城市更新", "城市更新项目", days))
+
+
+def test_the_digest_lists_the_best_and_links_all_the_rest(renderer: Renderer) -> None:
+    d = full_digest()
+    url = f"{BASE_URL}/topics/urban-renewal/2026-11-21.html"
+    email = renderer.email(d)
+    for out in (email.html, email.text):
+        assert "长沙老旧小区改造开工" in out and "株洲城中村整治启动" not in out
+        assert "另有 1 篇未列出" in out and url in out
+    assert f'<a href="{url}">查看全部 3 篇及 1 篇转载 →</a>' in email.html
+    assert f"全部 3 篇及 1 篇转载：{url}" in email.text
+    page = renderer.page(d)
+    assert '<a href="topics/urban-renewal/2026-11-21.html">查看全部 3 篇及 1 篇转载 →</a>' in page
+    assert '<a class="topic-link" href="topics/urban-renewal.html">往期</a>' in page
+    md = renderer.markdown(d)
+    assert (
+        "另有 1 篇未列出 · [查看全部 3 篇及 1 篇转载](topics/urban-renewal/2026-11-21.html)" in md
+    )
+    chat = "\n".join(renderer.chat(d, "dingtalk"))
+    assert f"另有 1 篇未列出 · [查看全部 3 篇及 1 篇转载]({url})" in chat
+    assert "株洲城中村整治启动" not in chat
+    # Without base_url: no link, the archive's file named instead.
+    plain = Renderer()
+    where = "另有 1 篇未列出，全部（含 1 篇转载）见存档 topics/urban-renewal/2026-11-21.html"
+    assert where in plain.email(d).html and where in "\n".join(plain.chat(d, "wecom"))
+    assert (
+        "    另有 1 篇未列出\n    全部（含 1 篇转载）见存档 topics/urban-renewal/2026-11-21.html\n"
+        in plain.email(d).text
+    )
+    # The JSON carries every item: the stories, then the reprint.
+    data = json.loads(renderer.json(d))["sections"][1]
+    assert [(i["headline"][:6], i["reprint"]) for i in data["items"]] == [
+        ("133大片区", False), ("长沙老旧小区", False), ("株洲城中村整", False), ("133大片区", True),
+    ]  # fmt: skip
+    assert (data["count"], data["shown"], data["more"], data["url"]) == (3, 2, 1, url)
+
+
+def test_the_topic_day_page_lists_every_item(renderer: Renderer) -> None:
+    d = full_digest()
+    html = renderer.topic_day(d, "urban-renewal")
+    keys = re.findall(r'<h3 class="headline"><a href="\.\./\.\./articles/([^"]+)\.html"', html)
+    assert keys == [i.key for i in d.sections[1].items]
+    assert html.index("株洲城中村整治启动") < html.index("转载与其他版本")
+    assert "株洲日报 · 2026-11-20 · A03版" in html.split("转载与其他版本")[1]
+    assert 'href="../../2026-11-21.html"' in html and 'href="../urban-renewal.html"' in html
+    assert 'href="../../index.html"' in html
+    # A digest stored by an older version kept only the listed items: said so.
+    old = renderer.topic_day(seed_digest(), "urban-renewal")
+    assert "只保存了日报列出的 1 篇，其余 14 篇未保存" in old
+    with pytest.raises(KeyError):
+        renderer.topic_day(d, "nonexistent")
+
+
+def test_every_item_shows_its_paper_date_and_page(renderer: Renderer) -> None:
+    d = full_digest()
+    shown = "001_3b49a103faae7710.txt · 2026-11-21收录 · 版次不详 · 文 |周帙恒"
+    email = renderer.email(d)
+    outputs = {
+        "email": email.html,
+        "text": email.text,
+        "page": renderer.page(d),
+        "topic": renderer.topic_day(d, "safety"),
+        "article": renderer.article(d, GOVERNOR),
+    }
+    for name, out in outputs.items():
+        assert shown in out, name
+    assert "001\\_3b49a103faae7710.txt · 2026-11-21收录 · 版次不详 · 文 \\|周帙恒" in (
+        renderer.markdown(d)
+    )
+    for service in CHAT_SERVICES:
+        chat = "\n".join(renderer.chat(d, service))
+        assert "001＿3b49a103faae7710.txt 2026-11-21收录 版次不详" in chat, service
+    # Known facts are shown as they are.
+    assert "株洲日报 · 2021-06-04 · 01版 · 记者/胡文洁" in outputs["page"]
+
+
+def test_no_server_path_in_email_or_chat(renderer: Renderer) -> None:
+    d = full_digest()
+    for r in (renderer, Renderer()):
+        email = r.email(d)
+        outs = [email.html, email.text] + [m for s in CHAT_SERVICES for m in r.chat(d, s)]
+        for out in outs:
+            assert "/srv/" not in out
+        assert "衡阳日报_A03.pdf" in email.html and "衡阳日报_A03.pdf" in email.text
+    assert "/srv/" not in renderer.article(d, GOVERNOR)
+
+
+def test_no_history_yet_instead_of_no_change(renderer: Renderer) -> None:
+    d = full_digest()
+    safety = d.sections[0]
+    assert change(safety) == "暂无历史" and spark(safety.trend) == "·" * 13 + "█"
+    page = renderer.page(d)
+    assert '<span class="new">暂无历史</span>' in page
+    assert "安全生产检查 近14天每日篇数（11月8日至11月21日），最后一项为今日：无日报、" in page
+    assert "<title>11月8日 无日报</title>" in page
+    text = renderer.email(d).text
+    assert re.search(r"安全生产检查\s+2 篇\s+暂无历史\s+·{13}█", text)
+    assert "| 安全生产检查 | 2 | 暂无历史 |" in renderer.markdown(d)
+    assert "**安全生产检查** · 2 篇 · 暂无历史" in renderer.chat(d, "wecom")[0]
+
+
+def test_the_trend_chart_has_a_scale_and_dates(renderer: Renderer) -> None:
+    page = renderer.page(seed_digest())
+    # 城市更新: 3 … 15, from 11/8 to today.
+    urban = page.split('aria-label="城市更新')[1].split("</td>")[0]
+    assert '<text x="12" y="7">15</text><text x="12" y="24">0</text>' in urban
+    assert '<span class="axis">11/8–11/21</span>' in urban
+    assert "<title>11月21日 15 篇</title>" in urban
+    email = renderer.email(seed_digest()).html
+    assert re.search(r'<span class="axis"[^>]*>11/8–11/21 · 最高 15</span>', email)
+    assert "<title>11月21日" not in email  # no per-bar tooltips in the e-mail
+
+
+def test_article_pages_clean_the_digest_once(
+    renderer: Renderer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import watcher.render as render_mod
+
+    d = full_digest()
+    pages = renderer.articles(d)
+    calls = []
+    real = render_mod.clean_digest
+
+    def counting(digest: Digest) -> Digest:
+        calls.append(1)
+        return real(digest)
+
+    monkeypatch.setattr(render_mod, "clean_digest", counting)
+    fresh = Renderer(base_url=BASE_URL)
+    # Every page written from one digest: it is cleaned once for all of them.
+    assert fresh.articles(d) == pages
+    fresh.page(d), fresh.markdown(d), fresh.json(d)
+    for s in d.sections:
+        fresh.topic_day(d, s.id)
+    assert len(calls) == 1
+    fresh.page(dataclasses.replace(d, notices=()))  # another digest is cleaned anew
+    assert len(calls) == 2
+    keys = [k for k, _ in pages]
+    assert keys == list(dict.fromkeys(i.key for s in d.sections for i in s.items))
+    assert len(keys) == 9  # the reprint and the items past the listed ones too
+    items = {i.key: i for s in d.sections for i in s.items}
+    for key, html in pages:
+        assert html == renderer.article(d, items[key])
+
+
+def test_write_archive_has_every_item_and_topic_pages(tmp_path: Path, renderer: Renderer) -> None:
+    d = full_digest()
+    out = tmp_path / "reports"
+    past = dt.date(2026, 11, 19)
+    (out / "topics" / "safety").mkdir(parents=True)
+    (out / "topics" / "safety" / "2026-11-19.html").write_text("written before")
+    # The store keeps counts by topic id; a topic since removed keeps its id.
+    days = [(past, {"safety": 1, "urban-renewal": 5, "gone": 2})]
+    write_archive(d, renderer, out, days)
+    for item in (GOVERNOR, *d.sections[1].items):
+        assert (out / "articles" / f"{item.key}.html").is_file()
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "安全生产检查 1\u00a0· 城市更新 5\u00a0· gone 2" in index
+    assert '<a href="topics/urban-renewal.html">城市更新</a>' in index
+    history = (out / "topics" / "safety.html").read_text(encoding="utf-8")
+    assert '<a class="day-link" href="safety/2026-11-21.html">' in history
+    assert '<a class="day-link" href="safety/2026-11-19.html">' in history
+    urban = (out / "topics" / "urban-renewal.html").read_text(encoding="utf-8")
+    # No page of that topic and day from older versions: the day's digest instead.
+    assert '<a class="day-link" href="../2026-11-19.html#t-urban-renewal">' in urban
+    flood = (out / "topics" / "flood.html").read_text(encoding="utf-8")
+    assert "共 1 期日报、0 篇" in flood  # not watched on the 19th
+    assert (out / "topics" / "flood" / "2026-11-21.html").is_file()
+
+
+def test_email_inline_css_repeats_style_css() -> None:
+    def rules(css: str) -> dict[str, dict[str, str]]:
+        css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL).split("@media")[0]
+        out: dict[str, dict[str, str]] = {}
+        for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+            decls = dict(
+                (k.strip(), v.strip())
+                for k, _, v in (d.partition(":") for d in body.split(";") if d.strip())
+            )
+            for sel in selectors.split(","):
+                out.setdefault(sel.strip(), {}).update(decls)
+        return out
+
+    full = rules((TEMPLATES / "style.css").read_text(encoding="utf-8"))
+    inline = rules((TEMPLATES / "email-inline.css").read_text(encoding="utf-8"))
+    assert len(inline) >= 10
+    for selector, decls in inline.items():
+        for prop, value in decls.items():
+            assert full[selector][prop] == value, (selector, prop)
+
+
+def test_an_email_of_fifty_items_stays_under_gmails_clip() -> None:
+    base = seed_digest()
+    kinds = [i for s in base.sections for i in s.items][:5]
+    sections = tuple(
+        dataclasses.replace(
+            s,
+            items=tuple(_copy(kinds[(n + k) % 5], 100 * n + k) for k in range(12)),
+            count=12,
+            more=2,
+        )
+        for n, s in enumerate(base.sections)
+    )
+    d = dataclasses.replace(base, sections=sections)
+    parts = Renderer(base_url=BASE_URL).email(d)
+    size = len(parts.html.encode("utf-8"))
+    assert parts.html.count('<td class="item"') == 50
+    assert size < 100_000, size
+    # Only the few inlined rules: no copy of the font stack per element.
+    assert parts.html.count("PingFang SC") == 1
+
+
+@pytest.mark.parametrize(
+    ("here", "target", "link"),
+    [
+        ("2026-11-21.html", "articles/k-1.html", "articles/k-1.html"),
+        ("articles/k-1.html", "2026-11-21.html", "../2026-11-21.html"),
+        ("topics/safety.html", "topics/safety/2026-11-21.html", "safety/2026-11-21.html"),
+        ("topics/safety/2026-11-21.html", "topics/safety.html", "../safety.html"),
+        ("topics/safety/2026-11-21.html", "articles/k-1.html", "../../articles/k-1.html"),
+        ("topics/safety.html", "2026-11-20.html", "../2026-11-20.html"),
+        ("topics/a/2026-11-21.html", "topics/b/2026-11-21.html", "../b/2026-11-21.html"),
+    ],
+)
+def test_relative_links(here: str, target: str, link: str) -> None:
+    assert relative(here, target) == link

@@ -1,7 +1,9 @@
 """The archive on disk: where each of its files lives, and writing them atomically.
 
 ``<out_dir>/YYYY-MM-DD.html``, ``.md`` and ``.json`` for each day,
-``articles/<key>.html`` for every item listed, and ``index.html``. The
+``articles/<key>.html`` for every matched article (reprints included),
+``topics/<id>/YYYY-MM-DD.html`` for every topic and day (all its items),
+``topics/<id>.html`` for every topic (all its days) and ``index.html``. The
 renderer and the chat messages link to these paths (relatively, or under the
 archive's public ``base_url``); this module is the one place that names them.
 """
@@ -15,17 +17,30 @@ import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from watcher.models import Digest, DigestItem
+from watcher.models import Digest
 
 if TYPE_CHECKING:  # the renderer imports this module for the paths
     from watcher.render import Renderer
 
+
+@dataclass(frozen=True)
+class TopicDay:
+    """One day of a topic's page over time: its count, and whether the archive holds
+    the page of all its items that day (days written by older versions do not)."""
+
+    day: dt.date
+    count: int
+    full: bool
+
+
 INDEX = "index.html"
 ARTICLES = "articles"
+TOPICS = "topics"
 
 # Article keys become file names: letters, digits, "-" and "_", nothing else.
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -44,6 +59,27 @@ def article_file(key: str) -> str:
     # Quoted so that a link stays one URL whatever the key; write_archive
     # refuses the keys that quoting would change.
     return f"{ARTICLES}/{quote(key, safe='')}.html"
+
+
+def topic_file(topic_id: str) -> str:
+    """A topic over time, relative to the archive: ``topics/<id>.html``."""
+    return f"{TOPICS}/{quote(topic_id, safe='')}.html"
+
+
+def topic_day_file(topic_id: str, day: dt.date) -> str:
+    """A topic's items of one day, relative to the archive: ``topics/<id>/YYYY-MM-DD.html``."""
+    return f"{TOPICS}/{quote(topic_id, safe='')}/{day.isoformat()}.html"
+
+
+def relative(here: str, target: str) -> str:
+    """A link from the archive file ``here`` to the archive file ``target``:
+    ``relative("topics/safety.html", "topics/safety/2026-11-21.html")`` is
+    ``safety/2026-11-21.html``."""
+    folder, parts = here.split("/")[:-1], target.split("/")
+    common = 0
+    while common < min(len(folder), len(parts) - 1) and folder[common] == parts[common]:
+        common += 1
+    return "../" * (len(folder) - common) + "/".join(parts[common:])
 
 
 def public_url(base_url: str | None, path: str) -> str | None:
@@ -67,49 +103,80 @@ def write_archive(
     out_dir: Path,
     days: Sequence[tuple[dt.date, Mapping[str, int]]],
 ) -> list[Path]:
-    """Write the day's files and the index under ``out_dir``; return the paths written.
+    """Write the day's files, its topic pages and the index under ``out_dir``; return
+    the paths written.
 
     ``YYYY-MM-DD.html``, ``.md``, ``.json``, ``articles/<key>.html`` for every
-    item, and ``index.html`` from ``days`` (the digest's own day is added, or
-    its counts replaced, so the index always lists it). Everything is rendered
-    before anything is written; each file is replaced atomically (temp file
-    in the same folder, fsync, rename), so readers never see half a file.
-    An unsafe key (anything but letters, digits, '-' and '_') raises
+    item (reprints included), ``topics/<id>/YYYY-MM-DD.html`` and
+    ``topics/<id>.html`` for every topic of the digest, and ``index.html``, from
+    ``days`` (every digest's day with its counts by topic id, as the store keeps
+    them; the digest's own day is added, or its counts replaced). Everything is
+    rendered before anything is written; each file is replaced atomically (temp
+    file in the same folder, fsync, rename), so readers never see half a file.
+    An unsafe key or topic id (anything but letters, digits, '-' and '_') raises
     ValueError and nothing is written.
     """
     out_dir = Path(out_dir)
-    unique: dict[str, DigestItem] = {}
     for section in digest.sections:
+        check_key(section.id)
         for item in section.items:
-            unique.setdefault(check_key(item.key), item)
+            check_key(item.key)
 
-    today = {s.name: s.count for s in digest.sections}
-    all_days = [(d, c) for d, c in days if d != digest.day] + [(digest.day, today)]
+    today = {s.id: s.count for s in digest.sections}
+    all_days = sorted(
+        [(d, dict(c)) for d, c in days if d != digest.day] + [(digest.day, today)],
+        key=lambda x: x[0],
+        reverse=True,
+    )
+    names = {s.id: s.name for s in digest.sections}
+    shown = [(d, {names.get(k, k): v for k, v in c.items()}) for d, c in all_days]
+    topics = [(s.id, s.name) for s in digest.sections]
+
+    def history(topic_id: str) -> list[TopicDay]:
+        out = []
+        for d, counts in all_days:
+            if topic_id not in counts:
+                continue  # the topic was not watched yet
+            full = d == digest.day or (out_dir / topic_day_file(topic_id, d)).is_file()
+            out.append(TopicDay(d, int(counts[topic_id]), full))
+        return out
 
     files: list[tuple[Path, str]] = [
         (out_dir / day_file(digest.day), renderer.page(digest)),
         (out_dir / day_file(digest.day, ".md"), renderer.markdown(digest)),
         (out_dir / day_file(digest.day, ".json"), renderer.json(digest)),
+        *((out_dir / article_file(key), html) for key, html in renderer.articles(digest)),
         *(
-            (out_dir / article_file(key), renderer.article(digest, item))
-            for key, item in unique.items()
+            (out_dir / topic_day_file(s.id, digest.day), renderer.topic_day(digest, s.id))
+            for s in digest.sections
         ),
-        (out_dir / INDEX, renderer.index(all_days)),
+        *(
+            (out_dir / topic_file(s.id), renderer.topic(s.id, s.name, s.description, history(s.id)))
+            for s in digest.sections
+        ),
+        (out_dir / INDEX, renderer.index(shown, topics)),
     ]
 
-    (out_dir / ARTICLES).mkdir(parents=True, exist_ok=True)
+    folders = sorted({path.parent for path, _ in files})
     root = out_dir.resolve()
-    for path, _ in files:
-        # Defence in depth: a symlinked articles/ must not lead elsewhere.
-        if not path.parent.resolve().is_relative_to(root):
-            raise ValueError(f"{path} would be written outside {out_dir}")
-    for folder in (out_dir, out_dir / ARTICLES):
+
+    def inside() -> None:
+        # Defence in depth: a symlinked articles/ or topics/ must not lead elsewhere.
+        for folder in folders:
+            if not folder.resolve().is_relative_to(root):
+                raise ValueError(f"{folder} would be written outside {out_dir}")
+
+    inside()  # before creating a folder there
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    inside()
+    for folder in folders:
         sweep_temporaries(folder)
     written = []
     for path, text in files:
         atomic_write(path, text)
         written.append(path)
-    for folder in {p.parent for p in written}:
+    for folder in folders:
         _fsync_dir(folder)
     return written
 

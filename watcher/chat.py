@@ -13,14 +13,25 @@ message is cut, ending in "…", with no dangling link or emphasis.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from watcher.archive import article_file, day_file, public_url
+from watcher.archive import article_file, day_file, public_url, topic_day_file
 from watcher.deliveries import SERVICES, Flavour, only_topics
-from watcher.display import change, clean_digest, has_items, segments, term_list
+from watcher.display import (
+    change,
+    clean_digest,
+    has_items,
+    listed,
+    reprints,
+    segments,
+    shown_file,
+    source,
+    term_list,
+)
 from watcher.models import Digest, DigestItem
 
 MIN_CHAT_LIMIT = 256
@@ -39,7 +50,9 @@ def messages(
     ``limit`` None: the service's own. Only sections whose id is in ``topics``
     (None: all). Each message starts with the subject as a bold line, plus
     "(k/n)" when there are several. With ``base_url`` headlines link to their
-    article pages and the last message to the day's page.
+    article pages, "另有 N 篇" to the archive's page of all the topic's items
+    that day, and the last message to the day's page; without it, no links,
+    and that page is named by its path in the archive.
     """
     known = SERVICES.get(service)
     if known is None:
@@ -83,15 +96,26 @@ def _blocks(d: Digest, fmt: _Markdown, base_url: str | None) -> list[_Block]:
                 continue
             cont = f"{fmt.heading(fmt.esc(s.name))}（续）"
             blocks.append(_Block(n, "head", head + f"{s.count} 篇 · {change(s)}", cont=cont))
-            for item in s.items:
+            for item in listed(s):
                 number += 1
-                text = _item(fmt, item, number, base_url)
+                text = _item(fmt, item, number, base_url, d.day)
                 blocks.append(_Block(n, "item", text, cont=cont))
-            if s.more:
-                blocks.append(_Block(n, "item", f"另有 {s.more} 篇未列出", cont=cont))
+            rest = len(reprints(s))
+            if s.more or rest:
+                path = topic_day_file(s.id, d.day)
+                url = public_url(base_url, path)
+                told = f"另有 {s.more} 篇未列出" if s.more else ""
+                also = f"及 {rest} 篇转载" if rest else ""
+                if url:
+                    link = fmt.link(f"查看全部 {s.count} 篇{also}", url)
+                    text = f"{told} · {link}" if told else link
+                else:
+                    where = f"全部{f'（含 {rest} 篇转载）' if rest else ''}见存档 {fmt.esc(path)}"
+                    text = f"{told}，{where}" if told else where
+                blocks.append(_Block(n, "item", text, cont=cont))
     tail = [f"⚠️ {fmt.esc(notice)}" for notice in d.notices]
     if d.stats.failures:
-        names = "、".join(fmt.esc(f) for f, _ in d.stats.failures[:3])
+        names = "、".join(fmt.esc(shown_file(f)) for f, _ in d.stats.failures[:3])
         extra = " 等" if len(d.stats.failures) > 3 else ""
         tail.append(f"⚠️ {len(d.stats.failures)} 个文件读取失败：{names}{extra}")
     if day_url:
@@ -101,15 +125,13 @@ def _blocks(d: Digest, fmt: _Markdown, base_url: str | None) -> list[_Block]:
     return blocks
 
 
-def _item(fmt: _Markdown, item: DigestItem, number: int, base_url: str | None) -> str:
-    """One numbered item: headline (linked), source and terms, the snippet with hits bold."""
+def _item(fmt: _Markdown, item: DigestItem, number: int, base_url: str | None, day: dt.date) -> str:
+    """One numbered item: headline (linked), paper, date and page, terms, the snippet
+    with hits bold."""
     url = public_url(base_url, article_file(item.key))
     headline = fmt.esc(item.headline)
     title = fmt.link(headline, url) if url else fmt.heading(headline)
-    source = " ".join(
-        p for p in (item.newspaper, item.date.isoformat() if item.date else None) if p
-    )
-    facts = [p for p in (fmt.esc(source), fmt.esc(term_list(item, 3))) if p]
+    facts = [p for p in (fmt.esc(" ".join(source(item, day))), fmt.esc(term_list(item, 3))) if p]
     if item.also_in:
         facts.append("另见 " + fmt.esc("、".join(item.also_in)))
     lines = [f"{number}. {title}"]

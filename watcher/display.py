@@ -20,6 +20,7 @@ from watcher.models import Digest, DigestItem, TopicSection
 
 WEEKDAYS = "一二三四五六日"
 SPARK = "▁▂▃▄▅▆▇█"
+NO_HISTORY = "暂无历史"  # no digest in the week before: nothing to compare with
 TEXT_WIDTH = 72  # plain-text e-mail: display columns (a CJK character takes two)
 
 # C0/C1 controls (but tab and newline), DEL, bidi embeddings/overrides/isolates
@@ -36,9 +37,13 @@ _UNSAFE = {
 # ------------------------------------------------------------------ text helpers
 
 
+_ANY_UNSAFE = re.compile("[" + "".join(f"\\u{c:04x}" for c in sorted(_UNSAFE)) + "]")
+
+
 def clean(text: str) -> str:
     """Control and bidi characters replaced one for one (offsets stay valid)."""
-    return text.translate(_UNSAFE)
+    # Most text has none: one regex scan is far cheaper than translating every char.
+    return text.translate(_UNSAFE) if _ANY_UNSAFE.search(text) else text
 
 
 def cn_date(day: dt.date) -> str:
@@ -51,8 +56,16 @@ def cn_day(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+def history_days(section: TopicSection) -> int:
+    """How many of the 7 days before had a digest with this topic (the average's basis)."""
+    return sum(1 for v in section.trend[-8:-1] if v >= 0)
+
+
 def direction(section: TopicSection) -> str:
-    """'up', 'down' or 'flat': today's count against the 7-day average."""
+    """'up', 'down' or 'flat': today's count against the 7-day average; 'new' with no
+    history yet."""
+    if not history_days(section):
+        return "new"
     diff = section.count - section.average
     if not math.isfinite(diff) or abs(diff) < 0.05:
         return "flat"
@@ -60,13 +73,17 @@ def direction(section: TopicSection) -> str:
 
 
 def change(section: TopicSection, style: str = "full") -> str:
-    """Today against the 7-day average: '持平' or, by ``style``,
+    """Today against the 7-day average: '暂无历史' with no digest in the week before,
+    '持平' or, by ``style``,
 
-    ``full`` '↑ 较7日均值 +1.6' / '↓ 较7日均值 −0.4', ``short`` '↑ +1.6',
-    ``plain`` '+1.6' / '-0.4' (no arrow, ASCII minus: arrows are East Asian
-    "ambiguous" width and would misalign a terminal's columns).
+    ``full`` '↑ 较7日均值 +1.6' / '↓ 较7日均值 −0.4' ('较前3日均值' when only 3 of
+    the 7 days had a digest), ``short`` '↑ +1.6', ``plain`` '+1.6' / '-0.4' (no
+    arrow, ASCII minus: arrows are East Asian "ambiguous" width and would
+    misalign a terminal's columns).
     """
     way = direction(section)
+    if way == "new":
+        return NO_HISTORY
     if way == "flat":
         return "持平"
     diff = abs(section.count - section.average)
@@ -74,44 +91,96 @@ def change(section: TopicSection, style: str = "full") -> str:
         return f"{'+' if way == 'up' else '-'}{diff:.1f}"
     signed = f"{'+' if way == 'up' else '−'}{diff:.1f}"
     arrow = "↑" if way == "up" else "↓"
-    return f"{arrow} {signed}" if style == "short" else f"{arrow} 较7日均值 {signed}"
+    if style == "short":
+        return f"{arrow} {signed}"
+    days = history_days(section)
+    basis = "较7日均值" if days >= 7 else f"较前{days}日均值"
+    return f"{arrow} {basis} {signed}"
 
 
 def spark(trend: Sequence[int]) -> str:
-    """Unicode bars, one per day: '▁▂▅█'; zero is the lowest bar."""
+    """Unicode bars, one per day: '▁▂▅█'; zero is the lowest bar, a day without a
+    digest '·'."""
     top = max(trend, default=0)
-    if top <= 0:
-        return SPARK[0] * len(trend)
     return "".join(
-        SPARK[0] if v <= 0 else SPARK[max(1, min(7, math.ceil(v / top * 7)))] for v in trend
+        "·" if v < 0 else SPARK[0] if v == 0 else SPARK[max(1, min(7, math.ceil(v / top * 7)))]
+        for v in trend
     )
 
 
-def bars(
-    trend: Sequence[int], step: int = 7, gap: int = 2, height: int = 24
-) -> list[dict[str, int | bool]]:
-    """Geometry of the SVG trend chart: one rect per day, today last."""
-    top = max(trend, default=0) or 1
-    out: list[dict[str, int | bool]] = []
-    for i, v in enumerate(trend):
+@dataclasses.dataclass(frozen=True)
+class Bar:
+    """One day of the trend chart, in SVG user units."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    value: int  # NO_DIGEST (-1): no digest that day
+    day: dt.date
+    today: bool
+
+    @property
+    def fill(self) -> str:
+        if self.today:
+            return "#9f1d20"
+        return "#8ea2b8" if self.value > 0 else "#d0d7de" if self.value == 0 else "#eef0f2"
+
+    @property
+    def label(self) -> str:
+        what = "无日报" if self.value < 0 else f"{self.value} 篇"
+        return f"{self.day.month}月{self.day.day}日 {what}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Chart:
+    """The trend chart: bars, the scale (0 and the top count) and the first and last date."""
+
+    bars: tuple[Bar, ...]
+    top: int
+    width: int
+    height: int
+    left: int  # where the bars start: the scale's labels sit left of it
+    first: str  # '11/8'
+    last: str  # '11/21'
+
+
+def chart(
+    section: TopicSection, day: dt.date, step: int = 7, gap: int = 2, height: int = 24
+) -> Chart:
+    """Geometry of the SVG trend chart: one bar per day, today last, on a scale from 0
+    to the highest count; a day without a digest is a pale stub."""
+    trend = section.trend
+    top = max(max(trend, default=0), 1)
+    digits = len(str(top))
+    left = 6 * digits + 3
+    days = [day - dt.timedelta(days=len(trend) - 1 - i) for i in range(len(trend))]
+    bars = []
+    for i, (v, d) in enumerate(zip(trend, days, strict=True)):
         h = 1 if v <= 0 else max(2, round(v / top * (height - 2)))
-        out.append(
-            {
-                "x": i * step,
-                "y": height - h,
-                "w": step - gap,
-                "h": h,
-                "value": v,
-                "today": i == len(trend) - 1,
-            }
-        )
-    return out
+        bars.append(Bar(left + i * step, height - h, step - gap, h, v, d, i == len(trend) - 1))
+    width = left + max(len(trend) * step - gap, 1)
+    first, last = (days[0], days[-1]) if days else (day, day)
+    return Chart(
+        bars=tuple(bars),
+        top=top,
+        width=width,
+        height=height,
+        left=left,
+        first=f"{first.month}/{first.day}",
+        last=f"{last.month}/{last.day}",
+    )
 
 
-def trend_title(section: TopicSection) -> str:
+def trend_title(section: TopicSection, day: dt.date | None = None) -> str:
     """Text alternative of the trend chart."""
-    days = "、".join(str(v) for v in section.trend)
-    return f"{section.name} 近{len(section.trend)}天每日篇数（最后一项为今日）：{days}"
+    days = "、".join("无日报" if v < 0 else str(v) for v in section.trend)
+    n = len(section.trend)
+    span = ""
+    if day is not None and n:
+        start = day - dt.timedelta(days=n - 1)
+        span = f"（{start.month}月{start.day}日至{day.month}月{day.day}日）"
+    return f"{section.name} 近{n}天每日篇数{span}，最后一项为今日：{days}"
 
 
 def page_label(page: str | None) -> str | None:
@@ -121,15 +190,30 @@ def page_label(page: str | None) -> str | None:
     return page if page.endswith("版") else f"{page}版"
 
 
-def meta(item: DigestItem) -> str:
-    """三湘都市报 · 2026-06-18 · A01版 · 湖南日报全媒体记者 孙敏坚"""
-    parts = [
-        item.newspaper,
-        item.date.isoformat() if item.date else None,
-        page_label(item.page),
-        item.byline,
-    ]
-    return " · ".join(p for p in parts if p)
+def shown_file(path: str) -> str:
+    """A scanned path as e-mail, chat and the archive show it: an absolute path (a
+    server's folders) becomes its file name; a relative one stays as it is."""
+    if path.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", path):
+        return re.split(r"[\\/]", path.rstrip("/\\"))[-1] or path
+    return path
+
+
+def source(item: DigestItem, day: dt.date | None = None) -> list[str]:
+    """Paper, date and page, each always there: where the page shows no paper, its
+    file name; no date, the digest's day ('2026-11-21收录'); no page, '版次不详'."""
+    paper = item.newspaper or shown_file(item.file)
+    if item.date:
+        when = item.date.isoformat()
+    elif day is not None:
+        when = f"{day.isoformat()}收录"
+    else:
+        when = "日期不详"
+    return [paper, when, page_label(item.page) or "版次不详"]
+
+
+def meta(item: DigestItem, day: dt.date | None = None) -> str:
+    """三湘都市报 · 2026-06-18 · A01版 · 湖南日报全媒体记者 孙敏坚 (see ``source``)."""
+    return " · ".join(p for p in (*source(item, day), item.byline) if p)
 
 
 def term_list(item: DigestItem, limit: int | None = None, glue: bool = False) -> str:
@@ -305,3 +389,19 @@ def local_time(moment: dt.datetime | None, timezone: str) -> str | None:
 def has_items(digest: Digest) -> bool:
     """Whether any section lists an item (a day with matches)."""
     return any(s.items for s in digest.sections)
+
+
+def listed(section: TopicSection) -> tuple[DigestItem, ...]:
+    """The items the digest itself shows: the best ``count - more`` stories."""
+    return section.items[: max(0, section.count - section.more)]
+
+
+def stories(section: TopicSection) -> tuple[DigestItem, ...]:
+    """One item per story that matched, best first (in digests stored by older
+    versions, only the listed ones)."""
+    return section.items[: section.count]
+
+
+def reprints(section: TopicSection) -> tuple[DigestItem, ...]:
+    """The other copies of the stories that matched the topic too, in story order."""
+    return section.items[section.count :]
