@@ -19,6 +19,8 @@ measured in the same run:
 * article pages: ``Renderer.articles`` (the digest cleaned once, every page
   rendered once) against the old way, ``Renderer.article`` per item, which cleans
   the whole digest for each page (timed on a sample of pages, scaled to all);
+* archive: ``archive.write_archive`` of the day (every file rendered, written to
+  a temporary file, fsynced and renamed), against the same with the old pages;
 * the HTML e-mail of ``max_per_topic: 10``: its size in bytes against the old way
   (the whole stylesheet inlined into ``style=""``).
 """
@@ -29,20 +31,25 @@ import argparse
 import dataclasses
 import datetime as dt
 import hashlib
+import importlib.util
 import itertools
 import random
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import css_inline
 
 from watcher import digest as digest_mod
+from watcher import display
+from watcher.archive import write_archive
 from watcher.digest import Candidate, build_digest, reprint_groups
 from watcher.matcher import Matcher
-from watcher.models import Article, Digest, DigestStats
+from watcher.models import Article, Digest, DigestItem, DigestStats
 from watcher.pages import split_page
 from watcher.readers import read_bytes
 from watcher.render import Renderer
@@ -50,6 +57,7 @@ from watcher.segment import Segmenter
 from watcher.watchlists import Topic, load_watchlists
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 FOLDERS = ("xwlb_china_data_2017_2021", "xwlb_cctv_news")
 DAY = dt.date(2026, 11, 21)
 T0 = dt.datetime(2026, 11, 20, 22, 0, tzinfo=dt.UTC)
@@ -60,6 +68,9 @@ T0 = dt.datetime(2026, 11, 20, 22, 0, tzinfo=dt.UTC)
 OLD_PUNCT = digest_mod.PUNCT
 OLD_EXACT_UP_TO = 400
 OLD_NUM_PERM = 128
+# The old grouping's LSH needs datasketch, which watcher itself no longer does; without
+# it the baseline checks every pair, as the old grouping did up to 400 texts.
+HAVE_DATASKETCH = importlib.util.find_spec("datasketch") is not None
 
 
 def old_shingles(text: str) -> set[str]:
@@ -89,7 +100,7 @@ def old_reprint_groups(texts: Sequence[str]) -> list[list[int]]:
 
 def _old_candidate_pairs(sets: Sequence[set[str]]) -> list[tuple[int, int]]:
     live = [i for i, s in enumerate(sets) if s]
-    if len(live) <= OLD_EXACT_UP_TO:
+    if len(live) <= OLD_EXACT_UP_TO or not HAVE_DATASKETCH:
         return [(a, b) for n, a in enumerate(live) for b in live[n + 1 :]]
     from datasketch import MinHash, MinHashLSHEnsemble
 
@@ -215,13 +226,34 @@ def digest_of(cands: Sequence[Candidate], topics: Sequence[Topic]) -> Digest:
 # ------------------------------------------------------------------------ timing
 
 
-def best(fn: Callable[[], object], runs: int) -> tuple[float, object]:
-    times, result = [], None
+def best(fn: Callable[[], T], runs: int) -> tuple[float, T]:
+    """The fastest of ``runs`` calls, and the result."""
+    times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t0)
     return min(times), result
+
+
+def old_clean(text: str) -> str:
+    """display.clean before its fast path: every character translated."""
+    return text.translate(display._UNSAFE)
+
+
+def old_article_pages(renderer: Renderer, d: Digest, items: Sequence[DigestItem]) -> list[str]:
+    """Article pages the old way: the whole digest cleaned again for every page, every
+    character of it translated."""
+    pages = []
+    real = display.clean
+    display.clean = old_clean
+    try:
+        for item in items:
+            renderer._cleaned = None  # no cleaned digest kept from the page before
+            pages.append(renderer.article(d, item))
+    finally:
+        display.clean = real
+    return pages
 
 
 def old_email_bytes(renderer: Renderer, d: Digest) -> int:
@@ -251,52 +283,65 @@ def main() -> int:
             pool = seed_articles(matcher, max(sizes))
             source = "seed sentences (corpus not found)"
         print(f"matched articles from the {source}; one reprint in twenty; min of {args.runs}")
+        if not HAVE_DATASKETCH:
+            print("datasketch not installed: the old grouping's baseline checks every pair")
         renderer = Renderer(base_url="https://reports.example.org/watcher")
         print(
             f"{'articles':>8} | {'what':<13} | {'now':>9} | {'baseline':>9} | {'ratio':>7} | notes"
         )
         for n in sizes:
-            cands = candidates(pool, n, matcher)
-            texts = [c.article.headline + "\n" + c.article.body for c in cands]
-            new_s, new_g = best(lambda texts=texts: reprint_groups(texts), args.runs)
-            old_s, old_g = best(lambda texts=texts: old_reprint_groups(texts), args.runs)
-            same = "same groups as the old" if new_g == old_g else "GROUPS DIFFER from the old"
-            if n <= 1000:
-                same += ", as every pair" if new_g == exact_groups(texts) else ", NOT AS EVERY PAIR"
-            joined = sum(len(g) - 1 for g in new_g)  # type: ignore[union-attr]
-            row(len(cands), "grouping", new_s, old_s, f"{same}; {joined} reprints joined")
-
-            build_s, d = best(lambda cands=cands: digest_of(cands, topics), args.runs)
-            real = digest_mod.reprint_groups
-            digest_mod.reprint_groups = old_reprint_groups  # type: ignore[assignment]
-            try:
-                old_build, _ = best(lambda cands=cands: digest_of(cands, topics), args.runs)
-            finally:
-                digest_mod.reprint_groups = real
-            assert isinstance(d, Digest)
-            row(len(cands), "build", build_s, old_build, f"{d.total} stories in 5 topics")
-
-            pages_s, pages = best(lambda d=d: renderer.articles(d), args.runs)
-            items = list({i.key: i for s in d.sections for i in s.items}.values())
-            sample = items[: args.page_sample]
-            one, _ = best(lambda d=d, sample=sample: [renderer.article(d, i) for i in sample], 1)
-            old_pages = one / len(sample) * len(items)
-            row(
-                len(cands),
-                "article pages",
-                pages_s,
-                old_pages,
-                f"{len(pages)} pages; old way timed on {len(sample)}, scaled",  # type: ignore[arg-type]
-            )
-
-            html = renderer.email(d).html
-            size, old_size = len(html.encode("utf-8")), old_email_bytes(renderer, d)
-            listed = html.count('<td class="item"')
-            print(
-                f"{len(cands):>8} | {'e-mail bytes':<13} | {size:>9,} | {old_size:>9,} | "
-                f"{old_size / size:>6.2f}x | {listed} items listed"
-            )
+            one_size(candidates(pool, n, matcher), topics, renderer, args.runs, args.page_sample)
     return 0
+
+
+def one_size(
+    cands: list[Candidate], topics: Sequence[Topic], renderer: Renderer, runs: int, sample: int
+) -> None:
+    """The rows of one window size."""
+    n = len(cands)
+    texts = [c.article.headline + "\n" + c.article.body for c in cands]
+    new_s, new_g = best(partial(reprint_groups, texts), runs)
+    old_s, old_g = best(partial(old_reprint_groups, texts), runs)
+    same = "same groups as the old" if new_g == old_g else "GROUPS DIFFER from the old"
+    if n <= 1000:
+        same += ", as every pair" if new_g == exact_groups(texts) else ", NOT AS EVERY PAIR"
+    joined = sum(len(g) - 1 for g in new_g)
+    row(n, "grouping", new_s, old_s, f"{same}; {joined} reprints joined")
+
+    build_s, d = best(partial(digest_of, cands, topics), runs)
+    real = digest_mod.reprint_groups
+    digest_mod.reprint_groups = old_reprint_groups
+    try:
+        old_build, _ = best(partial(digest_of, cands, topics), runs)
+    finally:
+        digest_mod.reprint_groups = real
+    row(n, "build", build_s, old_build, f"{d.total} stories in {len(d.sections)} topics")
+
+    pages_s, pages = best(partial(renderer.articles, d), runs)
+    items = list({i.key: i for s in d.sections for i in s.items}.values())
+    some = items[:sample]
+    one, _ = best(partial(old_article_pages, renderer, d, some), 1)
+    old_pages = one / len(some) * len(items)
+    row(
+        n,
+        "article pages",
+        pages_s,
+        old_pages,
+        f"{len(pages)} pages; old way on {len(some)}, scaled",
+    )
+
+    with tempfile.TemporaryDirectory() as out:
+        write_s, written = best(partial(write_archive, d, renderer, Path(out), []), runs)
+    note = f"write_archive: {len(written)} files, each fsynced; baseline with the old pages"
+    row(n, "archive", write_s, old_pages + write_s - pages_s, note)
+
+    html = renderer.email(d).html
+    size, old_size = len(html.encode("utf-8")), old_email_bytes(renderer, d)
+    listed = html.count('<td class="item"')
+    print(
+        f"{n:>8} | {'e-mail bytes':<13} | {size:>9,} | {old_size:>9,} | "
+        f"{old_size / size:>6.2f}x | {listed} items listed"
+    )
 
 
 def row(n: int, what: str, now: float, base: float, note: str) -> None:
