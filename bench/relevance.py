@@ -55,7 +55,7 @@ from sample import items as corpus_items  # noqa: E402  (bench/labels/sample.py)
 
 from watcher import rules  # noqa: E402
 from watcher.matcher import Matcher  # noqa: E402
-from watcher.models import Article  # noqa: E402
+from watcher.models import Article, TermHit  # noqa: E402
 from watcher.pages import split_page  # noqa: E402
 from watcher.readers import read_bytes  # noqa: E402
 from watcher.segment import Segmenter, fold  # noqa: E402
@@ -158,9 +158,9 @@ class OldModel:
         haystack = fold(article.headline + "\n" + article.body)
         split_at = len(article.headline) + 1
         ends = [m.end() for m in _SENTENCE_END.finditer(haystack)]
-        cache: dict[rules.Term, list[rules.Hit]] = {}
+        cache: dict[rules.Term, list[TermHit]] = {}
 
-        def hits(term: rules.Term) -> list[rules.Hit]:
+        def hits(term: rules.Term) -> list[TermHit]:
             if term not in cache:
                 found = []
                 needle = fold(term.text)
@@ -173,7 +173,13 @@ class OldModel:
                         base = 0 if title else split_at
                         sentence = bisect.bisect_right(ends, at)
                         found.append(
-                            rules.Hit("title" if title else "body", at - base, end - base, sentence)
+                            TermHit(
+                                term.text,
+                                "title" if title else "body",
+                                at - base,
+                                end - base,
+                                sentence,
+                            )
                         )
                     at = haystack.find(needle, at + 1)
                 cache[term] = found
@@ -191,7 +197,7 @@ class OldModel:
         return out
 
 
-def _plain(node: rules.Node, hits: Callable[[rules.Term], list[rules.Hit]]) -> bool:
+def _plain(node: rules.Node, hits: Callable[[rules.Term], list[TermHit]]) -> bool:
     """The old evaluation: a term holds when it has a hit; hits may serve twice."""
     match node:
         case rules.Term():
@@ -218,16 +224,16 @@ def _plain(node: rules.Node, hits: Callable[[rules.Term], list[rules.Hit]]) -> b
     raise TypeError(node)
 
 
-def _old_score(topic: Topic, hits: Callable[[rules.Term], list[rules.Hit]]) -> float:
+def _old_score(topic: Topic, hits: Callable[[rules.Term], list[TermHit]]) -> float:
     """Σ boost × min(1 + ln tf, 3), tf = 3 × headline hits + body hits."""
-    every: list[tuple[str, rules.Hit]] = []
+    every: list[tuple[str, TermHit]] = []
     seen: set[str] = set()
     for term in rules.positive_terms(topic.query):
         if term.text not in seen:
             seen.add(term.text)
             every += [(term.text, h) for h in hits(term)]
 
-    def covered(text: str, h: rules.Hit) -> bool:
+    def covered(text: str, h: TermHit) -> bool:
         return any(
             g.field == h.field and g.start <= h.start and h.end <= g.end
             and g.end - g.start > h.end - h.start
