@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -696,11 +696,7 @@ def label(obj: Context, article: str, topic: str, verdict: str) -> None:
     cfg = obj.config()
     topics = {t.id: t for t in _current_topics(cfg)}
     if topic not in topics:
-        hint = closest(topic, topics)
-        raise WatcherError(
-            f"no topic {topic!r}" + (f"; did you mean {hint!r}?" if hint else "")
-            + f" (topics: {', '.join(topics) or 'none'})"
-        )  # fmt: skip
+        raise _no_topic(topic, topics)
     with _open_store(cfg) as store:
         row = store.find_article(article)
         if row is None:
@@ -756,8 +752,7 @@ def tune(obj: Context, topic: str) -> None:
     cfg = obj.config()
     topics = {t.id: t for t in _current_topics(cfg)}
     if topic not in topics:
-        hint = closest(topic, topics)
-        raise WatcherError(f"no topic {topic!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+        raise _no_topic(topic, topics)
     current = topics[topic]
     with _open_store(cfg) as store:
         found = store.labels(topic)
@@ -878,11 +873,7 @@ def _article_filter(
     if topic is not None:
         known = [t.id for t in _current_topics(cfg)] or list(store.topic_versions())
         if topic not in known:
-            hint = closest(topic, known)
-            raise WatcherError(
-                f"no topic {topic!r}" + (f"; did you mean {hint!r}?" if hint else "")
-                + f" (topics: {', '.join(known) or 'none'})"
-            )  # fmt: skip
+            raise _no_topic(topic, known)
     if paper is not None:
         papers = [name for name, _ in store.newspapers()]
         if paper not in papers:
@@ -1042,6 +1033,16 @@ def _topic_file(cfg: Config, topic: str) -> Path | None:
         if [t.id for t in found] == [topic]:
             return path
     return None
+
+
+def _no_topic(topic: str, known: Iterable[str]) -> WatcherError:
+    """The error for a topic id that names no topic, with a "did you mean"."""
+    known = list(known)
+    hint = closest(topic, known)
+    return WatcherError(
+        f"no topic {topic!r}" + (f"; did you mean {hint!r}?" if hint else "")
+        + f" (topics: {', '.join(known) or 'none'})"
+    )  # fmt: skip
 
 
 def _current_topics(cfg: Config) -> list[Topic]:
