@@ -876,9 +876,15 @@ CHROMIUM = find_chromium()
     "google-chrome; apt-get install chromium, or set WATCHER_CHROMIUM)",
 )
 @pytest.mark.parametrize("px", [375, 1280])
-def test_in_a_browser_day_search_hit_label_topic(cfg: Config, tmp_path: Path, px: int) -> None:
+def test_in_a_browser_day_search_hit_label_topic(busy: Config, tmp_path: Path, px: int) -> None:
     assert CHROMIUM is not None
+    cfg = busy
     shots = DOCS if UPDATE else tmp_path
+    day = _day(cfg).isoformat()
+    with Store(cfg.state) as store:
+        stored = pipeline.stored_digest(store, _day(cfg))
+    assert stored is not None
+    renewal = next(s for s in stored.sections if s.id == "renewal")
     with serving(cfg) as base:
         browser = Browser(CHROMIUM, tmp_path / "profile")
         try:
@@ -887,9 +893,17 @@ def test_in_a_browser_day_search_hit_label_topic(cfg: Config, tmp_path: Path, px
             browser.goto(base + "/")
             assert browser.overflow() <= 0
             browser.click('a.day-link[href^="/day/"]')
-            assert browser.js("location.pathname") == f"/day/{_day(cfg).isoformat()}/"
+            assert browser.js("location.pathname") == f"/day/{day}/"
             assert browser.js("document.querySelector('h1.date').textContent").startswith("2026年")
             assert browser.overflow() <= 0
+            # Follow "另有 N 篇" to the topic's full list of the day.
+            browser.click(f'td.more a[href="topics/renewal/{day}.html"]')
+            assert browser.js("location.pathname") == f"/day/{day}/topics/renewal/{day}.html"
+            headlines = "[...document.querySelectorAll('h3.headline')].map(h => h.textContent)"
+            assert browser.js(headlines) == [i.headline for i in renewal.items]
+            assert len(renewal.items) > renewal.count - renewal.more
+            assert browser.overflow() <= 0
+            browser.goto(base + f"/day/{day}/")
             # Search from the bar on top.
             browser.click('.webnav a[href="/search"]')
             browser.js("document.querySelector('input[name=q]').value = '城市更新 AND 长沙'")
