@@ -208,12 +208,14 @@ def test_the_archive_has_a_feed_per_topic_with_the_latest_entries(cfg: Config) -
     # The archive's pages name the feed in <head>.
     link = '<link rel="alternate" type="application/atom+xml" title="城市更新 · Atom" href="{}">'
     day = newest.day.isoformat()
-    assert link.format("../feeds/renewal.xml") in (out / "topics/renewal.html").read_text("utf-8")
-    assert link.format("../../feeds/renewal.xml") in (
-        out / f"topics/renewal/{day}.html"
-    ).read_text("utf-8")
-    assert link.format("feeds/renewal.xml") in (out / f"{day}.html").read_text("utf-8")
-    assert link.format("feeds/renewal.xml") in (out / "index.html").read_text("utf-8")
+    pages = {
+        "topics/renewal.html": "../feeds/renewal.xml",
+        f"topics/renewal/{day}.html": "../../feeds/renewal.xml",
+        f"{day}.html": "feeds/renewal.xml",
+        "index.html": "feeds/renewal.xml",
+    }
+    for page, href in pages.items():
+        assert link.format(href) in (out / page).read_text(encoding="utf-8"), page
 
 
 def test_writing_again_gives_the_same_feed(cfg: Config) -> None:

@@ -238,7 +238,10 @@ def test_the_days_more_link_lists_every_item_of_the_topic_that_day(busy: Config)
         assert more and more.group(1) == f"topics/renewal/{day}.html"
         r = c.get(f"/day/{day}/{more.group(1)}")
         assert r.status == 200 and 'class="webnav"' in r.text
-        shown = [html.unescape(h) for h in re.findall(r'<h3 class="headline"><a [^>]+>([^<]+)</a>', r.text)]
+        shown = [
+            html.unescape(h)
+            for h in re.findall(r'<h3 class="headline"><a [^>]+>([^<]+)</a>', r.text)
+        ]
         assert shown == [i.headline for i in section.items]  # every item, the reprint too
         # Its links are the archive's, relative; under /day/<day>/ they all lead somewhere.
         links = re.findall(r'href="([^"#]+)"', r.text)

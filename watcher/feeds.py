@@ -201,6 +201,3 @@ def atom(feed: Feed, *, base_url: str | None = None) -> str:
         _add(entry, "summary", f"{summary}\n{i.snippet}" if i.snippet else summary)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, "unicode") + "\n"
-
-
-__all__ = ["MEDIA_TYPE", "Feed", "FeedEntry", "atom", "entries", "entry_id", "feed_id", "from_store"]
