@@ -4,9 +4,9 @@ Pages: the days (each stored digest, rendered as the archive renders it, with th
 archive's own relative links answered: a topic's items of a day, its pages over
 time, its feed), a topic with its trend, labels and matches, search with filters,
 article pages with their hits marked and the sources of a reprint group, and each
-topic's Atom feed (``/feeds/<id>.xml``, the text the archive writes). The one thing it writes is
-a label ("relevant / not relevant" to a topic), the same record ``watcher label``
-makes.
+topic's Atom feed (``/feeds/<id>.xml``, the text the archive writes). The one
+thing it writes is a label ("relevant / not relevant" to a topic), the same record
+``watcher label`` makes.
 
 Security model:
 
