@@ -67,11 +67,26 @@ STORY = (
 
 @pytest.fixture
 def cfg(make_config: Callable[..., Config], seeded_inbox: Path) -> Config:
-    cfg = make_config()
+    return _stored(make_config())
+
+
+@pytest.fixture
+def busy(make_config: Callable[..., Config], seeded_inbox: Path) -> Config:
+    """As ``cfg``, the seeds in the digest too, which lists one story per topic and
+    counts the rest."""
+    return _stored(make_config(digest={"max_per_topic": 1}), seen=NOW - dt.timedelta(hours=1))
+
+
+def _stored(cfg: Config, seen: dt.datetime | None = None) -> Config:
+    """The seeds and a reprinted story scanned, matched and digested; the seeds are
+    read now (after the digest) unless ``seen`` says when."""
     (cfg.watchlists / "topics.yaml").write_text(TOPICS, encoding="utf-8")
     topics = pipeline.load_topics(cfg)
     with Store(cfg.state) as store:
-        pipeline.scan(cfg, store, topics=topics)
+        if seen is None:
+            pipeline.scan(cfg, store, topics=topics)
+        else:
+            pipeline.scan(cfg, store, topics=topics, clock=lambda: seen)
         copies = [
             Article(0, "长沙改造三百个老旧小区", STORY, newspaper="长沙晚报", page="A03",
                     date=dt.date(2026, 11, 21)),
@@ -207,6 +222,94 @@ def test_the_day_is_the_stored_digest_and_its_links_lead_to_article_pages(cfg: C
         missing = c.get("/day/2001-01-01/")
         assert missing.status == 404 and "no digest was produced on 2001-01-01" in missing.text
         assert "'someday' is not a day (YYYY-MM-DD)" in _text(c.get("/day/someday/").text)
+
+
+def test_the_days_more_link_lists_every_item_of_the_topic_that_day(busy: Config) -> None:
+    day = _day(busy).isoformat()
+    with Store(busy.state) as store:
+        stored = pipeline.stored_digest(store, _day(busy))
+    assert stored is not None
+    section = next(s for s in stored.sections if s.id == "renewal")
+    assert section.more > 0  # the digest lists one story and counts the rest
+    with serving(busy) as base:
+        c = Client(base)
+        page = c.get(f"/day/{day}/").text
+        more = re.search(r'另有 \d+ 篇未列出 · <a href="(topics/renewal/[^"]+\.html)">', page)
+        assert more and more.group(1) == f"topics/renewal/{day}.html"
+        r = c.get(f"/day/{day}/{more.group(1)}")
+        assert r.status == 200 and 'class="webnav"' in r.text
+        shown = [
+            html.unescape(h)
+            for h in re.findall(r'<h3 class="headline"><a [^>]+>([^<]+)</a>', r.text)
+        ]
+        assert shown == [i.headline for i in section.items]  # every item, the reprint too
+        # Its links are the archive's, relative; under /day/<day>/ they all lead somewhere.
+        links = re.findall(r'href="([^"#]+)"', r.text)
+        assert f"../../articles/{section.items[-1].key}.html" in links
+        assert "../renewal.html" in links and "../../feeds/renewal.xml" in links
+        here = f"/day/{day}/{more.group(1)}"
+        answers = {
+            "../renewal.html": "/topic/renewal",
+            f"../../{day}.html": f"/day/{day}/",
+            "../../index.html": "/",
+            "../../feeds/renewal.xml": "/feeds/renewal.xml",
+            f"../../articles/{section.items[0].key}.html": (
+                f"/article/{section.items[0].key}?day={day}"
+            ),
+        }
+        for link, target in answers.items():
+            r2 = c.get(urllib.parse.urljoin(here, link))
+            assert (r2.status, r2.location) == (303, target), link
+            assert c.get(target).status == 200
+        # Unknown days and topics, by message.
+        nope = c.get(f"/day/{day}/topics/nope/{day}.html")
+        assert nope.status == 404
+        assert f"the digest of {day} has no topic &#39;nope&#39;" in nope.text
+        gone = c.get(f"/day/{day}/topics/renewal/2001-01-01.html")
+        assert gone.status == 404 and "no digest was produced on 2001-01-01" in gone.text
+        bad = c.get(f"/day/{day}/topics/renewal/someday.html")
+        assert bad.status == 404 and "&#39;someday&#39; is not a day (YYYY-MM-DD)" in bad.text
+        assert c.get(f"/day/{day}/someday.html").status == 404
+        assert c.get("/day/x/topics/renewal/{day}.html").status == 404
+
+
+HREF = re.compile(r'(?:href|src|action)="([^"]*)"')
+
+
+def test_every_link_in_every_page_leads_somewhere(busy: Config) -> None:
+    """Crawl the app from / (bounded): no internal link answers 404, or any error."""
+    broken, seen, todo = [], {"/"}, ["/"]
+    deadline = time.monotonic() + 240
+    with serving(busy) as base:
+        c = Client(base)
+        while todo and len(seen) <= 400 and time.monotonic() < deadline:
+            path = todo.pop(0)
+            r = c.get(path)
+            hops = 0
+            while r.status in (301, 303) and r.location and hops < 5:
+                r, hops = c.get(urllib.parse.urljoin(path, r.location)), hops + 1
+            if r.status != 200:
+                broken.append((path, r.status))
+                continue
+            kind = r.headers.get("content-type", "")
+            if not kind.startswith(("text/html", "application/atom+xml")):
+                continue
+            for link in HREF.findall(r.text):
+                link = html.unescape(link).split("#", 1)[0]
+                if not link or link.startswith(("data:", "mailto:")) or "://" in link:
+                    continue
+                target = urllib.parse.urljoin(path, link)
+                if target == "/label" or target in seen:  # /label takes posts only
+                    continue
+                seen.add(target)
+                todo.append(target)
+    assert not todo, f"the crawl did not finish: {len(seen)} links, {len(todo)} left"
+    assert broken == []
+    visited = " ".join(seen)
+    for kind in ("/day/", "/topics/renewal/", "/topic/", "/article/", "/feeds/renewal.xml",
+                 "/articles/", "/search"):  # fmt: skip
+        assert kind in visited, kind
+    assert len(seen) > 30
 
 
 def test_search_ranks_highlights_and_filters(cfg: Config) -> None:
@@ -776,9 +879,15 @@ CHROMIUM = find_chromium()
     "google-chrome; apt-get install chromium, or set WATCHER_CHROMIUM)",
 )
 @pytest.mark.parametrize("px", [375, 1280])
-def test_in_a_browser_day_search_hit_label_topic(cfg: Config, tmp_path: Path, px: int) -> None:
+def test_in_a_browser_day_search_hit_label_topic(busy: Config, tmp_path: Path, px: int) -> None:
     assert CHROMIUM is not None
+    cfg = busy
     shots = DOCS if UPDATE else tmp_path
+    day = _day(cfg).isoformat()
+    with Store(cfg.state) as store:
+        stored = pipeline.stored_digest(store, _day(cfg))
+    assert stored is not None
+    renewal = next(s for s in stored.sections if s.id == "renewal")
     with serving(cfg) as base:
         browser = Browser(CHROMIUM, tmp_path / "profile")
         try:
@@ -787,9 +896,17 @@ def test_in_a_browser_day_search_hit_label_topic(cfg: Config, tmp_path: Path, px
             browser.goto(base + "/")
             assert browser.overflow() <= 0
             browser.click('a.day-link[href^="/day/"]')
-            assert browser.js("location.pathname") == f"/day/{_day(cfg).isoformat()}/"
+            assert browser.js("location.pathname") == f"/day/{day}/"
             assert browser.js("document.querySelector('h1.date').textContent").startswith("2026年")
             assert browser.overflow() <= 0
+            # Follow "另有 N 篇" to the topic's full list of the day.
+            browser.click(f'td.more a[href="topics/renewal/{day}.html"]')
+            assert browser.js("location.pathname") == f"/day/{day}/topics/renewal/{day}.html"
+            headlines = "[...document.querySelectorAll('h3.headline')].map(h => h.textContent)"
+            assert browser.js(headlines) == [i.headline for i in renewal.items]
+            assert len(renewal.items) > renewal.count - renewal.more
+            assert browser.overflow() <= 0
+            browser.goto(base + f"/day/{day}/")
             # Search from the bar on top.
             browser.click('.webnav a[href="/search"]')
             browser.js("document.querySelector('input[name=q]').value = '城市更新 AND 长沙'")

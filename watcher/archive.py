@@ -3,7 +3,8 @@
 ``<out_dir>/YYYY-MM-DD.html``, ``.md`` and ``.json`` for each day,
 ``articles/<key>.html`` for every matched article (reprints included),
 ``topics/<id>/YYYY-MM-DD.html`` for every topic and day (all its items),
-``topics/<id>.html`` for every topic (all its days) and ``index.html``. The
+``topics/<id>.html`` for every topic (all its days), ``feeds/<id>.xml`` (each
+topic's Atom feed, see ``watcher.feeds``) and ``index.html``. The
 renderer and the chat messages link to these paths (relatively, or under the
 archive's public ``base_url``); this module is the one place that names them.
 """
@@ -41,6 +42,7 @@ class TopicDay:
 INDEX = "index.html"
 ARTICLES = "articles"
 TOPICS = "topics"
+FEEDS = "feeds"
 
 # Article keys become file names: letters, digits, "-" and "_", nothing else.
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -69,6 +71,11 @@ def topic_file(topic_id: str) -> str:
 def topic_day_file(topic_id: str, day: dt.date) -> str:
     """A topic's items of one day, relative to the archive: ``topics/<id>/YYYY-MM-DD.html``."""
     return f"{TOPICS}/{quote(topic_id, safe='')}/{day.isoformat()}.html"
+
+
+def feed_file(topic_id: str) -> str:
+    """A topic's Atom feed, relative to the archive: ``feeds/<id>.xml``."""
+    return f"{FEEDS}/{quote(topic_id, safe='')}.xml"
 
 
 def relative(here: str, target: str) -> str:
@@ -102,6 +109,7 @@ def write_archive(
     renderer: Renderer,
     out_dir: Path,
     days: Sequence[tuple[dt.date, Mapping[str, int]]],
+    feeds: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write the day's files, its topic pages and the index under ``out_dir``; return
     the paths written.
@@ -110,7 +118,9 @@ def write_archive(
     item (reprints included), ``topics/<id>/YYYY-MM-DD.html`` and
     ``topics/<id>.html`` for every topic of the digest, and ``index.html``, from
     ``days`` (every digest's day with its counts by topic id, as the store keeps
-    them; the digest's own day is added, or its counts replaced). Everything is
+    them; the digest's own day is added, or its counts replaced), and
+    ``feeds/<id>.xml`` for each of ``feeds`` (topic id → Atom text, rendered by
+    ``watcher.feeds``). Everything is
     rendered before anything is written; each file is replaced atomically (temp
     file in the same folder, fsync, rename), so readers never see half a file.
     An unsafe key or topic id (anything but letters, digits, '-' and '_') raises
@@ -121,6 +131,8 @@ def write_archive(
         check_key(section.id)
         for item in section.items:
             check_key(item.key)
+    for topic_id in feeds or {}:
+        check_key(topic_id)
 
     today = {s.id: s.count for s in digest.sections}
     all_days = sorted(
@@ -154,6 +166,7 @@ def write_archive(
             (out_dir / topic_file(s.id), renderer.topic(s.id, s.name, s.description, history(s.id)))
             for s in digest.sections
         ),
+        *((out_dir / feed_file(tid), text) for tid, text in (feeds or {}).items()),
         (out_dir / INDEX, renderer.index(shown, topics)),
     ]
 

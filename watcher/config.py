@@ -246,6 +246,12 @@ class DigestConfig:
         "At start and at each digest time, undelivered digests of up to this many past days "
         "are delivered, oldest first.",
     )
+    feed_entries: int = option(
+        50,
+        Number(minimum=1, integer=True),
+        "Each topic's Atom feed (feeds/<id>.xml in out_dir, /feeds/<id>.xml in watcher serve) "
+        "holds its latest this many matched articles.",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from watcher import deliveries, pages, readers, sandbox, schedule, search, segment
+from watcher import deliveries, feeds, pages, readers, sandbox, schedule, search, segment
 from watcher import digest as digest_mod
 from watcher.archive import write_archive
 from watcher.config import Config, check_references
@@ -734,8 +734,12 @@ def renderer_for(config: Config) -> Renderer:
 
 
 def write_reports(config: Config, store: Store, d: Digest, renderer: Renderer) -> list[Path]:
-    """The report archive for one digest (and the index of all days)."""
-    return write_archive(d, renderer, config.digest.out_dir, store.digest_days())
+    """The report archive for one digest (and the index of all days, and the topics'
+    feeds of the latest digests)."""
+    topics = [(s.id, s.name, s.description) for s in d.sections]
+    found = feeds.from_store(store, topics, config.digest.feed_entries)
+    atoms = {f.topic_id: feeds.atom(f, base_url=config.digest.base_url) for f in found}
+    return write_archive(d, renderer, config.digest.out_dir, store.digest_days(), atoms)
 
 
 def digest_day(

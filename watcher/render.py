@@ -29,6 +29,7 @@ override folder wins, so one can replace just ``style.css``):
                        that day (the digest lists the best ``max_per_topic``)
 ``topic.html.j2``      ``topics/<id>.html``: a topic's days, newest first
 ``index.html.j2``      ``index.html``: every day, newest first, and the topics
+                       (and their feeds, ``feeds/<id>.xml``: ``watcher.feeds``)
 ``email.txt.j2``       the plain-text part of the e-mail
 ``digest.md.j2``       ``YYYY-MM-DD.md``
 ``style.css``          the one stylesheet, in ``<head>`` of every page and of the
@@ -69,6 +70,7 @@ from watcher.archive import (
     TopicDay,
     article_file,
     day_file,
+    feed_file,
     public_url,
     relative,
     topic_day_file,
@@ -207,6 +209,7 @@ class Renderer:
             "topic_link": lambda section: target(topic_day_file(section.id, d.day)),
             "topic_path": lambda section: topic_day_file(section.id, d.day),
             "history_link": lambda section: target(topic_file(section.id)),
+            "feed_link": lambda section: target(feed_file(section.id)),
             "day_url": self._absolute(day_file(d.day)) if email else None,
             "day_link": target(day_file(d.day)),
             "index_url": self._absolute(INDEX) if email else relative(here, INDEX),
@@ -312,6 +315,7 @@ class Renderer:
             days=rows,
             total=sum(d.count for d in days),
             index_url=relative(here, INDEX),
+            feed_link=relative(here, feed_file(topic_id)),
         )
 
     def index(
@@ -339,7 +343,8 @@ class Renderer:
                 }
             )
         links = [(topic_file(i), clean(n)) for i, n in topics]
-        return self.env.get_template("index.html.j2").render(days=rows, topics=links)
+        feeds = [(feed_file(i), clean(n)) for i, n in topics]
+        return self.env.get_template("index.html.j2").render(days=rows, topics=links, feeds=feeds)
 
     def json(self, digest: Digest) -> str:
         """YYYY-MM-DD.json for other tools; keys in this order, fields only ever added.

@@ -1,10 +1,12 @@
 """``watcher serve``: a small web app over the state store, for the analyst's browser.
 
-Pages: the days (each stored digest, rendered as the archive renders it), a topic
-with its trend, labels and matches, search with filters, and article pages with
-their hits marked and the sources of a reprint group. The one thing it writes is
-a label ("relevant / not relevant" to a topic), the same record ``watcher label``
-makes.
+Pages: the days (each stored digest, rendered as the archive renders it, with the
+archive's own relative links answered: a topic's items of a day, its pages over
+time, its feed), a topic with its trend, labels and matches, search with filters,
+article pages with their hits marked and the sources of a reprint group, and each
+topic's Atom feed (``/feeds/<id>.xml``, the text the archive writes). The one
+thing it writes is a label ("relevant / not relevant" to a topic), the same record
+``watcher label`` makes.
 
 Security model:
 
@@ -51,7 +53,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from watcher import digest as digest_mod
-from watcher import pipeline, search
+from watcher import feeds, pipeline, search
 from watcher.config import Config
 from watcher.display import clean, cn_date, paragraphs, segments
 from watcher.errors import ConfigError, RuleError, WatcherError
@@ -430,17 +432,53 @@ class Web:
             request, "home.html.j2", topics=topics, counts=counts, days=rows, articles=total
         )
 
-    def day(self, request: Request) -> Response:
-        text = request.path_params["day"]
+    def day_of(self, request: Request, key: str = "day") -> dt.date | Response:
+        """The day a path names, or the error page saying it is none."""
+        text = request.path_params[key]
         try:
-            day = dt.date.fromisoformat(text)
+            return dt.date.fromisoformat(text)
         except ValueError:
             return self.error(request, 404, f"{text!r} is not a day (YYYY-MM-DD)")
+
+    def stored(self, request: Request, key: str = "day") -> Digest | Response:
+        """The digest of the day a path names, or the error page saying why not."""
+        day = self.day_of(request, key)
+        if isinstance(day, Response):
+            return day
         with self.store() as store:
             stored = pipeline.stored_digest(store, day)
         if stored is None:
             return self.error(request, 404, f"no digest was produced on {day}")
-        page = self.renderer.page(stored)
+        return stored
+
+    def day(self, request: Request) -> Response:
+        stored = self.stored(request)
+        if isinstance(stored, Response):
+            return stored
+        return self.archive_page(request, self.renderer.page(stored))
+
+    def day_topic(self, request: Request) -> Response:
+        """/day/<day>/topics/<id>/<d>.html: the archive's page of every item of a topic
+        on day ``d`` (where "查看全部 N 篇" leads), its links relative as in the archive."""
+        if isinstance(folder := self.day_of(request), Response):
+            return folder
+        stored = self.stored(request, "d")
+        if isinstance(stored, Response):
+            return stored
+        tid = request.path_params["id"]
+        if not any(s.id == tid for s in stored.sections):
+            return self.error(request, 404, f"the digest of {stored.day} has no topic {tid!r}")
+        return self.archive_page(request, self.renderer.topic_day(stored, tid))
+
+    def day_file(self, request: Request) -> Response:
+        """/day/<day>/<d>.html (the archive's link to a day's page) → /day/<d>/."""
+        day = self.day_of(request, "d")
+        if isinstance(day, Response):
+            return day
+        return RedirectResponse(f"/day/{day.isoformat()}/", status_code=303)
+
+    def archive_page(self, request: Request, page: str) -> HTMLResponse:
+        """An archive page with the web app's bar on top and its styles."""
         nav = self.env.get_template("web/_nav.html.j2").render(here=_here(request))
         style = self.env.get_template("web/web.css").render()
         page = page.replace(
@@ -448,6 +486,23 @@ class Web:
         )
         page = page.replace("<body>", "<body>\n" + nav, 1)
         return HTMLResponse(page)
+
+    def feed(self, request: Request) -> Response:
+        """/feeds/<id>.xml: the topic's Atom feed, the text the archive writes."""
+        tid = request.path_params["id"]
+        with self.store() as store:
+            topics = self.topics(store)
+            info = next((t for t in topics if t.id == tid), None)
+            if info is None:
+                known = ", ".join(t.id for t in topics) or "none"
+                return self.error(
+                    request, 404, f"no topic {tid!r}, so no feed (the topics: {known})"
+                )
+            (found,) = feeds.from_store(
+                store, [(info.id, info.name, info.description)], self.config.digest.feed_entries
+            )
+        text = feeds.atom(found, base_url=self.config.digest.base_url)
+        return Response(text, media_type=f"{feeds.MEDIA_TYPE}; charset=utf-8")
 
     def day_article(self, request: Request) -> Response:
         key = request.path_params["key"]
@@ -653,6 +708,12 @@ class Web:
         return RedirectResponse(back, status_code=303)
 
 
+def _to(prefix: str, request: Request, key: str, suffix: str = "") -> Response:
+    """A redirect from an archive path to the web app's page for it."""
+    quoted = urllib.parse.quote(request.path_params[key], safe="")
+    return RedirectResponse(f"{prefix}{quoted}{suffix}", status_code=303)
+
+
 def _at(store: Store, label: str, d: Digest) -> list[StoredArticle]:
     """Stored articles of the page a reprint label names (``株洲日报 A01``), in the
     digest's window."""
@@ -816,7 +877,16 @@ def create_app(
         Route("/day/{day}/", guarded(web.day)),
         Route("/day/{day}/index.html", guarded(lambda r: RedirectResponse("/", status_code=303))),
         Route("/day/{day}/articles/{key}.html", guarded(web.day_article)),
+        # The rest of the archive's relative links, as they resolve under /day/<day>/.
+        Route("/day/{day}/topics/{id}/{d}.html", guarded(web.day_topic)),
+        Route("/day/{day}/topics/{id}.html", guarded(lambda r: _to("/topic/", r, "id"))),
+        Route("/day/{day}/feeds/{id}.xml", guarded(lambda r: _to("/feeds/", r, "id", ".xml"))),
+        Route("/day/{day}/{d}.html", guarded(web.day_file)),
         Route("/topic/{id}", guarded(web.topic)),
+        Route("/feeds/{id}.xml", guarded(web.feed)),
+        # A feed's links, relative to /feeds/<id>.xml as to the archive's feeds/<id>.xml.
+        Route("/topics/{id}.html", guarded(lambda r: _to("/topic/", r, "id"))),
+        Route("/articles/{key}.html", guarded(lambda r: _to("/article/", r, "key"))),
         Route("/article/{id}", guarded(web.article)),
         Route("/label", guarded(web.label, post=True), methods=["POST"]),
         # No icon: an empty answer, so a browser logs no failed request (no login needed).
