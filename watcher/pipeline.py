@@ -1220,7 +1220,7 @@ def deliver_periods(
         if row.period.startswith("weekly:"):
             w = digest_mod.weekly_from_json(text)
             return Outgoing(
-                w.subject,
+                lambda ch: deliveries.only_weekly_topics(w, ch.topics).subject,
                 lambda ch: renderer.weekly_email(deliveries.only_weekly_topics(w, ch.topics)),
                 lambda ch, kind: renderer.weekly_chat(
                     deliveries.only_weekly_topics(w, ch.topics), kind
@@ -1251,7 +1251,7 @@ class Outgoing:
     """What a channel is sent, made on demand: the e-mail or the chat messages, for the
     channel's view (its topics) of one stored digest or summary."""
 
-    subject: str
+    subject: Callable[[deliveries.Channel], str]  # the chat title, of the channel's view
     email: Callable[[deliveries.Channel], EmailParts]
     chat: Callable[[deliveries.Channel, str], list[str]]
     what: str  # 'the digest of 2026-11-21', for errors
@@ -1259,7 +1259,7 @@ class Outgoing:
 
 def _outgoing(d: Digest, renderer: Renderer, what: str) -> Outgoing:
     return Outgoing(
-        d.subject,
+        lambda ch: deliveries.only_topics(d, ch.topics).subject,
         lambda ch: renderer.email(deliveries.only_topics(d, ch.topics)),
         lambda ch, kind: renderer.chat(deliveries.only_topics(d, ch.topics), kind),
         what,
@@ -1441,7 +1441,7 @@ def _send(
         if n <= row.parts_sent:
             continue
         post_webhook(
-            hook.kind, url, chunk, title=out.subject, secret=secret,
+            hook.kind, url, chunk, title=out.subject(ch), secret=secret,
             key=deliveries.part_key(row.key, n), timeout=hook.timeout,
         )  # fmt: skip
         ledger.part_sent(row, n)
