@@ -156,7 +156,7 @@ def test_a_simulated_week_sends_the_weekly_summary_once_on_monday_at_eight(
     assert msg["Message-ID"] == f"<watcher-{key}@example.com>"
     html = msg.get_body(preferencelist=("html",)).get_content()
     text = msg.get_body(preferencelist=("plain",)).get_content()
-    assert "WATCHER 周报" in html and "周一<br>11/23" in html
+    assert "WATCHER 周报" in html and ">一<br>23</th>" in html
     assert "https://news.example.com/watcher/articles/" in html
     assert "watcher 周报 · 2026年11月23日至11月29日" in text
     assert "上周无日报" in text  # the week before had no digest: nothing to compare
