@@ -126,6 +126,15 @@ def test_send_delivers_once_per_channel_keyed_by_the_range(
         "error: 1 delivery failed and stay pending; they are retried by the daemon and the "
         "next --send\n"
     )
+    code, out, _ = run("status")  # the pending delivery, named by its range
+    assert (
+        "  published:2021-06-04_2021-06-04 webhook:bot: 1 attempts, next 2026-11-21 15:20:00 CST, "
+        "last error (transient): webhook json (127.0.0.1): HTTP 500" in out
+    )
+    code, out, _ = run("status", "--format", "json")
+    [pending] = json.loads(out)["pending_deliveries"]
+    assert pending["period"] == "published:2021-06-04_2021-06-04" and pending["day"] == "2021-06-04"
+    assert json.loads(out)["next_weekly"] == []
     code, out, _ = run("digest", "--published", "2021-06-04", "--send")
     assert code == 0 and out.startswith("stored digest of published 2021-06-04:")
     assert "  webhook:bot: sent: 1 message(s) to json webhook bot\n" in out

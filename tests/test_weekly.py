@@ -278,3 +278,24 @@ def test_weekly_times_late_starts_and_the_week_they_cover() -> None:
     after_dst = dt.datetime(2026, 11, 2, 9, 0, tzinfo=ny)  # the day after fall-back
     day, fire = schedule.weekly_due(after_dst, "mon 08:00", "America/New_York")
     assert day == dt.date(2026, 11, 2) and fire.astimezone(ny).hour == 8
+
+
+def test_a_period_delivery_is_claimed_by_one_process_and_taken_over_from_a_dead_one(
+    make_config: Callable[..., Config],
+) -> None:
+    cfg = make_config()
+    period = "weekly:2026-11-23"
+    with Store(cfg.state) as store:
+        plan = [("group:m:a@example.com", deliveries.period_key(period, "x"), "pending")]
+        assert store.add_period(period, START.date(), START.date(), START, "{}", plan)
+        assert not store.add_period(period, START.date(), START.date(), START, "{}", [])
+        assert store.claim_period_delivery(period, plan[0][0], START, "host:1", lambda _: True)
+        # Another live process is sending it: not claimed again within the lease.
+        assert not store.claim_period_delivery(period, plan[0][0], START, "host:2", lambda _: True)
+        # Its holder died: taken over at once.
+        assert store.claim_period_delivery(period, plan[0][0], START, "host:2", lambda _: False)
+        store.period_delivery_sent(period, plan[0][0], START)
+        assert not store.claim_period_delivery(period, plan[0][0], START, "host:3", lambda _: False)
+        [row] = store.period_deliveries(period=period)
+        assert (row.status, row.attempts, row.period, row.day) == ("sent", 2, period, START.date())
+        assert store.deliveries() == [] and store.digest_days() == []
