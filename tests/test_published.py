@@ -32,8 +32,9 @@ def hook() -> Iterator[HttpServer]:
 
 
 @pytest.fixture
-def cfg(make_config: Callable[..., Config], seeded_inbox: Path) -> Config:
-    cfg = make_config()
+def cfg(make_config: Callable[..., Config], seeded_inbox: Path, state: Path | str) -> Config:
+    """The seeds' config on each back end (SQLite, PostgreSQL), with one json webhook."""
+    cfg = make_config(state=state)
     for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
         shutil.copy(f, cfg.watchlists / f.name)
     cfg.path.write_text(

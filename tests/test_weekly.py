@@ -13,6 +13,7 @@ import os
 import shutil
 import zoneinfo
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -281,9 +282,9 @@ def test_weekly_times_late_starts_and_the_week_they_cover() -> None:
 
 
 def test_a_period_delivery_is_claimed_by_one_process_and_taken_over_from_a_dead_one(
-    make_config: Callable[..., Config],
+    make_config: Callable[..., Config], state: Path | str
 ) -> None:
-    cfg = make_config()
+    cfg = make_config(state=state)
     period = "weekly:2026-11-23"
     with Store(cfg.state) as store:
         plan = [("group:m:a@example.com", deliveries.period_key(period, "x"), "pending")]
