@@ -87,13 +87,14 @@ def _blocks(d: Digest, fmt: _Markdown, base_url: str | None) -> list[_Block]:
     blocks: list[_Block] = []
     day_url = public_url(base_url, day_file(d.day))
     if not has_items(d):
-        blocks.append(_Block(None, "text", "今日无匹配文章"))
+        blocks.append(_Block(None, "text", "无匹配文章" if d.published_from else "今日无匹配文章"))
     else:
         number = 0
         for n, s in enumerate(d.sections):
             head = f"{fmt.heading(fmt.esc(s.name))} · "
             if not s.items:
-                blocks.append(_Block(n, "head", head + "今日无匹配", cont=None))
+                none = "无匹配" if d.published_from else "今日无匹配"
+                blocks.append(_Block(n, "head", head + none, cont=None))
                 continue
             cont = f"{fmt.heading(fmt.esc(s.name))}（续）"
             # A digest of publication days has no "against the week before".
