@@ -271,7 +271,8 @@ MIGRATIONS: list[Migration] = [
     -- Digests over a period, apart from the daily ones (whose cut-offs and deliveries
     -- they never touch): a weekly channel's summary ('weekly:2026-11-23') and a digest
     -- of past publication days ('published:2024-07-15_2024-07-21'). Fixed once stored.
-    CREATE TABLE periods (
+    -- IF NOT EXISTS, as for leases: a store rebuilt from an older version may have them.
+    CREATE TABLE IF NOT EXISTS periods (
         period      TEXT PRIMARY KEY,
         first_day   TEXT NOT NULL,
         last_day    TEXT NOT NULL,
@@ -279,7 +280,7 @@ MIGRATIONS: list[Migration] = [
         content     TEXT NOT NULL      -- JSON (digest.to_json / weekly_to_json)
     );
     -- One per (period, channel), exactly as deliveries are per (day, channel).
-    CREATE TABLE period_deliveries (
+    CREATE TABLE IF NOT EXISTS period_deliveries (
         period       TEXT NOT NULL REFERENCES periods (period),
         channel      TEXT NOT NULL,
         key          TEXT NOT NULL UNIQUE,
