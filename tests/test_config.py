@@ -715,3 +715,106 @@ def test_shipped_config_examples_are_valid_when_uncommented(
     assert [hook.topics for hook in config.webhooks] == [("safety", "flood"), ()]
     assert config.email.topics == (("safety", ("safety-team@example.com",)),)
     check_references(config, bundled_topics)
+
+
+# ------------------------------------------------------------ cadence per channel
+
+
+def test_weekly_channels_and_groups_are_read_and_normalised(
+    make_config: MakeConfig, bundled_topics: list[Topic]
+) -> None:
+    from watcher.deliveries import channels
+
+    path = make_config(
+        "email:\n"
+        "  enabled: true\n"
+        "  to: [team@example.com]\n"
+        "  groups:\n"
+        "    - name: managers\n"
+        "      to: [boss@example.com, deputy@example.com]\n"
+        "      topics: [safety]\n"
+        "      cadence: Weekly\n"
+        '      weekly_at: "Monday 8:00"\n'
+        "    - {name: daily-group, to: [d@example.com]}\n"
+        "webhooks:\n"
+        "  - {name: lead, kind: json, url_env: U, cadence: weekly, weekly_at: FRI 17:30}\n"
+        "  - {name: team, kind: json, url_env: U}\n"
+    )
+    config = load_config(path)
+    check_references(config, bundled_topics)
+    [managers, daily] = config.email.groups
+    assert (managers.cadence, managers.weekly_at) == ("weekly", "mon 08:00")
+    assert (daily.cadence, daily.weekly_at) == ("daily", "mon 08:00")  # the default, unused
+    assert [(c.name, c.cadence, c.weekly_at) for c in channels(config)] == [
+        ("email:team@example.com", "daily", None),
+        ("group:managers:boss@example.com", "weekly", "mon 08:00"),
+        ("group:managers:deputy@example.com", "weekly", "mon 08:00"),
+        ("group:daily-group:d@example.com", "daily", None),
+        ("webhook:lead", "weekly", "fri 17:30"),
+        ("webhook:team", "daily", None),
+    ]
+    assert "email.groups: list of sections (default: [])" in describe_options()
+
+
+def test_bad_cadences_are_reported_with_file_line_key_and_a_hint(
+    make_config: MakeConfig,
+) -> None:
+    path = make_config(
+        "email:\n"  # 1
+        "  groups:\n"  # 2
+        "    - name: managers\n"  # 3
+        "      to: [boss@example.com]\n"  # 4
+        "      cadence: wekly\n"  # 5
+        '      weekly_at: "mnday 08:00"\n'  # 6
+        "    - {name: x, to: [x@example.com], weekly_at: mon 08:00}\n"  # 7
+        "    - {to: [y@example.com], cadense: weekly}\n"  # 8
+        "webhooks:\n"  # 9
+        "  - {name: a, kind: json, url_env: U, cadence: weekly, weekly_at: 'mon 25:00'}\n"  # 10
+        "  - {name: b, kind: json, url_env: U, cadence: weekly, weekly_at: 'mon'}\n"  # 11
+    )
+    assert problems_of(path) == [
+        f"{path}:5: email.groups[1].cadence: expected one of daily, weekly, got 'wekly'; "
+        "did you mean 'weekly'?",
+        f"{path}:6: email.groups[1].weekly_at: unknown weekday 'mnday' in 'mnday 08:00' (one of "
+        "mon, tue, wed, thu, fri, sat, sun); did you mean 'monday'?",
+        f"{path}:8: email.groups[3].cadense: unknown key; did you mean 'cadence'?",
+        f"{path}:8: email.groups[3].name: required key is missing; add 'name: ...' under "
+        "email.groups[3]:",
+        f'{path}:10: webhooks[1].weekly_at: expected a time such as "08:00" after the weekday, '
+        "got '25:00'",
+        f'{path}:11: webhooks[2].weekly_at: expected a weekday and a time such as "mon 08:00", '
+        "got 'mon'",
+    ]
+
+
+def test_weekly_at_without_a_weekly_cadence_and_duplicate_groups_are_problems(
+    make_config: MakeConfig,
+) -> None:
+    path = make_config(
+        "email:\n"  # 1
+        "  groups:\n"  # 2
+        "    - {name: m, to: [a@example.com], weekly_at: 'tue 09:00'}\n"  # 3
+        "    - {name: m, to: [b@example.com]}\n"  # 4
+        "webhooks:\n"  # 5
+        "  - {name: a, kind: json, url_env: U, weekly_at: 'mon 08:00'}\n"  # 6
+    )
+    assert problems_of(path) == [
+        f"{path}:3: email.groups[1].weekly_at: applies only to a weekly channel, but "
+        "email.groups[1].cadence is 'daily'; add 'cadence: weekly' or remove weekly_at",
+        f"{path}:4: email.groups[2].name: the group name 'm' is already used by "
+        "email.groups[1]; give each group its own name",
+        f"{path}:6: webhooks[1].weekly_at: applies only to a weekly channel, but "
+        "webhooks[1].cadence is 'daily'; add 'cadence: weekly' or remove weekly_at",
+    ]
+
+
+def test_a_group_naming_no_topic_is_reported(
+    make_config: MakeConfig, bundled_topics: list[Topic]
+) -> None:
+    path = make_config(
+        "email:\n  groups:\n    - name: m\n      to: [a@example.com]\n      topics: [saftey]\n"
+    )
+    assert reference_problems(load_config(path), bundled_topics) == [
+        f"{path}:5: email.groups[1].topics: no topic 'saftey'; did you mean 'safety'? "
+        f"(topics: {BUNDLED_IDS})"
+    ]

@@ -19,7 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from watcher.archive import article_file, day_file, public_url, topic_day_file
+from watcher.archive import INDEX, article_file, day_file, public_url, topic_day_file
 from watcher.deliveries import SERVICES, Flavour, only_topics
 from watcher.display import (
     change,
@@ -30,9 +30,10 @@ from watcher.display import (
     segments,
     shown_file,
     source,
+    spark,
     term_list,
 )
-from watcher.models import Digest, DigestItem
+from watcher.models import Digest, DigestItem, WeeklyDigest
 
 MIN_CHAT_LIMIT = 256
 
@@ -86,16 +87,19 @@ def _blocks(d: Digest, fmt: _Markdown, base_url: str | None) -> list[_Block]:
     blocks: list[_Block] = []
     day_url = public_url(base_url, day_file(d.day))
     if not has_items(d):
-        blocks.append(_Block(None, "text", "今日无匹配文章"))
+        blocks.append(_Block(None, "text", "无匹配文章" if d.published_from else "今日无匹配文章"))
     else:
         number = 0
         for n, s in enumerate(d.sections):
             head = f"{fmt.heading(fmt.esc(s.name))} · "
             if not s.items:
-                blocks.append(_Block(n, "head", head + "今日无匹配", cont=None))
+                none = "无匹配" if d.published_from else "今日无匹配"
+                blocks.append(_Block(n, "head", head + none, cont=None))
                 continue
             cont = f"{fmt.heading(fmt.esc(s.name))}（续）"
-            blocks.append(_Block(n, "head", head + f"{s.count} 篇 · {change(s)}", cont=cont))
+            # A digest of publication days has no "against the week before".
+            trend = "" if d.published_from else f" · {change(s)}"
+            blocks.append(_Block(n, "head", head + f"{s.count} 篇{trend}", cont=cont))
             for item in listed(s):
                 number += 1
                 text = _item(fmt, item, number, base_url, d.day)
@@ -144,6 +148,55 @@ def _item(fmt: _Markdown, item: DigestItem, number: int, base_url: str | None, d
     if snippet.strip():
         lines.append("> " + snippet)
     return fmt.br.join(lines)
+
+
+# ------------------------------------------------------------------ the weekly summary
+
+
+def weekly_messages(
+    weekly: WeeklyDigest, service: str, *, base_url: str | None = None, limit: int | None = None
+) -> list[str]:
+    """A weekly summary as chat messages, packed as :func:`messages` packs a digest: per
+    topic the week's count against the week before and per day, the best stories
+    (linked under ``base_url``) and the stories printed more than once."""
+    known = SERVICES.get(service)
+    if known is None:
+        raise ValueError(f"unknown chat service {service!r}; one of {', '.join(SERVICES)}")
+    fmt = _FLAVOURS[known.flavour]
+    blocks: list[_Block] = []
+    for n, s in enumerate(weekly.sections):
+        name = fmt.heading(fmt.esc(s.name))
+        head = f"{name} · 本周 {s.total} 篇 · {weekly_change(s.total, s.previous)}"
+        if s.total:
+            head += " · " + spark(s.days)
+        cont = f"{fmt.heading(fmt.esc(s.name))}（续）"
+        blocks.append(_Block(n, "head", head, cont=cont))
+        for k, w in enumerate(s.top, 1):
+            text = _item(fmt, w.item, k, base_url, w.day)
+            if w.copies > 1:
+                text += f"{fmt.br}共 {w.copies} 篇（含转载与重复）"
+            blocks.append(_Block(n, "item", text, cont=cont))
+        if s.groups:
+            lines = ["多次刊载："] + [
+                f"- {fmt.esc(g.headline)}：{fmt.esc('、'.join(g.copies))}" for g in s.groups
+            ]
+            blocks.append(_Block(n, "item", fmt.br.join(lines), cont=cont))
+    tail = f"本周 {weekly.digests} 期日报，读入 {weekly.documents} 份文档、{weekly.articles} 篇文章"
+    index = public_url(base_url, INDEX)
+    if index:
+        tail += fmt.br + fmt.link("全部日报", index)
+    blocks.append(_Block(None, "text", tail))
+    return _pack(fmt, weekly.subject, blocks, limit or known.limit)
+
+
+def weekly_change(total: int, previous: int | None) -> str:
+    """'较上周 +3' / '较上周 −2' / '与上周持平'; '上周无日报' when there is nothing to compare."""
+    if previous is None:
+        return "上周无日报"
+    diff = total - previous
+    if diff == 0:
+        return "与上周持平"
+    return f"较上周 {'+' if diff > 0 else '−'}{abs(diff)}（上周 {previous}）"
 
 
 # ---------------------------------------------------------------------- flavours

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -252,18 +252,49 @@ def articles(obj: Context, date_: str | None, fmt: str, limit: int | None) -> No
 
 @cli.command()
 @click.option("--date", "date_", metavar="YYYY-MM-DD", help="The digest's day (default: today).")
+@click.option(
+    "--published",
+    metavar="YYYY-MM-DD",
+    help="A digest of the articles published on this day (by the paper's date), whenever read.",
+)
+@click.option(
+    "--until", metavar="YYYY-MM-DD", help="With --published: the last publication day of the range."
+)
 @click.option("--send", is_flag=True, help="Also deliver what has not been delivered.")
 @click.option("--force", is_flag=True, help="With --send: deliver again, also what was sent.")
 @click.option("--dry-run", is_flag=True, help="Show what would be delivered; send nothing.")
 @click.pass_obj
-def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bool) -> None:
+def digest(
+    obj: Context,
+    date_: str | None,
+    published: str | None,
+    until: str | None,
+    send: bool,
+    force: bool,
+    dry_run: bool,
+) -> None:
     """Produce (or re-render) the digest of a day and write its report files.
 
     The digest dated D is the one produced on D; once produced its content is
-    fixed, and rendering D again reproduces it.
+    fixed, and rendering D again reproduces it. With --published D [--until E]:
+    the digest of the articles published D..E instead, in the archive's
+    published/D_E/ folder; --send delivers it once per channel.
     """
+    if until is not None and published is None:
+        raise click.UsageError("--until needs --published (the first day of the range)")
+    if published is not None and date_ is not None:
+        raise click.UsageError("--date and --published cannot be combined; give one")
     cfg = obj.config()
     topics = pipeline.load_topics(cfg)
+    if published is not None:
+        first = _parse_date(published, "--published")
+        last = _parse_date(until, "--until") if until else first
+        if last < first:
+            raise WatcherError(
+                f"--until {last} is before --published {first}; give the first day first"
+            )
+        _digest_published(cfg, topics, first, last, send=send, force=force, dry_run=dry_run)
+        return
     day = _parse_date(date_) if date_ else pipeline.today(cfg, _clock)
     with _open_store(cfg) as store:
         if store.digest(day) is None and day != pipeline.today(cfg, _clock):
@@ -303,6 +334,55 @@ def digest(obj: Context, date_: str | None, send: bool, force: bool, dry_run: bo
         raise WatcherError(
             f"{len(pending)} deliver{'y' if len(pending) == 1 else 'ies'} failed and stay "
             "pending; they are retried on the next run"
+        )
+
+
+def _digest_published(
+    cfg: Config,
+    topics: Sequence[Topic],
+    first: dt.date,
+    last: dt.date,
+    *,
+    send: bool,
+    force: bool,
+    dry_run: bool,
+) -> None:
+    """``watcher digest --published``: the pipeline does it, this formats it."""
+    span = f"{first}..{last}" if last != first else str(first)
+    with _open_store(cfg) as store:
+        if dry_run:
+            seen = pipeline.preview_published(cfg, store, topics, first, last, clock=_clock)
+            state = "sent before; stored" if seen.stored else "not sent yet"
+            click.echo(f"dry run: published {span} ({state}): {seen.digest.subject}")
+            if not seen.channels:
+                click.echo("  no delivery channels configured (email.enabled, webhooks)")
+            for name, note, text in seen.channels:
+                click.echo(f"  {name} [{note}]: {text}")
+            return
+        done = pipeline.digest_published(
+            cfg, store, topics, first, last, send=send, force=force, clock=_clock
+        )
+    page = next((p for p in done.paths if p.name == f"{last.isoformat()}.html"), None)
+    state = "stored" if done.stored else "made"
+    click.echo(f"{state} digest of published {span}: {done.digest.subject}")
+    click.echo(f"  report: {page}")
+    if not done.digest.total:
+        click.echo(f"  no article published {span} matched a topic")
+    if not send:
+        return
+    if not pipeline.deliveries.channels(cfg):
+        click.echo("  no delivery channels configured (email.enabled, webhooks)")
+        return
+    for r in done.deliveries:
+        kind = " (permanent: fix it, then it is retried)" if r.permanent else ""
+        click.echo(f"  {r.channel}: {'sent' if r.ok else 'failed'}{kind}: {r.detail}")
+    if not done.deliveries:
+        click.echo(f"  nothing to deliver: every channel already has the digest of {span}")
+    failed = [r for r in done.deliveries if not r.ok]
+    if failed:
+        raise WatcherError(
+            f"{len(failed)} deliver{'y' if len(failed) == 1 else 'ies'} failed and stay "
+            "pending; they are retried by the daemon and the next --send"
         )
 
 
@@ -411,9 +491,13 @@ def _status_json(st: pipeline.Status) -> dict[str, object]:
         else None,
         "next_scan": st.next_scan.isoformat() if st.next_scan else None,
         "next_digest": st.next_digest.isoformat() if st.next_digest else None,
+        "next_weekly": [
+            {"channel": name, "at": at.isoformat() if at else None} for name, at in st.weekly
+        ],
         "pending_deliveries": [
             {
                 "day": r.day.isoformat(),
+                "period": r.period,
                 "channel": r.channel,
                 "attempts": r.attempts,
                 "last_error": r.last_error,
@@ -447,6 +531,8 @@ def _print_status(st: pipeline.Status, tz: dt.tzinfo) -> None:
         click.echo("last scan:    never")
     click.echo(f"next scan:    {local(st.next_scan) if st.daemon else '- (daemon not running)'}")
     click.echo(f"next digest:  {local(st.next_digest)}")
+    for name, at in st.weekly:
+        click.echo(f"next weekly:  {local(at)} ({name})")
     size = st.inbox_bytes / 1048576
     click.echo(f"inbox:        {st.inbox}: {st.inbox_files} files, {size:.1f} MB")
     c = st.counts
@@ -460,7 +546,8 @@ def _print_status(st: pipeline.Status, tz: dt.tzinfo) -> None:
     for r in st.pending:
         kind = f" ({r.failure})" if r.failure else ""
         click.echo(
-            f"  {r.day} {r.channel}: {r.attempts} attempts, next {local(r.next_attempt)}"
+            f"  {r.period or r.day} {r.channel}: {r.attempts} attempts, "
+            f"next {local(r.next_attempt)}"
             + (f", last error{kind}: {r.last_error}" if r.last_error else "")
         )
     for problem in st.config_errors:
@@ -1092,11 +1179,13 @@ def _display_path(path: Path, inbox: Path) -> str:
         return str(path)
 
 
-def _parse_date(text: str) -> dt.date:
+def _parse_date(text: str, option: str | None = None) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+        raise click.BadParameter(
+            f"{text!r} is not a date; write it as YYYY-MM-DD", param_hint=option
+        ) from None
 
 
 @cli.command(name="init")

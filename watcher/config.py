@@ -66,6 +66,7 @@ __all__ = [
     "DigestConfig",
     "Duration",
     "EmailConfig",
+    "EmailGroup",
     "Globs",
     "Invalid",
     "Kind",
@@ -99,6 +100,9 @@ DEFAULT_CONFIG = Path("config/watcher.yaml")
 ENV_VAR = "WATCHER_CONFIG"
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CADENCES = ("daily", "weekly")
 
 
 # --------------------------------------------------------------------- schema
@@ -184,6 +188,52 @@ class DigestTimes(Kind):
 
 
 @dataclass(frozen=True)
+class WeeklyTime(Kind):
+    """A weekday and a wall-clock time, "mon 08:00"; stored as written, normalised."""
+
+    label = 'weekday and time such as "mon 08:00"'
+
+    def parse(self, node: Node, walk: Walk, key: str) -> Any:
+        return String().parse(node, walk, key)
+
+    def check(self, value: Any, walk: Walk, key: str) -> Any:
+        parts = str(value).split()
+        if len(parts) != 2:
+            raise Invalid(f'expected a weekday and a time such as "mon 08:00", got {value!r}')
+        day, time = parts[0].casefold(), parts[1]
+        if day in _FULL_DAYS:
+            day = WEEKDAYS[_FULL_DAYS.index(day)]
+        if day not in WEEKDAYS:
+            close = closest(day, (*WEEKDAYS, *_FULL_DAYS))
+            hint = f"; did you mean {close!r}?" if close else ""
+            raise Invalid(
+                f"unknown weekday {parts[0]!r} in {value!r} (one of {', '.join(WEEKDAYS)}){hint}"
+            )
+        m = _CLOCK.match(time)
+        if not m:
+            raise Invalid(f'expected a time such as "08:00" after the weekday, got {time!r}')
+        return f"{day} {int(m.group(1)):02d}:{m.group(2)}"
+
+
+def _cadence_option() -> Any:
+    return option(
+        "daily",
+        Choice(CADENCES),
+        "daily: every digest (at schedule.digest_at); weekly: one summary of the week "
+        "instead, at weekly_at.",
+    )
+
+
+def _weekly_at_option() -> Any:
+    return option(
+        "mon 08:00",
+        WeeklyTime(),
+        'With cadence: weekly, when the summary of the 7 days before is sent: "mon 08:00" '
+        "(weekday and time in the configured timezone).",
+    )
+
+
+@dataclass(frozen=True)
 class Addresses(StringList):
     """E-mail addresses, each with an @ ("Name <a@b>" is fine)."""
 
@@ -255,6 +305,17 @@ class DigestConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EmailGroup:
+    """One recipient group under ``email.groups:``."""
+
+    name: str = required_option(OneLine(), "A name for this group, unique, such as 'managers'.")
+    to: tuple[str, ...] = required_option(Addresses(), "Who is in the group.")
+    topics: tuple[str, ...] = option((), StringList(), "Only these topic ids (default: all).")
+    cadence: str = _cadence_option()
+    weekly_at: str = _weekly_at_option()
+
+
+@dataclass(frozen=True, kw_only=True)
 class EmailConfig:
     """``email:`` — the SMTP server and who receives the digest."""
 
@@ -280,6 +341,11 @@ class EmailConfig:
         (), Mapping_(), "Per-topic recipients: {topic_id: [addresses]} get that topic only."
     )
     timeout: float = option(30.0, Number(minimum=1), "Seconds to wait for the server.")
+    groups: tuple[EmailGroup, ...] = option(
+        (),
+        SectionList(EmailGroup),
+        "Recipient groups with their own topics and cadence (a weekly summary for a manager).",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -299,6 +365,8 @@ class WebhookConfig:
     )
     topics: tuple[str, ...] = option((), StringList(), "Only these topic ids (default: all).")
     timeout: float = option(10.0, Number(minimum=1), "Seconds to wait for the service.")
+    cadence: str = _cadence_option()
+    weekly_at: str = _weekly_at_option()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -458,6 +526,8 @@ def load_config(path: Path, *, check_paths: bool = True) -> Config:
         # walk.lines is complete when Config() is built: the sections inside are read first.
         extra = {"path": path.resolve(), "_lines": walk.lines}
         config: Config = read_section(Config, root, walk, "", line, extra=extra)
+        if config is not None:
+            _check_cadences(config, walk)
     log.debug("loaded config %s", path)
     return config
 
@@ -490,6 +560,11 @@ def check_references(config: Config, topics: Sequence[Topic]) -> None:
     for topic_id, _ in config.email.topics:
         if topic_id not in known:
             report("email.topics", topic_id, f"email.topics.{topic_id}")
+    for n, group in enumerate(config.email.groups, 1):
+        key = f"email.groups[{n}].topics"
+        for i, topic_id in enumerate(group.topics, 1):
+            if topic_id not in known:
+                report(key, topic_id, f"{key}[{i}]")
     if problems:
         count = len(problems)
         raise ConfigError(
@@ -543,6 +618,34 @@ def describe_options() -> str:
 
 
 # ----------------------------------------------------------------------- helpers
+
+
+def _check_cadences(config: Config, walk: Walk) -> None:
+    """What one option cannot see alone: ``weekly_at`` without ``cadence: weekly`` (a
+    schedule that would silently never apply) and two e-mail groups of one name."""
+    entries = [(f"webhooks[{n}]", h.cadence) for n, h in enumerate(config.webhooks, 1)]
+    entries += [(f"email.groups[{n}]", g.cadence) for n, g in enumerate(config.email.groups, 1)]
+    for prefix, cadence in entries:
+        line = walk.lines.get(f"{prefix}.weekly_at")
+        if line is not None and cadence != "weekly":
+            walk.report(
+                line,
+                f"{prefix}.weekly_at",
+                f"applies only to a weekly channel, but {prefix}.cadence is {cadence!r}; "
+                "add 'cadence: weekly' or remove weekly_at",
+            )
+    seen: dict[str, int] = {}
+    for n, group in enumerate(config.email.groups, 1):
+        key = f"email.groups[{n}].name"
+        line = walk.lines.get(key, 0)
+        if group.name in seen:
+            walk.report(
+                line,
+                key,
+                f"the group name {group.name!r} is already used by email.groups[{seen[group.name]}]"
+                "; give each group its own name",
+            )
+        seen.setdefault(group.name, n)
 
 
 def _line_of(config: Config, *keys: str) -> int | None:

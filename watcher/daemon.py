@@ -31,6 +31,7 @@ from typing import Any
 from watcher import pipeline, sandbox
 from watcher.archive import atomic_write
 from watcher.config import Config, env_warnings, load_config
+from watcher.deliveries import weekly_channels
 from watcher.errors import ConfigError, StateError, WatcherError
 from watcher.schedule import Scheduler, next_digest_time
 from watcher.store import Store, state_url
@@ -274,6 +275,10 @@ class Daemon:
         self.scheduler.at_digest_times(
             "digest", cfg.schedule.digest_at, cfg.timezone, self.digest_job
         )
+        # Weekly channels: a tick at each one's time (the scans would find it due too,
+        # up to scan_every late).
+        for n, at in enumerate(sorted({c.weekly_at for c in weekly_channels(cfg) if c.weekly_at})):
+            self.scheduler.at_weekly_time(f"weekly-{n}", at, cfg.timezone, self.digest_job)
 
     def run_once(self, *, digest_now: bool = False) -> pipeline.TickReport:
         """One tick (waiting out the settle window of files just copied in) and, if due

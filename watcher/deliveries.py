@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from watcher.models import Digest
+from watcher.models import Digest, WeeklyDigest
 
 if TYPE_CHECKING:
     from watcher.config import Config, WebhookConfig
@@ -153,13 +153,19 @@ SERVICES: dict[str, ChatService] = {
 
 @dataclass(frozen=True)
 class Channel:
-    """Somewhere a digest goes: the e-mail list, a per-topic list, a chat bot."""
+    """Somewhere a digest goes: the e-mail list, a per-topic list, a group, a chat bot.
 
-    name: str  # 'email:<to>', 'email:<topic>:<to>', 'webhook:<name>': its key in the store
+    ``cadence`` 'daily' gets every daily digest; 'weekly' gets instead one summary of
+    the 7 days before ``weekly_at`` ("mon 08:00"), and no daily digest.
+    """
+
+    name: str  # 'email:<to>', 'email:<topic>:<to>', 'group:<group>:<to>', 'webhook:<name>'
     kind: str  # 'email' or a chat service's kind
     topics: frozenset[str] | None = None  # None: every topic
     recipients: tuple[str, ...] = ()
     webhook: WebhookConfig | None = None
+    cadence: str = "daily"
+    weekly_at: str | None = None  # with cadence 'weekly'
 
 
 def channels(config: Config) -> list[Channel]:
@@ -177,15 +183,73 @@ def channels(config: Config) -> list[Channel]:
                         f"email:{topic_id}:{address}", "email", frozenset([topic_id]), (address,)
                     )
                 )
+    for group in config.email.groups:
+        topics = frozenset(group.topics) if group.topics else None
+        weekly = group.weekly_at if group.cadence == "weekly" else None
+        for address in group.to:
+            out.append(
+                Channel(
+                    f"group:{group.name}:{address}",
+                    "email",
+                    topics,
+                    (address,),
+                    cadence=group.cadence,
+                    weekly_at=weekly,
+                )
+            )
     for hook in config.webhooks:
         topics = frozenset(hook.topics) if hook.topics else None
-        out.append(Channel(f"webhook:{hook.name}", hook.kind, topics, webhook=hook))
+        weekly = hook.weekly_at if hook.cadence == "weekly" else None
+        out.append(
+            Channel(
+                f"webhook:{hook.name}",
+                hook.kind,
+                topics,
+                webhook=hook,
+                cadence=hook.cadence,
+                weekly_at=weekly,
+            )
+        )
     return out
+
+
+def daily_channels(config: Config) -> list[Channel]:
+    """The channels that get every daily digest."""
+    return [ch for ch in channels(config) if ch.cadence == "daily"]
+
+
+def weekly_channels(config: Config) -> list[Channel]:
+    """The channels that get a weekly summary instead."""
+    return [ch for ch in channels(config) if ch.cadence == "weekly"]
 
 
 def delivery_key(day: dt.date, channel: str, salt: str = "") -> str:
     """The idempotency key of one (day, channel) delivery: the same on every retry."""
     return hashlib.sha256(f"{day.isoformat()}|{channel}|{salt}".encode()).hexdigest()[:24]
+
+
+# ------------------------------------------------------------------------- periods
+#
+# A digest over a period rather than one day has its own name, which keys its stored
+# content and its deliveries (apart from the daily ones, so the daily sequence never
+# sees it): the weekly summary of 7 days, and the digest of a range of publication days.
+
+
+def weekly_period(first: dt.date) -> str:
+    """The name of the weekly summary of the 7 days from ``first``: 'weekly:2026-11-23'."""
+    return f"weekly:{first.isoformat()}"
+
+
+def published_period(first: dt.date, last: dt.date) -> str:
+    """The name of the digest of publication days ``first``..``last``:
+    'published:2024-07-15_2024-07-21' (also its folder in the archive)."""
+    return f"published:{first.isoformat()}_{last.isoformat()}"
+
+
+def period_key(period: str, channel: str, salt: str = "") -> str:
+    """The idempotency key of one (period, channel) delivery: the same on every retry,
+    never the same as a daily delivery's."""
+    return hashlib.sha256(f"{period}|{channel}|{salt}".encode()).hexdigest()[:24]
 
 
 def part_key(key: str, part: int) -> str:
@@ -200,11 +264,18 @@ def only_topics(d: Digest, topics: frozenset[str] | None) -> Digest:
     return dataclasses.replace(d, sections=tuple(s for s in d.sections if s.id in topics))
 
 
+def only_weekly_topics(w: WeeklyDigest, topics: frozenset[str] | None) -> WeeklyDigest:
+    """The weekly summary as a channel routed to some topics sees it."""
+    if topics is None:
+        return w
+    return dataclasses.replace(w, sections=tuple(s for s in w.sections if s.id in topics))
+
+
 def plan(config: Config, d: Digest) -> list[tuple[str, str, str]]:
     """(channel, key, status) for every channel: ``skipped`` when the channel's view of
     the digest is empty and ``digest.send_empty`` is off, else ``pending``."""
     out = []
-    for ch in channels(config):
+    for ch in daily_channels(config):
         empty = only_topics(d, ch.topics).total == 0
         status = "skipped" if empty and not config.digest.send_empty else "pending"
         out.append((ch.name, delivery_key(d.day, ch.name), status))
@@ -237,3 +308,19 @@ def retry_wait(
     if retry_after is not None:
         return min(max(retry_after, 1.0), MAX_TRANSIENT_WAIT)
     return min(doubling, MAX_TRANSIENT_WAIT)
+
+
+def plan_period(
+    config: Config, period: str, d: Digest | WeeklyDigest, chosen: list[Channel]
+) -> list[tuple[str, str, str]]:
+    """(channel, key, status) of a period's digest for the ``chosen`` channels, skipped
+    as :func:`plan` skips them (an empty view with ``digest.send_empty`` off)."""
+    out = []
+    for ch in chosen:
+        if isinstance(d, WeeklyDigest):
+            empty = only_weekly_topics(d, ch.topics).total == 0
+        else:
+            empty = only_topics(d, ch.topics).total == 0
+        status = "skipped" if empty and not config.digest.send_empty else "pending"
+        out.append((ch.name, period_key(period, ch.name), status))
+    return out

@@ -8,10 +8,11 @@ then stored as JSON and never rebuilt: rendering a day again reproduces it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -23,7 +24,11 @@ from watcher.models import (
     DigestItem,
     DigestStats,
     Match,
+    ReprintGroup,
     TopicSection,
+    WeeklyDigest,
+    WeeklyItem,
+    WeeklyTopic,
 )
 from watcher.watchlists import Topic
 
@@ -272,6 +277,148 @@ def build_digest(
     )
 
 
+def build_published(
+    *,
+    first: dt.date,
+    last: dt.date,
+    timezone: str,
+    produced_at: dt.datetime,
+    topics: Sequence[Topic],
+    candidates: Sequence[Candidate],
+    stats: DigestStats,
+    max_per_topic: int = 10,
+) -> Digest:
+    """The digest of the articles *published* on ``first``..``last`` (the pipeline hands
+    over the matched ones, see ``Store.articles_published``), whenever they arrived.
+
+    Grouped, ranked and listed as a daily digest is; it is dated ``last`` with
+    ``published_from`` = ``first``, and each topic's ``trend`` holds its count per
+    publication day of the range (oldest first; at most the last 14 days), its
+    ``average`` the mean of those. An article whose paper shows no date is placed on
+    the day its dateline names, and shown with that date.
+    """
+    placed = [
+        c if c.article.date is not None else
+        Candidate(c.doc_sha256, c.file, dataclasses.replace(c.article, date=c.article.event_date),
+                  c.first_seen, c.matches)
+        for c in candidates
+    ]  # fmt: skip
+    d = build_digest(
+        day=last, timezone=timezone, produced_at=produced_at, since=None, topics=topics,
+        candidates=placed, history={}, stats=stats, max_per_topic=max_per_topic,
+    )  # fmt: skip
+    n = min(14, (last - first).days + 1)
+    days = [last - dt.timedelta(days=k) for k in range(n - 1, -1, -1)]
+    sections = []
+    for s in d.sections:
+        per_day = Counter(i.date for i in s.items[: s.count])
+        trend = tuple(per_day.get(x, 0) for x in days)
+        average = s.count / ((last - first).days + 1)
+        sections.append(dataclasses.replace(s, trend=trend, average=round(average, 2)))
+    return dataclasses.replace(d, sections=tuple(sections), published_from=first)
+
+
+def build_weekly(
+    *,
+    first: dt.date,
+    timezone: str,
+    produced_at: dt.datetime,
+    topics: Sequence[Topic],
+    digests: Mapping[dt.date, Digest],
+    history: Mapping[dt.date, Mapping[str, int]],
+    max_per_topic: int = 10,
+) -> WeeklyDigest:
+    """The summary of the 7 days from ``first``, from their stored daily digests.
+
+    Per topic: the daily counts (NO_DIGEST for a day without a digest, or one before
+    the topic existed), their sum against the week before's (``history``: every
+    day's counts, as the store keeps them; None when no day of that week had the
+    topic), the week's best stories (one per story: copies on other days or in
+    other papers are grouped as a day's reprints are, by containment) and the
+    stories printed more than once, with every copy. Ranked by score, then day.
+    """
+    days = [first + dt.timedelta(days=n) for n in range(7)]
+    before = [first - dt.timedelta(days=n) for n in range(7, 0, -1)]
+    sections = []
+    for topic in topics:
+        counts = []
+        for d in days:
+            section = _section(digests.get(d), topic.id)
+            counts.append(section.count if section is not None else NO_DIGEST)
+        past = [history[d][topic.id] for d in before if topic.id in history.get(d, {})]
+        copies: list[tuple[dt.date, DigestItem]] = []
+        for d in days:
+            section = _section(digests.get(d), topic.id)
+            if section is not None:
+                copies += [(d, i) for i in section.items]
+        groups = reprint_groups([i.headline + "\n" + i.body for _, i in copies])
+
+        rank = _ranker(copies)
+        best = sorted((sorted(g, key=rank) for g in groups), key=lambda g: rank(g[0]))
+        top = tuple(
+            WeeklyItem(copies[g[0]][0], _slim(copies[g[0]][1]), len(g))
+            for g in best[:max_per_topic]
+        )
+        repeated = sorted((g for g in best if len(g) > 1), key=lambda g: (-len(g), rank(g[0])))
+        sections.append(
+            WeeklyTopic(
+                id=topic.id,
+                name=topic.name,
+                description=topic.description,
+                days=tuple(counts),
+                total=sum(c for c in counts if c > 0),
+                stories=len(groups),
+                previous=sum(past) if past else None,
+                top=top,
+                groups=tuple(
+                    ReprintGroup(
+                        key=copies[g[0]][1].key,
+                        headline=copies[g[0]][1].headline,
+                        copies=tuple(_copy_label(*copies[n]) for n in g),
+                    )
+                    for g in repeated[:max_per_topic]
+                ),
+            )
+        )
+    week = [digests[d] for d in days if d in digests]
+    return WeeklyDigest(
+        first=first,
+        last=days[-1],
+        timezone=timezone,
+        produced_at=produced_at,
+        sections=tuple(sections),
+        digests=len(week),
+        documents=sum(x.stats.documents for x in week),
+        articles=sum(x.stats.articles for x in week),
+    )
+
+
+def _ranker(
+    copies: Sequence[tuple[dt.date, DigestItem]],
+) -> Callable[[int], tuple[float, dt.date, str]]:
+    """Best score first, then the earlier day, then the key (a stable order)."""
+
+    def rank(n: int) -> tuple[float, dt.date, str]:
+        return (-copies[n][1].score, copies[n][0], copies[n][1].key)
+
+    return rank
+
+
+def _section(d: Digest | None, topic_id: str) -> TopicSection | None:
+    return next((s for s in d.sections if s.id == topic_id), None) if d is not None else None
+
+
+def _slim(item: DigestItem) -> DigestItem:
+    """An item without its full text: the summary links to the article page instead."""
+    return dataclasses.replace(item, body="", body_marks=())
+
+
+def _copy_label(day: dt.date, item: DigestItem) -> str:
+    """株洲日报 A01 · 11月24日 (the paper, else the file name, and the digest's day)."""
+    paper = item.newspaper or item.file.replace("\\", "/").rsplit("/", 1)[-1]
+    return " ".join(x for x in (paper, item.page) if x) + f" · {day.month}月{day.day}日"
+
+
 def _item(c: Candidate, m: Match, also: tuple[str, ...], others: tuple[str, ...]) -> DigestItem:
     a = c.article
     body_marks = tuple(sorted({(h.start, h.end) for h in m.hits if h.field == "body"}))
@@ -303,6 +450,7 @@ def _item(c: Candidate, m: Match, also: tuple[str, ...], others: tuple[str, ...]
 # as the hand-written encoder before it wrote them, so the stored text does not
 # change when the model's fields are reordered.
 _DECODER = msgspec.json.Decoder(Digest)
+_WEEKLY = msgspec.json.Decoder(WeeklyDigest)
 
 
 def to_json(digest: Digest) -> str:
@@ -313,3 +461,13 @@ def to_json(digest: Digest) -> str:
 def from_json(text: str) -> Digest:
     """The digest back from :func:`to_json` (also the stored text of older versions)."""
     return _DECODER.decode(text)
+
+
+def weekly_to_json(weekly: WeeklyDigest) -> str:
+    """The weekly summary as JSON text, for the store."""
+    return msgspec.json.encode(weekly, order="sorted").decode("utf-8")
+
+
+def weekly_from_json(text: str) -> WeeklyDigest:
+    """The weekly summary back from :func:`weekly_to_json`."""
+    return _WEEKLY.decode(text)

@@ -232,6 +232,9 @@ class Digest:
     sections: tuple[TopicSection, ...]  # in watchlist order, also empty ones
     stats: DigestStats
     notices: tuple[str, ...] = ()  # alarms and config problems, shown at the bottom
+    # A digest of past publication days (``watcher digest --published``): the first
+    # day of the range; ``day`` is its last. None: a daily digest, by arrival day.
+    published_from: dt.date | None = None
 
     @property
     def total(self) -> int:
@@ -239,10 +242,89 @@ class Digest:
 
     @property
     def subject(self) -> str:
-        """E.g. 【watcher】2026年11月21日 日报：安全生产检查 3 · 城市更新 5"""
+        """E.g. 【watcher】2026年11月21日 日报：安全生产检查 3 · 城市更新 5; a digest of
+        publication days: 【watcher】见报 2024年7月15日至7月21日：…"""
         d = self.day
         counts = " · ".join(f"{s.name} {s.count}" for s in self.sections if s.count)
+        if self.published_from is not None:
+            return f"【watcher】见报 {span(self.published_from, d)}：{counts or '无匹配'}"
         return f"【watcher】{d.year}年{d.month}月{d.day}日 日报：{counts or '今日无匹配'}"
+
+
+def span(first: dt.date, last: dt.date) -> str:
+    """2024年7月15日至7月21日 (the year once when both share it); one day: 2024年7月15日."""
+    head = f"{first.year}年{first.month}月{first.day}日"
+    if first == last:
+        return head
+    tail = f"{last.month}月{last.day}日"
+    return f"{head}至{'' if last.year == first.year else f'{last.year}年'}{tail}"
+
+
+@dataclass(frozen=True)
+class WeeklyItem:
+    """One of the week's best stories: the item, and the day of the digest it was in."""
+
+    day: dt.date
+    item: DigestItem
+    copies: int = 1  # printed this many times over the week (reprints, other days)
+
+
+@dataclass(frozen=True)
+class ReprintGroup:
+    """A story printed by several papers (or on several days) over the week."""
+
+    key: str  # the best copy's article key (its page in the archive)
+    headline: str
+    copies: tuple[str, ...]  # each copy: "株洲日报 A01 · 11月24日", the best first
+
+
+@dataclass(frozen=True)
+class WeeklyTopic:
+    """A topic's week: counts per day, against the week before, best stories, reprints."""
+
+    id: str
+    name: str
+    description: str | None
+    days: tuple[int, ...]  # the daily digests' counts, oldest first; -1: no digest that day
+    total: int  # the sum of those (a story counted once a day)
+    stories: int  # distinct stories over the week (reprints and repeats once)
+    previous: int | None  # the week before's total; None: no digest with the topic then
+    top: tuple[WeeklyItem, ...]  # the best stories, at most digest.max_per_topic
+    groups: tuple[ReprintGroup, ...]  # stories with more than one copy, most copies first
+
+    @property
+    def change(self) -> int | None:
+        return None if self.previous is None else self.total - self.previous
+
+
+@dataclass(frozen=True)
+class WeeklyDigest:
+    """The weekly summary of 7 daily digests: fixed once produced."""
+
+    first: dt.date
+    last: dt.date
+    timezone: str
+    produced_at: dt.datetime
+    sections: tuple[WeeklyTopic, ...]  # in watchlist order, also empty ones
+    digests: int  # daily digests produced in the week
+    documents: int  # documents and articles read over the week (the digests' footers)
+    articles: int
+
+    @property
+    def total(self) -> int:
+        return sum(s.total for s in self.sections)
+
+    @property
+    def days(self) -> tuple[dt.date, ...]:
+        return tuple(
+            self.first + dt.timedelta(days=n) for n in range((self.last - self.first).days + 1)
+        )
+
+    @property
+    def subject(self) -> str:
+        """【watcher】周报 2026年11月23日至11月29日：安全生产检查 12 · 城市更新 30"""
+        counts = " · ".join(f"{s.name} {s.total}" for s in self.sections if s.total)
+        return f"【watcher】周报 {span(self.first, self.last)}：{counts or '本周无匹配'}"
 
 
 @dataclass(frozen=True)
@@ -282,6 +364,9 @@ class Delivery:
     claimed_by: str | None = None
     parts_sent: int = 0
     failure: Failure | None = None
+    # A delivery of a period's digest ('weekly:2026-11-23', 'published:…'); ``day`` is
+    # then the period's first day. None: a daily digest's.
+    period: str | None = None
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,10 @@ from watcher.models import (
     Match,
     ScanRecord,
     ScanReport,
+    WeeklyDigest,
 )
 from watcher.paths import inside, safe_text
-from watcher.render import Renderer
+from watcher.render import EmailParts, Renderer
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store, state_url
 from watcher.watchlists import Topic, load_watchlists
@@ -554,6 +555,7 @@ class DeliveryResult:
     ok: bool
     detail: str  # what was sent, or the error
     permanent: bool = False  # a failure that waiting will not heal
+    period: str | None = None  # a period's delivery ('weekly:…', 'published:…')
 
 
 @dataclass(frozen=True)
@@ -583,6 +585,7 @@ class TickReport:
     digest: DigestRun | None  # today's digest, when it was due (or forced) now
     rewritten: tuple[dt.date, ...]  # days whose missing report files were written again
     deliveries: tuple[DeliveryResult, ...]
+    weekly: tuple[str, ...] = ()  # weekly summaries produced now ('weekly:2026-11-23')
 
 
 def today(config: Config, clock: Clock = utc_now) -> dt.date:
@@ -717,7 +720,7 @@ def ensure_deliveries(config: Config, store: Store, day: dt.date, now: dt.dateti
     after the digest was produced gets it too (skipped, like the others, when its view
     is empty and ``digest.send_empty`` is off)."""
     have = {r.channel for r in store.deliveries(day=day)}
-    wanted = deliveries.channels(config)
+    wanted = deliveries.daily_channels(config)
     if all(ch.name in have for ch in wanted):
         return
     d = stored_digest(store, day)
@@ -776,9 +779,235 @@ def digest_day(
     return DigestRun(made, new, paths, results)
 
 
+# --- the weekly summary: per channel cadence ------------------------------------------
+
+
+def make_weekly(
+    config: Config, store: Store, topics: Sequence[Topic], *, clock: Clock = utc_now
+) -> list[str]:
+    """Produce (once) the weekly summary each weekly channel is due, and give the channel
+    its delivery; returns the periods produced now.
+
+    A channel is due the summary of the 7 days before its latest ``weekly_at`` (a
+    daemon down at that time makes it late, once). A week without any daily digest
+    (watcher was not running) has no summary. A channel added later gets the
+    summary of its latest due week too.
+    """
+    made: list[str] = []
+    now = clock()
+    for ch in deliveries.weekly_channels(config):
+        assert ch.weekly_at is not None
+        due_day, _ = schedule.weekly_due(now, ch.weekly_at, config.timezone)
+        first, last = schedule.week_of(due_day)
+        period = deliveries.weekly_period(first)
+        stored = store.period(period)
+        if stored is None:
+            days = {d: c for d, c in store.digest_days()}
+            if not any(first <= d <= last for d in days):
+                continue
+            w = _weekly(config, store, topics, first, days, now)
+            plan = deliveries.plan_period(config, period, w, [ch])
+            if store.add_period(period, first, last, now, digest_mod.weekly_to_json(w), plan):
+                log.info("weekly %s produced: %d matched articles", period, w.total)
+                made.append(period)
+                continue
+            stored = store.period(period)
+        if stored is None:
+            continue
+        if all(r.channel != ch.name for r in store.period_deliveries(period=period)):
+            w = digest_mod.weekly_from_json(stored)
+            [(name, key, status)] = deliveries.plan_period(config, period, w, [ch])
+            store.ensure_period_delivery(period, name, key, now, status)
+    return made
+
+
+def _weekly(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    first: dt.date,
+    days: Mapping[dt.date, Mapping[str, int]],
+    now: dt.datetime,
+) -> WeeklyDigest:
+    """The summary of the 7 days from ``first``, from their stored daily digests."""
+    week = {}
+    for n in range(7):
+        d = first + dt.timedelta(days=n)
+        stored = stored_digest(store, d)
+        if stored is not None:
+            week[d] = stored
+    return digest_mod.build_weekly(
+        first=first, timezone=config.timezone, produced_at=now, topics=topics,
+        digests=week, history=days, max_per_topic=config.digest.max_per_topic,
+    )  # fmt: skip
+
+
+# --- digests of past publication days --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """What ``watcher digest --published`` did."""
+
+    digest: Digest
+    period: str  # 'published:2024-07-15_2024-07-21'
+    stored: bool  # the range was sent before: its stored digest was used
+    paths: tuple[Path, ...]
+    deliveries: tuple[DeliveryResult, ...] = ()
+
+
+def published_renderer(config: Config, first: dt.date, last: dt.date) -> Renderer:
+    """The renderer of a range's digest: links under its own folder of the archive."""
+    base = config.digest.base_url
+    folder = published_folder(first, last)
+    return Renderer(
+        config.path.parent / "templates",
+        base_url=f"{base.rstrip('/')}/{folder}" if base else None,
+    )
+
+
+def published_folder(first: dt.date, last: dt.date) -> str:
+    """Where a range's digest lives in the archive: ``published/2024-07-15_2024-07-21``
+    (a folder of its own, laid out as the archive is, apart from the daily files)."""
+    return f"published/{first.isoformat()}_{last.isoformat()}"
+
+
+def _published(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    first: dt.date,
+    last: dt.date,
+    now: dt.datetime,
+) -> Digest:
+    """The digest of the articles published in [first, last] (pure but for reading)."""
+    if last < first:
+        raise WatcherError(
+            f"--until {last} is before --published {first}; give the first day first"
+        )
+    rows = store.articles_published(first, last)
+    if not rows:
+        raise WatcherError(
+            f"no stored article was published between {first} and {last} (by the paper's "
+            "date, else the dateline's); 'watcher articles --date D' lists a day's articles"
+        )
+    found: dict[tuple[str, int], list[Match]] = {}
+    for doc, idx, m in store.matches_for({r.doc_sha256 for r in rows}):
+        found.setdefault((doc, idx), []).append(m)
+    candidates = [
+        digest_mod.Candidate(
+            r.doc_sha256, r.file, r.article, r.first_seen,
+            tuple(found[(r.doc_sha256, r.article.index)]),
+        )
+        for r in rows
+        if (r.doc_sha256, r.article.index) in found
+    ]  # fmt: skip
+    stats = DigestStats(
+        documents=len({r.doc_sha256 for r in rows}), articles=len(rows), failures=()
+    )
+    return digest_mod.build_published(
+        first=first, last=last, timezone=config.timezone, produced_at=now, topics=topics,
+        candidates=candidates, stats=stats, max_per_topic=config.digest.max_per_topic,
+    )  # fmt: skip
+
+
+def digest_published(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    first: dt.date,
+    last: dt.date,
+    *,
+    clock: Clock = utc_now,
+    send: bool = False,
+    force: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> PublishedRun:
+    """The digest of publication days ``first``..``last``, written to its own folder of
+    the archive; with ``send``, delivered once to every channel, keyed by the range.
+
+    The recipe: the stored digest of the range if it was sent before (fixed from then
+    on, like a day's), else made now from the store → with ``send``, stored with one
+    delivery per channel (a channel added since gets one too; ``force`` makes the sent
+    ones pending again under new keys) → written → the pending ones delivered. The
+    daily digests, their cut-offs and deliveries are never touched.
+    """
+    period = deliveries.published_period(first, last)
+    now = clock()
+    text = store.period(period)
+    d = digest_mod.from_json(text) if text is not None else None
+    stored = d is not None
+    if d is None:
+        d = _published(config, store, topics, first, last, now)
+    renderer = published_renderer(config, first, last)
+    results: tuple[DeliveryResult, ...] = ()
+    if send:
+        chosen = deliveries.channels(config)
+        if text is None:
+            plan = deliveries.plan_period(config, period, d, chosen)
+            if not store.add_period(period, first, last, now, digest_mod.to_json(d), plan):
+                d, stored = digest_mod.from_json(store.period(period) or ""), True
+        have = {r.channel: r for r in store.period_deliveries(period=period)}
+        for name, key, status in deliveries.plan_period(config, period, d, chosen):
+            row = have.get(name)
+            if row is None:
+                store.ensure_period_delivery(period, name, key, now, status)
+            elif force and row.status == "sent":
+                salt = f"force-{row.attempts}"
+                store.period_delivery_reset(
+                    period, name, deliveries.period_key(period, name, salt), now
+                )
+    out = config.digest.out_dir / published_folder(first, last)
+    paths = tuple(write_archive(d, renderer, out, []))
+    if send:
+        results = tuple(
+            deliver_periods(
+                config, store, renderer, clock=clock, period=period, due_only=False, env=env
+            )
+        )
+    return PublishedRun(d, period, stored, paths, results)
+
+
+def preview_published(
+    config: Config,
+    store: Store,
+    topics: Sequence[Topic],
+    first: dt.date,
+    last: dt.date,
+    *,
+    clock: Clock = utc_now,
+    force: bool = False,
+) -> Preview:
+    """A dry run of :func:`digest_published`: the digest and each channel's message,
+    writing nothing."""
+    period = deliveries.published_period(first, last)
+    text = store.period(period)
+    d = (
+        digest_mod.from_json(text)
+        if text is not None
+        else _published(config, store, topics, first, last, clock())
+    )
+    renderer = published_renderer(config, first, last)
+    rows = {r.channel: r for r in store.period_deliveries(period=period)}
+    planned = {
+        name: status
+        for name, _, status in deliveries.plan_period(
+            config, period, d, deliveries.channels(config)
+        )
+    }
+    out = []
+    for ch in deliveries.channels(config):
+        row = rows.get(ch.name)
+        status: str = row.status if row is not None else planned[ch.name]
+        if force and status == "sent":
+            status = "sent, would be resent"
+        out.append((ch.name, status, _describe(ch, _outgoing(d, renderer, ""))))
+    return Preview(d, text is not None, tuple(out))
+
+
 def resend(config: Config, store: Store, day: dt.date, now: dt.datetime) -> int:
     """``--force``: make the day's sent deliveries pending again, under new keys."""
-    configured = {c.name for c in deliveries.channels(config)}
+    configured = {c.name for c in deliveries.daily_channels(config)}
     n = 0
     for row in store.deliveries(day=day):
         if row.status == "sent" and row.channel in configured:  # never a skipped one
@@ -811,7 +1040,7 @@ def preview(
     rows = {r.channel: r for r in store.deliveries(day=day)}
     planned = {name: status for name, _, status in deliveries.plan(config, d)}
     out = []
-    for ch in deliveries.channels(config):
+    for ch in deliveries.daily_channels(config):
         row = rows.get(ch.name)
         status: str = row.status if row is not None else planned[ch.name]
         if row is not None and row.status == "pending" and row.parts_sent:
@@ -840,9 +1069,10 @@ def tick(
     """One turn of the schedule, as the daemon and ``watcher run --once`` run it.
 
     The recipe: scan the inbox → make today's digest if its time has come (or
-    ``force_digest``) → write report files missing after a crash → give every channel
-    of the catch-up window its delivery → deliver what is pending and due. Each step
-    after the scan stands alone: a digest that fails to render never stops delivery.
+    ``force_digest``) → write report files missing after a crash → make the weekly
+    summaries whose time has come → give every channel of the catch-up window its
+    delivery → deliver what is pending and due (days, then periods). Each step after
+    the scan stands alone: a digest that fails to render never stops delivery.
     """
     report = None
     if scan_inbox:
@@ -854,6 +1084,7 @@ def tick(
     made: DigestRun | None = None
     rewritten: list[dt.date] = []
     results: list[DeliveryResult] = []
+    weekly: list[str] = []
     now = clock()
     produced = {d for d, _ in store.digest_days()}
     oldest = today(config, clock) - dt.timedelta(days=config.digest.catch_up_days)
@@ -915,13 +1146,24 @@ def tick(
                 config, store, renderer, clock=clock, day=day, should_stop=should_stop, env=env
             )
             results.extend(found)
+        # Then the periods': weekly summaries, digests of publication days.
+        if should_stop is None or not should_stop():
+            results.extend(
+                deliver_periods(
+                    config, store, renderer, clock=clock, should_stop=should_stop, env=env
+                )
+            )
+
+    def summarise() -> None:
+        weekly.extend(make_weekly(config, store, topics, clock=clock))
 
     step("digest", make)
     if made is not None:
         produced.add(made.digest.day)
     step("report files", rewrite)
+    step("weekly", summarise)
     step("delivery", send)
-    return TickReport(report, made, tuple(rewritten), tuple(results))
+    return TickReport(report, made, tuple(rewritten), tuple(results), tuple(weekly))
 
 
 def deliver(
@@ -942,51 +1184,157 @@ def deliver(
     pending with its error and a retry time from :func:`deliveries.retry_wait`;
     one failing channel never blocks the others.
     """
+
+    def content(row: Delivery) -> Outgoing:
+        d = stored_digest(store, row.day)
+        if d is None:
+            raise DeliveryError(f"no digest stored for {row.day}", permanent=True)
+        return _outgoing(d, renderer, f"the digest of {row.day}")
+
+    ledger = _Ledger(
+        claim=lambda r, now: store.claim_delivery(r.day, r.channel, now, _ME, _alive),
+        sent=lambda r, now: store.delivery_sent(r.day, r.channel, now),
+        failed=lambda r, e, at, f: store.delivery_failed(r.day, r.channel, e, at, f),
+        part_sent=lambda r, n: store.delivery_part_sent(r.day, r.channel, n),
+        content=content,
+    )
+    rows = store.deliveries(day=day, status="pending")
+    return _deliver_rows(config, rows, ledger, clock, due_only, env, should_stop)
+
+
+def deliver_periods(
+    config: Config,
+    store: Store,
+    renderer: Renderer,
+    *,
+    clock: Clock = utc_now,
+    period: str | None = None,
+    due_only: bool = True,
+    env: Mapping[str, str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[DeliveryResult]:
+    """:func:`deliver` for the deliveries of periods (of ``period``, or all): weekly
+    summaries and digests of publication days, by the same rules."""
+
+    def content(row: Delivery) -> Outgoing:
+        assert row.period is not None
+        text = store.period(row.period)
+        if text is None:
+            raise DeliveryError(f"no digest stored for {row.period}", permanent=True)
+        if row.period.startswith("weekly:"):
+            w = digest_mod.weekly_from_json(text)
+            return Outgoing(
+                lambda ch: deliveries.only_weekly_topics(w, ch.topics).subject,
+                lambda ch: renderer.weekly_email(deliveries.only_weekly_topics(w, ch.topics)),
+                lambda ch, kind: renderer.weekly_chat(
+                    deliveries.only_weekly_topics(w, ch.topics), kind
+                ),
+                f"the summary {row.period}",
+            )
+        d = digest_mod.from_json(text)
+        first = d.published_from or d.day
+        return _outgoing(d, published_renderer(config, first, d.day), f"the digest {row.period}")
+
+    def key(r: Delivery) -> str:
+        assert r.period is not None
+        return r.period
+
+    ledger = _Ledger(
+        claim=lambda r, now: store.claim_period_delivery(key(r), r.channel, now, _ME, _alive),
+        sent=lambda r, now: store.period_delivery_sent(key(r), r.channel, now),
+        failed=lambda r, e, at, f: store.period_delivery_failed(key(r), r.channel, e, at, f),
+        part_sent=lambda r, n: store.period_delivery_part_sent(key(r), r.channel, n),
+        content=content,
+    )
+    rows = store.period_deliveries(period=period, status="pending")
+    return _deliver_rows(config, rows, ledger, clock, due_only, env, should_stop)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a channel is sent, made on demand: the e-mail or the chat messages, for the
+    channel's view (its topics) of one stored digest or summary."""
+
+    subject: Callable[[deliveries.Channel], str]  # the chat title, of the channel's view
+    email: Callable[[deliveries.Channel], EmailParts]
+    chat: Callable[[deliveries.Channel, str], list[str]]
+    what: str  # 'the digest of 2026-11-21', for errors
+
+
+def _outgoing(d: Digest, renderer: Renderer, what: str) -> Outgoing:
+    return Outgoing(
+        lambda ch: deliveries.only_topics(d, ch.topics).subject,
+        lambda ch: renderer.email(deliveries.only_topics(d, ch.topics)),
+        lambda ch, kind: renderer.chat(deliveries.only_topics(d, ch.topics), kind),
+        what,
+    )
+
+
+@dataclass(frozen=True)
+class _Ledger:
+    """Where one kind of delivery is recorded — a day's, or a period's — so both are
+    sent by the one loop below: claim, send, then mark sent."""
+
+    claim: Callable[[Delivery, dt.datetime], bool]
+    sent: Callable[[Delivery, dt.datetime], None]
+    failed: Callable[[Delivery, str, dt.datetime, Failure], None]
+    part_sent: Callable[[Delivery, int], None]
+    content: Callable[[Delivery], Outgoing]
+
+
+def _deliver_rows(
+    config: Config,
+    rows: Sequence[Delivery],
+    ledger: _Ledger,
+    clock: Clock,
+    due_only: bool,
+    env: Mapping[str, str] | None,
+    should_stop: Callable[[], bool] | None,
+) -> list[DeliveryResult]:
     env = os.environ if env is None else env
     by_name = {c.name: c for c in deliveries.channels(config)}
     results = []
     now = clock()
-    for row in store.deliveries(day=day, status="pending"):
+    for row in rows:
+        what = row.period or row.day
         if due_only and row.next_attempt and row.next_attempt > now:
             continue
         ch = by_name.get(row.channel)
         if ch is None:
             log.warning(
-                "delivery %s %s: channel no longer configured; left pending", row.day, row.channel
+                "delivery %s %s: channel no longer configured; left pending", what, row.channel
             )
             continue
         if should_stop is not None and should_stop():
             break
-        if not store.claim_delivery(row.day, ch.name, clock(), _ME, _alive):
-            log.info("delivery %s %s: another process is sending it", row.day, ch.name)
+        if not ledger.claim(row, clock()):
+            log.info("delivery %s %s: another process is sending it", what, ch.name)
             continue
         try:
-            d = stored_digest(store, row.day)
-            if d is None:
-                raise DeliveryError(f"no digest stored for {row.day}", permanent=True)
-            view = deliveries.only_topics(d, ch.topics)
-            detail = _send(config, store, ch, view, renderer, row, env, clock)
+            detail = _send(config, ch, ledger.content(row), row, ledger, env, clock)
         except Exception as exc:
             if not isinstance(exc, DeliveryError):
                 # A bug or a bad setting (an address without @): recorded like a
                 # failed send, so this channel waits and the others go on.
-                log.exception("delivery %s %s: internal error", row.day, ch.name)
+                log.exception("delivery %s %s: internal error", what, ch.name)
                 exc = DeliveryError(f"internal error: {type(exc).__name__}: {exc}")
             failure: Failure = "permanent" if exc.permanent else "transient"
             wait = deliveries.retry_wait(
                 row.attempts + 1, failure, config.schedule.retry_after, exc.retry_after
             )
             retry_at = clock() + dt.timedelta(seconds=wait)
-            store.delivery_failed(row.day, ch.name, str(exc), retry_at, failure)
+            ledger.failed(row, str(exc), retry_at, failure)
             log.warning(
                 "delivery %s %s failed (attempt %d, %s; next try in %s): %s",
-                row.day, ch.name, row.attempts + 1, failure, _span(wait), exc,
+                what, ch.name, row.attempts + 1, failure, _span(wait), exc,
             )  # fmt: skip
-            results.append(DeliveryResult(row.day, ch.name, False, str(exc), exc.permanent))
+            results.append(
+                DeliveryResult(row.day, ch.name, False, str(exc), exc.permanent, row.period)
+            )
             continue
-        store.delivery_sent(row.day, ch.name, clock())
-        log.info("delivery %s %s: %s", row.day, ch.name, detail)
-        results.append(DeliveryResult(row.day, ch.name, True, detail))
+        ledger.sent(row, clock())
+        log.info("delivery %s %s: %s", what, ch.name, detail)
+        results.append(DeliveryResult(row.day, ch.name, True, detail, period=row.period))
     return results
 
 
@@ -1039,13 +1387,17 @@ def process_alive(pid: int) -> bool:
 
 def describe_delivery(ch: deliveries.Channel, d: Digest, renderer: Renderer) -> str:
     """What would be sent on a channel (for --dry-run)."""
+    return _describe(ch, _outgoing(d, renderer, ""))
+
+
+def _describe(ch: deliveries.Channel, out: Outgoing) -> str:
     if ch.kind == "email":
-        parts = renderer.email(d)
+        parts = out.email(ch)
         return (
             f"e-mail to {', '.join(ch.recipients)}: {parts.subject!r} "
             f"({len(parts.html.encode())} bytes HTML, {len(parts.text.encode())} bytes text)"
         )
-    chunks = renderer.chat(d, ch.kind)
+    chunks = out.chat(ch, ch.kind)
     return (
         f"{ch.kind} webhook: {len(chunks)} message(s), {sum(len(c.encode()) for c in chunks)} bytes"
     )
@@ -1053,18 +1405,17 @@ def describe_delivery(ch: deliveries.Channel, d: Digest, renderer: Renderer) -> 
 
 def _send(
     config: Config,
-    store: Store,
     ch: deliveries.Channel,
-    d: Digest,
-    renderer: Renderer,
+    out: Outgoing,
     row: Delivery,
+    ledger: _Ledger,
     env: Mapping[str, str],
     clock: Clock,
 ) -> str:
     if ch.kind == "email":
         settings = config.email
         password = env.get(settings.password_env) if settings.password_env else None
-        parts = renderer.email(d)
+        parts = out.email(ch)
         try:
             msg = build_email(
                 parts.subject, parts.html, parts.text, sender=settings.sender,
@@ -1074,7 +1425,7 @@ def _send(
             # A stored digest that cannot become an e-mail (a control character in a
             # name it keeps) will not heal by waiting.
             raise DeliveryError(
-                f"the digest of {row.day} cannot be sent as e-mail: {exc}", permanent=True
+                f"{out.what} cannot be sent as e-mail: {exc}", permanent=True
             ) from None
         send_email(msg, settings, password=password, recipients=ch.recipients)
         return f"e-mail {parts.subject!r} to {len(ch.recipients)} recipient(s)"
@@ -1087,17 +1438,17 @@ def _send(
             "not set; set it in the service's environment"
         )
     secret = env.get(hook.secret_env) if hook.secret_env else None
-    chunks = renderer.chat(d, hook.kind)
+    chunks = out.chat(ch, hook.kind)
     # Each part is its own step, recorded once posted: a retry after a partial send
     # posts only the parts not yet delivered, each under its own key.
     for n, chunk in enumerate(chunks, 1):
         if n <= row.parts_sent:
             continue
         post_webhook(
-            hook.kind, url, chunk, title=d.subject, secret=secret,
+            hook.kind, url, chunk, title=out.subject(ch), secret=secret,
             key=deliveries.part_key(row.key, n), timeout=hook.timeout,
         )  # fmt: skip
-        store.delivery_part_sent(row.day, ch.name, n)
+        ledger.part_sent(row, n)
     resumed = f" (parts {row.parts_sent + 1}–{len(chunks)})" if row.parts_sent else ""
     return f"{len(chunks)} message(s) to {hook.kind} webhook {hook.name}{resumed}"
 
@@ -1124,6 +1475,8 @@ class Status:
     failures: tuple[tuple[str, str], ...]
     config_errors: tuple[str, ...]  # the running daemon's, or this config's own
     alarms: tuple[str, ...]
+    # Each weekly channel with its next summary time.
+    weekly: tuple[tuple[str, dt.datetime | None], ...] = ()
 
     @property
     def failing(self) -> tuple[Delivery, ...]:
@@ -1171,7 +1524,10 @@ def status(
         last_scan=store.last_scan(),
         next_scan=dt.datetime.fromisoformat(next_scan) if next_scan else None,
         next_digest=nxt,
-        pending=tuple(store.deliveries(status="pending")),
+        pending=(
+            *store.deliveries(status="pending"),
+            *store.period_deliveries(status="pending"),
+        ),
         inbox=config.inbox,
         inbox_files=len(files),
         inbox_bytes=sum(f.size for f in files),
@@ -1179,4 +1535,9 @@ def status(
         failures=tuple(store.failures()),
         config_errors=tuple(errors),
         alarms=tuple(raised),
+        weekly=tuple(
+            (ch.name, schedule.next_weekly_time(now, ch.weekly_at, config.timezone))
+            for ch in deliveries.weekly_channels(config)
+            if ch.weekly_at is not None
+        ),
     )

@@ -32,6 +32,8 @@ override folder wins, so one can replace just ``style.css``):
                        (and their feeds, ``feeds/<id>.xml``: ``watcher.feeds``)
 ``email.txt.j2``       the plain-text part of the e-mail
 ``digest.md.j2``       ``YYYY-MM-DD.md``
+``weekly.html.j2``     a weekly channel's summary e-mail (extends ``base.html.j2``)
+``weekly.txt.j2``      its plain-text part (the chat text is built in ``chat``)
 ``style.css``          the one stylesheet, in ``<head>`` of every page and of the
                        e-mail (the clients that matter keep it there)
 ``email-inline.css``   the few rules also inlined as ``style=""`` in the e-mail,
@@ -54,6 +56,7 @@ or opened from disk.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json as _json
 import math
@@ -79,7 +82,9 @@ from watcher.archive import (
 
 # Re-exported for pipeline, which should import it from watcher.archive.
 from watcher.chat import messages as chat_messages
+from watcher.chat import weekly_change, weekly_messages
 from watcher.display import (
+    WEEKDAYS,
     change,
     chart,
     clean,
@@ -108,7 +113,15 @@ from watcher.display import (
     trend_title,
     wrap,
 )
-from watcher.models import Digest, DigestItem, TopicSection
+from watcher.models import (
+    Digest,
+    DigestItem,
+    ReprintGroup,
+    TopicSection,
+    WeeklyDigest,
+    WeeklyItem,
+    span,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -162,6 +175,7 @@ class Renderer:
             pad=pad,
             text_width=text_width,
             md=md_escape,
+            weekly_change=lambda s: weekly_change(s.total, s.previous),
         )
         # The stylesheet stays in <head> (Gmail, Apple Mail, Outlook.com and the
         # Outlook apps keep it); only email-inline.css goes into style="", so the
@@ -204,6 +218,8 @@ class Renderer:
         return {
             "digest": d,
             "subject": d.subject,
+            # A digest of publication days names its range instead of a day.
+            "period": span(d.published_from, d.day) if d.published_from else None,
             "email": email,
             "link": lambda item: target(article_file(item.key)),
             "topic_link": lambda section: target(topic_day_file(section.id, d.day)),
@@ -442,6 +458,31 @@ class Renderer:
         }
         return _json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
 
+    # -- the weekly summary
+
+    def weekly_email(self, weekly: WeeklyDigest) -> EmailParts:
+        """A weekly channel's e-mail: subject, HTML (styles as the daily e-mail's) and text."""
+        w = clean_weekly(weekly)
+        ctx = {
+            "weekly": w,
+            "subject": w.subject,
+            "days": [(d, f"周{WEEKDAYS[d.weekday()]}", f"{d.month}/{d.day}") for d in w.days],
+            "link": lambda item: self._absolute(article_file(item.key)),
+            "index_url": self._absolute(INDEX),
+            "produced": local_time(w.produced_at, w.timezone),
+            "period": span(w.first, w.last),
+        }
+        html = self._inliner.inline(self.env.get_template("weekly.html.j2").render(ctx))
+        text = self.env.get_template("weekly.txt.j2").render(ctx)
+        charset = '<meta charset="utf-8">'
+        if charset in html and "<head>" in html:
+            html = html.replace(charset, "", 1).replace("<head>", "<head>" + charset, 1)
+        return EmailParts(subject=w.subject, html=html, text=text)
+
+    def weekly_chat(self, weekly: WeeklyDigest, service: str) -> list[str]:
+        """The weekly summary as chat messages; see :func:`watcher.chat.weekly_messages`."""
+        return weekly_messages(clean_weekly(weekly), service, base_url=self.base_url)
+
     # -- chat
 
     def chat(
@@ -456,4 +497,30 @@ class Renderer:
         return chat_messages(digest, service, base_url=self.base_url, topics=topics, limit=limit)
 
 
-__all__ = ["EmailParts", "Renderer"]
+def clean_weekly(weekly: WeeklyDigest) -> WeeklyDigest:
+    """The weekly summary with control characters neutralised in every display string."""
+
+    def top(w: WeeklyItem) -> WeeklyItem:
+        return dataclasses.replace(w, item=clean_item(w.item))
+
+    def group(g: ReprintGroup) -> ReprintGroup:
+        return dataclasses.replace(
+            g, headline=clean(g.headline), copies=tuple(clean(c) for c in g.copies)
+        )
+
+    return dataclasses.replace(
+        weekly,
+        sections=tuple(
+            dataclasses.replace(
+                s,
+                name=clean(s.name),
+                description=clean(s.description) if s.description else s.description,
+                top=tuple(top(w) for w in s.top),
+                groups=tuple(group(g) for g in s.groups),
+            )
+            for s in weekly.sections
+        ),
+    )
+
+
+__all__ = ["EmailParts", "Renderer", "clean_weekly"]

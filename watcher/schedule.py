@@ -81,6 +81,59 @@ def digest_due(
     return day
 
 
+# --- weekly channels: "mon 08:00" ---------------------------------------------------
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekly(weekly_at: str) -> tuple[int, str]:
+    """'mon 08:00' → (0, '08:00')."""
+    day, time = weekly_at.split()
+    return WEEKDAYS.index(day.casefold()[:3]), time
+
+
+def weekly_trigger(weekly_at: str, tz: str) -> CronTrigger:
+    """The APScheduler trigger of a weekly channel's time."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    weekday, time = _weekly(weekly_at)
+    h, m, *s = (int(x) for x in time.split(":"))
+    return CronTrigger(
+        day_of_week=WEEKDAYS[weekday], hour=h, minute=m, second=s[0] if s else 0,
+        timezone=zoneinfo.ZoneInfo(tz),
+    )  # fmt: skip
+
+
+def week_of(due_day: dt.date) -> tuple[dt.date, dt.date]:
+    """The 7 days a summary due on ``due_day`` covers: the week before it."""
+    return due_day - dt.timedelta(days=7), due_day - dt.timedelta(days=1)
+
+
+def weekly_due(now: dt.datetime, weekly_at: str, tz: str) -> tuple[dt.date, dt.datetime]:
+    """The latest weekly time at or before ``now``: (its local day, the instant).
+
+    Its summary covers :func:`week_of` that day; a daemon that was down at that time
+    sends it late, once (the period's name keys it). DST as for the daily digest.
+    """
+    weekday, time = _weekly(weekly_at)
+    today = now.astimezone(zoneinfo.ZoneInfo(tz)).date()
+    day = today - dt.timedelta(days=(today.weekday() - weekday) % 7)
+    for back in (0, 7):
+        d = day - dt.timedelta(days=back)
+        fire = first_digest_time(d, [time], tz)
+        if fire is not None and fire <= now:
+            return d, fire
+    raise AssertionError("a weekly time is at most 7 days back")  # pragma: no cover
+
+
+def next_weekly_time(now: dt.datetime, weekly_at: str, tz: str) -> dt.datetime | None:
+    """The next weekly time after ``now``."""
+    fire: dt.datetime | None = weekly_trigger(weekly_at, tz).get_next_fire_time(
+        None, now.astimezone(zoneinfo.ZoneInfo(tz))
+    )
+    return fire
+
+
 class Scheduler:
     """APScheduler's background scheduler, reduced to what the daemon asks of it."""
 
@@ -111,6 +164,15 @@ class Scheduler:
         """Run ``func`` at each digest time; one missed while asleep runs late, once."""
         self._s.add_job(
             func, digest_trigger(digest_at, tz), id=job_id, replace_existing=True,
+            max_instances=1, coalesce=True, misfire_grace_time=None,
+        )  # fmt: skip
+
+    def at_weekly_time(
+        self, job_id: str, weekly_at: str, tz: str, func: Callable[[], None]
+    ) -> None:
+        """Run ``func`` at a weekly channel's time; one missed while asleep runs late, once."""
+        self._s.add_job(
+            func, weekly_trigger(weekly_at, tz), id=job_id, replace_existing=True,
             max_instances=1, coalesce=True, misfire_grace_time=None,
         )  # fmt: skip
 

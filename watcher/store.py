@@ -15,6 +15,7 @@ leaves either the whole document or none of it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
 FAILED_RETRY_MAX = 86400.0
 
@@ -265,6 +266,37 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE articles ADD COLUMN source TEXT;
     """
     ),
+    Migration(
+        """
+    -- Digests over a period, apart from the daily ones (whose cut-offs and deliveries
+    -- they never touch): a weekly channel's summary ('weekly:2026-11-23') and a digest
+    -- of past publication days ('published:2024-07-15_2024-07-21'). Fixed once stored.
+    -- IF NOT EXISTS, as for leases: a store rebuilt from an older version may have them.
+    CREATE TABLE IF NOT EXISTS periods (
+        period      TEXT PRIMARY KEY,
+        first_day   TEXT NOT NULL,
+        last_day    TEXT NOT NULL,
+        produced_at TEXT NOT NULL,
+        content     TEXT NOT NULL      -- JSON (digest.to_json / weekly_to_json)
+    );
+    -- One per (period, channel), exactly as deliveries are per (day, channel).
+    CREATE TABLE IF NOT EXISTS period_deliveries (
+        period       TEXT NOT NULL REFERENCES periods (period),
+        channel      TEXT NOT NULL,
+        key          TEXT NOT NULL UNIQUE,
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'skipped')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT,
+        last_attempt TEXT,
+        next_attempt TEXT,
+        sent_at      TEXT,
+        claimed_by   TEXT,
+        parts_sent   INTEGER NOT NULL DEFAULT 0,
+        failure      TEXT,
+        PRIMARY KEY (period, channel)
+    );
+    """
+    ),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -282,6 +314,8 @@ COPIED: dict[str, str] = {
     "scans": "id",
     "digests": "day",
     "deliveries": "day, channel",
+    "periods": "period",
+    "period_deliveries": "period, channel",
 }
 
 
@@ -1328,6 +1362,159 @@ class Store:
                 "last_error = NULL, failure = NULL, parts_sent = 0 "
                 "WHERE day = ? AND channel = ?",
                 (key, _iso(now), day.isoformat(), channel),
+            )
+
+    # --- period digests (weekly summaries, publication-day ranges) and their deliveries
+    #
+    # The same life as a day's deliveries (pending → claimed → sent, retried while
+    # pending, a claim by a dead process taken over), keyed by period instead of day.
+
+    def articles_published(self, first: dt.date, last: dt.date) -> list[StoredArticle]:
+        """Articles published in [first, last]: by the paper's date, else the day the
+        dateline names; articles showing neither are in no range."""
+        rows = self.db.execute(
+            "SELECT a.*, d.path AS file FROM articles a JOIN documents d "
+            "ON d.sha256 = a.doc_sha256 WHERE coalesce(a.date, a.event_date) BETWEEN ? AND ? "
+            "ORDER BY coalesce(a.date, a.event_date), a.first_seen, d.path, a.idx",
+            (first.isoformat(), last.isoformat()),
+        )
+        return [_stored(r) for r in rows]
+
+    def period(self, period: str) -> str | None:
+        """The stored content of a period's digest, or None."""
+        row = self.db.execute("SELECT content FROM periods WHERE period = ?", (period,)).fetchone()
+        return row["content"] if row else None
+
+    def add_period(
+        self,
+        period: str,
+        first: dt.date,
+        last: dt.date,
+        produced_at: dt.datetime,
+        content: str,
+        channels: Sequence[tuple[str, str, str]],
+    ) -> bool:
+        """Store a period's digest and its deliveries (channel, key, status) in one
+        transaction. False (and nothing changed) if the period has one already."""
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM periods WHERE period = ?", (period,)).fetchone():
+                return False
+            self.db.execute(
+                "INSERT INTO periods (period, first_day, last_day, produced_at, content) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (period, first.isoformat(), last.isoformat(), _iso(produced_at), content),
+            )
+            for channel, key, status in channels:
+                self._put_period_delivery(period, channel, key, status, produced_at)
+        return True
+
+    def _put_period_delivery(
+        self, period: str, channel: str, key: str, status: str, now: dt.datetime
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO period_deliveries (period, channel, key, status, next_attempt) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (period, channel) DO NOTHING",
+            (period, channel, key, status, _iso(now)),
+        )
+
+    def ensure_period_delivery(
+        self, period: str, channel: str, key: str, now: dt.datetime, status: str = "pending"
+    ) -> None:
+        """Add a delivery of a stored period unless the channel has one already."""
+        with self.transaction():
+            self._put_period_delivery(period, channel, key, status, now)
+
+    def period_deliveries(
+        self, *, period: str | None = None, status: str | None = None
+    ) -> list[Delivery]:
+        """Deliveries of periods (of one, in a status), by period then channel; each with
+        ``period`` set and ``day`` the period's first day."""
+        where, args = [], []
+        if period is not None:
+            where.append("p.period = ?")
+            args.append(period)
+        if status is not None:
+            where.append("p.status = ?")
+            args.append(status)
+        sql = (
+            "SELECT p.*, q.first_day AS day FROM period_deliveries p "
+            "JOIN periods q ON q.period = p.period"
+        )
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.period, p.channel"
+        return [
+            dataclasses.replace(_delivery(r), period=r["period"])
+            for r in self.db.execute(sql, args)
+        ]
+
+    def claim_period_delivery(
+        self,
+        period: str,
+        channel: str,
+        now: dt.datetime,
+        me: str,
+        alive: Callable[[str], bool],
+        lease: float = 600.0,
+    ) -> bool:
+        """:meth:`claim_delivery` for a period's delivery."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT status, claimed_by, last_attempt FROM period_deliveries "
+                "WHERE period = ? AND channel = ?",
+                (period, channel),
+            ).fetchone()
+            if row is None or row["status"] != "pending":
+                return False
+            holder = row["claimed_by"]
+            if holder and holder != me and alive(holder):
+                started = dt.datetime.fromisoformat(row["last_attempt"])
+                if now - started < dt.timedelta(seconds=lease):
+                    return False
+            self.db.execute(
+                "UPDATE period_deliveries SET attempts = attempts + 1, last_attempt = ?, "
+                "claimed_by = ? WHERE period = ? AND channel = ?",
+                (_iso(now), me, period, channel),
+            )
+        return True
+
+    def period_delivery_sent(self, period: str, channel: str, now: dt.datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE period_deliveries SET status = 'sent', sent_at = ?, last_error = NULL, "
+                "failure = NULL, next_attempt = NULL, claimed_by = NULL "
+                "WHERE period = ? AND channel = ?",
+                (_iso(now), period, channel),
+            )
+
+    def period_delivery_failed(
+        self,
+        period: str,
+        channel: str,
+        error: str,
+        retry_at: dt.datetime,
+        failure: Failure = "transient",
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE period_deliveries SET last_error = ?, next_attempt = ?, "
+                "claimed_by = NULL, failure = ? WHERE period = ? AND channel = ?",
+                (error, _iso(retry_at), failure, period, channel),
+            )
+
+    def period_delivery_part_sent(self, period: str, channel: str, parts: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE period_deliveries SET parts_sent = ? WHERE period = ? AND channel = ?",
+                (parts, period, channel),
+            )
+
+    def period_delivery_reset(self, period: str, channel: str, key: str, now: dt.datetime) -> None:
+        """--force: make a sent delivery of a period pending again under a new key."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE period_deliveries SET status = 'pending', key = ?, next_attempt = ?, "
+                "last_error = NULL, failure = NULL, parts_sent = 0 "
+                "WHERE period = ? AND channel = ?",
+                (key, _iso(now), period, channel),
             )
 
     def matches_for(self, docs: Iterable[str]) -> list[tuple[str, int, Match]]:
