@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
-import fnmatch
 import hashlib
 import logging
 import os
@@ -27,8 +26,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from watcher import deliveries, pages, readers, sandbox, schedule, search, segment
-from watcher import inbox as inbox_mod
 from watcher import digest as digest_mod
+from watcher import inbox as inbox_mod
 from watcher.archive import write_archive
 from watcher.config import Config, check_references
 from watcher.deliver import build_email, post_webhook, send_email
