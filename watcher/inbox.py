@@ -34,8 +34,8 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Container, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from watcher.config import Config
@@ -45,7 +45,7 @@ from watcher.store import FolderState, Store
 
 log = logging.getLogger(__name__)
 
-Stamps = Mapping[str, tuple[int, int]]  # key -> (size, mtime_ns)
+Stamps = dict[str, tuple[int, int]]  # key -> (size, mtime_ns); a listing pops what it sees
 
 # A folder changed this recently is listed again next time rather than remembered.
 SETTLE_NS = 2_000_000_000
@@ -56,43 +56,51 @@ class Listing:
     """One pass over the inbox, compared with what the store knows.
 
     ``changed``: the files that need a decision, sorted by ``rel``; ``unchanged``: how
-    many files matched the store (pruned folders' files included); ``present``: answers
-    ``key in present`` for every file now in the inbox (those of pruned folders too);
-    ``folders``: what to remember for the next pass; ``pruned``: folders not listed.
+    many files matched the store (pruned folders' files included); ``vanished``: keys
+    the store knows that are no longer there; ``folders``: what to remember for the
+    next pass; ``pruned`` folders were not listed, ``listed`` were.
     """
 
     changed: list[FileInfo]
     unchanged: int
-    present: Container[str]
+    vanished: list[str]
     folders: dict[str, FolderState] = field(default_factory=dict)
     pruned: int = 0
     listed: int = 0
 
-    @property
-    def whole(self) -> bool:
-        """Was every folder listed (nothing taken on trust)?"""
-        return self.pruned == 0
-
 
 @dataclass(frozen=True)
-class _Present:
-    """``key in present``: listed, or in a pruned folder (whose names did not change)."""
+class Ignore:
+    """The ``ignore`` globs (``fnmatch`` semantics, case kept as on POSIX) as one test:
+    ``*.part`` and ``.*`` become plain suffix and prefix tests, the rest one regular
+    expression (a regular expression per name would cost a third of the stat)."""
 
-    keys: set[str]
-    pruned: frozenset[str]
+    suffixes: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    pattern: re.Pattern[str] | None
 
-    def __contains__(self, key: object) -> bool:
-        if key in self.keys:
+    @classmethod
+    def of(cls, ignore: tuple[str, ...]) -> Ignore:
+        suffixes: list[str] = []
+        prefixes: list[str] = []
+        rest: list[str] = []
+        for p in ignore:
+            if p[:1] == "*" and not _MAGIC.search(p[1:]):
+                suffixes.append(p[1:])
+            elif p[-1:] == "*" and not _MAGIC.search(p[:-1]):
+                prefixes.append(p[:-1])
+            else:
+                rest.append(p)
+        pattern = "|".join(f"(?:{fnmatch.translate(p)})" for p in rest)
+        return cls(tuple(suffixes), tuple(prefixes), re.compile(pattern) if rest else None)
+
+    def __call__(self, name: str) -> bool:
+        if name.endswith(self.suffixes) or name.startswith(self.prefixes):
             return True
-        return isinstance(key, str) and key.rpartition("/")[0] in self.pruned
+        return self.pattern is not None and self.pattern.match(name) is not None
 
 
-def ignorer(ignore: tuple[str, ...]) -> Callable[[str], object] | None:
-    """One compiled test for all ``ignore`` globs (``fnmatch`` semantics, case kept as
-    on POSIX), or None when nothing is ignored."""
-    if not ignore:
-        return None
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in ignore)).match
+_MAGIC = re.compile(r"[*?\[]")
 
 
 def list_inbox(
@@ -105,7 +113,8 @@ def list_inbox(
     files) are files still being written or not meant for us. ``strict``: an
     inbox that cannot be listed raises OSError instead of counting as empty.
     """
-    return changes(inbox, ignore, recursive, lambda _key: {}, strict=strict).changed
+    nothing: Stamps = {}
+    return changes(inbox, ignore, recursive, lambda _key: nothing, strict=strict).changed
 
 
 def changes(
@@ -119,21 +128,28 @@ def changes(
     now: dt.datetime | None = None,
     relist_after: float = 3600.0,
 ) -> Listing:
-    """List ``inbox`` and compare each file with ``stamps(folder_key)`` (the store's
-    ``(size, mtime_ns)`` by key, for that folder or more; asked only for folders that
-    hold files). ``remembered`` (pruning on): folders not to list again while their
-    mtime stays and their last listing is younger than ``relist_after`` seconds; the
-    listing then says what to remember next (``now`` is the clock of the scan).
+    """List ``inbox`` and compare each file with ``stamps(folder_key)``: the store's
+    ``(size, mtime_ns)`` by key for that folder's files (more is fine; one dict for
+    all folders is fine), asked only for folders holding files, and emptied of what
+    the listing saw. ``remembered`` (pruning on): folders not to list again while
+    their mtime stays and their last listing is younger than ``relist_after``
+    seconds; the listing then says what to remember next (``now``: the scan's clock).
     """
-    walk = _Walk(inbox, ignorer(ignore), recursive, stamps, remembered, now, relist_after)
-    walk.folder(str(inbox), safe_text(inbox), "", root=True, strict=strict)
+    walk = _Walk(inbox, Ignore.of(ignore), recursive, stamps, remembered, now, relist_after)
+    return _listing(walk, strict)
+
+
+def _listing(walk: _Walk, strict: bool = False) -> Listing:
+    walk.folder(str(walk.inbox), safe_text(walk.inbox), "", root=True, strict=strict)
     walk.changed.sort(key=lambda f: f.rel)
+    if walk.remembered is None:  # one dict for all: what is left was not seen
+        walk.vanished += [k for d in walk.asked.values() for k in d]
     return Listing(
         changed=walk.changed,
         unchanged=walk.unchanged,
-        present=_Present(walk.keys, frozenset(walk.pruned)) if walk.pruned else walk.keys,
+        vanished=walk.vanished,
         folders=walk.remember,
-        pruned=len(walk.pruned),
+        pruned=walk.pruned,
         listed=walk.listed,
     )
 
@@ -144,7 +160,7 @@ class _Walk:
     def __init__(
         self,
         inbox: Path,
-        ignored: Callable[[str], object] | None,
+        ignored: Ignore,
         recursive: bool,
         stamps: Callable[[str], Stamps],
         remembered: Mapping[str, FolderState] | None,
@@ -161,21 +177,23 @@ class _Walk:
         self.now_ns = int(self.now.timestamp() * 1e9)
         self.relist_after = dt.timedelta(seconds=relist_after)
         self.changed: list[FileInfo] = []
-        self.keys: set[str] = set()
+        self.vanished: list[str] = []
+        self.asked: dict[int, Stamps] = {}  # the stamp dicts handed out, by id
         self.unchanged = 0
-        self.pruned: list[str] = []
+        self.pruned = 0
         self.listed = 0
+        self.visited: set[str] = set()
         self.remember: dict[str, FolderState] = {}
 
     def folder(
         self, path: str, key: str, rel: str, *, root: bool = False, strict: bool = False
     ) -> None:
         """List one folder (or skip it, pruned) and go down into its sub-folders."""
+        self.visited.add(key)
         mtime_ns = None
         if self.remembered is not None:
             try:  # before listing: a name added meanwhile moves it past what we note
-                st = os.stat(path) if root else os.lstat(path)
-                mtime_ns = st.st_mtime_ns
+                mtime_ns = (os.stat(path) if root else os.lstat(path)).st_mtime_ns
             except OSError:
                 mtime_ns = None
             known = self.remembered.get(key)
@@ -184,7 +202,7 @@ class _Walk:
                 and mtime_ns == known.mtime_ns
                 and self.now - known.listed_at < self.relist_after
             ):
-                self.pruned.append(key)
+                self.pruned += 1
                 self.unchanged += known.files
                 self.remember[key] = known
                 if self.recursive:
@@ -200,53 +218,57 @@ class _Walk:
             log.warning("cannot list %s: %s", safe_text(path), exc.strerror or exc)
             return
         self.listed += 1
-        ignored = self.ignored
+        suffixes, prefixes = self.ignored.suffixes, self.ignored.prefixes
+        pattern = self.ignored.pattern
         known_stamps: Stamps | None = None
-        keys = self.keys
+        plain_path = key == path  # then a plain name's key is the entry's own path
         subdirs: list[str] = []
         clean = True  # every file unchanged and every sub-folder name plain
         files = 0
         for entry in entries:
             name = entry.name
-            if ignored is not None and ignored(name):
+            if name.endswith(suffixes) or name.startswith(prefixes):
+                continue  # what self.ignored(name) says, inline: this loop is the rescan
+            if pattern is not None and pattern.match(name):
                 continue
             plain = name.isprintable()  # then safe_text(name) == name
+            info: FileInfo | None = None
             try:
-                if entry.is_symlink():
-                    info: FileInfo | None = self._linked(entry, rel)
-                    assert info is not None
-                    size, mtime = info.size, info.mtime_ns
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    size, mtime = st.st_size, st.st_mtime_ns
                 elif entry.is_dir(follow_symlinks=False):
                     if self.recursive:
                         subdirs.append(name)
                         clean = clean and plain
                     continue
-                elif not entry.is_file(follow_symlinks=False):
-                    continue  # FIFOs, sockets, devices: never opened
+                elif entry.is_symlink():
+                    info = self._linked(entry, rel)
+                    size, mtime = info.size, info.mtime_ns
                 else:
-                    st = entry.stat(follow_symlinks=False)
-                    size, mtime, info = st.st_size, st.st_mtime_ns, None
+                    continue  # FIFOs, sockets, devices: never opened
             except OSError as exc:
                 log.warning("cannot stat %s: %s", safe_text(entry.path), exc.strerror or exc)
                 clean = False
                 continue
-            fkey = f"{key}/{name}" if plain else f"{key}/{safe_text(name)}"
-            keys.add(fkey)
+            if plain:
+                fkey = entry.path if plain_path else f"{key}/{name}"
+            else:
+                fkey = f"{key}/{safe_text(name)}"
             if known_stamps is None:
                 known_stamps = self.stamps(key)
-            if known_stamps.get(fkey) == (size, mtime):
+                self.asked[id(known_stamps)] = known_stamps
+            if known_stamps.pop(fkey, None) == (size, mtime):
                 self.unchanged += 1
                 files += 1
                 continue
             clean = False
             self.changed.append(info or FileInfo(Path(entry.path), rel + name, size, mtime))
-        if (
-            self.remembered is not None
-            and clean
-            and mtime_ns is not None
-            and self.now_ns - mtime_ns >= SETTLE_NS
-        ):
-            self.remember[key] = FolderState(mtime_ns, files, tuple(subdirs), self.now)
+        if self.remembered is not None:
+            if known_stamps is not None:  # this folder's own files the store knows, gone
+                self.vanished += [k for k in known_stamps if k.rpartition("/")[0] == key]
+            if clean and mtime_ns is not None and self.now_ns - mtime_ns >= SETTLE_NS:
+                self.remember[key] = FolderState(mtime_ns, files, tuple(subdirs), self.now)
         for sub in subdirs:
             self.folder(f"{path}/{sub}", f"{key}/{safe_text(sub)}", f"{rel}{sub}/")
 
@@ -278,15 +300,13 @@ def scan_listing(config: Config, store: Store, now: dt.datetime) -> Listing:
             store.put_folders({})
         everything = store.file_stamps()
         return changes(config.inbox, sc.ignore, sc.recursive, lambda _key: everything)
-    listing = changes(
-        config.inbox,
-        sc.ignore,
-        sc.recursive,
-        lambda key: store.file_stamps(under=key),
-        remembered=store.folders(),
-        now=now,
-        relist_after=sc.full_listing_every,
-    )
+    walk = _Walk(config.inbox, Ignore.of(sc.ignore), sc.recursive,
+                 lambda key: store.file_stamps(under=key), store.folders(), now,
+                 sc.full_listing_every)  # fmt: skip
+    listing = _listing(walk)
+    if not listing.pruned:  # every folder listed: also forget those of gone folders
+        vanished = [k for k in store.file_stamps() if k.rpartition("/")[0] not in walk.visited]
+        listing = replace(listing, vanished=listing.vanished + vanished)
     store.put_folders(listing.folders)
     if listing.pruned:
         log.debug(

@@ -239,7 +239,7 @@ def _scan(
             if progress is not None:
                 progress(1)
     if len(seen) == len(files):  # a whole pass: failures of files now gone are dropped
-        gone = store.forget_missing(listing.present)
+        gone = store.forget_missing(listing.vanished)
         if gone:
             log.info("forgot %d failed or skipped file(s) no longer in the inbox", gone)
     search.catch_up(store, should_stop=should_stop)  # this scan's articles into the index

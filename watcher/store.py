@@ -23,7 +23,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -579,13 +579,17 @@ class Store:
         }
 
     def file_stamps(self, under: str | None = None) -> dict[str, tuple[int, int]]:
-        """(size, mtime_ns) of every path whose unchanged stat means "nothing to do"
-        (all but failed files, which are retried on a backoff); ``under``: only the
-        paths below that folder (``files.path`` spelling, no trailing slash)."""
-        sql = "SELECT path, size, mtime_ns FROM files WHERE status != 'failed'"
+        """(size, mtime_ns) of every known path, as a listing compares them: a failed
+        file's is (-1, -1), equal to no stat (it is retried on a backoff, so never
+        simply unchanged). ``under``: only the paths below that folder (``files.path``
+        spelling, no trailing slash)."""
+        sql = (
+            "SELECT path, CASE WHEN status = 'failed' THEN -1 ELSE size END, "
+            "CASE WHEN status = 'failed' THEN -1 ELSE mtime_ns END FROM files"
+        )
         args: tuple[str, ...] = ()
         if under is not None:  # a range on the key: '0' is the character after '/'
-            sql += " AND path >= ? AND path < ?"
+            sql += " WHERE path >= ? AND path < ?"
             args = (under + "/", under + "0")
         return {r[0]: (r[1], r[2]) for r in self.db.execute(sql, args)}
 
@@ -610,14 +614,23 @@ class Store:
                 ],
             )
 
-    def forget_missing(self, present: Container[str]) -> int:
-        """Drop the failed and skipped files not in ``present`` (deleted since); returns
-        how many. Files read fine stay: their documents are still known."""
-        rows = self.db.execute("SELECT path FROM files WHERE status IN ('failed', 'skipped')")
-        gone = [r["path"] for r in rows if r["path"] not in present]
-        with self.transaction():
-            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
-        return len(gone)
+    def forget_missing(self, gone: Sequence[str]) -> int:
+        """Drop the failed and skipped files among ``gone`` (paths no longer in the
+        inbox); returns how many. Files read fine stay: their documents are still known."""
+        drop: list[str] = []
+        for i in range(0, len(gone), 500):
+            chunk = gone[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT path FROM files WHERE status IN ('failed', 'skipped') "
+                f"AND path IN ({marks})",
+                chunk,
+            )
+            drop += [r[0] for r in rows]
+        if drop:
+            with self.transaction():
+                self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in drop])
+        return len(drop)
 
     def file_state(self, path: str) -> FileState | None:
         """What the store remembers about one path now (see :meth:`file_states`)."""
