@@ -465,8 +465,9 @@ class _Run:
         return hits
 
     def could_count(self, c: _Compiled) -> bool:
-        """The anchor/context rule on unverified occurrences: False only where no story
-        can satisfy it, so most context-only candidates end here without jieba."""
+        """The anchor/context rule (:func:`_on_topic`) on unverified occurrences: False
+        only where no story can satisfy it, so most context-only candidates end here
+        without jieba (verifying, ignored words and longer terms only take away)."""
         if not c.anchor_keys and not c.context_keys:
             return True
         found = self.found
@@ -475,13 +476,28 @@ class _Run:
         ):
             return True
         singles = [k for k in c.single_context if k in found]
-        multis = [keys for keys in c.multi_context if all(k in found for k in keys)]
-        if sum(c.single_context[k] for k in singles) + len(multis) >= 2 or self.text.roundup:
+        if self.text.roundup or any(all(k in found for k in keys) for keys in c.multi_context):
+            return True  # sub-stories have titles of their own; NEAR spans vary
+        if not singles:
+            return False
+        if any(c.single_context[k] > 1 for k in singles):
+            return True  # two entries folding alike: two terms at one place
+        # _on_topic on candidates: a context term in the headline or lead (enough, or
+        # with another term, if the topic says lead_context: false), or two terms'
+        # occurrences close together.
+        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS  # past any lead
+        occs = sorted((s, e, k) for k in singles for s, e in found[k])
+        if occs[0][0] < limit and (c.topic.lead_context or len(singles) > 1):
             return True
-        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS
-        return any(s < limit for k in singles for s, _ in found[k]) or any(
-            s < limit for keys in multis for k in keys for s, _ in found[k]
-        )
+        if len(singles) < 2:
+            return False
+        for i, (_, end, key) in enumerate(occs):
+            for start, _, other in occs[i + 1 :]:
+                if start - end > CONTEXT_WINDOW:
+                    break  # later ones start later still
+                if other != key:
+                    return True
+        return False
 
     def match_topic(self, c: _Compiled) -> Match | None:
         topic = c.topic
