@@ -19,8 +19,8 @@ can beat. ``--profile`` prints where the 505-topic pass spends its time.
 from __future__ import annotations
 
 import argparse
-import os
 import collections
+import os
 import random
 import sys
 import tempfile
@@ -50,7 +50,9 @@ class Row:
 
     def line(self) -> str:
         share = self.rate / self.floor if self.floor else float("nan")
-        return f"| {self.name} | {self.rate:,.0f} | {self.floor:,.0f} | {share:.2f} | {self.target} |"
+        return (
+            f"| {self.name} | {self.rate:,.0f} | {self.floor:,.0f} | {share:.2f} | {self.target} |"
+        )
 
 
 HEADER = "| match step | articles/s | floor art/s | × floor | target |\n|---|---|---|---|---|"
@@ -93,7 +95,9 @@ def _vocabulary(
     df: collections.Counter[str] = collections.Counter()
     for a in sample:
         text = fold(a.headline + "\n" + a.body)
-        df.update({plain[i] for i, _, _ in automaton.find_matches_as_indexes(text, overlapping=True)})
+        df.update(
+            {plain[i] for i, _, _ in automaton.find_matches_as_indexes(text, overlapping=True)}
+        )
     n = len(sample)
     top = max(3.0, n * 0.002)
     rare = [w for w in plain if 2 <= df[w] <= top]
@@ -191,8 +195,12 @@ def rows(corpus: Path = ROOT.parent / "shared" / "corpus", days: int = 300, runs
     n = len(articles)
     return [
         Row(f"5 topics, {n:,} articles ({m5:,} matches)", rate5, floor, "—"),
-        Row(f"{len(big)} topics, {n:,} articles ({m505:,} matches)", rate505, floor,
-            "≥ 4,000 articles/s"),  # fmt: skip
+        Row(
+            f"{len(big)} topics, {n:,} articles ({m505:,} matches)",
+            rate505,
+            floor,
+            "≥ 4,000 articles/s",
+        ),
         Row("floor: the Aho-Corasick pass alone", floor, floor, "—"),
     ]
 

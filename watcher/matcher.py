@@ -309,9 +309,7 @@ class Matcher:
 
         anchor_keys, context_keys = keys_of(topic.anchors), keys_of(topic.context)
         words = tuple(
-            (e, entry_key(e), self._folded(e.text))
-            for e in vocabulary
-            if isinstance(e, rules.Term)
+            (e, entry_key(e), self._folded(e.text)) for e in vocabulary if isinstance(e, rules.Term)
         )
         single_context: dict[str, int] = {}
         for keys in context_keys:

@@ -23,14 +23,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from watcher import deliveries, pages, readers, sandbox, schedule, search, segment
 from watcher import digest as digest_mod
 from watcher import inbox as inbox_mod
 from watcher.archive import write_archive
 from watcher.config import Config, check_references
-from watcher.deliver import build_email, post_webhook, send_email
 from watcher.errors import DeliveryError, ReadError, ReaderUnavailable, WatcherError
 from watcher.inbox import list_inbox
 from watcher.matcher import Matcher
@@ -45,10 +44,13 @@ from watcher.models import (
     ScanReport,
 )
 from watcher.paths import inside, safe_text
-from watcher.render import Renderer
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store, state_url
 from watcher.watchlists import Topic, load_watchlists
+
+if TYPE_CHECKING:  # the digest half imports jinja2 and the senders when it runs, so
+    # that scan and match start without them (issue 14: start-up and memory)
+    from watcher.render import Renderer
 
 log = logging.getLogger(__name__)
 
@@ -672,6 +674,8 @@ def ensure_deliveries(config: Config, store: Store, day: dt.date, now: dt.dateti
 
 def renderer_for(config: Config) -> Renderer:
     """Templates: a file of the same name in templates/ next to the config wins."""
+    from watcher.render import Renderer
+
     return Renderer(config.path.parent / "templates", base_url=config.digest.base_url)
 
 
@@ -999,6 +1003,8 @@ def _send(
     env: Mapping[str, str],
     clock: Clock,
 ) -> str:
+    from watcher.deliver import build_email, post_webhook, send_email
+
     if ch.kind == "email":
         settings = config.email
         password = env.get(settings.password_env) if settings.password_env else None
