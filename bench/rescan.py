@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,26 @@ class Row:
             f"| {self.name} | {self.seconds:.3f} | {self.floor:.3f} | {self.ratio:.2f}× "
             f"| {self.rss_mb:.0f} | {self.target} |"
         )
+
+    def suite(self) -> SuiteRow:
+        return SuiteRow(
+            f"rescan: {self.name}",
+            f"{self.seconds:.3f} s",
+            f"plain-Python floor {self.floor:.3f} s",
+            f"{self.ratio:.2f}× the floor",
+            f"peak RSS {self.rss_mb:.0f} MB; target {self.target}",
+        )
+
+
+@dataclass(frozen=True)
+class SuiteRow:
+    """A row of ``bench/run.py``'s table (the same fields as its ``Row``)."""
+
+    what: str
+    now: str
+    against: str = ""
+    ratio: str = ""
+    note: str = ""
 
 
 HEADER = (
@@ -191,7 +212,12 @@ def _best(runs: int, *args: str, before: object = None) -> dict[str, float]:
     return best
 
 
-def rows(
+def rows(ctx: Any) -> list[SuiteRow]:
+    """The rows for ``bench/run.py`` (``ctx.runs`` runs each)."""
+    return [r.suite() for r in measure(runs=ctx.runs) if not r.name.startswith("floor")]
+
+
+def measure(
     files: int = 100_000,
     pruned_files: int = 1_000_000,
     folders: int = 1000,
@@ -290,7 +316,7 @@ def main() -> int:
         print(json.dumps(got))
         return 0
     print(HEADER)
-    for row in rows(args.files, args.pruned_files, args.folders, args.runs, args.tmp):
+    for row in measure(args.files, args.pruned_files, args.folders, args.runs, args.tmp):
         print(row.line(), flush=True)
     return 0
 

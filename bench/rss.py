@@ -25,6 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,26 @@ class Row:
     def line(self) -> str:
         return f"| {self.name} | {self.rss_mb:.1f} | {self.floor_mb:.1f} | {self.target} |"
 
+    def suite(self) -> SuiteRow:
+        return SuiteRow(
+            f"peak RSS: {self.name}",
+            f"{self.rss_mb:.1f} MB",
+            f"bare python {self.floor_mb:.1f} MB",
+            "",
+            f"target {self.target}",
+        )
+
+
+@dataclass(frozen=True)
+class SuiteRow:
+    """A row of ``bench/run.py``'s table (the same fields as its ``Row``)."""
+
+    what: str
+    now: str
+    against: str = ""
+    ratio: str = ""
+    note: str = ""
+
 
 HEADER = "| process | peak RSS MB | bare python MB | target |\n|---|---|---|---|"
 
@@ -68,7 +89,12 @@ def _peak(code: str, *args: str, cwd: Path, env: dict[str, str]) -> float:
     raise RuntimeError(f"no VmHWM from {args}: {done.stderr[-2000:]}")
 
 
-def rows(runs: int = 3) -> list[Row]:
+def rows(ctx: Any) -> list[SuiteRow]:
+    """The rows for ``bench/run.py`` (``ctx.runs`` fresh processes each)."""
+    return [r.suite() for r in measure(ctx.runs) if not r.name.startswith("floor")]
+
+
+def measure(runs: int = 3) -> list[Row]:
     out: list[tuple[str, float, str]] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory(prefix="watcher-rss-") as tmpdir:
@@ -113,7 +139,7 @@ def main() -> int:
     parser.add_argument("-n", "--runs", type=int, default=3)
     args = parser.parse_args()
     print(HEADER)
-    for row in rows(args.runs):
+    for row in measure(args.runs):
         print(row.line(), flush=True)
     return 0
 

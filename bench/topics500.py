@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,6 +54,26 @@ class Row:
         return (
             f"| {self.name} | {self.rate:,.0f} | {self.floor:,.0f} | {share:.2f} | {self.target} |"
         )
+
+    def suite(self) -> SuiteRow:
+        return SuiteRow(
+            f"match step: {self.name}",
+            f"{self.rate:,.0f} articles/s",
+            f"Aho-Corasick pass alone {self.floor:,.0f}/s",
+            f"{self.rate / self.floor:.2f}× the floor",
+            f"target {self.target}",
+        )
+
+
+@dataclass(frozen=True)
+class SuiteRow:
+    """A row of ``bench/run.py``'s table (the same fields as its ``Row``)."""
+
+    what: str
+    now: str
+    against: str = ""
+    ratio: str = ""
+    note: str = ""
 
 
 HEADER = "| match step | articles/s | floor art/s | × floor | target |\n|---|---|---|---|---|"
@@ -160,8 +181,18 @@ def _floor(matcher: Matcher, articles: list[Article], runs: int) -> float:
     return len(articles) / best
 
 
-def rows(corpus: Path = ROOT.parent / "shared" / "corpus", days: int = 300, runs: int = 3,
-         profile: bool = False, dump: Path | None = None) -> list[Row]:  # fmt: skip
+def rows(ctx: Any) -> list[SuiteRow]:
+    """The rows for ``bench/run.py`` (``ctx.runs`` passes each, ``ctx.corpus``)."""
+    return [r.suite() for r in measure(ctx.corpus, runs=ctx.runs) if "floor" not in r.name]
+
+
+def measure(
+    corpus: Path = ROOT.parent / "shared" / "corpus",
+    days: int = 300,
+    runs: int = 3,
+    profile: bool = False,
+    dump: Path | None = None,
+) -> list[Row]:
     if not (corpus / "xwlb_cctv_news").is_dir():
         return []
     articles = load_articles(corpus, days)
@@ -213,7 +244,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--dump", type=Path, help="write every 505-topic match to this file")
     args = parser.parse_args()
-    got = rows(args.corpus, args.days, args.runs, args.profile, args.dump)
+    got = measure(args.corpus, args.days, args.runs, args.profile, args.dump)
     if not got:
         print(f"skipped: corpus not found under {args.corpus}")
         return 0
