@@ -286,3 +286,26 @@ def test_failures_of_deleted_files_are_forgotten_when_pruning(pruned: Config) ->
     with Store(pruned.state) as store:
         assert store.failures() == []
         assert safe_text(broken) not in store.file_stamps()
+
+
+def test_pruning_on_either_store(make_config: Callable[..., Config], state: Path | str) -> None:
+    """The stamps, folder rows and forgetting work alike on SQLite and PostgreSQL."""
+    cfg = make_config(state=state, scan={"prune_unchanged_folders": "true"})
+    folders = _dated(cfg)
+    broken = _put(folders[0] / "broken.txt", b"")
+    _settle_folders(cfg.inbox)
+    assert _scan(cfg).failed == 1
+    with Store(cfg.state) as store:
+        assert store.file_stamps(under=safe_text(folders[0]))[safe_text(broken)] == (-1, -1)
+        assert len(store.file_stamps(under=safe_text(folders[0]))) == 3
+    broken.unlink()
+    _settle_folders(cfg.inbox)
+    assert _scan(cfg).unchanged == 6
+    again = _listing(cfg)
+    assert (again.pruned, again.listed, again.unchanged) == (6, 0, 6)
+    with Store(cfg.state) as store:
+        assert store.failures() == []
+        assert set(store.folders()) == {safe_text(cfg.inbox), *(safe_text(f) for f in folders)} | {
+            safe_text(cfg.inbox / "2026"),
+            safe_text(cfg.inbox / "2026" / "12"),
+        }

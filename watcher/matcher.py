@@ -276,11 +276,16 @@ class Matcher:
         # (topic, clause) postings for topics whose test is in CNF, plain
         # topic lists for the others.
         self._postings: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._single: dict[tuple[str, str], list[int]] = {}  # topics of one clause
         self._index: dict[str, list[int]] = {}
         for n, c in enumerate(self._compiled):
             if c.clauses is None:
                 for pattern in c.keys:
                     self._index.setdefault(pattern, []).append(n)
+                continue
+            if len(c.clauses) == 1:  # (a written query of ORs, or anchors and context)
+                for posting in c.clauses[0]:
+                    self._single.setdefault(posting, []).append(n)
                 continue
             for ci, clause in enumerate(c.clauses):
                 for posting in clause:
@@ -365,14 +370,18 @@ class Matcher:
         present = {("any", k) for k in found}
         present |= {("title", k) for k, occ in found.items() if occ[0][0] < text.split}
         satisfied: dict[int, set[int]] = {}
+        single, postings = self._single, self._postings
+        candidates: set[int] = set()
         for posting in present:
-            for n, ci in self._postings.get(posting, ()):
+            if posting in single:
+                candidates.update(single[posting])
+            for n, ci in postings.get(posting, ()):
                 satisfied.setdefault(n, set()).add(ci)
-        candidates = {
+        candidates.update(
             n
             for n, cs in satisfied.items()
             if len(cs) == len(self._compiled[n].clauses)  # type: ignore[arg-type]
-        }
+        )
         for key in found:
             candidates.update(
                 n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
@@ -504,12 +513,18 @@ class _Run:
         ):
             return None
         ignored = self.ignored(topic)
-        occs = [o for o in self._counted(c) if not _inside(o.start, o.end, ignored)]
+        occs = self._counted(c)
+        if ignored:
+            occs = [o for o in occs if not _inside(o.start, o.end, ignored)]
         # An exclusion none of whose terms occurs cannot hold (it must require one).
         exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.found) else None
         best: tuple[float, Story, list[_Occ], dict[str, float]] | None = None
         for story in self.text.stories:
-            inside = [o for o in occs if story.contains(o.start, o.end)]
+            if story.number == 0:  # the whole article: every occurrence but across the split
+                split = self.text.split
+                inside = [o for o in occs if o.start >= split or o.end < split]
+            else:
+                inside = [o for o in occs if story.contains(o.start, o.end)]
             if not inside:
                 continue
             hits = self.hits_in(story, ignored)

@@ -269,8 +269,9 @@ MIGRATIONS: list[Migration] = [
         """
     -- Inbox folders whose every file was unchanged when last listed (watcher.inbox,
     -- scan.prune_unchanged_folders): while a folder's mtime stays, it is not listed
-    -- again. A cache: losing a row costs one listing, never a file.
-    CREATE TABLE folders (
+    -- again. A cache: losing a row costs one listing, never a file. IF NOT EXISTS: a
+    -- store rebuilt from an older version may have the table already.
+    CREATE TABLE IF NOT EXISTS folders (
         path      TEXT PRIMARY KEY,   -- the folder as files.path spells it
         mtime_ns  INTEGER NOT NULL,
         files     INTEGER NOT NULL,   -- the files listed in it (all unchanged)
