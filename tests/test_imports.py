@@ -91,3 +91,41 @@ def test_each_outside_system_is_known_by_one_module() -> None:
             if top in owners:
                 owners[top].add(path.stem)
     assert owners == {"jieba": {"segment"}, "sqlite3": {"store"}, "apscheduler": {"schedule"}}
+
+
+# What the digest half and the senders bring in; scan and match run without it.
+_DIGEST_ONLY = ("jinja2", "css_inline", "smtplib", "email.mime", "http.client", "ssl", "numpy")
+_PROBE = """
+import sys
+from watcher.cli import cli
+try:
+    cli.main(args=sys.argv[1:], prog_name="watcher", standalone_mode=False)
+except SystemExit:
+    pass
+print(" ".join(m for m in {mods!r} if m in sys.modules))
+"""
+
+
+def test_scan_and_match_do_not_import_the_digest_half(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    root = PACKAGE.parent
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(root / "seeds" / sorted(p.name for p in (root / "seeds").glob("*.txt"))[0], inbox)
+    config = tmp_path / "watcher.yaml"
+    config.write_text(
+        f"inbox: {inbox}\nstate: {tmp_path / 'state.db'}\n"
+        f"watchlists: {root / 'config' / 'watchlists'}\nlog_level: WARNING\n"
+        "scan:\n  settle_seconds: 0\n",
+        encoding="utf-8",
+    )
+    probe = _PROBE.format(mods=_DIGEST_ONLY)
+    for args in (["scan"], ["match", str(inbox)]):
+        out = subprocess.run(
+            [sys.executable, "-c", probe, "--config", str(config), *args],
+            capture_output=True, text=True, timeout=120, check=True, cwd=tmp_path,
+        ).stdout  # fmt: skip
+        assert out.splitlines()[-1] == "", (args, out)

@@ -182,9 +182,7 @@ def scan(obj: Context, progress: bool | None) -> None:
         if show:
             total = len(pipeline.list_inbox(cfg.inbox, cfg.scan.ignore, cfg.scan.recursive))
             with click.progressbar(length=total, label="scanning", file=sys.stderr) as bar:
-                report = pipeline.scan(
-                    cfg, store, topics=topics, progress=lambda _f: bar.update(1), settle=True
-                )
+                report = pipeline.scan(cfg, store, topics=topics, progress=bar.update, settle=True)
         else:
             report = pipeline.scan(cfg, store, topics=topics, settle=True)
     click.echo(f"scan: {report.summary()}")

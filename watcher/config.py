@@ -148,6 +148,19 @@ class ScanConfig:
         "file that needs more (a decompression bomb) is recorded as failed.",
     )
     recursive: bool = option(True, Boolean(), "Also scan the sub-folders of the inbox.")
+    prune_unchanged_folders: bool = option(
+        False,
+        Boolean(),
+        "Do not list again a folder whose modification time has not changed since a "
+        "listing found all its files unchanged (date-partitioned inboxes). Misses a file "
+        "edited in place until the next full listing (scan.full_listing_every).",
+    )
+    full_listing_every: float = option(
+        3600.0,
+        Duration(),
+        "With prune_unchanged_folders: every folder is listed again at least this often, "
+        "so an old file edited in place is read within this long.",
+    )
 
 
 @dataclass(frozen=True)

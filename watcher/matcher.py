@@ -191,6 +191,7 @@ class _Text:
         self.folded = fold(self.title + "\n" + self.body)
         self.split = len(self.title) + 1
         self._ends: list[int] | None = None
+        self.bounds: dict[tuple[int, int], list[int]] = {}  # a story body's sentence ends
         self._stories: list[Story] | None = None
 
     def field(self, start: int) -> tuple[str, int]:
@@ -242,6 +243,15 @@ class _Compiled:
     places: tuple[str, ...]  # folded place names
     possible: Callable[[set[tuple[str, str]]], bool]  # the query on candidates alone
     clauses: tuple[frozenset[tuple[str, str]], ...] | None  # the same test in CNF
+    # For set operations once per article instead of loops per entry (could_count,
+    # _counted): single-term anchors' keys, single-term context keys with how many
+    # context entries each stands for, the entries of more terms (NEAR), and the
+    # positions in ``words`` of each folded key.
+    single_anchors: frozenset[str]
+    multi_anchors: tuple[tuple[str, ...], ...]
+    single_context: dict[str, int]
+    multi_context: tuple[tuple[str, ...], ...]
+    word_at: dict[str, tuple[int, ...]]
 
 
 class Matcher:
@@ -266,11 +276,16 @@ class Matcher:
         # (topic, clause) postings for topics whose test is in CNF, plain
         # topic lists for the others.
         self._postings: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._single: dict[tuple[str, str], list[int]] = {}  # topics of one clause
         self._index: dict[str, list[int]] = {}
         for n, c in enumerate(self._compiled):
             if c.clauses is None:
                 for pattern in c.keys:
                     self._index.setdefault(pattern, []).append(n)
+                continue
+            if len(c.clauses) == 1:  # (a written query of ORs, or anchors and context)
+                for posting in c.clauses[0]:
+                    self._single.setdefault(posting, []).append(n)
                 continue
             for ci, clause in enumerate(c.clauses):
                 for posting in clause:
@@ -297,26 +312,38 @@ class Matcher:
         def keys_of(entries: Sequence[Entry]) -> tuple[tuple[str, ...], ...]:
             return tuple(tuple(self._folded(t.text) for t in rules.terms(e)) for e in entries)
 
+        anchor_keys, context_keys = keys_of(topic.anchors), keys_of(topic.context)
+        words = tuple(
+            (e, entry_key(e), self._folded(e.text)) for e in vocabulary if isinstance(e, rules.Term)
+        )
+        single_context: dict[str, int] = {}
+        for keys in context_keys:
+            if len(keys) == 1:
+                single_context[keys[0]] = single_context.get(keys[0], 0) + 1
+        word_at: dict[str, list[int]] = {}
+        for i, (_term, _name, folded) in enumerate(words):
+            word_at.setdefault(folded, []).append(i)
         return _Compiled(
             topic=topic,
             positive=positive,
             vocabulary=vocabulary,
             names=tuple(entry_key(e) for e in vocabulary),
-            words=tuple(
-                (e, entry_key(e), self._folded(e.text))
-                for e in vocabulary
-                if isinstance(e, rules.Term)
-            ),
+            words=words,
             roles=roles,
             keys=frozenset(self._folded(t.text) for t in positive),
-            anchor_keys=keys_of(topic.anchors),
-            context_keys=keys_of(topic.context),
+            anchor_keys=anchor_keys,
+            context_keys=context_keys,
             exclude_keys=frozenset(
                 self._folded(t.text) for t in (rules.terms(topic.exclude) if topic.exclude else ())
             ),
             places=tuple(self._folded(p) for p in topic.places),
             possible=_upper_bound(topic.query, self._folded),
             clauses=_cnf(topic.query, self._folded),
+            single_anchors=frozenset(k[0] for k in anchor_keys if len(k) == 1),
+            multi_anchors=tuple(k for k in anchor_keys if len(k) != 1),
+            single_context=single_context,
+            multi_context=tuple(k for k in context_keys if len(k) != 1),
+            word_at={k: tuple(v) for k, v in word_at.items()},
         )
 
     def _folded(self, text: str) -> str:
@@ -343,14 +370,18 @@ class Matcher:
         present = {("any", k) for k in found}
         present |= {("title", k) for k, occ in found.items() if occ[0][0] < text.split}
         satisfied: dict[int, set[int]] = {}
+        single, postings = self._single, self._postings
+        candidates: set[int] = set()
         for posting in present:
-            for n, ci in self._postings.get(posting, ()):
+            if posting in single:
+                candidates.update(single[posting])
+            for n, ci in postings.get(posting, ()):
                 satisfied.setdefault(n, set()).add(ci)
-        candidates = {
+        candidates.update(
             n
             for n, cs in satisfied.items()
             if len(cs) == len(self._compiled[n].clauses)  # type: ignore[arg-type]
-        }
+        )
         for key in found:
             candidates.update(
                 n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
@@ -389,6 +420,8 @@ class _Run:
         self.m = matcher
         self.text = text
         self.found = found
+        self.keys = set(found)  # for set operations against each topic's keys
+        self.bounds: dict[int, list[int]] = {}  # story number → sentence ends in its body
         self.checked: dict[tuple[int, int], bool] = {}
         self.verified: dict[rules.Term, list[tuple[int, int]]] = {}
         self.chars: dict[int, int] = {}  # story number → characters of text
@@ -439,17 +472,39 @@ class _Run:
         return hits
 
     def could_count(self, c: _Compiled) -> bool:
-        """The anchor/context rule on unverified occurrences: False only where no story
-        can satisfy it, so most context-only candidates end here without jieba."""
+        """The anchor/context rule (:func:`_on_topic`) on unverified occurrences: False
+        only where no story can satisfy it, so most context-only candidates end here
+        without jieba (verifying, ignored words and longer terms only take away)."""
         if not c.anchor_keys and not c.context_keys:
             return True
-        if any(all(k in self.found for k in keys) for keys in c.anchor_keys):
+        found = self.found
+        if not c.single_anchors.isdisjoint(self.keys) or any(
+            all(k in found for k in keys) for keys in c.multi_anchors
+        ):
             return True
-        present = [keys for keys in c.context_keys if all(k in self.found for k in keys)]
-        if len(present) >= 2 or self.text.roundup:
+        singles = [k for k in c.single_context if k in found]
+        if self.text.roundup or any(all(k in found for k in keys) for keys in c.multi_context):
+            return True  # sub-stories have titles of their own; NEAR spans vary
+        if not singles:
+            return False
+        if any(c.single_context[k] > 1 for k in singles):
+            return True  # two entries folding alike: two terms at one place
+        # _on_topic on candidates: a context term in the headline or lead (enough, or
+        # with another term, if the topic says lead_context: false), or two terms'
+        # occurrences close together.
+        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS  # past any lead
+        occs = sorted((s, e, k) for k in singles for s, e in found[k])
+        if occs[0][0] < limit and (c.topic.lead_context or len(singles) > 1):
             return True
-        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS
-        return any(s < limit for keys in present for k in keys for s, _ in self.found[k])
+        if len(singles) < 2:
+            return False
+        for i, (_, end, key) in enumerate(occs):
+            for start, _, other in occs[i + 1 :]:
+                if start - end > CONTEXT_WINDOW:
+                    break  # later ones start later still
+                if other != key:
+                    return True
+        return False
 
     def match_topic(self, c: _Compiled) -> Match | None:
         topic = c.topic
@@ -458,12 +513,18 @@ class _Run:
         ):
             return None
         ignored = self.ignored(topic)
-        occs = [o for o in self._counted(c) if not _inside(o.start, o.end, ignored)]
+        occs = self._counted(c)
+        if ignored:
+            occs = [o for o in occs if not _inside(o.start, o.end, ignored)]
         # An exclusion none of whose terms occurs cannot hold (it must require one).
         exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.found) else None
         best: tuple[float, Story, list[_Occ], dict[str, float]] | None = None
         for story in self.text.stories:
-            inside = [o for o in occs if story.contains(o.start, o.end)]
+            if story.number == 0:  # the whole article: every occurrence but across the split
+                split = self.text.split
+                inside = [o for o in occs if o.start >= split or o.end < split]
+            else:
+                inside = [o for o in occs if story.contains(o.start, o.end)]
             if not inside:
                 continue
             hits = self.hits_in(story, ignored)
@@ -486,11 +547,11 @@ class _Run:
     def _counted(self, c: _Compiled) -> list[_Occ]:
         """Verified occurrences of the topic's counted terms, those inside a longer
         one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
-        found = self.found
+        at = c.word_at
+        present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
         every = [
             _Occ(name, s, e)
-            for term, name, folded in c.words
-            if folded in found
+            for term, name, _folded in (c.words[i] for i in present)
             for s, e in self.spans(term)
         ]
         single = _uncovered(every)
@@ -733,33 +794,40 @@ def _snippet(
         title_marks = [
             (a - s - shift, b - s - shift) for o in occs for a, b in o.spans if s <= a and b <= e
         ]
-    snippet, marks = _best_sentence(raw_body, body, base, inner, roles, strongest)
+    bounds = text.bounds.get(story.body)
+    if bounds is None:  # once per story, whichever topics it gives a snippet for
+        ends = (m.end() for m in SENTENCE_END.finditer(body))
+        bounds = text.bounds[story.body] = [0, *ends, len(body)]
+    snippet, marks = _best_sentence(raw_body, base, inner, roles, strongest, bounds)
     marks = tuple((a + len(title), b + len(title)) for a, b in marks)
     return title + snippet, merge_ranges([*title_marks, *marks])
 
 
 def _best_sentence(
     raw: str,
-    body: str,
     base: int,
     occs: Sequence[_Occ],
     roles: dict[str, str],
     strongest: str,
+    bounds: Sequence[int],
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """``bounds``: 0, the end of each sentence of the (folded) body, its length."""
     if not occs:
         flat = " ".join(raw[:SNIPPET_CHARS].split())
         return (flat + ("…" if len(raw) > SNIPPET_CHARS else ""), ())
     hits = [(o.term, a - base, b - base) for o in occs for a, b in o.spans]
-    bounds = [0, *(m.end() for m in SENTENCE_END.finditer(body)), len(body)]
     wanted = (
         {t for t, _, _ in hits if roles.get(t) == "anchor"}
         or {t for t, _, _ in hits if t == strongest}
         or {t for t, _, _ in hits}
     )
+    # The hits of each sentence n (bounds[n] <= start < bounds[n + 1]), in order.
+    by_sentence: dict[int, list[tuple[str, int, int]]] = {}
+    for h in hits:
+        by_sentence.setdefault(bisect.bisect_right(bounds, h[1]) - 1, []).append(h)
     best: tuple[int, int, int] | None = None  # (-distinct, -hits, sentence no)
-    for n in range(len(bounds) - 1):
-        in_sentence = [h for h in hits if bounds[n] <= h[1] < bounds[n + 1]]
-        if in_sentence and any(t in wanted for t, _, _ in in_sentence):
+    for n, in_sentence in by_sentence.items():
+        if any(t in wanted for t, _, _ in in_sentence):
             key = (-len({t for t, _, _ in in_sentence}), -len(in_sentence), n)
             best = key if best is None or key < best else best
     assert best is not None

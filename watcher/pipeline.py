@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
-import fnmatch
 import hashlib
 import logging
 import os
@@ -24,14 +23,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from watcher import deliveries, feeds, pages, readers, sandbox, schedule, search, segment
 from watcher import digest as digest_mod
+from watcher import inbox as inbox_mod
 from watcher.archive import write_archive
 from watcher.config import Config, check_references
-from watcher.deliver import build_email, post_webhook, send_email
 from watcher.errors import DeliveryError, ReadError, ReaderUnavailable, WatcherError
+from watcher.inbox import list_inbox
 from watcher.matcher import Matcher
 from watcher.models import (
     Delivery,
@@ -45,85 +45,22 @@ from watcher.models import (
     WeeklyDigest,
 )
 from watcher.paths import inside, safe_text
-from watcher.render import EmailParts, Renderer
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store, state_url
 from watcher.watchlists import Topic, load_watchlists
 
+if TYPE_CHECKING:  # the digest half imports jinja2 and the senders when it runs, so
+    # that scan and match start without them (issue 14: start-up and memory)
+    from watcher.render import EmailParts, Renderer
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
-Progress = Callable[[FileInfo], None]
+Progress = Callable[[int], None]  # so many more files done
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def list_inbox(
-    inbox: Path, ignore: tuple[str, ...], recursive: bool = True, *, strict: bool = False
-) -> list[FileInfo]:
-    """Every file under ``inbox`` with its size and mtime, sorted by path.
-
-    Only ``stat`` is called: a rescan of an unchanged folder reads no file.
-    Names matching an ``ignore`` glob (``*.part``, ``*.tmp``, ``*~``, dot
-    files) are files still being written or not meant for us. ``strict``: an
-    inbox that cannot be listed raises OSError instead of counting as empty.
-    """
-    found: list[FileInfo] = []
-    real_inbox = Path(os.path.realpath(inbox))
-
-    def walk(folder: Path) -> None:
-        try:
-            entries = list(os.scandir(folder))
-        except OSError as exc:
-            if strict and folder == inbox:
-                raise
-            log.warning("cannot list %s: %s", safe_text(folder), exc.strerror or exc)
-            return
-        for entry in entries:
-            if any(fnmatch.fnmatch(entry.name, pat) for pat in ignore):
-                continue
-            try:
-                if entry.is_symlink():
-                    found.append(_linked(entry, inbox, real_inbox))
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    if recursive:
-                        walk(Path(entry.path))
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue  # FIFOs, sockets, devices: never opened
-                st = entry.stat(follow_symlinks=False)
-            except OSError as exc:
-                log.warning("cannot stat %s: %s", safe_text(entry.path), exc.strerror or exc)
-                continue
-            path = Path(entry.path)
-            found.append(
-                FileInfo(path, path.relative_to(inbox).as_posix(), st.st_size, st.st_mtime_ns)
-            )
-
-    walk(inbox)
-    found.sort(key=lambda f: f.rel)
-    return found
-
-
-def _linked(entry: os.DirEntry[str], inbox: Path, real_inbox: Path) -> FileInfo:
-    """A symbolic link in the inbox: read as the file it names when that is a regular
-    file inside the inbox; anything else (outside, a folder, a loop, dangling) is
-    listed as ``outside`` and never opened."""
-    path = Path(entry.path)
-    rel = path.relative_to(inbox).as_posix()
-    target = Path(os.path.realpath(path))
-    try:
-        st = target.stat()
-        regular = stat.S_ISREG(st.st_mode)
-    except OSError:
-        regular = False
-    if regular and target.is_relative_to(real_inbox):
-        return FileInfo(path, rel, st.st_size, st.st_mtime_ns)
-    own = os.lstat(path)
-    return FileInfo(path, rel, own.st_size, own.st_mtime_ns, outside=True)
 
 
 def read_file(info: FileInfo, inbox: Path) -> tuple[bytes, os.stat_result]:
@@ -284,11 +221,14 @@ def _scan(
     segmenter = segmenter or segmenter_for(config)
     sync_topics(store, topics, segmenter, clock)
     matcher = Matcher(topics, segmenter) if topics else None
-    files = list_inbox(config.inbox, config.scan.ignore, config.scan.recursive)
+    listing = inbox_mod.scan_listing(config, store, started)
     if settle:
-        files = _settle(config, files, clock, sleep)
-    known = store.file_states()
-    report = ScanReport()
+        listing = _settle(config, store, listing, clock, sleep)
+    files = listing.changed  # the unchanged ones need nothing more
+    known = store.file_states([f.key for f in files])
+    report = ScanReport(unchanged=listing.unchanged)
+    if progress is not None:
+        progress(listing.unchanged)
     seen: set[str] = set()
     # One reader process for the scan's PDF and DOCX files, started at the first one.
     with sandbox.Worker(read_limits(config)) as worker:
@@ -300,9 +240,9 @@ def _scan(
             report = _tally(report, outcome, info)
             seen.add(info.key)
             if progress is not None:
-                progress(info)
+                progress(1)
     if len(seen) == len(files):  # a whole pass: failures of files now gone are dropped
-        gone = store.forget_missing(seen)
+        gone = store.forget_missing(listing.vanished)
         if gone:
             log.info("forgot %d failed or skipped file(s) no longer in the inbox", gone)
     search.catch_up(store, should_stop=should_stop)  # this scan's articles into the index
@@ -312,15 +252,19 @@ def _scan(
 
 
 def _settle(
-    config: Config, files: list[FileInfo], clock: Clock, sleep: Callable[[float], None]
-) -> list[FileInfo]:
+    config: Config,
+    store: Store,
+    listing: inbox_mod.Listing,
+    clock: Clock,
+    sleep: Callable[[float], None],
+) -> inbox_mod.Listing:
     """Wait until the youngest file is ``scan.settle_seconds`` old (at most that long),
     then list the inbox again: a file copied just before a one-shot scan is read."""
     settle = config.scan.settle_seconds
     now = clock().timestamp()
-    young = [f for f in files if now - f.mtime_ns / 1e9 < settle]
+    young = [f for f in listing.changed if now - f.mtime_ns / 1e9 < settle]
     if not young:
-        return files
+        return listing
     wait = min(settle, max(settle - (now - f.mtime_ns / 1e9) for f in young)) + 0.05
     log.info(
         "waiting %.1fs for %d file(s) changed within the last %gs (scan.settle_seconds) "
@@ -330,7 +274,7 @@ def _settle(
         settle,
     )
     sleep(wait)
-    return list_inbox(config.inbox, config.scan.ignore, config.scan.recursive)
+    return inbox_mod.scan_listing(config, store, clock())
 
 
 # Leases (seconds). A file's covers reading it (at most scan.read_timeout), splitting
@@ -733,6 +677,8 @@ def ensure_deliveries(config: Config, store: Store, day: dt.date, now: dt.dateti
 
 def renderer_for(config: Config) -> Renderer:
     """Templates: a file of the same name in templates/ next to the config wins."""
+    from watcher.render import Renderer
+
     return Renderer(config.path.parent / "templates", base_url=config.digest.base_url)
 
 
@@ -858,6 +804,8 @@ class PublishedRun:
 
 def published_renderer(config: Config, first: dt.date, last: dt.date) -> Renderer:
     """The renderer of a range's digest: links under its own folder of the archive."""
+    from watcher.render import Renderer
+
     base = config.digest.base_url
     folder = published_folder(first, last)
     return Renderer(
@@ -1412,6 +1360,8 @@ def _send(
     env: Mapping[str, str],
     clock: Clock,
 ) -> str:
+    from watcher.deliver import build_email, post_webhook, send_email
+
     if ch.kind == "email":
         settings = config.email
         password = env.get(settings.password_env) if settings.password_env else None

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
 FAILED_RETRY_MAX = 86400.0
 
@@ -297,13 +297,28 @@ MIGRATIONS: list[Migration] = [
     );
     """
     ),
+    Migration(
+        """
+    -- Inbox folders whose every file was unchanged when last listed (watcher.inbox,
+    -- scan.prune_unchanged_folders): while a folder's mtime stays, it is not listed
+    -- again. A cache: losing a row costs one listing, never a file. IF NOT EXISTS: a
+    -- store rebuilt from an older version may have the table already.
+    CREATE TABLE IF NOT EXISTS folders (
+        path      TEXT PRIMARY KEY,   -- the folder as files.path spells it
+        mtime_ns  INTEGER NOT NULL,
+        files     INTEGER NOT NULL,   -- the files listed in it (all unchanged)
+        subdirs   TEXT NOT NULL,      -- JSON list of its sub-folder names
+        listed_at TEXT NOT NULL       -- ISO 8601, UTC: when it was last really listed
+    );
+    """
+    ),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 # The tables a state is made of, in an order that copies them without breaking a
 # foreign key, each with the key it is read in (the search index is rebuilt, not
-# copied; leases are of running processes).
+# copied; leases are of running processes; folders, a listing cache, are listed anew).
 COPIED: dict[str, str] = {
     "documents": "sha256",
     "files": "path",
@@ -330,6 +345,16 @@ class FileState:
     reason: str | None
     retries: int = 0  # failed reads of this very file (same size and mtime) so far
     retry_at: dt.datetime | None = None  # when a failed file is tried again
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """What the store remembers about an inbox folder all of whose files were unchanged."""
+
+    mtime_ns: int
+    files: int
+    subdirs: tuple[str, ...]
+    listed_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -561,8 +586,20 @@ class Store:
 
     # --- files and documents ------------------------------------------------
 
-    def file_states(self) -> dict[str, FileState]:
-        rows = self.db.execute("SELECT * FROM files")
+    def file_states(self, paths: Sequence[str] | None = None) -> dict[str, FileState]:
+        """What the store remembers about every path, or only about ``paths``."""
+        if paths is not None:
+            found: dict[str, FileState] = {}
+            for i in range(0, len(paths), 500):
+                chunk = paths[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows = self.db.execute(f"SELECT * FROM files WHERE path IN ({marks})", chunk)
+                found.update(self._file_states(rows))
+            return found
+        return self._file_states(self.db.execute("SELECT * FROM files"))
+
+    @staticmethod
+    def _file_states(rows: Iterable[Any]) -> dict[str, FileState]:
         return {
             r["path"]: FileState(
                 size=r["size"],
@@ -576,14 +613,59 @@ class Store:
             for r in rows
         }
 
-    def forget_missing(self, present: set[str]) -> int:
-        """Drop the failed and skipped files not in ``present`` (deleted since); returns
-        how many. Files read fine stay: their documents are still known."""
-        rows = self.db.execute("SELECT path FROM files WHERE status IN ('failed', 'skipped')")
-        gone = [r["path"] for r in rows if r["path"] not in present]
+    def file_stamps(self, under: str | None = None) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of every known path, as a listing compares them: a failed
+        file's is (-1, -1), equal to no stat (it is retried on a backoff, so never
+        simply unchanged). ``under``: only the paths below that folder (``files.path``
+        spelling, no trailing slash)."""
+        sql = (
+            "SELECT path, CASE WHEN status = 'failed' THEN -1 ELSE size END, "
+            "CASE WHEN status = 'failed' THEN -1 ELSE mtime_ns END FROM files"
+        )
+        args: tuple[str, ...] = ()
+        if under is not None:  # a range on the key: '0' is the character after '/'
+            sql += " WHERE path >= ? AND path < ?"
+            args = (under + "/", under + "0")
+        return {r[0]: (r[1], r[2]) for r in self.db.execute(sql, args)}
+
+    def folders(self) -> dict[str, FolderState]:
+        """The inbox folders remembered as unchanged (see ``watcher.inbox``)."""
+        rows = self.db.execute("SELECT path, mtime_ns, files, subdirs, listed_at FROM folders")
+        return {
+            r[0]: FolderState(r[1], r[2], tuple(json.loads(r[3])), dt.datetime.fromisoformat(r[4]))
+            for r in rows
+        }
+
+    def put_folders(self, folders: dict[str, FolderState]) -> None:
+        """Replace the remembered folders by ``folders``."""
         with self.transaction():
-            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
-        return len(gone)
+            self.db.execute("DELETE FROM folders")
+            self.db.executemany(
+                "INSERT INTO folders (path, mtime_ns, files, subdirs, listed_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (p, f.mtime_ns, f.files, json.dumps(f.subdirs), _iso(f.listed_at))
+                    for p, f in folders.items()
+                ],
+            )
+
+    def forget_missing(self, gone: Sequence[str]) -> int:
+        """Drop the failed and skipped files among ``gone`` (paths no longer in the
+        inbox); returns how many. Files read fine stay: their documents are still known."""
+        drop: list[str] = []
+        for i in range(0, len(gone), 500):
+            chunk = gone[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT path FROM files WHERE status IN ('failed', 'skipped') "
+                f"AND path IN ({marks})",
+                chunk,
+            )
+            drop += [r[0] for r in rows]
+        if drop:
+            with self.transaction():
+                self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in drop])
+        return len(drop)
 
     def file_state(self, path: str) -> FileState | None:
         """What the store remembers about one path now (see :meth:`file_states`)."""
