@@ -259,7 +259,7 @@ def _rematch(
                 articles += 1
                 hits = matcher.match(row.article)
                 found += [(row.doc_sha256, row.article.index, m) for m in hits]
-            done = store.store_rematch_chunk(chunk, wanted, found, clock())
+            done = store.store_rematch_chunk(chunk, wanted, found, clock(), _ME)
         finally:
             store.release_lease(lease, _ME)
         mine += done is not None

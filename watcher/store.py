@@ -100,6 +100,7 @@ CREATE TABLE IF NOT EXISTS rematch_chunks (
     hi      TEXT NOT NULL,
     topics  TEXT NOT NULL,         -- JSON [[topic_id, version, name], ...]
     done_at TEXT,
+    done_by TEXT,                  -- the worker that did it
     PRIMARY KEY (job, n)
 );
 """
@@ -815,6 +816,7 @@ class Store:
         topics: Sequence[tuple[str, str, str]],
         matches: Iterable[tuple[str, int, Match]],
         now: dt.datetime,
+        me: str = "",
     ) -> bool | None:
         """Swap the chunk's matches of the re-matched ``topics`` for ``matches`` and mark
         it done, in one transaction. The chunk done last records the topics' new
@@ -846,8 +848,8 @@ class Store:
                 [_match_row(doc, idx, m, now) for doc, idx, m in matches],
             )
             self.db.execute(
-                "UPDATE rematch_chunks SET done_at = ? WHERE job = ? AND n = ?",
-                (_iso(now), chunk.job, chunk.n),
+                "UPDATE rematch_chunks SET done_at = ?, done_by = ? WHERE job = ? AND n = ?",
+                (_iso(now), me or None, chunk.job, chunk.n),
             )
             left = self.db.execute(
                 "SELECT count(*) FROM rematch_chunks WHERE job = ? AND done_at IS NULL",
