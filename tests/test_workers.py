@@ -304,8 +304,10 @@ def test_three_workers_share_an_inbox_a_rematch_and_the_digest_and_survive_kills
         # The last worker leads, and sends the rest (the one in flight again).
         wait_until(
             "every delivery sent",
-            lambda: cluster.one("SELECT count(*) FROM deliveries WHERE status = 'sent'")
-            == len(RECIPIENTS),
+            lambda: (
+                cluster.one("SELECT count(*) FROM deliveries WHERE status = 'sent'")
+                == len(RECIPIENTS)
+            ),
             60,
         )
         time.sleep(2 * SMTP_DELAY + 1)  # a further copy, were there one, would have come
@@ -370,3 +372,54 @@ def test_a_heartbeat_renews_the_leases_of_its_worker_and_a_silent_one_loses_them
 
 def _yes(_holder: str) -> bool:
     return True
+
+
+def test_a_rematch_is_shared_chunk_by_chunk_and_recorded_by_the_last(
+    make_config: Callable[..., Any],
+    seeded_inbox: Path,
+    state: Path | str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On both back ends: the chunks another worker holds are left to it, the rest done
+    here; the new versions are recorded only when the last chunk is, by whoever does it;
+    and the result is what matching every stored article afresh gives."""
+    from watcher import pipeline
+    from watcher.matcher import Matcher
+    from watcher.store import Store
+    from watcher.watchlists import load_watchlists
+
+    monkeypatch.setattr(pipeline, "REMATCH_CHUNK", 2)  # the seeds' 26 articles: 16 chunks
+    cfg = make_config(state=state)
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, cfg.watchlists / f.name)
+    segmenter = pipeline.segmenter_for(cfg)
+    t0 = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
+    with Store(cfg.state) as store:
+        topics = load_watchlists(cfg.watchlists)
+        pipeline.scan(cfg, store, topics=topics, segmenter=segmenter, clock=lambda: t0)
+        (cfg.watchlists / "90-extra.yaml").write_text(EXTRA_TOPICS, encoding="utf-8")
+        topics = load_watchlists(cfg.watchlists)
+        changed = [t for t in topics if t.id.startswith("extra-")]
+        job, wanted = pipeline.rematch_job(changed)
+        # A worker on another machine holds chunk 3 (its lease runs 60 s).
+        assert store.take_lease(f"rematch:{job}:3", "otherhost:1", t0, 60, _yes)
+        assert pipeline.sync_topics(store, topics, segmenter, clock=lambda: t0) == []
+        assert "extra-city" not in store.topic_versions()
+        assert [c.n for c in store.rematch_chunks(job, wanted, [])] == [3]  # 15 done here
+        t1 = t0 + dt.timedelta(seconds=61)  # it went silent: its chunk is free
+        redone = pipeline.sync_topics(store, topics, segmenter, clock=lambda: t1)
+        assert redone == ["extra-city", "extra-safety"]
+        assert pipeline.sync_topics(store, topics, segmenter, clock=lambda: t1) == []
+        versions = store.topic_versions()
+        assert all(versions[t.id] == t.version for t in changed)
+        fresh = Matcher(changed, segmenter)
+        expected = sorted(
+            (row.doc_sha256, row.article.index, m.topic_id, m.score)
+            for row in store.articles()
+            for m in fresh.match(row.article)
+        )
+        got = sorted(
+            (d, i, m.topic_id, m.score) for d, i, m in store.matches() if m.topic_id in versions
+            and m.topic_id.startswith("extra-")
+        )  # fmt: skip
+        assert got == expected and expected

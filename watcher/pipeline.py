@@ -238,13 +238,20 @@ def rematch_bounds(articles: int, per_chunk: int = REMATCH_CHUNK) -> list[tuple[
     return list(itertools.pairwise(edges))
 
 
+def rematch_job(changed: Sequence[Topic]) -> tuple[str, list[tuple[str, str, str]]]:
+    """The re-match job of these changed topics: its name (every worker with the same
+    edit names it alike) and the topics as (id, version, name)."""
+    wanted = sorted((t.id, t.version, t.name) for t in changed)
+    return hashlib.sha256(json.dumps(wanted).encode()).hexdigest()[:16], wanted
+
+
 def _rematch(
     store: Store, changed: Sequence[Topic], segmenter: Segmenter, clock: Clock
 ) -> list[str]:
-    wanted = sorted((t.id, t.version, t.name) for t in changed)
-    job = hashlib.sha256(json.dumps(wanted).encode()).hexdigest()[:16]
+    job, wanted = rematch_job(changed)
     ids = ", ".join(t for t, _, _ in wanted)
-    chunks = store.rematch_chunks(job, wanted, rematch_bounds(store.counts()["articles"]))
+    bounds = rematch_bounds(store.counts()["articles"], REMATCH_CHUNK)
+    chunks = store.rematch_chunks(job, wanted, bounds)
     matcher = Matcher(list(changed), segmenter)
     started = time.perf_counter()
     mine = articles = 0

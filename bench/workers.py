@@ -1,0 +1,226 @@
+"""Benchmark: several workers on one PostgreSQL state against one on SQLite.
+
+    python bench/workers.py [--corpus ../shared/corpus] [--skip-scans]
+
+On a copy of the two 新闻联播 folders (3,510 files, ~52k articles), in one run:
+
+* the first scan with one ``watcher scan`` process on SQLite (the baseline), then
+  with 1, 2 and 3 processes at once on one PostgreSQL database (a fresh one each);
+* re-matching the stored archive after a watchlist edit (a changed topic), with 1
+  and then 3 processes at once, and 5 changed topics with 1; each minus an unchanged
+  rescan measured in the same run, so the figure is the re-match's own.
+
+Every figure is wall time of real processes, with a ratio to the baseline measured in
+the same run. A PostgreSQL server is started for the run (initdb + pg_ctl in a
+temporary folder, loopback, fsync off as in the tests); without the server programs
+or psycopg, or without the corpus, the benchmark says so and skips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+FOLDERS = ("xwlb_cctv_news", "xwlb_china_data_2017_2021")
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench"
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return versions[-1] if versions else None
+
+
+@contextmanager
+def postgres(folder: Path) -> Iterator[int]:
+    """A throw-away PostgreSQL server on a loopback port (as tests/conftest.py starts
+    one); yields the port."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        raise RuntimeError("the PostgreSQL server programs are missing: apt-get install postgresql")
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    pwfile = folder / "pw"
+    pwfile.write_text(PASSWORD + "\n")
+    if run_as:
+        os.chown(pwfile, owner.pw_uid, owner.pw_gid)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    data = folder / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    subprocess.run(
+        [*run_as, initdb, "-D", str(data), "-U", "watcher", "-E", "UTF8", "--locale=C",
+         f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=trust"],
+        check=True, capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={folder} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )
+    subprocess.run(
+        [*run_as, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-o", options, "-w", "start"],
+        check=True, capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    try:
+        yield port
+    finally:
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True, env=env, timeout=120,
+        )  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["WATCHER_PG_PASSWORD"] = PASSWORD
+    return env
+
+
+def _config(folder: Path, inbox: Path, watchlists: Path, state: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "watcher.yaml"
+    path.write_text(
+        f"inbox: {inbox}\nstate: {state}\nwatchlists: {watchlists}\nlog_level: WARNING\n"
+        f"digest:\n  out_dir: {folder / 'reports'}\nscan:\n  settle_seconds: 0\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def scans(config: Path, n: int) -> float:
+    """Wall time of ``n`` ``watcher scan`` processes started at once, all finished."""
+    cmd = [sys.executable, "-m", "watcher", f"--config={config}", "scan", "--no-progress"]
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+        for _ in range(n)
+    ]
+    for p in procs:
+        _out, err = p.communicate(timeout=3600)
+        if p.returncode != 0:
+            raise RuntimeError(f"watcher scan failed: {err.decode()[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def _createdb(port: int, name: str) -> str:
+    import psycopg
+
+    url = f"postgresql://watcher@127.0.0.1:{port}/{{}}"
+    with psycopg.connect(url.format("postgres"), password=PASSWORD, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    return url.format(name)
+
+
+def _counts(config: Path) -> tuple[int, int]:
+    from watcher.config import load_config
+    from watcher.store import Store
+
+    with Store(load_config(config).state) as store:
+        c = store.counts()
+    return c["documents"], c["articles"]
+
+
+def _edit(watchlists: Path, n: int, mark: str) -> None:
+    """Change ``n`` topics: one file of ``n`` topics, a new version of each."""
+    words = ["城市", "安全生产", "乡村振兴", "科技创新", "生态环境", "疫情防控", "改革开放"]
+    lines = []
+    for i in range(n):
+        lines += [f"- id: bench-{i}", f"  query: {words[i % len(words)]} AND {mark}"]
+    (watchlists / "90-bench.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    args = parser.parse_args()
+    folders = [args.corpus / f for f in FOLDERS]
+    if not all(f.is_dir() for f in folders):
+        print(f"skipped: corpus not found under {args.corpus}")
+        return 0
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        print("skipped: psycopg is not installed (pip install 'watcher[postgres]')")
+        return 0
+    if _pg_bin("initdb") is None:
+        print("skipped: the PostgreSQL server programs are missing (apt-get install postgresql)")
+        return 0
+    print(f"machine: {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory(prefix="watcher-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        inbox = tmp / "inbox"
+        for f in folders:
+            shutil.copytree(f, inbox / f.name)
+        watchlists = tmp / "watchlists"
+        shutil.copytree(ROOT / "config" / "watchlists", watchlists)
+        # A folder of its own: the server's user must reach it (not inside ours, 0700).
+        pgdir = Path(tempfile.mkdtemp(prefix="watcher-bench-pg-"))
+        with postgres(pgdir) as port:
+            warm = _config(tmp / "warm", inbox, watchlists, str(tmp / "warm" / "watcher.db"))
+            scans(warm, 1)  # jieba's cache and the page cache, not counted
+            cache = tmp / "warm" / "cache"
+            lite = _config(tmp / "lite", inbox, watchlists, str(tmp / "lite" / "watcher.db"))
+            shutil.copytree(cache, tmp / "lite" / "cache")
+            base = scans(lite, 1)
+            docs, arts = _counts(lite)
+            rows = [("SQLite, 1 process", base)]
+            last = lite
+            for n in (1, 2, 3):
+                cfg = _config(tmp / f"pg{n}", inbox, watchlists, _createdb(port, f"bench{n}"))
+                shutil.copytree(cache, tmp / f"pg{n}" / "cache")
+                rows.append((f"PostgreSQL, {n} process{'es' if n > 1 else ''}", scans(cfg, n)))
+                assert _counts(cfg) == (docs, arts), (_counts(cfg), docs, arts)
+                last = cfg
+            print(f"\nfirst scan of {docs} documents, {arts} articles "
+                  f"(load average now {os.getloadavg()[0]:.1f}):")  # fmt: skip
+            for label, secs in rows:
+                rate = f"{docs / secs:6.0f} docs/s  {arts / secs:6.0f} articles/s"
+                print(f"  {label:<26} {secs:7.1f} s  {rate}  {base / secs:5.2f}x the SQLite one")
+
+            # Re-matching the archive after an edit, minus an unchanged rescan.
+            rescans = {c: min(scans(c, 1) for _ in range(2)) for c in (lite, last)}
+            results = []
+            for label, cfg, topics, procs, mark in (
+                ("SQLite, 1 changed topic, 1 process", lite, 1, 1, "一"),
+                ("SQLite, 5 changed topics, 1 process", lite, 5, 1, "二"),
+                ("PostgreSQL, 1 changed topic, 1 process", last, 1, 1, "三"),
+                ("PostgreSQL, 1 changed topic, 3 processes", last, 1, 3, "四"),
+                ("PostgreSQL, 5 changed topics, 1 process", last, 5, 1, "五"),
+                ("PostgreSQL, 5 changed topics, 3 processes", last, 5, 3, "六"),
+            ):
+                _edit(watchlists, topics, mark)
+                results.append((label, scans(cfg, procs) - rescans[cfg]))
+            print(f"\nre-matching {arts} stored articles (each minus an unchanged rescan: "
+                  f"SQLite {rescans[lite]:.1f} s, PostgreSQL {rescans[last]:.1f} s; "
+                  f"load average now {os.getloadavg()[0]:.1f}):")  # fmt: skip
+            for label, secs in results:
+                print(f"  {label:<42} {secs:7.1f} s")
+            ratio = lambda a, b: results[a][1] / results[b][1]  # noqa: E731
+            print(f"  5 vs 1 changed topics: SQLite {ratio(1, 0):.2f}x, PostgreSQL "
+                  f"{ratio(4, 2):.2f}x; 3 vs 1 processes: 1 topic {ratio(3, 2):.2f}x, "
+                  f"5 topics {ratio(5, 4):.2f}x")  # fmt: skip
+        shutil.rmtree(pgdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
