@@ -357,12 +357,28 @@ def test_a_heartbeat_renews_the_leases_of_its_worker_and_a_silent_one_loses_them
         store.heartbeat(elsewhere, now, 3.0, started=now)
         assert store.take_lease("doc:slow", pipeline.WORKER, now, pipeline._lease(900), _yes)
         assert store.take_lease("doc:other", elsewhere, now, 3.0, _yes)
+        day = now.date()
+        channels = [
+            ("email:a@example.com", "k1", "pending"),
+            ("email:b@example.com", "k2", "pending"),
+        ]
+        assert store.add_digest(day, now, None, {}, "{}", channels)
+        assert store.claim_delivery(day, "email:a@example.com", now, pipeline.WORKER, _yes, 3.0)
+        assert store.claim_delivery(day, "email:b@example.com", now, elsewhere, _yes, 3.0)
         time.sleep(4.5)  # beyond both leases: ours was renewed, theirs was not
         later = dt.datetime.now(dt.UTC)
         assert not store.take_lease("doc:slow", elsewhere, later, 3.0, _yes)
         assert store.take_lease("doc:other", pipeline.WORKER, later, 3.0, _yes)
+        # A slow send: its holder beats, so it keeps it; the silent one's is taken over.
+        assert not store.claim_delivery(day, "email:a@example.com", later, elsewhere, _yes, 3.0)
+        assert store.claim_delivery(day, "email:b@example.com", later, pipeline.WORKER, _yes, 3.0)
         listed = {w.holder: w for w in store.workers(later)}
-        assert listed[pipeline.WORKER].holds == ("doc:other", "doc:slow")
+        assert listed[pipeline.WORKER].holds == (
+            "doc:other",
+            "doc:slow",
+            f"delivery:{day}:email:a@example.com",
+            f"delivery:{day}:email:b@example.com",
+        )
         assert listed[pipeline.WORKER].expires > later > listed[elsewhere].expires
         assert [s.alive for s in pipeline.workers(store, later)] == [True, False]
     with Store(cfg.state) as store:  # stopped: its row and its leases are gone

@@ -446,9 +446,13 @@ class Heartbeat:
         self.stop()
 
     def start(self) -> None:
-        _renewed_for.append(self.lease)
         with Store(self.config.state) as store:
-            self.beat(store)
+            _renewed_for.append(self.lease)
+            try:
+                self.beat(store)
+            except BaseException:
+                _renewed_for.remove(self.lease)
+                raise
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self._thread.start()
 
