@@ -164,6 +164,7 @@ def main() -> int:
     if _pg_bin("initdb") is None:
         print("skipped: the PostgreSQL server programs are missing (apt-get install postgresql)")
         return 0
+    os.environ["WATCHER_PG_PASSWORD"] = PASSWORD  # this process reads the states too
     print(f"machine: {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="watcher-bench-") as tmpdir:
         tmp = Path(tmpdir)
@@ -181,6 +182,7 @@ def main() -> int:
             lite = _config(tmp / "lite", inbox, watchlists, str(tmp / "lite" / "watcher.db"))
             shutil.copytree(cache, tmp / "lite" / "cache")
             base = scans(lite, 1)
+            print(f"  (SQLite: {base:.1f} s)", flush=True)
             docs, arts = _counts(lite)
             rows = [("SQLite, 1 process", base)]
             last = lite
@@ -188,6 +190,7 @@ def main() -> int:
                 cfg = _config(tmp / f"pg{n}", inbox, watchlists, _createdb(port, f"bench{n}"))
                 shutil.copytree(cache, tmp / f"pg{n}" / "cache")
                 rows.append((f"PostgreSQL, {n} process{'es' if n > 1 else ''}", scans(cfg, n)))
+                print(f"  ({rows[-1][0]}: {rows[-1][1]:.1f} s)", flush=True)
                 assert _counts(cfg) == (docs, arts), (_counts(cfg), docs, arts)
                 last = cfg
             print(f"\nfirst scan of {docs} documents, {arts} articles "

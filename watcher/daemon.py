@@ -6,6 +6,13 @@ today's digest due and not yet produced? which deliveries are pending and due
 for a retry? — so a restart, a missed time or a refusing SMTP server is
 caught up by the next tick, and nothing is produced or sent twice.
 
+Several workers (``watcher run`` on several machines, one PostgreSQL state): each
+beats (``pipeline.Heartbeat``: its leases renewed, its row in the state for
+``watcher status``) and contests the leader lease at every beat. Every worker scans;
+the leader alone makes the digest and sends the deliveries. A leader that stops gives
+the lease back; one that dies loses it when it expires (at once on this machine),
+and the next worker to beat leads and catches up at once.
+
 Daylight saving: digest times are wall-clock times in the configured zone.
 A time that does not exist on a spring-forward day (02:30 in New York) is due
 at the first instant after the gap (03:30); a time that occurs twice on a
