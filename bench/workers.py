@@ -221,8 +221,30 @@ def main() -> int:
             print(f"  5 vs 1 changed topics: SQLite {ratio(1, 0):.2f}x, PostgreSQL "
                   f"{ratio(4, 2):.2f}x; 3 vs 1 processes: 1 topic {ratio(3, 2):.2f}x, "
                   f"5 topics {ratio(5, 4):.2f}x")  # fmt: skip
+            _search(lite, last)
         shutil.rmtree(pgdir, ignore_errors=True)
     return 0
+
+
+def _search(lite: Path, pg: Path) -> None:
+    """One search on each back end (the index built by the scans): the same hits; the
+    time of the first page, min of 3."""
+    from watcher import pipeline, search
+    from watcher.config import load_config
+    from watcher.store import Store
+
+    query = "城市更新 OR 乡村振兴"
+    segmenter = pipeline.segmenter_for(load_config(lite))
+    print(f"\nsearch {query!r}, first page (min of 3):")
+    for label, config in (("SQLite (FTS5)", lite), ("PostgreSQL (substring)", pg)):
+        with Store(load_config(config).state) as store:
+            best = float("inf")
+            for _ in range(3):
+                t0 = time.perf_counter()
+                found = search.search(store, segmenter, query)
+                best = min(best, time.perf_counter() - t0)
+        print(f"  {label:<24} {best * 1000:7.0f} ms  {found.estimate} found, "
+              f"{found.candidates} candidates")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -316,7 +316,7 @@ class ScheduleConfig:
         30.0,
         Duration(),
         "How often a running worker renews what it holds (a file, the digest, a delivery, a "
-        "re-match chunk) and reports itself to watcher status.",
+        "re-match chunk) and reports itself to watcher status; at most a third of lease.",
     )
     lease: float = option(
         300.0,

@@ -256,11 +256,15 @@ def _rematch(
     started = time.perf_counter()
     mine = articles = 0
     finished = False
-    for chunk in chunks:
+    # Each worker starts at its own place in the list, so several rarely collide.
+    turn = int(hashlib.sha256(_ME.encode()).hexdigest(), 16) % len(chunks) if chunks else 0
+    for chunk in chunks[turn:] + chunks[:turn]:
         lease = f"rematch:{job}:{chunk.n}"
         if not store.take_lease(lease, _ME, clock(), _lease(REMATCH_LEASE), _alive):
             continue  # another worker has it
         try:
+            if not store.rematch_chunk_open(chunk):
+                continue  # another worker did it since the list was read
             found = []
             for row in store.articles_between(chunk.lo, chunk.hi):
                 articles += 1

@@ -799,6 +799,13 @@ class Store:
             ).fetchall()
         return [RematchChunk(job, r["n"], r["lo"], r["hi"]) for r in rows]
 
+    def rematch_chunk_open(self, chunk: RematchChunk) -> bool:
+        """Whether the chunk still waits to be done (in its job, not yet done)."""
+        row = self.db.execute(
+            "SELECT done_at FROM rematch_chunks WHERE job = ? AND n = ?", (chunk.job, chunk.n)
+        ).fetchone()
+        return row is not None and row["done_at"] is None
+
     def articles_between(self, lo: str, hi: str) -> Iterator[StoredArticle]:
         """The stored articles whose document hash is in [lo, hi) (a re-match chunk)."""
         rows = self.db.execute(
@@ -946,8 +953,18 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_article_row(sha256, a, first_seen) for a in articles],
             )
-            for article, found in zip(articles, matches, strict=False):
-                self.put_matches(sha256, article.index, found, now)
+            # One statement for all the matches (the DELETE above took the old ones with
+            # their articles): on PostgreSQL each statement is a round trip.
+            self.db.executemany(
+                "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
+                "hits, clause, snippet, marks, matched_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    _match_row(sha256, article.index, m, now)
+                    for article, found in zip(articles, matches, strict=False)
+                    for m in found
+                ],
+            )
             self._put_file(path, size, mtime_ns, sha256, "ok", now, None)
 
     def add_failure(
@@ -1194,19 +1211,23 @@ class Store:
                 "LIMIT ?",
                 (limit,),
             ).fetchall()
-            for r in rows:
+            self.db.executemany(
+                "DELETE FROM search_pending WHERE doc_sha256 = ? AND idx = ?",
+                [(r["doc_sha256"], r["idx"]) for r in rows],
+            )
+            # An article queued, then deleted, has no headline: nothing to index.
+            live = [r for r in rows if r["headline"] is not None]
+            if pg:  # one statement for all (a round trip each on PostgreSQL)
+                texts = [(r, tokens(r["headline"], r["body"])) for r in live]
+                self.db.executemany(
+                    "INSERT INTO search_rows (doc_sha256, idx, title, body) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (doc_sha256, idx) DO NOTHING",
+                    [(r["doc_sha256"], r["idx"], f" {t} ", f" {b} ") for r, (t, b) in texts],
+                )
+                live = []
+            for r in live:
                 key = (r["doc_sha256"], r["idx"])
-                self.db.execute("DELETE FROM search_pending WHERE doc_sha256 = ? AND idx = ?", key)
-                if r["headline"] is None:
-                    continue  # queued, then deleted
                 title, body = tokens(r["headline"], r["body"])
-                if pg:
-                    self.db.execute(
-                        "INSERT INTO search_rows (doc_sha256, idx, title, body) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (doc_sha256, idx) DO NOTHING",
-                        (*key, f" {title} ", f" {body} "),
-                    )
-                    continue
                 cur = self.db.execute(
                     "INSERT OR IGNORE INTO search_rows (doc_sha256, idx) VALUES (?, ?)", key
                 )
