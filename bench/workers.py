@@ -35,6 +35,7 @@ from pathlib import Path
 FOLDERS = ("xwlb_cctv_news", "xwlb_china_data_2017_2021")
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench"
+REPEAT = 3  # re-match figures: min of this many edits
 
 
 def _pg_bin(name: str) -> str | None:
@@ -202,19 +203,25 @@ def main() -> int:
             # Re-matching the archive after an edit, minus an unchanged rescan.
             rescans = {c: min(scans(c, 1) for _ in range(2)) for c in (lite, last)}
             results = []
-            for label, cfg, topics, procs, mark in (
-                ("SQLite, 1 changed topic, 1 process", lite, 1, 1, "一"),
-                ("SQLite, 5 changed topics, 1 process", lite, 5, 1, "二"),
-                ("PostgreSQL, 1 changed topic, 1 process", last, 1, 1, "三"),
-                ("PostgreSQL, 1 changed topic, 3 processes", last, 1, 3, "四"),
-                ("PostgreSQL, 5 changed topics, 1 process", last, 5, 1, "五"),
-                ("PostgreSQL, 5 changed topics, 3 processes", last, 5, 3, "六"),
+            edits = 0
+            for label, cfg, topics, procs in (
+                ("SQLite, 1 changed topic, 1 process", lite, 1, 1),
+                ("SQLite, 5 changed topics, 1 process", lite, 5, 1),
+                ("PostgreSQL, 1 changed topic, 1 process", last, 1, 1),
+                ("PostgreSQL, 1 changed topic, 3 processes", last, 1, 3),
+                ("PostgreSQL, 5 changed topics, 1 process", last, 5, 1),
+                ("PostgreSQL, 5 changed topics, 3 processes", last, 5, 3),
             ):
-                _edit(watchlists, topics, mark)
-                results.append((label, scans(cfg, procs) - rescans[cfg]))
-            print(f"\nre-matching {arts} stored articles (each minus an unchanged rescan: "
-                  f"SQLite {rescans[lite]:.1f} s, PostgreSQL {rescans[last]:.1f} s; "
-                  f"load average now {os.getloadavg()[0]:.1f}):")  # fmt: skip
+                times = []
+                for _ in range(REPEAT):  # each time a new edit: a new version to re-match
+                    edits += 1
+                    _edit(watchlists, topics, f"编号{edits}")
+                    times.append(scans(cfg, procs) - rescans[cfg])
+                results.append((label, min(times)))
+            floor = f"SQLite {rescans[lite]:.1f} s, PostgreSQL {rescans[last]:.1f} s"
+            load = os.getloadavg()[0]
+            print(f"\nre-matching {arts} stored articles (min of {REPEAT}, each minus an "
+                  f"unchanged rescan: {floor}; load average now {load:.1f}):")  # fmt: skip
             for label, secs in results:
                 print(f"  {label:<42} {secs:7.1f} s")
             ratio = lambda a, b: results[a][1] / results[b][1]  # noqa: E731
