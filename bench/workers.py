@@ -36,6 +36,7 @@ FOLDERS = ("xwlb_cctv_news", "xwlb_china_data_2017_2021")
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench"
 REPEAT = 3  # re-match figures: min of this many edits
+ROUNDS = 2  # first scans: min of this many, the set-ups taking turns
 
 
 def _pg_bin(name: str) -> str | None:
@@ -180,21 +181,32 @@ def main() -> int:
             warm = _config(tmp / "warm", inbox, watchlists, str(tmp / "warm" / "watcher.db"))
             scans(warm, 1)  # jieba's cache and the page cache, not counted
             cache = tmp / "warm" / "cache"
-            lite = _config(tmp / "lite", inbox, watchlists, str(tmp / "lite" / "watcher.db"))
-            shutil.copytree(cache, tmp / "lite" / "cache")
-            base = scans(lite, 1)
-            print(f"  (SQLite: {base:.1f} s)", flush=True)
-            docs, arts = _counts(lite)
-            rows = [("SQLite, 1 process", base)]
-            last = lite
-            for n in (1, 2, 3):
-                cfg = _config(tmp / f"pg{n}", inbox, watchlists, _createdb(port, f"bench{n}"))
-                shutil.copytree(cache, tmp / f"pg{n}" / "cache")
-                rows.append((f"PostgreSQL, {n} process{'es' if n > 1 else ''}", scans(cfg, n)))
-                print(f"  ({rows[-1][0]}: {rows[-1][1]:.1f} s)", flush=True)
-                assert _counts(cfg) == (docs, arts), (_counts(cfg), docs, arts)
-                last = cfg
-            print(f"\nfirst scan of {docs} documents, {arts} articles "
+            # Rounds of the four set-ups in turn, each on a fresh state: min per set-up,
+            # so a load that comes and goes (a shared machine) weighs on all alike.
+            setups = [("SQLite, 1 process", 0)] + [
+                (f"PostgreSQL, {n} process{'es' if n > 1 else ''}", n) for n in (1, 2, 3)
+            ]
+            best: dict[str, float] = {}
+            made = 0
+            for _ in range(ROUNDS):
+                for label, n in setups:
+                    made += 1
+                    folder = tmp / f"state{made}"
+                    state = str(folder / "watcher.db") if n == 0 else _createdb(port, f"b{made}")
+                    cfg = _config(folder, inbox, watchlists, state)
+                    shutil.copytree(cache, folder / "cache")
+                    secs = scans(cfg, max(n, 1))
+                    print(f"  ({label}: {secs:.1f} s)", flush=True)
+                    best[label] = min(best.get(label, secs), secs)
+                    if n == 0:
+                        lite = cfg
+                        docs, arts = _counts(cfg)
+                    else:
+                        assert _counts(cfg) == (docs, arts), (_counts(cfg), docs, arts)
+                        last = cfg
+            base = best[setups[0][0]]
+            rows = list(best.items())
+            print(f"\nfirst scan of {docs} documents, {arts} articles, min of {ROUNDS} "
                   f"(load average now {os.getloadavg()[0]:.1f}):")  # fmt: skip
             for label, secs in rows:
                 rate = f"{docs / secs:6.0f} docs/s  {arts / secs:6.0f} articles/s"
