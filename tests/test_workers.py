@@ -439,3 +439,30 @@ def test_a_rematch_is_shared_chunk_by_chunk_and_recorded_by_the_last(
             and m.topic_id.startswith("extra-")
         )  # fmt: skip
         assert got == expected and expected
+
+
+def test_a_leader_stopped_with_sigterm_hands_over_at_once_and_leaves_no_claim(
+    tmp_path: Path, pg_url: str
+) -> None:
+    make_inbox(tmp_path / "inbox", 5)
+    shutil.copytree(ROOT / "config" / "watchlists", tmp_path / "watchlists")
+    config = tmp_path / "watcher.yaml"
+    write_config(config, pg_url, free_port(), "23:59:59")
+    cluster = Cluster(tmp_path, config, pg_url)
+    try:
+        first = cluster.start()
+        wait_until("the first worker to lead", lambda: cluster.holder_pid("leader") == first, 20)
+        second = cluster.start()
+        proc = cluster.procs.pop(first)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        # It gave its lease back: the other leads at its next beat, not after 4 s.
+        started = time.monotonic()
+        wait_until("the second to lead", lambda: cluster.holder_pid("leader") == second, 10)
+        assert time.monotonic() - started < 3
+        holders = {h for (h,) in cluster.query("SELECT holder FROM leases")}
+        assert all(not h.endswith(f":{first}") for h in holders), holders
+        workers = [h for (h,) in cluster.query("SELECT holder FROM workers")]
+        assert [int(h.rpartition(":")[2]) for h in workers] == [second]
+    finally:
+        cluster.stop_all()
