@@ -56,14 +56,30 @@ def test_the_seeds_on_postgresql_give_the_articles_sqlite_gives(
     assert again.stdout.startswith("scan: 0 new, 5 unchanged, 0 failed"), again.stdout
 
 
-def test_search_on_postgresql_is_a_clear_user_error(
+def test_search_on_postgresql_finds_what_sqlite_finds(
     make_config: Callable[..., Config], seeded_inbox: Path, pg_url: str
 ) -> None:
-    pg = make_config(state=pg_url)
-    assert watcher(pg.path, "scan", "--no-progress").returncode == 0
-    out = watcher(pg.path, "search", "城市")
-    assert out.returncode == 1, out.stderr
-    assert "search is not available on PostgreSQL yet" in out.stderr
+    from tests.test_search import QUERIES
+
+    lite = make_config()
+    pg = make_config(name="pg.yaml", state=pg_url)
+    for cfg in (lite, pg):  # the scan indexes its articles (search.catch_up) on both
+        assert watcher(cfg.path, "scan", "--no-progress").returncode == 0
+    from watcher import pipeline, search
+    from watcher.store import Store
+
+    segmenter = pipeline.segmenter_for(lite)
+    with Store(lite.state) as a, Store(pg.state) as b:
+        assert b.search_backlog() == 0 and b.search_index_stats().indexed == a.counts()["articles"]
+        total = 0
+        for query in QUERIES:
+            ids = [sorted(h.article.id for h in search.search(s, segmenter, query, limit=500).hits)
+                   for s in (a, b)]  # fmt: skip
+            assert ids[1] == ids[0], query
+            total += len(ids[0])
+        assert total > len(QUERIES)
+    out = watcher(pg.path, "search", "城市更新 AND 长沙")
+    assert out.returncode == 0 and " found " in out.stdout, out.stderr
     digest = watcher(pg.path, "digest")
     assert digest.returncode == 0, digest.stderr
     assert watcher(pg.path, "status").returncode in (3, 1)  # no daemon; an alarm at most

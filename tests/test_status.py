@@ -77,3 +77,40 @@ def test_a_broken_watchlist_is_exit_4(run: Run, cfg: Config, running: Lock) -> N
     code, out, _ = run("status", config=cfg.path)
     assert code == 4
     assert "config error: " in out and "09-bad.yaml:2: query:" in out
+
+
+def test_workers_on_other_machines_are_shown_from_the_shared_state(
+    run: Run, make_config: Callable[..., Config], pg_url: str
+) -> None:
+    import datetime as dt
+
+    from watcher import pipeline
+
+    cfg = make_config(state=pg_url)
+    now = dt.datetime.now(dt.UTC)
+    with Store(cfg.state) as store:
+        assert store.take_lease("leader", "db-a:42", now, 60, lambda _: True)
+        store.heartbeat("db-a:42", now, 60, started=now - dt.timedelta(hours=1), doing="scan")
+        # One whose machine went down two minutes ago: gone, still listed for a day.
+        store.heartbeat("db-b:7", now - dt.timedelta(seconds=120), 60, started=now)
+    code, out, _ = run("status", config=cfg.path)
+    assert code == 0, out
+    assert out.startswith("daemon:       1 worker(s) on db-a\n")
+    lines = out.splitlines()
+    at = lines.index("workers:      1 alive")
+    assert lines[at + 1].startswith("  db-a pid 42 (leader): scan, last heartbeat ")
+    assert lines[at + 1].endswith(", holds leader")
+    assert lines[at + 2].startswith("  db-b pid 7: gone, last heartbeat ")
+    code, out, _ = run("status", "--format", "json", config=cfg.path)
+    info = json.loads(out)
+    assert info["leader"] == "db-a:42"
+    assert [(w["worker"], w["alive"], w["holds"]) for w in info["workers"]] == [
+        ("db-a:42", True, ["leader"]),
+        ("db-b:7", False, []),
+    ]
+    with Store(cfg.state) as store:  # db-a stops beating: after its lease, not running
+        later = now + dt.timedelta(seconds=61)
+        assert [w.alive for w in pipeline.workers(store, later)] == [False, False]
+        store.forget_worker("db-a:42")
+    code, out, _ = run("status", config=cfg.path)
+    assert code == 3 and "daemon:       not running" in out

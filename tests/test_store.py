@@ -279,15 +279,25 @@ def test_the_state_option_read_as_a_path_still_names_the_postgresql_url() -> Non
     assert state_url(Path("/var/lib/watcher/watcher.db")) is None
 
 
-def test_search_on_postgresql_says_it_is_not_available_yet(pg_url: str) -> None:
-    with Store(pg_url) as store:
-        assert store.search_backlog() == 0  # a scan has nothing to index
-        with pytest.raises(StateError) as info:
-            store.search_candidates("x")
-    assert str(info.value) == (
-        f"search is not available on PostgreSQL yet (state {pg_url}); watcher search and "
-        "the web app's search need an SQLite state for now"
-    )
+def test_the_search_index_answers_an_expression_on_both_back_ends(state: Path | str) -> None:
+    from watcher import search
+
+    with Store(state) as store:
+        with store.transaction():
+            store.add_document(
+                sha256="a" * 64, path="a.txt", size=1, mtime_ns=1, encoding="utf-8", now=NOW,
+                articles=[Article(0, "城市更新", "长沙，推进。"), Article(1, "其他", "株洲城市更新。")],
+            )  # fmt: skip
+        assert store.search_backlog() == 2
+        assert search.catch_up(store) == 2 and store.search_backlog() == 0
+        found = lambda e: sorted(c.stored.id for c in store.search_candidates(e))  # noqa: E731
+        assert found('"城市 市更 更新"') == ["aaaaaaaaaaaaaaaa-0", "aaaaaaaaaaaaaaaa-1"]
+        assert found('title : "城市 市更 更新"') == ["aaaaaaaaaaaaaaaa-0"]
+        assert found('("长沙" OR "株洲")') == ["aaaaaaaaaaaaaaaa-0", "aaaaaaaaaaaaaaaa-1"]
+        assert found('("城市 市更 更新" AND "株洲")') == ["aaaaaaaaaaaaaaaa-1"]
+        assert found('"沙推"') == []  # across two runs: no bigram
+        assert store.count_candidates('"长沙"') == 1
+        assert store.search_index_stats().indexed == 2
 
 
 def test_a_lease_is_held_once_until_it_expires_or_its_holder_dies(state: Path | str) -> None:

@@ -510,6 +510,20 @@ def _status_json(st: pipeline.Status) -> dict[str, object]:
         "failed_files": [{"file": f, "reason": r} for f, r in st.failures],
         "config_errors": list(st.config_errors),
         "alarms": list(st.alarms),
+        "leader": st.leader,
+        "workers": [
+            {
+                "worker": w.worker.holder,
+                "host": w.worker.host,
+                "pid": w.worker.pid,
+                "alive": w.alive,
+                "started": w.worker.started.isoformat(),
+                "last_heartbeat": w.worker.beat.isoformat(),
+                "doing": w.worker.doing,
+                "holds": list(w.worker.holds),
+            }
+            for w in st.workers
+        ],
         "exit_code": st.exit_code,
     }
 
@@ -547,6 +561,17 @@ def _print_status(st: pipeline.Status, tz: dt.tzinfo) -> None:
             f"  {r.period or r.day} {r.channel}: {r.attempts} attempts, "
             f"next {local(r.next_attempt)}"
             + (f", last error{kind}: {r.last_error}" if r.last_error else "")
+        )
+    if st.workers:
+        click.echo(f"workers:      {sum(w.alive for w in st.workers)} alive")
+    for w in st.workers:
+        worker = w.worker
+        role = " (leader)" if worker.holder == st.leader else ""
+        state = (worker.doing or "idle") if w.alive else "gone"
+        held = f", holds {', '.join(worker.holds)}" if worker.holds and w.alive else ""
+        click.echo(
+            f"  {worker.host} pid {worker.pid}{role}: {state}, last heartbeat "
+            f"{local(worker.beat)}, since {local(worker.started)}{held}"
         )
     for problem in st.config_errors:
         click.echo(f"config error: {problem} (the last good configuration is running)")

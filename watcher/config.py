@@ -399,6 +399,18 @@ class ScheduleConfig:
     retry_after: float = option(
         300.0, Duration(), "First wait before retrying a failed delivery; doubles each time."
     )
+    heartbeat: float = option(
+        30.0,
+        Duration(),
+        "How often a running worker renews what it holds (a file, the digest, a delivery, a "
+        "re-match chunk) and reports itself to watcher status; at most a third of lease.",
+    )
+    lease: float = option(
+        300.0,
+        Duration(minimum=3.0),
+        "How long a worker's claims outlive its last heartbeat: a worker on another machine "
+        "that stops (power cut) loses them after this; one on this machine, at once.",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,13 @@ today's digest due and not yet produced? which deliveries are pending and due
 for a retry? — so a restart, a missed time or a refusing SMTP server is
 caught up by the next tick, and nothing is produced or sent twice.
 
+Several workers (``watcher run`` on several machines, one PostgreSQL state): each
+beats (``pipeline.Heartbeat``: its leases renewed, its row in the state for
+``watcher status``) and contests the leader lease at every beat. Every worker scans;
+the leader alone makes the digest and sends the deliveries. A leader that stops gives
+the lease back; one that dies loses it when it expires (at once on this machine),
+and the next worker to beat leads and catches up at once.
+
 Daylight saving: digest times are wall-clock times in the configured zone.
 A time that does not exist on a spring-forward day (02:30 in New York) is due
 at the first instant after the gap (03:30); a time that occurs twice on a
@@ -178,6 +185,11 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self._job_lock = threading.Lock()  # scans and digests never overlap
         self._observer: Any = None
+        # Workers beat (pipeline.Heartbeat) and contest the leader lease: the leader
+        # makes and sends the digest, every worker scans. Alone on SQLite, it leads.
+        self.heartbeat: pipeline.Heartbeat | None = None
+        self.leader = False
+        self.doing: str | None = None
 
     # --- configuration, reloaded at each scan ----------------------------------
 
@@ -241,21 +253,49 @@ class Daemon:
         with self._job_lock:
             if self.stop_event.is_set():
                 return
+            self.doing = name
             try:
                 if scan_inbox:
                     self.reload()
                 cfg = self.settings.config
                 with Store(cfg.state) as store:
-                    pipeline.tick(
-                        cfg, store, self.settings.topics, segmenter=self.segmenter,
-                        clock=self.clock, config_errors=self.errors, scan_inbox=scan_inbox,
-                        force_digest=force_digest, should_stop=self.stop_event.is_set,
-                    )  # fmt: skip
+                    if self.shared and not self.leader:  # the leader digests and sends
+                        if scan_inbox:
+                            pipeline.scan(
+                                cfg, store, topics=self.settings.topics,
+                                segmenter=self.segmenter, clock=self.clock,
+                                should_stop=self.stop_event.is_set,
+                            )  # fmt: skip
+                    else:
+                        pipeline.tick(
+                            cfg, store, self.settings.topics, segmenter=self.segmenter,
+                            clock=self.clock, config_errors=self.errors,
+                            scan_inbox=scan_inbox, force_digest=force_digest,
+                            should_stop=self.stop_event.is_set,
+                        )  # fmt: skip
             except WatcherError as exc:
                 log.error("%s failed: %s", name, exc)
             except Exception:  # the daemon must outlive any one bad tick
                 log.exception("%s failed with an internal error", name)
+            finally:
+                self.doing = None
             self._write_status()
+
+    def _contest(self, store: Store, now: dt.datetime) -> None:
+        """At each heartbeat: take (or keep) the leader lease if nobody live holds it.
+        A worker that becomes leader catches up at once: the digest its dead predecessor
+        left due, the deliveries it left pending."""
+        lease = self.settings.config.schedule.lease
+        was = self.leader
+        self.leader = store.take_lease(pipeline.LEADER, pipeline.WORKER, now, lease,
+                                       pipeline.worker_alive)  # fmt: skip
+        if self.leader and not was:
+            log.info("%s leads now: it makes and sends the digest", pipeline.WORKER)
+            if self.scheduler is not None and not self.stop_event.is_set():
+                self.scheduler.once("leader", self.digest_job)
+        elif was and not self.leader:
+            log.warning("%s lost the leader lease to %s", pipeline.WORKER,
+                        store.lease_holder(pipeline.LEADER, now))  # fmt: skip
 
     # --- running -----------------------------------------------------------------------
 
@@ -303,6 +343,10 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
             cfg = self.settings.config
+            self.heartbeat = pipeline.Heartbeat(
+                cfg, clock=self.clock, doing=lambda: self.doing, on_beat=self._contest
+            )
+            self.heartbeat.start()  # the first beat decides who leads, before any job
             self.scheduler = Scheduler(cfg.timezone)
             self._schedule_jobs()
             self.scheduler.start()
@@ -323,10 +367,16 @@ class Daemon:
             with self._job_lock:
                 pass
             self.scheduler.shutdown()
+            self.heartbeat.stop()  # gives back the leader lease: the next worker leads
+            self.heartbeat = None
+            self.leader = False
             self._write_status(running=False)
             log.info("watcher run: stopped")
             return 0
         finally:
+            if self.heartbeat is not None:
+                self.heartbeat.stop()
+                self.heartbeat = None
             self._release()
 
     def _on_signal(self, signum: int, _frame: object) -> None:
@@ -369,6 +419,7 @@ class Daemon:
             "running": running and not self.stop_event.is_set(),
             "updated": now.isoformat(timespec="seconds"),
             "config_errors": self.errors,
+            "leader": self.leader,
         }
         if running:
             # Not asked of the scheduler: a job must not call into it, whose

@@ -89,6 +89,6 @@ def describe(done: Migration, config: Path) -> list[str]:
         f"  state: {done.target}",
         "with the password in WATCHER_PG_PASSWORD (or PGPASSWORD, or ~/.pgpass) of every",
         "worker's environment, and restart watcher run. The SQLite file is left as it was.",
-        "(watcher search is not available on PostgreSQL yet.)",
+        "The search index is rebuilt there at the first scan.",
     ]
     return lines

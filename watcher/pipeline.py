@@ -15,10 +15,13 @@ import datetime as dt
 import errno
 import fcntl
 import hashlib
+import itertools
+import json
 import logging
 import os
 import socket
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -46,7 +49,7 @@ from watcher.models import (
 )
 from watcher.paths import inside, safe_text
 from watcher.segment import Segmenter
-from watcher.store import FileState, Store, state_url
+from watcher.store import FileState, Store, Worker, state_url
 from watcher.watchlists import Topic, load_watchlists
 
 if TYPE_CHECKING:  # the digest half imports jinja2 and the senders when it runs, so
@@ -129,37 +132,96 @@ def segmenter_for(config: Config) -> Segmenter:
     return segment.default(local_dir(config) / "cache")
 
 
+REMATCH_CHUNK = 400  # stored articles per re-match chunk, about (chunks split hash space)
+
+
 def sync_topics(
     store: Store, topics: Sequence[Topic], segmenter: Segmenter, clock: Clock = utc_now
 ) -> list[str]:
     """Re-match stored articles for topics that are new or changed (by content
-    hash), and only those; forget removed topics. Returns the ids re-matched."""
+    hash), and only those; forget removed topics. Returns the ids re-matched, once the
+    whole re-match is done (by this worker and others).
+
+    One pass over the stored articles for all changed topics, in chunks of document
+    hashes that every worker sharing the state claims like documents (a lease each,
+    ``rematch:<job>:<n>``): each chunk is matched and stored in one transaction, and
+    the chunk done last records the topics' new versions. A worker that dies mid-chunk
+    loses it as it loses a document; the chunks others hold are theirs, and this
+    worker's scan goes on meanwhile. Until the last chunk, a changed topic's stored
+    matches are part old, part new.
+    """
     known = store.topic_versions()
-    redone = []
-    for topic in topics:
-        if known.get(topic.id) == topic.version:
-            continue
-        lease = f"topic:{topic.id}"
-        if not store.take_lease(lease, _ME, clock(), REMATCH_LEASE, _alive):
-            log.info("topic %s: another worker is re-matching the stored articles", topic.id)
-            continue
-        try:
-            matcher = Matcher([topic], segmenter)
-            found = [
-                (row.doc_sha256, row.article.index, m)
-                for row in store.articles()
-                for m in matcher.match(row.article)
-            ]
-            n = store.replace_topic_matches(topic.id, topic.version, topic.name, found, clock())
-        finally:
-            store.release_lease(lease, _ME)
-        log.info("topic %s: matched %d stored articles (watchlist changed)", topic.id, n)
-        redone.append(topic.id)
+    changed = [t for t in topics if known.get(t.id) != t.version]
+    redone: list[str] = []
+    if changed:
+        redone = _rematch(store, changed, segmenter, clock)
     current = {t.id for t in topics}
     for gone in sorted(set(known) - current):
         store.forget_topic(gone)
         log.info("topic %s: removed from the watchlists; its matches are dropped", gone)
     return redone
+
+
+def rematch_bounds(articles: int, per_chunk: int = REMATCH_CHUNK) -> list[tuple[str, str]]:
+    """Chunks of the document-hash space for ``articles`` stored articles: 1, 16, 256
+    or 4096 equal hex-prefix ranges, about ``per_chunk`` articles each (hashes are
+    uniform), as [lo, hi) with "g" above every hash."""
+    digits = 0
+    while digits < 3 and articles / 16**digits > per_chunk:
+        digits += 1
+    if digits == 0:
+        return [("", "g")]
+    width = 16**digits
+    edges = [f"{n:0{digits}x}" for n in range(width)] + ["g"]
+    return list(itertools.pairwise(edges))
+
+
+def rematch_job(changed: Sequence[Topic]) -> tuple[str, list[tuple[str, str, str]]]:
+    """The re-match job of these changed topics: its name (every worker with the same
+    edit names it alike) and the topics as (id, version, name)."""
+    wanted = sorted((t.id, t.version, t.name) for t in changed)
+    return hashlib.sha256(json.dumps(wanted).encode()).hexdigest()[:16], wanted
+
+
+def _rematch(
+    store: Store, changed: Sequence[Topic], segmenter: Segmenter, clock: Clock
+) -> list[str]:
+    job, wanted = rematch_job(changed)
+    ids = ", ".join(t for t, _, _ in wanted)
+    bounds = rematch_bounds(store.counts()["articles"], REMATCH_CHUNK)
+    chunks = store.rematch_chunks(job, wanted, bounds)
+    matcher = Matcher(list(changed), segmenter)
+    started = time.perf_counter()
+    mine = articles = 0
+    finished = False
+    # Each worker starts at its own place in the list, so several rarely collide.
+    turn = int(hashlib.sha256(_ME.encode()).hexdigest(), 16) % len(chunks) if chunks else 0
+    for chunk in chunks[turn:] + chunks[:turn]:
+        lease = f"rematch:{job}:{chunk.n}"
+        if not store.take_lease(lease, _ME, clock(), _lease(REMATCH_LEASE), _alive):
+            continue  # another worker has it
+        try:
+            if not store.rematch_chunk_open(chunk):
+                continue  # another worker did it since the list was read
+            found = []
+            for row in store.articles_between(chunk.lo, chunk.hi):
+                articles += 1
+                hits = matcher.match(row.article)
+                found += [(row.doc_sha256, row.article.index, m) for m in hits]
+            done = store.store_rematch_chunk(chunk, wanted, found, clock(), _ME)
+        finally:
+            store.release_lease(lease, _ME)
+        mine += done is not None
+        finished = finished or done is True
+    if finished:
+        log.info(
+            "topics %s: stored articles re-matched (watchlist changed; %d of the chunks here, "
+            "%d articles, %.1fs)", ids, mine, articles, time.perf_counter() - started,
+        )  # fmt: skip
+        return [t for t, _, _ in wanted]
+    if mine < len(chunks):
+        log.info("topics %s: other workers are re-matching the rest of the stored articles", ids)
+    return []
 
 
 def scan(
@@ -277,15 +339,106 @@ def _settle(
     return inbox_mod.scan_listing(config, store, clock())
 
 
-# Leases (seconds). A file's covers reading it (at most scan.read_timeout), splitting
-# and storing; the digest's, producing and writing it; a re-match, a whole archive.
+# Leases (seconds) of a process without a heartbeat (a one-shot command). A file's
+# covers reading it (at most scan.read_timeout), splitting and storing; the digest's,
+# producing and writing it; a re-match chunk's, matching and storing it. A process
+# with a running Heartbeat (the daemon) takes them for schedule.lease and renews them.
 FILE_LEASE_MIN = 300.0
 DIGEST_LEASE = 900.0
-REMATCH_LEASE = 3600.0
+REMATCH_LEASE = 900.0
+DELIVERY_LEASE = 600.0
+LEADER = "leader"  # the lease of the worker that makes and sends the digest (daemon)
+_renewed_for: list[float] = []  # schedule.lease of this process's running Heartbeat(s)
+
+
+def _lease(unrenewed: float) -> float:
+    """How long a lease taken now lasts: the heartbeat's lease while one renews it."""
+    return _renewed_for[-1] if _renewed_for else unrenewed
 
 
 def _file_lease(config: Config) -> float:
-    return max(FILE_LEASE_MIN, 2 * config.scan.read_timeout + 60)
+    return _lease(max(FILE_LEASE_MIN, 2 * config.scan.read_timeout + 60))
+
+
+class Heartbeat:
+    """A thread that beats every ``schedule.heartbeat`` (at most a third of
+    ``schedule.lease``): this worker's row in the state (host, pid, what it does) and
+    the leases it holds renewed for ``schedule.lease`` — a slow document, digest,
+    delivery or re-match chunk is never taken over while its holder lives; one whose
+    holder stops beating (its machine went down) is, once the lease runs out.
+    ``on_beat(store, now)`` runs after each beat (the daemon contests the leader lease
+    there). The thread has its own connection; a failed beat is logged and retried."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = utc_now,
+        doing: Callable[[], str | None] = lambda: None,
+        on_beat: Callable[[Store, dt.datetime], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.doing = doing
+        self.on_beat = on_beat
+        self.lease = config.schedule.lease
+        self.every = min(config.schedule.heartbeat, self.lease / 3)
+        self.started = clock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        with Store(self.config.state) as store:
+            _renewed_for.append(self.lease)
+            try:
+                self.beat(store)
+            except BaseException:
+                _renewed_for.remove(self.lease)
+                raise
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def beat(self, store: Store) -> None:
+        now = self.clock()
+        store.heartbeat(_ME, now, self.lease, started=self.started, doing=self.doing())
+        if self.on_beat is not None:
+            self.on_beat(store, now)
+
+    def _run(self) -> None:
+        store: Store | None = None
+        while not self._stop.wait(self.every):
+            try:
+                store = store or Store(self.config.state)
+                self.beat(store)
+            except Exception as exc:  # a database restarting: beat again next time
+                log.warning("heartbeat of %s failed: %s", _ME, exc)
+                if store is not None:
+                    with contextlib.suppress(Exception):
+                        store.close()
+                    store = None
+        if store is not None:
+            store.close()
+
+    def stop(self) -> None:
+        """Stop beating and give back the row and every lease still held."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        with contextlib.suppress(ValueError):
+            _renewed_for.remove(self.lease)
+        try:
+            with Store(self.config.state) as store:
+                store.forget_worker(_ME)
+        except WatcherError as exc:
+            log.warning("cannot remove %s from the workers: %s", _ME, exc)
 
 
 def _claimed(
@@ -1056,7 +1209,7 @@ def tick(
             return
         # Every worker's schedule asks; the one that takes the lease makes it. Should
         # it die, the lease expires and the next worker's tick makes it.
-        if not store.take_lease("digest", _ME, clock(), DIGEST_LEASE, _alive):
+        if not store.take_lease("digest", _ME, clock(), _lease(DIGEST_LEASE), _alive):
             log.info("digest %s: another worker is making it", day)
             return
         try:
@@ -1140,7 +1293,9 @@ def deliver(
         return _outgoing(d, renderer, f"the digest of {row.day}")
 
     ledger = _Ledger(
-        claim=lambda r, now: store.claim_delivery(r.day, r.channel, now, _ME, _alive),
+        claim=lambda r, now: store.claim_delivery(
+            r.day, r.channel, now, _ME, _alive, _lease(DELIVERY_LEASE)
+        ),
         sent=lambda r, now: store.delivery_sent(r.day, r.channel, now),
         failed=lambda r, e, at, f: store.delivery_failed(r.day, r.channel, e, at, f),
         part_sent=lambda r, n: store.delivery_part_sent(r.day, r.channel, n),
@@ -1188,7 +1343,9 @@ def deliver_periods(
         return r.period
 
     ledger = _Ledger(
-        claim=lambda r, now: store.claim_period_delivery(key(r), r.channel, now, _ME, _alive),
+        claim=lambda r, now: store.claim_period_delivery(
+            key(r), r.channel, now, _ME, _alive, _lease(DELIVERY_LEASE)
+        ),
         sent=lambda r, now: store.period_delivery_sent(key(r), r.channel, now),
         failed=lambda r, e, at, f: store.period_delivery_failed(key(r), r.channel, e, at, f),
         part_sent=lambda r, n: store.period_delivery_part_sent(key(r), r.channel, n),
@@ -1310,8 +1467,9 @@ def _span(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-# Who this process is, for delivery claims: "host:pid".
+# Who this process is, for leases, delivery claims and heartbeats: "host:pid".
 _ME = f"{socket.gethostname()}:{os.getpid()}"
+WORKER = _ME
 
 
 def _alive(claimer: str) -> bool:
@@ -1320,6 +1478,9 @@ def _alive(claimer: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return True
     return process_alive(int(pid))
+
+
+worker_alive = _alive
 
 
 def process_alive(pid: int) -> bool:
@@ -1427,6 +1588,10 @@ class Status:
     alarms: tuple[str, ...]
     # Each weekly channel with its next summary time.
     weekly: tuple[tuple[str, dt.datetime | None], ...] = ()
+    # Every worker's last heartbeat in the shared state (on any machine), live ones
+    # first; a gone one stays listed for a day. ``leader``: who holds the leader lease.
+    workers: tuple[WorkerStatus, ...] = ()
+    leader: str | None = None
 
     @property
     def failing(self) -> tuple[Delivery, ...]:
@@ -1443,6 +1608,21 @@ class Status:
         if self.alarms or self.failing:
             return STATUS_ALARM
         return STATUS_OK
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """One worker as ``watcher status`` shows it."""
+
+    worker: Worker
+    alive: bool  # beating (and, on this machine, its process running)
+
+
+def workers(store: Store, now: dt.datetime) -> tuple[WorkerStatus, ...]:
+    """The workers the state knows, live ones first: a worker is alive while its last
+    heartbeat's lease runs, and on this machine only while its process exists."""
+    out = [WorkerStatus(w, w.expires > now and _alive(w.holder)) for w in store.workers(now)]
+    return tuple(sorted(out, key=lambda s: (not s.alive, s.worker.host, s.worker.pid)))
 
 
 def status(
@@ -1469,6 +1649,13 @@ def status(
     errors = list(config_errors)
     if holder:
         errors += [e for e in daemon_info.get("config_errors", []) if e not in errors]
+    beating = workers(store, now)
+    live = [w.worker for w in beating if w.alive]
+    if holder is None and live and store.shared:
+        # Workers on other machines (or with no lock file here): the state says they run.
+        hosts = sorted({w.host for w in live})
+        holder = f"{len(live)} worker(s) on {', '.join(hosts)}"
+    leader = store.lease_holder(LEADER, now)
     return Status(
         daemon=holder,
         last_scan=store.last_scan(),
@@ -1490,4 +1677,6 @@ def status(
             for ch in deliveries.weekly_channels(config)
             if ch.weekly_at is not None
         ),
+        workers=beating,
+        leader=leader if leader in {w.holder for w in live} else None,
     )
