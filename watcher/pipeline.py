@@ -304,7 +304,8 @@ def _scan(
         gone = store.forget_missing(seen)
         if gone:
             log.info("forgot %d failed or skipped file(s) no longer in the inbox", gone)
-    search.catch_up(store, should_stop=should_stop)  # this scan's articles into the index
+    # This scan's articles into the search index, up to a bound (see search.SCAN_INDEX).
+    search.catch_up(store, should_stop=should_stop, limit=search.SCAN_INDEX)
     store.end_scan(scan_id, report, clock())
     log.info("scan of %s: %s", config.inbox, report.summary())
     return report
