@@ -56,11 +56,12 @@ from watcher.watchlists import Topic, load_watchlists
 log = logging.getLogger(__name__)
 
 INDEX_CHUNK = 2000  # articles indexed per transaction
-# Articles a scan indexes at its end, at most: the daemon's scans of a few new pages keep
-# the index current, while a bulk import (the first scan of an archive) leaves the rest to
-# the first search, which catches up. Indexing costs more than splitting (bigram tokens
-# and FTS5's segment merges: about 2-3x the splitter's time), so a scan that built the
-# whole index of a 52k-article archive would take three times as long.
+# A scan indexes the articles waiting for the index when they are at most this many: the
+# daemon's scans of a few new pages keep the index current, while a bulk import (the
+# first scan of an archive) leaves them all to the first search, which catches up.
+# Indexing costs more than splitting (bigram tokens and FTS5's segment merges: 2-3x the
+# splitter's time), so a scan that built the index of a 52k-article archive would take
+# about three times as long (and spread over the next scans, it would slow each of them).
 SCAN_INDEX = INDEX_CHUNK
 POOL = 50  # candidates the Matcher checks per block
 BM25_POINTS = 20.0  # what the best bm25 of a block adds to the Matcher's score
@@ -104,22 +105,22 @@ def catch_up(
     chunk: int = INDEX_CHUNK,
     limit: int | None = None,
 ) -> int:
-    """Index every stored article not yet in the search index (at most ``limit``),
-    ``chunk`` per transaction; returns how many. A large backlog (a store from before
-    search, a bulk import) is announced in the log, with the time it took; one left
-    for later (``limit``) says so."""
+    """Index every stored article not yet in the search index, ``chunk`` per
+    transaction; returns how many. A large backlog (a store from before search) is
+    announced in the log, with the time it took. With ``limit`` (a scan), a backlog
+    larger than that is left alone, with a log line: the first search indexes it."""
     backlog = store.search_backlog()
     if not backlog:
         return 0
     if limit is not None and backlog > limit:
         log.info(
-            "search index of %s: %d stored articles wait for the index; this scan indexes "
-            "%d, the first search (or a later scan) the rest",
+            "search index of %s: %d stored articles wait for the index (more than the "
+            "%d a scan indexes); the first search indexes them",
             store.path,
             backlog,
             limit,
         )
-        return _index(store, should_stop, min(chunk, limit), limit)
+        return 0
     big = backlog > chunk
     if big:
         log.info(
@@ -130,7 +131,7 @@ def catch_up(
             chunk,
         )
     started = time.perf_counter()
-    done = _index(store, should_stop, chunk, None)
+    done = _index(store, should_stop, chunk)
     if big:
         store.optimize_search_index()
         log.info(
@@ -142,15 +143,12 @@ def catch_up(
     return done
 
 
-def _index(
-    store: Store, should_stop: Callable[[], bool] | None, chunk: int, limit: int | None
-) -> int:
+def _index(store: Store, should_stop: Callable[[], bool] | None, chunk: int) -> int:
     done = 0
-    while (should_stop is None or not should_stop()) and (limit is None or done < limit):
-        want = chunk if limit is None else min(chunk, limit - done)
-        n = store.index_pending(index_tokens, want)
+    while should_stop is None or not should_stop():
+        n = store.index_pending(index_tokens, chunk)
         done += n
-        if n < want:
+        if n < chunk:
             break
     return done
 
