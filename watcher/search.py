@@ -109,15 +109,14 @@ def catch_up(
     transaction; returns how many. A large backlog (a store from before search) is
     announced in the log, with the time it took. With ``limit`` (a scan), a backlog
     larger than that is left alone, with a log line: the first search indexes it."""
-    backlog = store.search_backlog()
+    backlog = store.search_backlog(None if limit is None else limit + 1)
     if not backlog:
         return 0
     if limit is not None and backlog > limit:
         log.info(
-            "search index of %s: %d stored articles wait for the index (more than the "
-            "%d a scan indexes); the first search indexes them",
+            "search index of %s: more than %d stored articles wait for the index (what a "
+            "scan indexes at most); the first search indexes them",
             store.path,
-            backlog,
             limit,
         )
         return 0

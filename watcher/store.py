@@ -927,11 +927,14 @@ class Store:
                 "watcher search and the web app's search need an SQLite state for now"
             )
 
-    def search_backlog(self) -> int:
+    def search_backlog(self, limit: int | None = None) -> int:
         """Articles stored but not yet in the search index (none on PostgreSQL, which
-        has no index yet: a scan has nothing to catch up)."""
+        has no index yet: a scan has nothing to catch up); counted up to ``limit``."""
         if self.backend == "postgresql":
             return 0
+        if limit is not None:  # a scan's question: no need to count a big queue
+            sql = "SELECT count(*) FROM (SELECT 1 FROM search_pending LIMIT ?)"
+            return int(self.db.execute(sql, (limit,)).fetchone()[0])
         return int(self.db.execute("SELECT count(*) FROM search_pending").fetchone()[0])
 
     def index_pending(self, tokens: Callable[[str, str], tuple[str, str]], limit: int) -> int:
