@@ -232,8 +232,9 @@ def _whole_page(lines: list[Line], page: Page, today: dt.date | None) -> list[Ar
 
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
-# Runs of whitespace within a line (not the line break): one space each.
-_SPACES = re.compile(r"[^\S\n]+")
+# Runs of whitespace within a line (not the line break) become one space each; a lone
+# space is left alone rather than replaced by itself (most of the matches otherwise).
+_SPACES = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 
 
 def _prepare(text: str) -> list[Line]:
