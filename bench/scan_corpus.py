@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,8 +68,12 @@ def measure(corpus: Path, workers: str | None = None, warm: bool = False) -> dic
         tmp = Path(tmpdir)
         state = tmp / "state.db"
         configs = [load_config(_config(tmp, f, state, workers)) for f in folders]
-        if warm:
-            pipeline.segmenter_for(configs[0]).warm()
+        if warm:  # in a process of its own: building the cache costs memory once
+            code = (
+                "import sys; from watcher import pipeline; from watcher.config import "
+                "load_config; pipeline.segmenter_for(load_config(sys.argv[1])).warm()"
+            )
+            subprocess.run([sys.executable, "-c", code, str(configs[0].path)], check=True)
         for label in ("first", "rescan"):
             r0, t0 = _rchar(), time.perf_counter()
             files = articles = new = unchanged = 0
