@@ -75,7 +75,7 @@ def measure(corpus: Path, workers: str | None = None, warm: bool = False) -> dic
             )
             subprocess.run([sys.executable, "-c", code, str(configs[0].path)], check=True)
         for label in ("first", "rescan"):
-            r0, t0 = _rchar(), time.perf_counter()
+            r0, t0, c0 = _rchar(), time.perf_counter(), time.process_time()
             files = articles = new = unchanged = 0
             for cfg in configs:
                 with Store(cfg.state) as store:
@@ -86,6 +86,7 @@ def measure(corpus: Path, workers: str | None = None, warm: bool = False) -> dic
                 unchanged += rep.unchanged
             out |= {
                 label: time.perf_counter() - t0,
+                f"{label}_cpu": time.process_time() - c0,  # this process only
                 f"{label}_read_mb": (_rchar() - r0) / 1e6,
                 f"{label}_files": files,
                 f"{label}_new": new,

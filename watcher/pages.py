@@ -283,17 +283,25 @@ _MASTHEAD_SPLIT = re.compile(r"\s*[|｜]\s*|\s+")
 
 
 def _several_pieces(s: str) -> bool:
-    """``len(masthead_pieces(s)) > 1``, without splitting a line that has no separator."""
-    return (" " in s or "|" in s or "｜" in s or not s.isprintable()) and len(
-        masthead_pieces(s)
-    ) > 1
+    """``len(masthead_pieces(s)) > 1`` for a line's text, without splitting a line that
+    has no separator (the only whitespace _prepare leaves in a line is the space)."""
+    return (" " in s or "|" in s or "｜" in s) and len(masthead_pieces(s)) > 1
+
+
+def _page_label(s: str) -> re.Match[str] | None:
+    """``PAGE_LABEL.match(s)``, tried only on text starting as a label does: 第, a
+    capital letter or a digit."""
+    c = s[:1]
+    if c == "第" or "A" <= c <= "Z" or c.isdecimal():
+        return PAGE_LABEL.match(s)
+    return None
 
 
 def is_masthead(s: str) -> bool:
     """Whether a heading is a masthead: a page label, or only page facts and furniture
     (paper, date, page, section, issue number…) with the paper's name or the full date
     among them, whatever style it was set in."""
-    if PAGE_LABEL.match(s):
+    if _page_label(s):
         return True
     if "报" not in s and "年" not in s:
         return False  # no paper's name (…报) and no full date (…年…月…日) among the pieces
@@ -348,7 +356,7 @@ def _classify(lines: list[Line], i: int) -> LineKind:
         return LineKind.LABEL
     if s[0] in "(（" and CONTINUATION.match(s):
         return LineKind.CONTINUATION
-    if PAGE_LABEL.match(s) or (_several_pieces(s) and is_masthead(s)):
+    if _page_label(s) or (_several_pieces(s) and is_masthead(s)):
         # A page label, or page facts set on one line or as a table row.
         return LineKind.FURNITURE
     if (
