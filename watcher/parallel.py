@@ -7,9 +7,14 @@ the order of the serial scan. This module only knows processes:
 * ``forkserver`` workers, not ``fork``: the daemon runs threads (APScheduler) and
   holds database connections, neither of which survives a fork safely; a worker
   starts from a server that imported the pipeline once;
-* workers ignore SIGINT and SIGTERM: the scanning process hears them, stops at the
-  next file (``should_stop``) and ends the pool; a worker whose parent died finds
-  its task queue closed and exits;
+* workers ignore SIGINT (a Ctrl-C reaches the whole process group; the scanning
+  process stops at the next file and ends the pool) but not SIGTERM, which is how a
+  broken pool is ended (a worker killed while holding the task queue's lock would
+  leave the others waiting on it for ever); a SIGTERM to the whole group (systemd)
+  ends the workers at once and the scanning process at its next file;
+* a script that runs a scan with workers must start with the usual
+  ``if __name__ == "__main__":`` guard, as any program using multiprocessing: the
+  workers import the main module;
 * log records made in a worker travel back with its result and are handled by the
   scanning process's loggers, in file order, as if the work had been done there.
 """
@@ -62,7 +67,7 @@ _COLLECT: _Collect | None = None
 def _start(level: int, init: Callable[..., None], args: tuple[Any, ...]) -> None:
     global _COLLECT
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the daemon's handler is not ours
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

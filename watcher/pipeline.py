@@ -684,7 +684,7 @@ def _in_pool(
     window: collections.deque[_Slot] = collections.deque()
     todo = iter(files)
     size = workers * CHUNK * WINDOW
-    broken = False
+    broken = warned = False
     args = (tuple(topics), segmenter.cache_dir, config.inbox, limits)
     log.info("scan of %s: reading in %d worker processes", safe_text(config.inbox), workers)
     with parallel.Pool(workers, _worker_start, args) as pool:
@@ -700,6 +700,10 @@ def _in_pool(
                     log.info("scan stopped early on request")
                     return
                 slot = window.popleft()
+                if not warned and slot.task is not None and _failed(slot.task):
+                    log.warning("scan workers failed (%s); reading the rest in this process",
+                                slot.task.exception())  # fmt: skip
+                    broken = warned = True
                 try:
                     yield slot.info, _finish(config, store, slot, clock, matcher, worker)
                 finally:
@@ -709,6 +713,15 @@ def _in_pool(
             for slot in window:
                 if slot.lease is not None:
                     store.release_lease(slot.lease, _ME)
+
+
+def _failed(task: Future[Any]) -> bool:
+    """Whether a task ended without a result (its worker died); waits for it."""
+    try:
+        task.result()
+    except Exception:
+        return True
+    return False
 
 
 def _fill(
@@ -732,7 +745,7 @@ def _fill(
         try:
             task = pool.submit(_read_in_worker, work)
         except Exception as exc:  # a pool whose worker died takes no more work
-            log.warning("scan workers failed (%s); reading the rest in this process", exc)
+            log.debug("scan workers take no more work (%s)", exc)
             return False
         for k, s in enumerate(chunk):
             s.task, s.at = task, k
@@ -776,8 +789,8 @@ def _finish(
         try:
             fetched, done, records = slot.task.result()[slot.at]
         except Exception as exc:  # a worker died (killed, out of memory): read it here
-            log.warning("%s: the scan worker reading it failed (%s); reading it here",
-                        info.key, exc)  # fmt: skip
+            log.debug("%s: the scan worker reading it failed (%s); reading it here",
+                      info.key, exc)  # fmt: skip
         else:
             parallel.replay(records)
             return _read_one(config, store, info, fetched, now, clock,
