@@ -283,7 +283,7 @@ def test_a_store_from_before_search_is_backfilled_in_chunks_with_a_log_line(
             assert search.catch_up(store, chunk=10) == articles
         assert store.search_backlog() == 0
         assert set(_found(store, segmenter, "城市更新")) == expected
-    lines = [r.getMessage() for r in caplog.records]
+    lines = [r.getMessage() for r in caplog.records if r.name == "watcher.search"]
     assert lines[0] == (
         f"search index of {cfg.state}: indexing {articles} stored articles not in it yet "
         "(a store from before search, or a scan cut short), 10 at a time"
