@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -152,3 +153,52 @@ def test_workers_is_auto_or_a_whole_number(make_config: Callable[..., Config]) -
         with pytest.raises(ConfigError) as exc:
             make_config(scan={"workers": bad})
         assert message in str(exc.value)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_a_worker_killed_mid_scan_leaves_its_files_to_the_scanning_process(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    run: Run,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    seeds = [f.read_text(encoding="utf-8") for f in seed_files()]
+    for n in range(300):  # distinct contents: every file is a new document
+        page = inbox / f"page{n:03}.txt"
+        page.write_text(seeds[n % len(seeds)] + f"\n\n第{n}号公告。\n", encoding="utf-8")
+        os.utime(page, (1_600_000_000, 1_600_000_000))
+    pooled, serial = _config(make_config, inbox, 2), _config(make_config, inbox, 1)
+    killed: list[int] = []
+
+    def kill_a_worker(_info: object) -> None:
+        if killed:
+            return
+        workers = [w for c in _children(os.getpid()) for w in _children(c)]
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+            killed.append(workers[0])
+
+    with Store(pooled.state) as store, caplog.at_level(logging.WARNING, "watcher.pipeline"):
+        topics = pipeline.load_topics(pooled)
+        report = pipeline.scan(pooled, store, topics=topics, clock=_clock, progress=kill_a_worker)
+    assert killed and report.new == 300 and report.failed == 0
+    warned = [r.getMessage() for r in caplog.records if "scan workers failed" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].endswith("; reading the rest in this process")
+    assert not [w for c in _children(os.getpid()) for w in _children(c)]  # none left behind
+    _scan(serial)
+    assert _stored(pooled, run) == _stored(serial, run)
