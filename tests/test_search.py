@@ -283,7 +283,7 @@ def test_a_store_from_before_search_is_backfilled_in_chunks_with_a_log_line(
             assert search.catch_up(store, chunk=10) == articles
         assert store.search_backlog() == 0
         assert set(_found(store, segmenter, "城市更新")) == expected
-    lines = [r.getMessage() for r in caplog.records]
+    lines = [r.getMessage() for r in caplog.records if r.name == "watcher.search"]
     assert lines[0] == (
         f"search index of {cfg.state}: indexing {articles} stored articles not in it yet "
         "(a store from before search, or a scan cut short), 10 at a time"
@@ -422,3 +422,29 @@ def test_search_hit_dataclass_is_frozen(cfg: Config, segmenter: Segmenter) -> No
         hit = search.search(store, segmenter, "城市更新").hits[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         hit.rank = 0  # type: ignore[misc]
+
+
+def test_a_bulk_import_leaves_the_index_to_the_first_search(
+    make_config: Callable[..., Config],
+    seeded_inbox: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # More new articles than a scan indexes (10 here): the scan leaves them queued, with
+    # a log line; the first search catches up and finds what a fully indexed store finds.
+    cfg = make_config()
+    (cfg.watchlists / "topics.yaml").write_text(TOPICS, encoding="utf-8")
+    monkeypatch.setattr(search, "SCAN_INDEX", 10)
+    with Store(cfg.state) as store, caplog.at_level(logging.INFO, logger="watcher.search"):
+        pipeline.scan(cfg, store, topics=pipeline.load_topics(cfg))
+        articles = store.counts()["articles"]
+        assert store.search_index_stats().indexed == 0
+        assert store.search_backlog() == articles > 10
+        segmenter = pipeline.segmenter_for(cfg)
+        found = _found(store, segmenter, "城市更新")
+        assert store.search_backlog() == 0
+        assert found and set(found) == _everything(store, segmenter, "城市更新")
+    assert (
+        f"search index of {cfg.state}: more than 10 stored articles wait for the index "
+        "(what a scan indexes at most); the first search indexes them"
+    ) in [r.getMessage() for r in caplog.records]

@@ -108,6 +108,25 @@ CADENCES = ("daily", "weekly")
 # --------------------------------------------------------------------- schema
 
 
+@dataclass(frozen=True)
+class Workers(Kind):
+    """``scan.workers``: a whole number of processes (at least 1), or ``auto``."""
+
+    label = "auto or a whole number >= 1"
+
+    def parse(self, node: Node, walk: Walk, key: str) -> Any:
+        if isinstance(node, ScalarNode) and node.tag.endswith(":str"):
+            return String().parse(node, walk, key)
+        return Number(minimum=1, integer=True).parse(node, walk, key)
+
+    def check(self, value: Any, walk: Walk, key: str) -> Any:
+        if isinstance(value, str):
+            if value.strip().casefold() == "auto":
+                return "auto"
+            raise Invalid(f"expected auto or a whole number >= 1, got {value!r}")
+        return Number(minimum=1, integer=True).check(value, walk, key)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScanConfig:
     """``scan:`` — how the inbox is scanned."""
@@ -160,6 +179,14 @@ class ScanConfig:
         Duration(),
         "With prune_unchanged_folders: every folder is listed again at least this often, "
         "so an old file edited in place is read within this long.",
+    )
+    workers: int | str = option(
+        1,
+        Workers(),
+        "Processes that read, split and match new files at once: a number, or auto (one "
+        "per CPU core). The scan itself writes the database, in the serial order, so the "
+        "result is the same for every value; a pool starts only for a scan with at least "
+        "16 new or changed files. 1: everything in the scanning process.",
     )
 
 

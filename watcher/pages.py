@@ -167,7 +167,7 @@ class LineKind(Enum):
     SHORT = auto()  # a short line without sentence punctuation: headline material
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One non-blank line of the page, as the splitter sees it."""
 
@@ -231,17 +231,27 @@ def _whole_page(lines: list[Line], page: Page, today: dt.date | None) -> list[Ar
 # --- normalise -------------------------------------------------------------------
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Runs of whitespace within a line (not the line break) become one space each; a lone
+# space is left alone rather than replaced by itself (most of the matches otherwise).
+_SPACES = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
+
+
 def _prepare(text: str) -> list[Line]:
-    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    # Whole-text passes, in the order a line was once cleaned on its own (none of them
+    # touches a line break, so each line comes out the same), then one walk of the lines.
+    if "<!--" in text:
+        text = _COMMENT.sub("", text)
+    text = text.replace("\u3000", " ").replace("\xa0", " ").replace("**", "")
+    text = _SPACES.sub(" ", text.replace("\u200b", ""))
     out: list[Line] = []
     gap = True
     for raw in text.split("\n"):
-        s = raw.replace("\u3000", " ").replace("\xa0", " ").replace("**", "")
-        s = re.sub(r"\s+", " ", s.replace("\u200b", "")).strip()
+        s = raw.strip()
         if not s:
             gap = True
             continue
-        m = HEADING.match(s)
+        m = HEADING.match(s) if s[0] == "#" else None
         if m and not is_prose(m.group(2).strip()) and not SIGNED.match(m.group(2).strip()):
             out.append(Line(m.group(2).strip(), level=len(m.group(1)), gap=gap))
         else:
@@ -266,15 +276,35 @@ def is_prose(s: str) -> bool:
 
 def masthead_pieces(s: str) -> list[str]:
     """The pieces of a masthead line: cells of a table row, words set apart by spaces."""
-    return [p for p in re.split(r"\s*[|｜]\s*|\s+", s) if p]
+    return [p for p in _MASTHEAD_SPLIT.split(s) if p]
+
+
+_MASTHEAD_SPLIT = re.compile(r"\s*[|｜]\s*|\s+")
+
+
+def _several_pieces(s: str) -> bool:
+    """``len(masthead_pieces(s)) > 1`` for a line's text, without splitting a line that
+    has no separator (the only whitespace _prepare leaves in a line is the space)."""
+    return (" " in s or "|" in s or "｜" in s) and len(masthead_pieces(s)) > 1
+
+
+def _page_label(s: str) -> re.Match[str] | None:
+    """``PAGE_LABEL.match(s)``, tried only on text starting as a label does: 第, a
+    capital letter or a digit."""
+    c = s[:1]
+    if c == "第" or "A" <= c <= "Z" or c.isdecimal():
+        return PAGE_LABEL.match(s)
+    return None
 
 
 def is_masthead(s: str) -> bool:
     """Whether a heading is a masthead: a page label, or only page facts and furniture
     (paper, date, page, section, issue number…) with the paper's name or the full date
     among them, whatever style it was set in."""
-    if PAGE_LABEL.match(s):
+    if _page_label(s):
         return True
+    if "报" not in s and "年" not in s:
+        return False  # no paper's name (…报) and no full date (…年…月…日) among the pieces
     pieces = masthead_pieces(s)
     named = any(MASTHEAD_PAPER.match(p) or DATE_FULL.fullmatch(p) for p in pieces)
     return named and all(_fact_piece(p) for p in pieces)
@@ -295,10 +325,11 @@ def _fact_piece(p: str) -> bool:
 def _pieces(s: str) -> list[str]:
     """A closing byline or continuation marker glued to the end of a paragraph
     gets a line of its own, so it is classified as such."""
-    m = INLINE_BYLINE.match(s)
+    # Guards: the patterns need a ■, or a closing bracket at the end and a 转.
+    m = INLINE_BYLINE.match(s) if "■" in s else None
     if m and len(m.group(1)) > 4:
         return [m.group(1), m.group(2)]
-    m = CONTINUATION_TAIL.match(s)
+    m = CONTINUATION_TAIL.match(s) if s[-1] in ")）" and "转" in s else None
     return [m.group(1), m.group(2)] if m else [s]
 
 
@@ -316,24 +347,43 @@ def _classify(lines: list[Line], i: int) -> LineKind:
         # A masthead in a heading style (the paper's name in Word's Title, a date in
         # display type) gives page facts, not an article.
         return LineKind.FURNITURE if is_masthead(s) else LineKind.HEADING
-    if FOOTER.match(s):
+    # Cheap guards first, each a condition its pattern cannot match without (the
+    # patterns are tried in the same order, so the kinds are the same).
+    n = len(s)
+    if n == 4 and FOOTER.match(s):
         return LineKind.FOOTER
-    if LABEL.match(s):
+    if n <= 5 and LABEL.match(s):
         return LineKind.LABEL
-    if CONTINUATION.match(s):
+    if s[0] in "(（" and CONTINUATION.match(s):
         return LineKind.CONTINUATION
-    if PAGE_LABEL.match(s) or (len(masthead_pieces(s)) > 1 and is_masthead(s)):
+    if _page_label(s) or (_several_pieces(s) and is_masthead(s)):
         # A page label, or page facts set on one line or as a table row.
         return LineKind.FURNITURE
-    if (m := DATELINE.match(s)) and len(s) > m.end() + 1:
+    if (
+        _DATELINE_KIND.search(s, 0, _DATELINE_REACH)
+        and (m := DATELINE.match(s))
+        and n > m.end() + 1
+    ):
         return LineKind.LEAD
-    if len(s) <= 60 and not SENTENCE_PUNCT.search(s) and (kind := _signature(lines, i)):
+    punct = SENTENCE_PUNCT.search(s) is not None
+    if n <= 60 and not punct and (kind := _signature(lines, i)):
         return kind
-    if len(s) <= 60 and FURNITURE.search(s):
+    if n <= 60 and FURNITURE.search(s):
         return LineKind.FURNITURE
-    if CREDIT.search(s) and len(s) <= 200 and SENTENCE_PUNCT.search(s):
+    if punct and n <= 200 and _credited(s):
         return LineKind.CAPTION
-    return LineKind.SHORT if _is_short(s) else LineKind.BODY
+    return LineKind.SHORT if n <= 64 and not punct else LineKind.BODY
+
+
+# What a dateline's kind (讯, 电, 消息) needs: one of them within the first
+# characters — source (≤ 20), place (≤ 6) and day (≤ 6) come before it.
+_DATELINE_KIND = re.compile("[讯电]|消息")
+_DATELINE_REACH = 40
+
+
+def _credited(s: str) -> bool:
+    """``CREDIT.search(s)``, tried only on lines ending as a credit can (摄, 摄影, 报道)."""
+    return s.endswith(("摄", "摄影", "报道")) and CREDIT.search(s) is not None
 
 
 def _signature(lines: list[Line], i: int) -> LineKind | None:
@@ -342,13 +392,13 @@ def _signature(lines: list[Line], i: int) -> LineKind | None:
     prev = lines[i - 1].kind if i > 0 else None
     if TOP_BYLINE.match(s) and prev in (LineKind.SHORT, LineKind.HEADING, LineKind.CAPTION):
         return LineKind.TOP_BYLINE
-    if CREDIT.search(s):
+    if _credited(s):
         return LineKind.CREDIT
     if BYLINE.match(s) or TOP_BYLINE.match(s):
         return LineKind.BYLINE
     # A media name above a byline or credit: "湖南日报·新湖南客户端" / "记者 田超".
     nxt = lines[i + 1].text if i + 1 < len(lines) else ""
-    if MEDIA_LINE.match(s) and (BYLINE.match(nxt) or CREDIT.search(nxt)) and prev is LineKind.BODY:
+    if MEDIA_LINE.match(s) and (BYLINE.match(nxt) or _credited(nxt)) and prev is LineKind.BODY:
         return LineKind.BYLINE
     return None
 

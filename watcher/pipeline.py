@@ -10,10 +10,12 @@ once → write the archive → give every channel its delivery → deliver, exac
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import errno
 import fcntl
+import functools
 import hashlib
 import itertools
 import json
@@ -24,11 +26,22 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from watcher import deliveries, feeds, pages, readers, sandbox, schedule, search, segment
+from watcher import (
+    deliveries,
+    feeds,
+    pages,
+    parallel,
+    readers,
+    sandbox,
+    schedule,
+    search,
+    segment,
+)
 from watcher import digest as digest_mod
 from watcher import inbox as inbox_mod
 from watcher.archive import write_archive
@@ -37,6 +50,7 @@ from watcher.errors import DeliveryError, ReadError, ReaderUnavailable, WatcherE
 from watcher.inbox import list_inbox
 from watcher.matcher import Matcher
 from watcher.models import (
+    Article,
     Delivery,
     Digest,
     DigestStats,
@@ -292,13 +306,18 @@ def _scan(
     if progress is not None:
         progress(listing.unchanged)
     seen: set[str] = set()
+    workers = _workers(config, files, known)
     # One reader process for the scan's PDF and DOCX files, started at the first one.
     with sandbox.Worker(read_limits(config)) as worker:
-        for info in files:
-            if should_stop is not None and should_stop():
-                log.info("scan stopped early on request")
-                break
-            outcome = _claimed(config, store, info, known.get(info.key), clock, matcher, worker)
+        if workers > 1:
+            outcomes = _in_pool(config, store, files, known, clock, matcher, topics,
+                                segmenter, worker, workers, should_stop)  # fmt: skip
+        else:
+            outcomes = (
+                (info, _claimed(config, store, info, known.get(info.key), clock, matcher, worker))
+                for info in _until_stopped(files, should_stop)
+            )
+        for info, outcome in outcomes:
             report = _tally(report, outcome, info)
             seen.add(info.key)
             if progress is not None:
@@ -307,10 +326,37 @@ def _scan(
         gone = store.forget_missing(listing.vanished)
         if gone:
             log.info("forgot %d failed or skipped file(s) no longer in the inbox", gone)
-    search.catch_up(store, should_stop=should_stop)  # this scan's articles into the index
+    # This scan's articles into the search index, up to a bound (see search.SCAN_INDEX).
+    search.catch_up(store, should_stop=should_stop, limit=search.SCAN_INDEX)
     store.end_scan(scan_id, report, clock())
     log.info("scan of %s: %s", config.inbox, report.summary())
     return report
+
+
+def _until_stopped(
+    files: Sequence[FileInfo], should_stop: Callable[[], bool] | None
+) -> Iterator[FileInfo]:
+    for info in files:
+        if should_stop is not None and should_stop():
+            log.info("scan stopped early on request")
+            return
+        yield info
+
+
+def _workers(config: Config, files: Sequence[FileInfo], known: Mapping[str, FileState]) -> int:
+    """Worker processes for this scan: ``scan.workers``, when enough files are new or
+    changed for a pool to pay (``parallel.MIN_FILES``); else 1 (no pool)."""
+    wanted = parallel.count(config.scan.workers)
+    if wanted < 2:
+        return 1
+    changed = 0
+    for info in files:
+        k = known.get(info.key)
+        if k is None or (k.size, k.mtime_ns) != (info.size, info.mtime_ns) or k.status == "failed":
+            changed += 1
+            if changed >= parallel.MIN_FILES:
+                return wanted
+    return 1
 
 
 def _settle(
@@ -454,17 +500,30 @@ def _claimed(
     the worker whose claim (a lease, ``file:<path>``) succeeds; it then decides on what
     the store knows *now*, so a file another worker stored meanwhile is unchanged. A
     worker killed mid-file loses the claim when it expires (at once on its own machine)."""
+    claim = _claim(config, store, info, known, clock)
+    if claim is None:
+        return Outcome("unchanged")
+    lease, known = claim
+    try:
+        return _scan_one(config, store, info, known, clock, matcher, worker)
+    finally:
+        if lease is not None:
+            store.release_lease(lease, _ME)
+
+
+def _claim(
+    config: Config, store: Store, info: FileInfo, known: FileState | None, clock: Clock
+) -> tuple[str | None, FileState | None] | None:
+    """The lease taken on a file (None: no need, on a store of one's own) and what the
+    store knows of it then; None when another worker holds the file."""
     same = known is not None and (known.size, known.mtime_ns) == (info.size, info.mtime_ns)
     if not store.shared or (same and known is not None and known.status != "failed"):
-        return _scan_one(config, store, info, known, clock, matcher, worker)
+        return None, known
     lease = f"file:{info.key}"
     if not store.take_lease(lease, _ME, clock(), _file_lease(config), _alive):
         log.debug("%s: another worker is reading it", info.key)
-        return Outcome("unchanged")
-    try:
-        return _scan_one(config, store, info, store.file_state(info.key), clock, matcher, worker)
-    finally:
-        store.release_lease(lease, _ME)
+        return None
+    return lease, store.file_state(info.key)
 
 
 OutcomeKind = Literal["new", "unchanged", "duplicate", "failed", "waiting", "skipped"]
@@ -507,14 +566,34 @@ def _scan_one(
     matcher: Matcher | None,
     worker: sandbox.Worker,
 ) -> Outcome:
-    path = info.key
     now = clock()
+    decided = _triage(config, store, info, known, now)
+    if decided is not None:
+        return decided()
+    today = now.astimezone(config.tz).date()
+    return _read_one(
+        config, store, info, _fetch(info, config.inbox), now, clock,
+        lambda data: _process(info, data, today, matcher, worker, worker.limits),
+    )  # fmt: skip
+
+
+def _triage(
+    config: Config, store: Store, info: FileInfo, known: FileState | None, now: dt.datetime
+) -> Callable[[], Outcome] | None:
+    """What becomes of a file without reading it (unchanged, skipped, waiting, failed
+    before reading), to be recorded in its turn; None: it is to be read."""
+    path = info.key
     same = known is not None and (known.size, known.mtime_ns) == (info.size, info.mtime_ns)
     if info.outside:
-        if not same:
+        if same:
+            return lambda: Outcome("unchanged")
+
+        def outside() -> Outcome:
             log.warning("%s: skipped: %s", path, OUTSIDE)
             store.record_file(path, info.size, info.mtime_ns, None, "skipped", now, OUTSIDE)
-        return Outcome("skipped") if not same else Outcome("unchanged")
+            return Outcome("skipped")
+
+        return outside
     if known is not None and same:
         # A failure is retried on a backoff even if the file did not change (a
         # permission fixed, a reader installed, a limit raised); a file failed for
@@ -527,56 +606,123 @@ def _scan_one(
         elif wanted:
             due = False
         if not due:
-            return Outcome("unchanged")
+            return lambda: Outcome("unchanged")
         log.info("%s: trying again a file that failed (%s)", path, known.reason)
     missing = readers.unavailable(info.path)
     age = now.timestamp() - info.mtime_ns / 1e9
     if age < config.scan.settle_seconds:
         log.debug("%s: changed %.1fs ago, waiting for the writer to finish", path, age)
-        return Outcome("waiting")
+        return lambda: Outcome("waiting")
     if readers.reader_for(info.path) is None:
-        log.info("%s: skipped, not a type watcher reads (%s)", path, info.path.suffix or "none")
-        store.record_file(path, info.size, info.mtime_ns, None, "skipped", now, "unknown type")
-        return Outcome("skipped")
+
+        def unknown() -> Outcome:
+            log.info("%s: skipped, not a type watcher reads (%s)", path, info.path.suffix or "none")
+            store.record_file(path, info.size, info.mtime_ns, None, "skipped", now, "unknown type")
+            return Outcome("skipped")
+
+        return unknown
     if missing is not None:
-        return _fail(store, info, None, missing, now)
+        return lambda: _fail(store, info, None, missing, now)
     if info.size > config.scan.max_file_mb * 1024 * 1024:
         reason = f"too large ({info.size / 1048576:.0f} MB > scan.max_file_mb)"
-        return _fail(store, info, None, reason, now)
+        return lambda: _fail(store, info, None, reason, now)
+    return None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A file's bytes, read and hashed, or why not."""
+
+    sha: str | None = None
+    data: bytes = b""
+    failure: str | None = None  # could not be read: recorded as failed
+    changed: bool = False  # changed while being read: left for the next scan
+
+
+def _fetch(info: FileInfo, inbox: Path) -> Fetched:
     try:
-        data, after = read_file(info, config.inbox)
+        data, after = read_file(info, inbox)
     except OSError as exc:
-        return _fail(store, info, None, f"cannot read: {exc.strerror or exc}", now)
+        return Fetched(failure=f"cannot read: {exc.strerror or exc}")
     if (after.st_size, after.st_mtime_ns) != (info.size, info.mtime_ns) or len(data) != info.size:
-        log.info("%s: changed while being read, will retry on the next scan", path)
+        log.info("%s: changed while being read, will retry on the next scan", info.key)
+        return Fetched(changed=True)
+    return Fetched(hashlib.sha256(data).hexdigest(), data)
+
+
+@dataclass(frozen=True)
+class Processed:
+    """A document decoded, split and matched, or why not."""
+
+    encoding: str = ""
+    articles: tuple[Article, ...] = ()
+    matches: tuple[list[Match], ...] = ()
+    waiting: bool = False  # its reader cannot run now: left for the next scan
+    failure: str | None = None  # recorded as failed
+
+
+def _process(
+    info: FileInfo,
+    data: bytes,
+    today: dt.date,
+    matcher: Matcher | None,
+    worker: sandbox.Worker | None,
+    limits: readers.Limits,
+) -> Processed:
+    """Decode (readers), split (pages) and match one file's bytes."""
+    path = info.key
+    try:
+        text = readers.read_bytes(info.path, data, limits, worker)
+        articles = pages.split_page(text.text, markup=text.markup, today=today, known=text.page)
+        found = tuple(matcher.match(a) for a in articles) if matcher else ()
+    except ReaderUnavailable as exc:
+        log.warning("%s: not read now, will retry on the next scan: %s", path, exc)
+        return Processed(waiting=True)
+    except ReadError as exc:
+        return Processed(failure=str(exc))
+    except Exception as exc:  # one strange document must not stop the scan
+        log.exception("%s: could not process", path)
+        return Processed(failure=f"internal error: {type(exc).__name__}: {exc}")
+    return Processed(text.encoding, tuple(articles), found)
+
+
+def _read_one(
+    config: Config,
+    store: Store,
+    info: FileInfo,
+    fetched: Fetched,
+    now: dt.datetime,
+    clock: Clock,
+    process: Callable[[bytes], Processed],
+) -> Outcome:
+    """A file read (or not): failed, waiting, a duplicate, or stored."""
+    if fetched.failure is not None:
+        return _fail(store, info, None, fetched.failure, now)
+    if fetched.changed or fetched.sha is None:
         return Outcome("waiting")
-    sha = hashlib.sha256(data).hexdigest()
+    sha = fetched.sha
     if not store.shared:
-        return _store_one(config, store, info, sha, data=data, now=now, clock=clock,
-                          matcher=matcher, worker=worker)  # fmt: skip
+        return _store_one(store, info, sha, fetched.data, now, clock, process)
     # The same bytes under two names, read by two workers at once: one stores them.
     lease = f"doc:{sha}"
     if not store.take_lease(lease, _ME, clock(), _file_lease(config), _alive):
-        log.info("%s: another worker is storing the same content; left for the next scan", path)
+        log.info("%s: another worker is storing the same content; left for the next scan",
+                 info.key)  # fmt: skip
         return Outcome("waiting")
     try:
-        return _store_one(config, store, info, sha, data=data, now=now, clock=clock,
-                          matcher=matcher, worker=worker)  # fmt: skip
+        return _store_one(store, info, sha, fetched.data, now, clock, process)
     finally:
         store.release_lease(lease, _ME)
 
 
 def _store_one(
-    config: Config,
     store: Store,
     info: FileInfo,
     sha: str,
-    *,
     data: bytes,
     now: dt.datetime,
     clock: Clock,
-    matcher: Matcher | None,
-    worker: sandbox.Worker,
+    process: Callable[[bytes], Processed],
 ) -> Outcome:
     """A file read and hashed: a duplicate, or decoded, split, matched and stored."""
     path = info.key
@@ -585,35 +731,209 @@ def _store_one(
         store.record_file(path, info.size, info.mtime_ns, sha, "duplicate", now)
         log.info("%s: same content as a document already read, not counted twice", path)
         return Outcome("duplicate")
-    try:
-        text = readers.read_bytes(info.path, data, worker.limits, worker)
-        articles = pages.split_page(
-            text.text,
-            markup=text.markup,
-            today=now.astimezone(config.tz).date(),
-            known=text.page,
-        )
-        found: list[list[Match]] = [matcher.match(a) for a in articles] if matcher else []
-    except ReaderUnavailable as exc:
-        log.warning("%s: not read now, will retry on the next scan: %s", path, exc)
+    done = process(data)
+    if done.waiting:
         return Outcome("waiting")
-    except ReadError as exc:
-        return _fail(store, info, sha, str(exc), now)
-    except Exception as exc:  # one strange document must not stop the scan
-        log.exception("%s: could not process", path)
-        return _fail(store, info, sha, f"internal error: {type(exc).__name__}: {exc}", now)
+    if done.failure is not None:
+        return _fail(store, info, sha, done.failure, now)
     store.add_document(
         sha256=sha,
         path=path,
         size=info.size,
         mtime_ns=info.mtime_ns,
-        encoding=text.encoding,
-        articles=articles,
+        encoding=done.encoding,
+        articles=done.articles,
         now=clock,  # read under the write lock: see Store.add_document
-        matches=found,
+        matches=done.matches,
     )
-    log.debug("%s: %d articles (%s)", path, len(articles), text.encoding)
-    return Outcome("new", len(articles), sum(1 for f in found if f))
+    log.debug("%s: %d articles (%s)", path, len(done.articles), done.encoding)
+    return Outcome("new", len(done.articles), sum(1 for f in done.matches if f))
+
+
+# --- the scan in worker processes (scan.workers) --------------------------------------
+#
+# The scanning process lists, triages and claims files in order, sends those to be read
+# to the pool in chunks, a window ahead, and records every file in its turn: the store
+# sees the serial scan's writes in the serial order. PDF and DOCX files (read in the
+# sandboxed reader process anyway) are read here, in their turn.
+
+CHUNK = 8  # files per task
+WINDOW = 8  # chunks per worker in flight
+
+
+@dataclass
+class _Slot:
+    """One file of the window, in scan order."""
+
+    info: FileInfo
+    decided: Callable[[], Outcome] | None = None  # known without reading
+    now: dt.datetime | None = None
+    lease: str | None = None
+    task: Future[list[tuple[Fetched, Processed | None, list[logging.LogRecord]]]] | None = None
+    at: int = 0  # its place in the task's chunk
+
+
+def _in_pool(
+    config: Config,
+    store: Store,
+    files: Sequence[FileInfo],
+    known: Mapping[str, FileState],
+    clock: Clock,
+    matcher: Matcher | None,
+    topics: Sequence[Topic],
+    segmenter: Segmenter,
+    worker: sandbox.Worker,
+    workers: int,
+    should_stop: Callable[[], bool] | None,
+) -> Iterator[tuple[FileInfo, Outcome]]:
+    """(file, outcome) in scan order, the reading done by ``workers`` processes."""
+    segmenter.warm()  # the dictionary's cache file, made once, before the workers read it
+    limits = read_limits(config)
+    window: collections.deque[_Slot] = collections.deque()
+    todo = iter(files)
+    size = workers * CHUNK * WINDOW
+    broken = warned = False
+    args = (tuple(topics), segmenter.cache_dir, config.inbox, limits)
+    log.info("scan of %s: reading in %d worker processes", safe_text(config.inbox), workers)
+    with parallel.Pool(workers, _worker_start, args) as pool:
+        try:
+            while True:
+                if len(window) <= size // 2 and not broken:
+                    broken = not _fill(config, store, todo, known, clock, pool, window, size)
+                if not window and broken:  # the rest one by one, read here
+                    _fill(config, store, todo, known, clock, None, window, 1)
+                if not window:
+                    return
+                if should_stop is not None and should_stop():
+                    log.info("scan stopped early on request")
+                    return
+                slot = window.popleft()
+                if not warned and slot.task is not None and _failed(slot.task):
+                    log.warning("scan workers failed (%s); reading the rest in this process",
+                                slot.task.exception())  # fmt: skip
+                    broken = warned = True
+                try:
+                    yield slot.info, _finish(config, store, slot, clock, matcher, worker)
+                finally:
+                    if slot.lease is not None:
+                        store.release_lease(slot.lease, _ME)
+        finally:
+            for slot in window:
+                if slot.lease is not None:
+                    store.release_lease(slot.lease, _ME)
+
+
+def _failed(task: Future[Any]) -> bool:
+    """Whether a task ended without a result (its worker died); waits for it."""
+    try:
+        task.result()
+    except Exception:
+        return True
+    return False
+
+
+def _fill(
+    config: Config,
+    store: Store,
+    todo: Iterator[FileInfo],
+    known: Mapping[str, FileState],
+    clock: Clock,
+    pool: parallel.Pool | None,
+    window: collections.deque[_Slot],
+    size: int,
+) -> bool:
+    """Triage files into the window until it holds ``size``, the ones to read sent to
+    ``pool`` in chunks (None: read here in their turn). False if the pool is broken."""
+    chunk: list[_Slot] = []
+
+    def send() -> bool:
+        if not chunk or pool is None:
+            return True
+        work = [(s.info, (s.now or clock()).astimezone(config.tz).date()) for s in chunk]
+        try:
+            task = pool.submit(_read_in_worker, work)
+        except Exception as exc:  # a pool whose worker died takes no more work
+            log.debug("scan workers take no more work (%s)", exc)
+            return False
+        for k, s in enumerate(chunk):
+            s.task, s.at = task, k
+        chunk.clear()
+        return True
+
+    while len(window) < size and (info := next(todo, None)) is not None:
+        now = clock()
+        claim = _claim(config, store, info, known.get(info.key), clock)
+        if claim is None:
+            window.append(_Slot(info, lambda: Outcome("unchanged")))
+            continue
+        lease, state = claim
+        decided = _triage(config, store, info, state, now)
+        slot = _Slot(info, decided, now, lease)
+        window.append(slot)
+        reader = readers.reader_for(info.path)
+        if decided is None and reader is not None and not reader.isolated(info.size):
+            chunk.append(slot)
+            if len(chunk) == CHUNK and not send():
+                return False
+    return send()
+
+
+def _finish(
+    config: Config,
+    store: Store,
+    slot: _Slot,
+    clock: Clock,
+    matcher: Matcher | None,
+    worker: sandbox.Worker,
+) -> Outcome:
+    """Record one file of the window in its turn."""
+    if slot.decided is not None:
+        return slot.decided()
+    info, now = slot.info, slot.now or clock()
+    today = now.astimezone(config.tz).date()
+    here = functools.partial(_process, info, today=today, matcher=matcher, worker=worker,
+                             limits=worker.limits)  # fmt: skip
+    if slot.task is not None:
+        try:
+            fetched, done, records = slot.task.result()[slot.at]
+        except Exception as exc:  # a worker died (killed, out of memory): read it here
+            log.debug("%s: the scan worker reading it failed (%s); reading it here",
+                      info.key, exc)  # fmt: skip
+        else:
+            parallel.replay(records)
+            return _read_one(config, store, info, fetched, now, clock,
+                             lambda data: done if done is not None else here(data))  # fmt: skip
+    return _read_one(config, store, info, _fetch(info, config.inbox), now, clock, here)
+
+
+_WORKER: tuple[Matcher | None, Path, readers.Limits] | None = None
+
+
+def _worker_start(
+    topics: tuple[Topic, ...], cache_dir: Path | None, inbox: Path, limits: readers.Limits
+) -> None:
+    """A scan worker's set-up: the Matcher of the scan's topics, built once."""
+    global _WORKER
+    segmenter = segment.default(cache_dir)
+    _WORKER = (Matcher(list(topics), segmenter) if topics else None, inbox, limits)
+
+
+def _read_in_worker(
+    chunk: list[tuple[FileInfo, dt.date]],
+) -> list[tuple[Fetched, Processed | None, list[logging.LogRecord]]]:
+    """In a worker: read, hash, decode, split and match each file of ``chunk``; the
+    bytes stay here (the scanning process needs the hash only)."""
+    assert _WORKER is not None
+    matcher, inbox, limits = _WORKER
+    out: list[tuple[Fetched, Processed | None, list[logging.LogRecord]]] = []
+    for info, today in chunk:
+        fetched = _fetch(info, inbox)
+        done = None
+        if fetched.sha is not None:
+            done = _process(info, fetched.data, today, matcher, None, limits)
+            fetched = replace(fetched, data=b"")
+        out.append((fetched, done, parallel.collected()))
+    return out
 
 
 OUTSIDE = "a symbolic link leading outside the inbox (or to no regular file): not read"

@@ -56,6 +56,13 @@ from watcher.watchlists import Topic, load_watchlists
 log = logging.getLogger(__name__)
 
 INDEX_CHUNK = 2000  # articles indexed per transaction
+# A scan indexes the articles waiting for the index when they are at most this many: the
+# daemon's scans of a few new pages keep the index current, while a bulk import (the
+# first scan of an archive) leaves them all to the first search, which catches up.
+# Indexing costs more than splitting (bigram tokens and FTS5's segment merges: 2-3x the
+# splitter's time), so a scan that built the index of a 52k-article archive would take
+# about three times as long (and spread over the next scans, it would slow each of them).
+SCAN_INDEX = INDEX_CHUNK
 POOL = 50  # candidates the Matcher checks per block
 BM25_POINTS = 20.0  # what the best bm25 of a block adds to the Matcher's score
 MAX_ROUNDS = 20  # at most POOL × MAX_ROUNDS candidates checked for a page of up to 333
@@ -96,12 +103,22 @@ def catch_up(
     *,
     should_stop: Callable[[], bool] | None = None,
     chunk: int = INDEX_CHUNK,
+    limit: int | None = None,
 ) -> int:
     """Index every stored article not yet in the search index, ``chunk`` per
-    transaction; returns how many. A large backlog (a store from before search)
-    is announced in the log, with the time it took."""
-    backlog = store.search_backlog()
+    transaction; returns how many. A large backlog (a store from before search) is
+    announced in the log, with the time it took. With ``limit`` (a scan), a backlog
+    larger than that is left alone, with a log line: the first search indexes it."""
+    backlog = store.search_backlog(None if limit is None else limit + 1)
     if not backlog:
+        return 0
+    if limit is not None and backlog > limit:
+        log.info(
+            "search index of %s: more than %d stored articles wait for the index (what a "
+            "scan indexes at most); the first search indexes them",
+            store.path,
+            limit,
+        )
         return 0
     big = backlog > chunk
     if big:
@@ -113,12 +130,7 @@ def catch_up(
             chunk,
         )
     started = time.perf_counter()
-    done = 0
-    while should_stop is None or not should_stop():
-        n = store.index_pending(index_tokens, chunk)
-        done += n
-        if n < chunk:
-            break
+    done = _index(store, should_stop, chunk)
     if big:
         store.optimize_search_index()
         log.info(
@@ -127,6 +139,16 @@ def catch_up(
             done,
             time.perf_counter() - started,
         )
+    return done
+
+
+def _index(store: Store, should_stop: Callable[[], bool] | None, chunk: int) -> int:
+    done = 0
+    while should_stop is None or not should_stop():
+        n = store.index_pending(index_tokens, chunk)
+        done += n
+        if n < chunk:
+            break
     return done
 
 

@@ -1310,8 +1310,11 @@ class Store:
     # search (:func:`_pg_match`): the same candidates, without bm25 (0.0 for all; the
     # Matcher's score ranks them) and with a sequential read of the table per query.
 
-    def search_backlog(self) -> int:
-        """Articles stored but not yet in the search index."""
+    def search_backlog(self, limit: int | None = None) -> int:
+        """Articles stored but not yet in the search index, counted up to ``limit``."""
+        if limit is not None:  # a scan's question: no need to count a big queue
+            sql = "SELECT count(*) FROM (SELECT 1 FROM search_pending LIMIT ?) AS waiting"
+            return int(self.db.execute(sql, (limit,)).fetchone()[0])
         return int(self.db.execute("SELECT count(*) FROM search_pending").fetchone()[0])
 
     def index_pending(self, tokens: Callable[[str, str], tuple[str, str]], limit: int) -> int:

@@ -1,0 +1,204 @@
+"""scan.workers: the scan in worker processes stores exactly what the serial scan stores.
+
+Two states scan the same inbox, one with ``workers: 1`` and one with ``workers: 2``;
+their reports, ``watcher articles --format jsonl`` and matches must be equal. The
+inbox: the seed pages, a sample of 新闻联播 days from ``../shared/corpus`` when it is
+present, a DOCX (read in the sandboxed reader process, in its turn), a copy of a page
+under another name, an unknown type and a file that cannot be read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests import docgen
+from tests.conftest import CORPUS, ROOT, Run, seed_files
+from watcher import parallel, pipeline
+from watcher.config import Config
+from watcher.errors import ConfigError
+from watcher.models import ScanReport
+from watcher.store import Store
+
+NOW = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+XWLB = CORPUS / "xwlb_cctv_news"
+
+
+def _clock() -> dt.datetime:
+    return NOW
+
+
+def _inbox(root: Path, corpus_every: int) -> Path:
+    inbox = root / "inbox"
+    inbox.mkdir()
+    seeds = seed_files()
+    for f in seeds:
+        shutil.copy(f, inbox / f.name)
+    if corpus_every and XWLB.is_dir():
+        sample = inbox / "xwlb"
+        sample.mkdir()
+        for f in sorted(XWLB.glob("*.md"))[::corpus_every]:
+            shutil.copy(f, sample / f.name)
+    shutil.copy(seeds[0], inbox / "copy-of-first.txt")  # a duplicate
+    (inbox / "notes.xyz").write_text("not a page", encoding="utf-8")
+    (inbox / "page.docx").write_bytes(docgen.to_docx(seeds[1].read_text(encoding="utf-8")))
+    locked = inbox / "locked.txt"
+    locked.write_text("本报讯 一篇读不到的稿子。", encoding="utf-8")
+    locked.chmod(0)
+    for dirpath, _, names in os.walk(inbox):
+        for name in names:
+            os.utime(Path(dirpath) / name, (1_600_000_000, 1_600_000_000))
+    return inbox
+
+
+def _config(make_config: Callable[..., Config], inbox: Path, workers: int | str) -> Config:
+    cfg = make_config(
+        f"w{workers}.yaml",
+        inbox=inbox,
+        state=f"state-{workers}/watcher.db",
+        scan={"workers": workers},
+    )
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, cfg.watchlists / f.name)
+    return cfg
+
+
+def _scan(cfg: Config) -> ScanReport:
+    with Store(cfg.state) as store:
+        return pipeline.scan(cfg, store, topics=pipeline.load_topics(cfg), clock=_clock)
+
+
+def _stored(cfg: Config, run: Run) -> tuple[list[dict[str, object]], list[tuple[str, int, str]]]:
+    code, out, err = run("articles", "--format", "jsonl", config=cfg.path)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    with Store(cfg.state) as store:
+        docs = {r.doc_sha256 for r in store.articles()}
+        matches = sorted(
+            (d, i, f"{m.topic_id}:{m.score}:{len(m.hits)}") for d, i, m in store.matches_for(docs)
+        )
+    return rows, matches
+
+
+@pytest.mark.parametrize("corpus_every", [0, 40])
+def test_two_workers_store_what_one_stores(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    corpus_every: int,
+) -> None:
+    if corpus_every and not XWLB.is_dir():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)  # a pool even for the seeds alone
+    inbox = _inbox(tmp_path, corpus_every)
+    one, two = _config(make_config, inbox, 1), _config(make_config, inbox, 2)
+    with caplog.at_level(logging.INFO, logger="watcher.pipeline"):
+        first = _scan(one), _scan(two)
+    pooled = f"scan of {inbox}: reading in 2 worker processes"
+    assert [r.getMessage() for r in caplog.records].count(pooled) == 1
+    assert first[0] == first[1]
+    assert first[0].new >= 6 and first[0].duplicate == 1 and first[0].skipped == 1
+    if os.geteuid() != 0:  # root reads a mode-0 file
+        assert [p for p, _ in first[0].failures] == ["locked.txt"]
+    assert _stored(one, run) == _stored(two, run)
+    # A second scan: unchanged everywhere, in both.
+    again = _scan(one), _scan(two)
+    assert again[0] == again[1] and again[0].new == 0
+
+
+def test_a_stop_request_ends_the_pooled_scan_at_the_next_file(
+    make_config: Callable[..., Config], tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    inbox = _inbox(tmp_path, 0)
+    cfg = _config(make_config, inbox, 2)
+    done: list[str] = []
+    with Store(cfg.state) as store:
+        report = pipeline.scan(
+            cfg,
+            store,
+            clock=_clock,
+            progress=lambda info: done.append(info.key),
+            should_stop=lambda: len(done) >= 3,
+        )
+    assert len(done) == 3
+    assert report.new + report.duplicate + report.failed + report.skipped == 3
+    # The next scan takes the rest, and the state ends as a serial scan leaves it.
+    _scan(cfg)
+    serial = _config(make_config, inbox, 1)
+    _scan(serial)
+    assert _stored(cfg, run)[0] == _stored(serial, run)[0]
+
+
+def test_workers_is_auto_or_a_whole_number(make_config: Callable[..., Config]) -> None:
+    assert make_config(scan={"workers": "auto"}).scan.workers == "auto"
+    assert parallel.count("auto") == len(os.sched_getaffinity(0))
+    assert make_config(scan={"workers": 3}).scan.workers == 3
+    assert make_config().scan.workers == 1
+    for bad, message in [
+        (0, "scan.workers: must be at least 1, got 0"),
+        ("fast", "scan.workers: expected auto or a whole number >= 1, got 'fast'"),
+        (1.5, "scan.workers: expected a whole number, got '1.5'"),
+    ]:
+        with pytest.raises(ConfigError) as exc:
+            make_config(scan={"workers": bad})
+        assert message in str(exc.value)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_a_worker_killed_mid_scan_leaves_its_files_to_the_scanning_process(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    run: Run,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    seeds = [f.read_text(encoding="utf-8") for f in seed_files()]
+    for n in range(300):  # distinct contents: every file is a new document
+        page = inbox / f"page{n:03}.txt"
+        page.write_text(seeds[n % len(seeds)] + f"\n\n第{n}号公告。\n", encoding="utf-8")
+        os.utime(page, (1_600_000_000, 1_600_000_000))
+    pooled, serial = _config(make_config, inbox, 2), _config(make_config, inbox, 1)
+    killed: list[int] = []
+
+    def kill_a_worker(_info: object) -> None:
+        if killed:
+            return
+        workers = [w for c in _children(os.getpid()) for w in _children(c)]
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+            killed.append(workers[0])
+
+    with Store(pooled.state) as store, caplog.at_level(logging.WARNING, "watcher.pipeline"):
+        topics = pipeline.load_topics(pooled)
+        report = pipeline.scan(pooled, store, topics=topics, clock=_clock, progress=kill_a_worker)
+    assert killed and report.new == 300 and report.failed == 0
+    warned = [r.getMessage() for r in caplog.records if "scan workers failed" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].endswith("; reading the rest in this process")
+    assert not [w for c in _children(os.getpid()) for w in _children(c)]  # none left behind
+    _scan(serial)
+    assert _stored(pooled, run) == _stored(serial, run)
