@@ -448,3 +448,21 @@ def test_a_bulk_import_leaves_the_index_to_the_first_search(
         f"search index of {cfg.state}: more than 10 stored articles wait for the index "
         "(what a scan indexes at most); the first search indexes them"
     ) in [r.getMessage() for r in caplog.records]
+
+
+def test_the_daemon_s_tick_indexes_what_a_bulk_scan_left(
+    make_config: Callable[..., Config], seeded_inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The daemon asks its tick to catch up after the digest (index_backlog); a one-shot
+    # tick does not, and leaves the queue to the first search.
+    cfg = make_config()
+    (cfg.watchlists / "topics.yaml").write_text(TOPICS, encoding="utf-8")
+    monkeypatch.setattr(search, "SCAN_INDEX", 10)
+    topics = pipeline.load_topics(cfg)
+    with Store(cfg.state) as store:
+        pipeline.tick(cfg, store, topics)
+        waiting = store.search_backlog()
+        assert waiting == store.counts()["articles"] > 10
+        pipeline.tick(cfg, store, topics, index_backlog=True)
+        assert store.search_backlog() == 0
+        assert store.search_index_stats().indexed == waiting

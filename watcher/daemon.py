@@ -271,7 +271,7 @@ class Daemon:
                             cfg, store, self.settings.topics, segmenter=self.segmenter,
                             clock=self.clock, config_errors=self.errors,
                             scan_inbox=scan_inbox, force_digest=force_digest,
-                            should_stop=self.stop_event.is_set,
+                            should_stop=self.stop_event.is_set, index_backlog=True,
                         )  # fmt: skip
             except WatcherError as exc:
                 log.error("%s failed: %s", name, exc)

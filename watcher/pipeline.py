@@ -1486,8 +1486,13 @@ def tick(
     force_digest: bool = False,
     should_stop: Callable[[], bool] | None = None,
     env: Mapping[str, str] | None = None,
+    index_backlog: bool = False,
 ) -> TickReport:
     """One turn of the schedule, as the daemon and ``watcher run --once`` run it.
+
+    ``index_backlog`` (the daemon): after the digest and its deliveries, the search
+    index catches up on what a bulk scan left for it (a scan indexes a bounded number
+    of articles, search.SCAN_INDEX), so the first search after an import is not slow.
 
     The recipe: scan the inbox → make today's digest if its time has come (or
     ``force_digest``) → write report files missing after a crash → make the weekly
@@ -1583,7 +1588,13 @@ def tick(
         produced.add(made.digest.day)
     step("report files", rewrite)
     step("weekly", summarise)
+
+    def index() -> None:
+        search.catch_up(store, should_stop=should_stop)
+
     step("delivery", send)
+    if index_backlog and scan_inbox:
+        step("search index", index)
     return TickReport(report, made, tuple(rewritten), tuple(results), tuple(weekly))
 
 
