@@ -54,6 +54,20 @@ SCHEMA_VERSION = 11
 FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
 FAILED_RETRY_MAX = 86400.0
 
+# A delivery's row, daily or of a period (weekly, publication days): the same life
+# (pending → claimed → sent, retried while pending), so one set of statements.
+_DAILY = ("deliveries", "day = ? AND channel = ?")
+_PERIOD = ("period_deliveries", "period = ? AND channel = ?")
+_SENT = (
+    "status = 'sent', sent_at = ?, last_error = NULL, failure = NULL, next_attempt = NULL, "
+    "claimed_by = NULL"
+)
+_FAILED = "last_error = ?, next_attempt = ?, claimed_by = NULL, failure = ?"
+_RESET = (
+    "status = 'pending', key = ?, next_attempt = ?, last_error = NULL, failure = NULL, "
+    "parts_sent = 0"
+)
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -1677,11 +1691,22 @@ class Store:
         process that died (killed mid-send) or one older than ``lease`` seconds
         whose holder's heartbeat (:meth:`heartbeat`) has expired is taken over.
         """
+        return self._claim(*_DAILY, (day.isoformat(), channel), now, me, alive, lease)
+
+    def _claim(
+        self,
+        table: str,
+        where: str,
+        key: tuple[str, str],
+        now: dt.datetime,
+        me: str,
+        alive: Callable[[str], bool],
+        lease: float,
+    ) -> bool:
+        """:meth:`claim_delivery` of the row ``where`` in ``table`` (daily or period)."""
         with self.transaction():
             row = self.db.execute(
-                "SELECT status, claimed_by, last_attempt FROM deliveries "
-                "WHERE day = ? AND channel = ?",
-                (day.isoformat(), channel),
+                f"SELECT status, claimed_by, last_attempt FROM {table} WHERE {where}", key
             ).fetchone()
             if row is None or row["status"] != "pending":
                 return False
@@ -1692,20 +1717,14 @@ class Store:
                 if now - started < dt.timedelta(seconds=lease) or self._beating(holder, now):
                     return False
             self.db.execute(
-                "UPDATE deliveries SET attempts = attempts + 1, last_attempt = ?, "
-                "claimed_by = ? WHERE day = ? AND channel = ?",
-                (_iso(now), me, day.isoformat(), channel),
+                f"UPDATE {table} SET attempts = attempts + 1, last_attempt = ?, "
+                f"claimed_by = ? WHERE {where}",
+                (_iso(now), me, *key),
             )
         return True
 
     def delivery_sent(self, day: dt.date, channel: str, now: dt.datetime) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE deliveries SET status = 'sent', sent_at = ?, last_error = NULL, "
-                "failure = NULL, next_attempt = NULL, claimed_by = NULL "
-                "WHERE day = ? AND channel = ?",
-                (_iso(now), day.isoformat(), channel),
-            )
+        self._update(_DAILY, (day.isoformat(), channel), _SENT, (_iso(now),))
 
     def delivery_failed(
         self,
@@ -1715,30 +1734,27 @@ class Store:
         retry_at: dt.datetime,
         failure: Failure = "transient",
     ) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE deliveries SET last_error = ?, next_attempt = ?, claimed_by = NULL, "
-                "failure = ? WHERE day = ? AND channel = ?",
-                (error, _iso(retry_at), failure, day.isoformat(), channel),
-            )
+        self._update(_DAILY, (day.isoformat(), channel), _FAILED, (error, _iso(retry_at), failure))
 
     def delivery_part_sent(self, day: dt.date, channel: str, parts: int) -> None:
         """Record that the first ``parts`` messages of a chat delivery were posted."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE deliveries SET parts_sent = ? WHERE day = ? AND channel = ?",
-                (parts, day.isoformat(), channel),
-            )
+        self._update(_DAILY, (day.isoformat(), channel), "parts_sent = ?", (parts,))
 
     def delivery_reset(self, day: dt.date, channel: str, key: str, now: dt.datetime) -> None:
         """--force: make a sent delivery pending again under a new key."""
+        self._update(_DAILY, (day.isoformat(), channel), _RESET, (key, _iso(now)))
+
+    def _update(
+        self,
+        which: tuple[str, str],
+        key: tuple[str, str],
+        assignments: str,
+        values: tuple[object, ...],
+    ) -> None:
+        """One delivery's row (daily or period, :data:`_DAILY` / :data:`_PERIOD`) changed."""
+        table, where = which
         with self.transaction():
-            self.db.execute(
-                "UPDATE deliveries SET status = 'pending', key = ?, next_attempt = ?, "
-                "last_error = NULL, failure = NULL, parts_sent = 0 "
-                "WHERE day = ? AND channel = ?",
-                (key, _iso(now), day.isoformat(), channel),
-            )
+            self.db.execute(f"UPDATE {table} SET {assignments} WHERE {where}", (*values, *key))
 
     # --- period digests (weekly summaries, publication-day ranges) and their deliveries
     #
@@ -1832,34 +1848,10 @@ class Store:
         lease: float = 600.0,
     ) -> bool:
         """:meth:`claim_delivery` for a period's delivery."""
-        with self.transaction():
-            row = self.db.execute(
-                "SELECT status, claimed_by, last_attempt FROM period_deliveries "
-                "WHERE period = ? AND channel = ?",
-                (period, channel),
-            ).fetchone()
-            if row is None or row["status"] != "pending":
-                return False
-            holder = row["claimed_by"]
-            if holder and holder != me and alive(holder):
-                started = dt.datetime.fromisoformat(row["last_attempt"])
-                if now - started < dt.timedelta(seconds=lease):
-                    return False
-            self.db.execute(
-                "UPDATE period_deliveries SET attempts = attempts + 1, last_attempt = ?, "
-                "claimed_by = ? WHERE period = ? AND channel = ?",
-                (_iso(now), me, period, channel),
-            )
-        return True
+        return self._claim(*_PERIOD, (period, channel), now, me, alive, lease)
 
     def period_delivery_sent(self, period: str, channel: str, now: dt.datetime) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE period_deliveries SET status = 'sent', sent_at = ?, last_error = NULL, "
-                "failure = NULL, next_attempt = NULL, claimed_by = NULL "
-                "WHERE period = ? AND channel = ?",
-                (_iso(now), period, channel),
-            )
+        self._update(_PERIOD, (period, channel), _SENT, (_iso(now),))
 
     def period_delivery_failed(
         self,
@@ -1869,29 +1861,14 @@ class Store:
         retry_at: dt.datetime,
         failure: Failure = "transient",
     ) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE period_deliveries SET last_error = ?, next_attempt = ?, "
-                "claimed_by = NULL, failure = ? WHERE period = ? AND channel = ?",
-                (error, _iso(retry_at), failure, period, channel),
-            )
+        self._update(_PERIOD, (period, channel), _FAILED, (error, _iso(retry_at), failure))
 
     def period_delivery_part_sent(self, period: str, channel: str, parts: int) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE period_deliveries SET parts_sent = ? WHERE period = ? AND channel = ?",
-                (parts, period, channel),
-            )
+        self._update(_PERIOD, (period, channel), "parts_sent = ?", (parts,))
 
     def period_delivery_reset(self, period: str, channel: str, key: str, now: dt.datetime) -> None:
         """--force: make a sent delivery of a period pending again under a new key."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE period_deliveries SET status = 'pending', key = ?, next_attempt = ?, "
-                "last_error = NULL, failure = NULL, parts_sent = 0 "
-                "WHERE period = ? AND channel = ?",
-                (key, _iso(now), period, channel),
-            )
+        self._update(_PERIOD, (period, channel), _RESET, (key, _iso(now)))
 
     def matches_for(self, docs: Iterable[str]) -> list[tuple[str, int, Match]]:
         """Stored matches of the articles of these documents."""
