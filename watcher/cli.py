@@ -317,21 +317,27 @@ def digest(
     page = next((p for p in done.paths if p.name == f"{day.isoformat()}.html"), None)
     click.echo(f"{'produced' if done.made else 'stored'} digest {day}: {done.digest.subject}")
     click.echo(f"  report: {page}")
-    if not send:
-        return
+    if send:
+        _echo_deliveries(cfg, done.deliveries, "this digest", "on the next run")
+
+
+def _echo_deliveries(
+    cfg: Config, results: Sequence[pipeline.DeliveryResult], what: str, retried: str
+) -> None:
+    """Each channel's outcome of a ``--send``; failures raise (exit 1), they stay pending."""
     if not pipeline.deliveries.channels(cfg):
         click.echo("  no delivery channels configured (email.enabled, webhooks)")
         return
-    for r in done.deliveries:
+    for r in results:
         kind = " (permanent: fix it, then it is retried)" if r.permanent else ""
         click.echo(f"  {r.channel}: {'sent' if r.ok else 'failed'}{kind}: {r.detail}")
-    pending = [r for r in done.deliveries if not r.ok]
-    if not done.deliveries:
-        click.echo("  nothing to deliver: every channel already has this digest")
-    if pending:
+    if not results:
+        click.echo(f"  nothing to deliver: every channel already has {what}")
+    failed = [r for r in results if not r.ok]
+    if failed:
         raise WatcherError(
-            f"{len(pending)} deliver{'y' if len(pending) == 1 else 'ies'} failed and stay "
-            "pending; they are retried on the next run"
+            f"{len(failed)} deliver{'y' if len(failed) == 1 else 'ies'} failed and stay "
+            f"pending; they are retried {retried}"
         )
 
 
@@ -366,21 +372,9 @@ def _digest_published(
     click.echo(f"  report: {page}")
     if not done.digest.total:
         click.echo(f"  no article published {span} matched a topic")
-    if not send:
-        return
-    if not pipeline.deliveries.channels(cfg):
-        click.echo("  no delivery channels configured (email.enabled, webhooks)")
-        return
-    for r in done.deliveries:
-        kind = " (permanent: fix it, then it is retried)" if r.permanent else ""
-        click.echo(f"  {r.channel}: {'sent' if r.ok else 'failed'}{kind}: {r.detail}")
-    if not done.deliveries:
-        click.echo(f"  nothing to deliver: every channel already has the digest of {span}")
-    failed = [r for r in done.deliveries if not r.ok]
-    if failed:
-        raise WatcherError(
-            f"{len(failed)} deliver{'y' if len(failed) == 1 else 'ies'} failed and stay "
-            "pending; they are retried by the daemon and the next --send"
+    if send:
+        _echo_deliveries(
+            cfg, done.deliveries, f"the digest of {span}", "by the daemon and the next --send"
         )
 
 

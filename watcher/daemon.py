@@ -163,11 +163,13 @@ class Daemon:
         self,
         config_path: Path,
         *,
-        clock: pipeline.Clock = pipeline.utc_now,
+        clock: pipeline.Clock | None = None,
         watch: bool | None = None,
     ) -> None:
         self.config_path = config_path
-        self.clock = clock
+        # Looked up now, not when this module was imported: a default bound at import
+        # keeps whatever pipeline.utc_now was then (a test's fixed clock, for ever).
+        self.clock = clock if clock is not None else pipeline.utc_now
         self.stop_event = threading.Event()
         self.errors: list[str] = []  # config problems of the current bad edit, if any
         config = load_config(config_path)
