@@ -607,7 +607,7 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
 
     Different means neither holds the other: 安全隐患 in the headline and 隐患 in the
     text are one word twice, not two pieces of evidence. Nor are two occurrences that
-    share characters: 安全隐患排查 is one phrase, not 安全隐患 and 隐患排查.
+    share characters or touch: 安全隐患排查 is one phrase, not 安全隐患 and 隐患排查.
     """
     context = sorted((o for o in inside if c.roles[o.term] == "context"), key=lambda o: o.start)
     if len(context) < len(inside):
@@ -628,9 +628,10 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
 
 
 def _apart(a: _Occ, b: _Occ) -> bool:
-    """Two occurrences that share no character (风险隐患排查 holds 风险隐患 and 隐患排查
-    in one stretch: one piece of evidence)."""
-    return a.end <= b.start or b.end <= a.start
+    """Two occurrences that neither share a character nor touch: 风险隐患排查 holds
+    风险隐患 and 隐患排查 in one stretch, 秋粮播种 is one compound — one piece of
+    evidence each."""
+    return a.end < b.start or b.end < a.start
 
 
 def _different(a: str, b: str) -> bool:
