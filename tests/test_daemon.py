@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -305,7 +306,8 @@ def test_a_broken_watchlist_keeps_the_last_good_one_until_fixed(env: Env) -> Non
         "SELECT count(*) FROM matches WHERE topic_id = 'safety'") == 2, 30)  # fmt: skip
     # Fixed, with a threshold: the new version is used and stored articles re-matched
     # (the flood-season tour that mentions safety scores under 50).
-    safety.write_text(good + "min_score: 50\n", encoding="utf-8")
+    floor = re.sub(r"(?m)^min_score: .*\n", "", good) + "min_score: 50\n"
+    safety.write_text(floor, encoding="utf-8")
     wait_until("the reload", lambda: "configuration fixed" in env.log_text(), 20)
     wait_until("re-matching", lambda: env.count(
         "SELECT count(*) FROM matches WHERE topic_id = 'safety'") == 1, 30)  # fmt: skip

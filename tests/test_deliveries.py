@@ -95,7 +95,7 @@ def test_server_down_leaves_it_pending_then_it_is_delivered_once(
         msg = mail.message
         assert msg["Subject"] == (
             "【watcher】2026年11月21日 日报：安全生产检查 2 · 城市更新 4 · 防汛抗洪 2 · "
-            "乡村振兴 8 · 招商引资与重大项目 11"
+            "乡村振兴 7 · 招商引资与重大项目 10"
         )
         text = msg.get_body(preferencelist=("plain",)).get_content()
         html = msg.get_body(preferencelist=("html",)).get_content()

@@ -51,78 +51,7 @@ def matches(segmenter: Segmenter, t: Topic, a: Article) -> bool:
 
 # --- the bundled topics on the seed pages ----------------------------------------
 
-# What an analyst of each topic wants from the seed pages: the articles labelled
-# ``core`` in bench/labels/labels.jsonl (ids seed-NNN-II). The labels also call the
-# 工伤预防 banner of the 衡阳 安委办 (004 #7) core; it is an advertisement, and ads and
-# photo captions are nobody's topic.
-WANTED = {
-    ("000", 0): ["rural"],  # 习近平 on 东西部协作 (east–west anti-poverty cooperation)
-    ("000", 1): ["flood", "investment"],  # 沈晓明 in 岳阳: flood season, projects
-    ("000", 2): ["urban-renewal", "investment"],  # 133 areas, 2478 projects, 2215亿元
-    ("000", 3): ["safety"],  # 毛伟明在湘潭暗访检查安全生产工作
-    ("001", 0): ["investment"],  # provincial leaders push projects and 产业链招商
-    ("002", 3): ["rural"],  # 2.4万名驻村干部
-    ("003", 1): ["investment"],  # 长株潭: joint projects
-    ("003", 3): ["investment"],  # China Mobile's data-centre project
-    ("003", 4): ["investment"],  # 国开行 strategic cooperation, 1000亿元 financing
-    ("003", 5): ["investment"],  # 长江环保集团 projects
-    ("003", 6): ["rural"],  # 淥口: 32 village work teams, poverty alleviation
-    ("003", 8): ["investment"],  # 芦淞区 project map
-    ("004", 0): ["investment"],  # 衡阳 delegation to 苏州: 招商引资, 产业合作
-    ("004", 1): ["urban-renewal"],  # city governance: 老旧小区改造, 城市更新
-    ("004", 4): ["investment"],  # 石鼓区 "投资促进", 招商引资, 产业项目
-    ("004", 5): ["rural"],  # 精准发力绘就乡村振兴美好图景
-    ("004", 6): ["rural"],  # 村规民约
-}
-# Everything the bundled topics match on the seeds: the wanted ones, and passing
-# mentions (labelled ``mention``: acceptable either way), scored low.
-EXPECTED = {
-    ("000", 0): [("rural", 95.7)],
-    ("000", 1): [("safety", 34.2), ("flood", 70.7), ("investment", 52.3)],
-    ("000", 2): [("urban-renewal", 96.7), ("investment", 87.1)],
-    ("000", 3): [("safety", 97.1)],
-    ("001", 0): [("rural", 9.5), ("investment", 58.1)],
-    ("002", 0): [("investment", 25.7)],
-    ("002", 2): [("rural", 40.3)],
-    ("002", 3): [("rural", 99.8)],
-    ("003", 1): [("investment", 27.6)],
-    ("003", 3): [("investment", 43.3)],
-    ("003", 4): [("urban-renewal", 50.6), ("rural", 31.5), ("investment", 74.7)],
-    ("003", 5): [("investment", 68.7)],
-    ("003", 6): [("flood", 31.0), ("rural", 63.0)],
-    ("003", 8): [("investment", 56.3)],
-    ("004", 0): [("investment", 40.9)],
-    ("004", 1): [("urban-renewal", 43.5)],
-    ("004", 4): [("urban-renewal", 43.4), ("investment", 94.2)],
-    ("004", 5): [("rural", 98.0)],
-    ("004", 6): [("rural", 50.8)],
-}
-
-
-def seed_matches(
-    segmenter: Segmenter,
-) -> tuple[dict[tuple[str, int], list[tuple[str, float]]], list[Article]]:
-    topics = load_watchlists(ROOT / "config" / "watchlists")
-    matcher = Matcher(topics, segmenter)
-    got = {}
-    others = []
-    for path in sorted(SEEDS.glob("*.txt")):
-        for a in split_page(path.read_text(encoding="utf-8"), today=dt.date(2026, 11, 21)):
-            if a.kind != "article":
-                others.append(a)
-            found = matcher.match(a)
-            if found:
-                got[(path.name[:3], a.index)] = [(m.topic_id, m.score) for m in found]
-    return got, others
-
-
-def test_bundled_topics_find_every_seed_article_an_analyst_wants(segmenter: Segmenter) -> None:
-    got, others = seed_matches(segmenter)
-    for key, topics in WANTED.items():
-        assert set(topics) <= {t for t, _ in got.get(key, [])}, key
-    assert got == EXPECTED
-    # The photo caption and the public-service banner are in no topic.
-    assert [(a.index, a.kind) for a in others] == [(2, "photo"), (7, "ad")]
+# What an analyst wants from the seed pages: tests/test_relevance.py.
 
 
 def test_the_safety_inspection_explains_itself(segmenter: Segmenter) -> None:
@@ -318,6 +247,22 @@ def test_a_word_twice_is_not_two_context_terms(
     assert matches(
         segmenter, t, art(FILLER + "开展安全检查。", headline="卫浴洁具是否存在安全隐患")
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "matched"),
+    [
+        (FILLER + "开展风险隐患排查。", False),  # 风险隐患 and 隐患排查 share 隐患
+        (FILLER + "秋粮播种面积稳中略增。", False),  # 秋粮播种: two terms touching, one compound
+        (FILLER + "秋粮长势良好，播种面积稳中略增。", True),  # apart: two pieces of evidence
+        (FILLER + "排查风险隐患，做好隐患排查。", True),
+    ],
+)
+def test_overlapping_or_touching_context_hits_are_one_piece_of_evidence(
+    segmenter: Segmenter, topic: Callable[..., Topic], body: str, matched: bool
+) -> None:
+    t = topic(context="[风险隐患, 隐患排查, 秋粮, 播种]", lead_context="false")
+    assert matches(segmenter, t, art(body)) is matched
 
 
 def test_why_names_the_anchors_and_context_that_counted(

@@ -11,8 +11,10 @@ from types import ModuleType
 
 import pytest
 
-from tests.conftest import CORPUS, ROOT
+from tests.conftest import CORPUS, ROOT, SEEDS
+from watcher.matcher import Matcher
 from watcher.models import Article
+from watcher.pages import split_page
 from watcher.segment import Segmenter
 from watcher.watchlists import Topic, load_watchlists
 
@@ -128,3 +130,68 @@ def test_general_news_is_read_from_both_samples() -> None:
     news = relevance.general_news(CORPUS)
     assert len(news) == 1200
     assert sum(name.startswith("sogoucs:") for name, _ in news) == 200
+
+
+# --- the bundled topics on the seed pages ------------------------------------------
+
+# What an analyst of each topic wants from the seed pages: every (article, topic)
+# labelled ``core`` in bench/labels/labels.jsonl (ids seed-NNN-II). The labels also
+# call the 工伤预防 banner of the 衡阳 安委办 (004 #7) safety core; it is an
+# advertisement, and ads and photo captions are nobody's topic.
+WANTED = {
+    ("000", 0): {"rural"},  # 习近平 on 东西部协作 (east–west anti-poverty cooperation)
+    ("000", 1): {"flood", "investment"},  # 沈晓明 in 岳阳: flood season, projects
+    ("000", 2): {"urban-renewal", "investment"},  # 133 areas, 2478 projects, 2215亿元
+    ("000", 3): {"safety"},  # 毛伟明在湘潭暗访检查安全生产工作
+    ("001", 0): {"investment"},  # provincial leaders push projects and 产业链招商
+    ("002", 3): {"rural"},  # 2.4万名驻村干部
+    ("003", 1): {"investment"},  # 长株潭: joint projects
+    ("003", 3): {"investment"},  # China Mobile's data-centre project
+    ("003", 4): {"investment"},  # 国开行 strategic cooperation, 1000亿元 financing
+    ("003", 5): {"investment"},  # 长江环保集团 projects
+    ("003", 6): {"rural"},  # 淥口: 32 village work teams, poverty alleviation
+    ("003", 8): {"investment"},  # 芦淞区 project map
+    ("004", 0): {"investment"},  # 衡阳 delegation to 苏州: 招商引资, 产业合作
+    ("004", 1): {"urban-renewal"},  # city governance: 老旧小区改造, 城市更新
+    ("004", 4): {"investment"},  # 石鼓区 "投资促进", 招商引资, 产业项目
+    ("004", 5): {"rural"},  # 精准发力绘就乡村振兴美好图景
+    ("004", 6): {"rural"},  # 村规民约
+}
+
+
+def seed_articles() -> list[tuple[tuple[str, int], Article]]:
+    return [
+        ((path.name[:3], a.index), a)
+        for path in sorted(SEEDS.glob("*.txt"))
+        for a in split_page(path.read_text(encoding="utf-8"), today=relevance.SEED_TODAY)
+    ]
+
+
+def test_the_wanted_seed_articles_are_the_core_labels() -> None:
+    labels = relevance.load_labels()
+    kinds = {key: a.kind for key, a in seed_articles()}
+    core = {
+        key: {t for t in relevance.TOPICS if labels[f"seed-{key[0]}-{key[1]:02d}"][t] == "core"}
+        for key in kinds
+    }
+    core = {key: topics for key, topics in core.items() if topics and kinds[key] == "article"}
+    assert core == WANTED
+    assert sum(map(len, WANTED.values())) == 19
+
+
+def test_bundled_topics_find_every_seed_article_an_analyst_wants(segmenter: Segmenter) -> None:
+    labels = relevance.load_labels()
+    matcher = Matcher(load_watchlists(ROOT / "config" / "watchlists"), segmenter)
+    got = {key: {m.topic_id: m.score for m in matcher.match(a)} for key, a in seed_articles()}
+    for key, topics in WANTED.items():
+        assert topics <= set(got[key]), (key, got[key])
+    # Whatever else matches is a passing mention (acceptable either way), never an
+    # article labelled ``none`` for the topic.
+    for (page, index), found in got.items():
+        label = labels[f"seed-{page}-{index:02d}"]
+        for topic in set(found) - WANTED.get((page, index), set()):
+            assert label[topic] == "mention", (page, index, topic, found[topic])
+    # The photo caption and the public-service banner are in no topic.
+    others = [(key, a.kind) for key, a in seed_articles() if a.kind != "article"]
+    assert others == [(("004", 2), "photo"), (("004", 7), "ad")]
+    assert all(not got[key] for key, _ in others)

@@ -667,7 +667,8 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
     CONTEXT_WINDOW characters apart) or one of them in the headline or lead.
 
     Different means neither holds the other: 安全隐患 in the headline and 隐患 in the
-    text are one word twice, not two pieces of evidence.
+    text are one word twice, not two pieces of evidence. Nor are two occurrences that
+    share characters or touch: 安全隐患排查 is one phrase, not 安全隐患 and 隐患排查.
     """
     context = sorted((o for o in inside if c.roles[o.term] == "context"), key=lambda o: o.start)
     if len(context) < len(inside):
@@ -676,15 +677,22 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
     if leading and c.topic.lead_context:
         return True
     for first in leading:
-        if any(_different(first.term, o.term) for o in context):
+        if any(_different(first.term, o.term) and _apart(first, o) for o in context):
             return True
     for i, o in enumerate(context):
         for other in context[i + 1 :]:
             if other.start - o.end > CONTEXT_WINDOW:
                 break
-            if _different(o.term, other.term):
+            if _different(o.term, other.term) and _apart(o, other):
                 return True
     return False
+
+
+def _apart(a: _Occ, b: _Occ) -> bool:
+    """Two occurrences that neither share a character nor touch: 风险隐患排查 holds
+    风险隐患 and 隐患排查 in one stretch, 秋粮播种 is one compound — one piece of
+    evidence each."""
+    return a.end < b.start or b.end < a.start
 
 
 def _different(a: str, b: str) -> bool:
