@@ -1,0 +1,300 @@
+"""Scanned pages → text, with Tesseract (the only module that imports pytesseract, Pillow
+and pypdfium2).
+
+A page image (``.png``, ``.jpg``, ``.tif``) or a PDF page without a text layer (rendered
+with PDFium) is recognised by Tesseract's ``chi_sim`` model. Its words come back with
+their boxes (Tesseract's TSV output); they are gathered into lines with a type size taken
+from the boxes' heights, and those lines go through the same layout pass as a PDF's
+(:mod:`watcher.layout`): columns, bands, headlines by size. Tesseract's own reading order
+is not used.
+
+Runs in the reader process (:mod:`watcher.sandbox`): the ``tesseract`` program it starts
+inherits that process's memory limit, and each page is given the file's time limit.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+import os
+import statistics
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from watcher import layout
+from watcher.errors import ReadError
+from watcher.layout import TextLine
+from watcher.models import Text
+from watcher.reading import NO_VISIBLE_TEXT, Package
+
+log = logging.getLogger(__name__)
+
+# What OCR needs installed: the binding (and with it, in the same extra, Pillow and
+# pypdfium2), and the program with its Chinese model from the system's packages.
+PYTESSERACT = Package(module="pytesseract", name="pytesseract", extra="ocr", kind="image")
+LANGUAGE = "chi_sim"
+NO_TESSERACT = (
+    "OCR needs the tesseract program with its chi_sim model: "
+    "apt install tesseract-ocr tesseract-ocr-chi-sim"
+)
+NO_MODEL = (
+    f"tesseract has no {LANGUAGE} model (Simplified Chinese): apt install tesseract-ocr-chi-sim"
+)
+NOTHING_FOUND = "no text layer (scanned image), and OCR found no text on it"
+
+# Scanned PDF pages are rendered at this resolution for Tesseract.
+RENDER_DPI = 300
+# An image that does not say its resolution is taken to be a scan at this one.
+DEFAULT_DPI = 200
+# Tesseract reads type best at about this many pixels per character (x-height and cap
+# height around 20–30 px); smaller body type is scaled up to it.
+TARGET_PIXELS = 32.0
+# Fully automatic page segmentation, words' spacing as printed.
+CONFIG = "--oem 1 --psm 3 -c preserve_interword_spaces=1"
+# Words Tesseract is less sure of than this (0–100) are left out; -1 marks rows that are
+# no words. Dropping even unsure words (under 30) lost more characters than it saved.
+MIN_CONFIDENCE = 0.0
+# Words further apart than this many characters are in different columns.
+SPLIT_GAP = 1.2
+# A wider gap than this share of a character between two letters is a word space.
+WORD_GAP = 0.25
+# A page without long Chinese words to measure: type size per box height.
+INK_SHARE = 0.65
+# Sizes within this share of each other are one size (see _snap_sizes).
+SIZE_TOLERANCE = 0.12
+
+_HALF_INK = frozenset("，。、；：！？”’）》」』")
+
+
+def read_image(data: bytes, path: Path, *, timeout: float = 120.0) -> Text:
+    """The text of a page image (every frame of a multi-page TIFF), by OCR."""
+    image_module = _pillow()
+    try:
+        with image_module.open(io.BytesIO(data)) as img:
+            frames = list(_frames(img))
+    except image_module.DecompressionBombError as exc:
+        raise ReadError(f"image too large to read: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow raises many kinds on a damaged file
+        raise ReadError(f"damaged image: {type(exc).__name__}: {exc}") from None
+    pages = [(frame, dpi) for frame, dpi in frames]
+    return _to_text(pages, path, timeout)
+
+
+def read_scanned_pdf(
+    data: bytes, path: Path, *, pages: list[int] | None = None, timeout: float = 120.0
+) -> list[list[TextLine]]:
+    """Lines of a PDF's pages (all, or those numbered in ``pages``) rendered and read by OCR."""
+    try:
+        import pypdfium2
+    except ImportError:
+        raise ReadError(PYTESSERACT.missing) from None
+    _engine()
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        raise ReadError(f"damaged PDF: {exc}") from None
+    try:
+        numbers = range(len(document)) if pages is None else pages
+        out = []
+        for number in numbers:
+            page = document[number]
+            try:
+                image = page.render(scale=RENDER_DPI / 72).to_pil()
+            finally:
+                page.close()
+            out.append(recognise(image, RENDER_DPI, number, timeout=timeout))
+        return out
+    finally:
+        document.close()
+
+
+def _pillow() -> Any:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ReadError(PYTESSERACT.missing) from None
+    return Image
+
+
+def _frames(img: Any) -> Iterator[tuple[Any, float]]:
+    """Each frame of an image (a TIFF may hold several pages) with its resolution."""
+    from PIL import ImageSequence
+
+    for frame in ImageSequence.Iterator(img):
+        dpi = frame.info.get("dpi", (DEFAULT_DPI, DEFAULT_DPI))[0] or DEFAULT_DPI
+        # Some programs write 1 or 72 for "unknown"; no newspaper page is scanned so.
+        yield frame.copy(), float(dpi) if dpi >= 100 else float(DEFAULT_DPI)
+
+
+def _to_text(pages: list[tuple[Any, float]], path: Path, timeout: float) -> Text:
+    _engine()
+    lines = [recognise(image, dpi, k, timeout=timeout) for k, (image, dpi) in enumerate(pages)]
+    heights = [image.height * 72 / dpi for image, dpi in pages]
+    if not any(lines):
+        raise ReadError(NO_VISIBLE_TEXT)
+    text = layout.to_text(lines, heights)
+    if not text:
+        raise ReadError(NO_VISIBLE_TEXT)
+    log.debug("%s: %d pages read by OCR", path, len(pages))
+    return Text(text=text, encoding="ocr", markup="plain")
+
+
+def _engine() -> None:
+    """Refuse early, with the packages to install, when tesseract or its model is missing."""
+    try:
+        import pytesseract
+    except ImportError:
+        raise ReadError(PYTESSERACT.missing) from None
+    try:
+        languages = pytesseract.get_languages(config="")
+    except (pytesseract.TesseractNotFoundError, OSError):
+        raise ReadError(NO_TESSERACT) from None
+    if LANGUAGE not in languages:
+        raise ReadError(NO_MODEL)
+
+
+def recognise(image: Any, dpi: float, page: int, *, timeout: float = 120.0) -> list[TextLine]:
+    """The lines Tesseract finds on one page image, in points from its top-left corner."""
+    import pytesseract
+
+    gray = image.convert("L")
+    scale = _upscale(gray, dpi)
+    if scale > 1:
+        gray = gray.resize((round(gray.width * scale), round(gray.height * scale)), 3)
+    # One thread: the reader process shares the machine with the scan that started it.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    try:
+        found = pytesseract.image_to_data(
+            gray,
+            lang=LANGUAGE,
+            config=CONFIG,
+            output_type=pytesseract.Output.DICT,
+            timeout=timeout,
+        )
+    except RuntimeError as exc:  # pytesseract's timeout
+        raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s") from exc
+    except pytesseract.TesseractError as exc:
+        raise ReadError(f"OCR failed on page {page + 1}: {exc.message}") from None
+    return _lines(found, 72.0 / (dpi * scale), page)
+
+
+def _upscale(gray: Any, dpi: float) -> float:
+    """How much to enlarge a page so that its body type reaches TARGET_PIXELS."""
+    # Newspaper body type is 9–10.5 pt: at 200 dpi that is 25–29 px a character.
+    body_px = 10.0 * dpi / 72
+    return max(1.0, min(2.0, TARGET_PIXELS / body_px))
+
+
+Word = tuple[str, float, float, float, float]  # text, left, top, right, bottom (pixels)
+
+
+def _lines(found: dict[str, list[Any]], points: float, page: int) -> list[TextLine]:
+    """Tesseract's words (TSV rows) → lines, split where a gap is a gutter."""
+    rows: dict[tuple[int, int, int], list[Word]] = {}
+    for k, text in enumerate(found["text"]):
+        word = str(text).strip()
+        if not word or float(found["conf"][k]) < MIN_CONFIDENCE:
+            continue
+        left, top = float(found["left"][k]), float(found["top"][k])
+        right, bottom = left + float(found["width"][k]), top + float(found["height"][k])
+        key = (int(found["block_num"][k]), int(found["par_num"][k]), int(found["line_num"][k]))
+        rows.setdefault(key, []).append((word, left, top, right, bottom))
+    ratio = _em_per_height(rows.values())
+    out: list[TextLine] = []
+    for words in rows.values():
+        words.sort(key=lambda w: w[1])
+        # Tesseract's rows rarely cross a gutter: the whole row measures its type.
+        em = _em("".join(w[0] for w in words), words[-1][3] - words[0][1], _height(words) * ratio)
+        piece: list[Word] = []
+        for word in words:
+            if piece and word[1] - piece[-1][3] > SPLIT_GAP * em:
+                out.append(_line(piece, em, points, page))
+                piece = []
+            piece.append(word)
+        if piece:
+            out.append(_line(piece, em, points, page))
+    return _snap_sizes(out)
+
+
+def _em_per_height(rows: Iterable[list[Word]]) -> float:
+    """How a page's type size compares with its word boxes' height (Tesseract's boxes
+    take in some of the line spacing), from words of four or more Chinese characters."""
+    ratios = [
+        (w[3] - w[1]) / _units(w[0]) / (w[4] - w[2])
+        for words in rows
+        for w in words
+        if _units(w[0]) >= 4 and w[4] > w[2] and not w[0].isascii()
+    ]
+    return statistics.median(ratios) if ratios else INK_SHARE
+
+
+def _height(words: list[Word]) -> float:
+    """A row's box height in pixels: its tallest word's (one character's box is only its
+    ink; a longer word's takes in the row's ascent and descent)."""
+    return max(w[4] - w[2] for w in words)
+
+
+def _units(text: str) -> float:
+    """A text's width in ems: a Chinese character one, a Latin letter or digit a half;
+    full-width punctuation at its end inks only its left half."""
+    units = sum(0.5 if ch.isascii() else 1.0 for ch in text if not ch.isspace())
+    return units - 0.5 if text and text[-1] in _HALF_INK else units
+
+
+def _em(text: str, width: float, em: float) -> float:
+    """A line's type size in pixels, from its width and its characters.
+
+    Chinese type is square and set solid, so a line of n characters is about n ems wide
+    (Latin letters and digits half an em; full-width punctuation at the end inks only
+    its left half). Boxes' heights are no size: quotes, brackets and descenders stretch
+    them, and 一 is flat. Short lines (under four ems) keep ``em``, from their height.
+    """
+    units = _units(text)
+    return em if units < 4 else width / units
+
+
+def _line(words: list[Word], em: float, points: float, page: int) -> TextLine:
+    parts = [words[0][0]]
+    for last, word in itertools.pairwise(words):
+        # Chinese is set without spaces; Tesseract puts one between its "words".
+        latin = last[0][-1].isascii() and word[0][0].isascii()
+        if latin and word[1] - last[3] > WORD_GAP * em:
+            parts.append(" ")
+        parts.append(word[0])
+    top = min(w[2] for w in words)
+    text = "".join(parts)
+    x0, x1 = min(w[1] for w in words), max(w[3] for w in words)
+    return TextLine(
+        text=text,
+        x0=min(w[1] for w in words) * points,
+        top=top * points,
+        x1=max(w[3] for w in words) * points,
+        bottom=max(w[4] for w in words) * points,
+        size=round(_em(text, x1 - x0, em) * points, 1),
+        page=page,
+    )
+
+
+def _snap_sizes(lines: list[TextLine]) -> list[TextLine]:
+    """Sizes measured from boxes vary by a pixel or two from line to line; sizes within
+    SIZE_TOLERANCE of each other are one size (the median of the group, by characters),
+    so the layout pass sees one body size and distinct display sizes."""
+    import dataclasses
+
+    order = sorted(lines, key=lambda ln: ln.size)
+    groups: list[list[TextLine]] = []
+    for ln in order:
+        if groups and ln.size <= groups[-1][0].size * (1 + SIZE_TOLERANCE):
+            groups[-1].append(ln)
+        else:
+            groups.append([ln])
+    size_of: dict[int, float] = {}
+    for group in groups:
+        weighted = [ln.size for ln in group for _ in range(max(1, len(ln.text)))]
+        size = round(statistics.median(weighted), 1)
+        size_of.update({id(ln): size for ln in group})
+    return [dataclasses.replace(ln, size=size_of[id(ln)]) for ln in lines]
