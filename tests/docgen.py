@@ -1592,6 +1592,26 @@ def to_scanned_pdf(pdf: bytes, dpi: int = SCAN_DPI) -> bytes:
 # --- broken documents ---------------------------------------------------------------
 
 
+def scanned_reason() -> str:
+    """What reading :func:`scanned_pdf` fails with here: without watcher[ocr], that it
+    needs OCR; without the tesseract program, what to install; else that OCR found no
+    text on it (its bars are no characters)."""
+    import importlib.util
+
+    from watcher import ocr, pdf
+
+    if importlib.util.find_spec("pytesseract") is None:
+        return pdf.SCANNED
+    listed = (
+        subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout
+        if shutil.which("tesseract")
+        else ""
+    )
+    if not listed:
+        return ocr.NO_TESSERACT
+    return ocr.NOTHING_FOUND if ocr.LANGUAGE in listed.split() else ocr.NO_MODEL
+
+
 def scanned_pdf() -> bytes:
     """A one-page 'scan': a grey raster image of text-like bars and no text at all."""
     from reportlab.pdfgen.canvas import Canvas

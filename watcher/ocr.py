@@ -103,10 +103,14 @@ def read_scanned_pdf(
         for number in numbers:
             page = document[number]
             try:
-                image = page.render(scale=RENDER_DPI / 72).to_pil()
+                # Grey, and the bitmap freed at once: the reader process has a memory limit.
+                bitmap = page.render(scale=RENDER_DPI / 72, grayscale=True)
+                image = bitmap.to_pil().copy()
+                bitmap.close()
             finally:
                 page.close()
             out.append(recognise(image, RENDER_DPI, number, timeout=timeout))
+            del image
         return out
     finally:
         document.close()
