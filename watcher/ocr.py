@@ -62,6 +62,10 @@ SPLIT_GAP = 1.2
 WORD_GAP = 0.25
 # A page without long Chinese words to measure: type size per box height.
 INK_SHARE = 0.65
+# A character box whose middle is this share of ink is a solid ■.
+SOLID = 0.9
+# Lines in type smaller than this share of the page's usual size are specks and rules.
+SPECK = 0.5
 # Sizes within this share of each other are one size (see _snap_sizes).
 SIZE_TOLERANCE = 0.12
 
@@ -183,7 +187,7 @@ def recognise(image: Any, dpi: float, page: int, *, timeout: float = 120.0) -> l
         raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s") from exc
     except pytesseract.TesseractError as exc:
         raise ReadError(f"OCR failed on page {page + 1}: {exc.message}") from None
-    return _lines(found, 72.0 / (dpi * scale), page)
+    return _lines(found, 72.0 / (dpi * scale), page, gray)
 
 
 def _upscale(gray: Any, dpi: float) -> float:
@@ -196,8 +200,14 @@ def _upscale(gray: Any, dpi: float) -> float:
 Word = tuple[str, float, float, float, float]  # text, left, top, right, bottom (pixels)
 
 
-def _lines(found: dict[str, list[Any]], points: float, page: int) -> list[TextLine]:
-    """Tesseract's words (TSV rows) → lines, split where a gap is a gutter."""
+def _lines(
+    found: dict[str, list[Any]], points: float, page: int, image: Any = None
+) -> list[TextLine]:
+    """Tesseract's words (TSV rows) → lines, split where a gap is a gutter.
+
+    With the page ``image``, a word's first character drawn as a solid block of ink is
+    the ■ that opens bylines (the model reads it as 国 or 口).
+    """
     rows: dict[tuple[int, int, int], list[Word]] = {}
     for k, text in enumerate(found["text"]):
         word = str(text).strip()
@@ -206,6 +216,8 @@ def _lines(found: dict[str, list[Any]], points: float, page: int) -> list[TextLi
         left, top = float(found["left"][k]), float(found["top"][k])
         right, bottom = left + float(found["width"][k]), top + float(found["height"][k])
         key = (int(found["block_num"][k]), int(found["par_num"][k]), int(found["line_num"][k]))
+        if image is not None and _solid(image, left, top, min(right, left + bottom - top), bottom):
+            word = "■" + word[1:]
         rows.setdefault(key, []).append((word, left, top, right, bottom))
     ratio = _em_per_height(rows.values())
     out: list[TextLine] = []
@@ -221,7 +233,23 @@ def _lines(found: dict[str, list[Any]], points: float, page: int) -> list[TextLi
             piece.append(word)
         if piece:
             out.append(_line(piece, em, points, page))
+    if out:
+        # Specks and hairline rules read as a letter or two in tiny "type".
+        usual = statistics.median(ln.size for ln in out)
+        out = [ln for ln in out if ln.size >= SPECK * usual]
     return _snap_sizes(out)
+
+
+def _solid(image: Any, left: float, top: float, right: float, bottom: float) -> bool:
+    """Whether the box's middle is almost all ink (a ■, not a character's strokes)."""
+    w, h = right - left, bottom - top
+    if w < 12 or h < 12:  # dots (……) and specks: no character's size
+        return False
+    # The middle half of the first character's box: strokes leave white there.
+    box = (int(left + w / 4), int(top + h / 4), int(right - w / 4), int(bottom - h / 4))
+    region = image.crop(box)
+    dark = sum(region.point(lambda v: 255 if v < 128 else 0).histogram()[255:])
+    return dark >= SOLID * region.width * region.height
 
 
 def _em_per_height(rows: Iterable[list[Word]]) -> float:
@@ -255,10 +283,13 @@ def _em(text: str, width: float, em: float) -> float:
     Chinese type is square and set solid, so a line of n characters is about n ems wide
     (Latin letters and digits half an em; full-width punctuation at the end inks only
     its left half). Boxes' heights are no size: quotes, brackets and descenders stretch
-    them, and 一 is flat. Short lines (under four ems) keep ``em``, from their height.
+    them, and 一 is flat. A single character keeps ``em``, from its height.
     """
     units = _units(text)
-    return em if units < 4 else width / units
+    # Latin capitals are wider than half an em: a line mostly in Latin letters
+    # ("HENGYANG DAILY") would measure large; it keeps its height's size.
+    wide = sum(1 for ch in text if not ch.isascii() and not ch.isspace())
+    return em if units < 2 or wide < units / 2 else width / units
 
 
 def _line(words: list[Word], em: float, points: float, page: int) -> TextLine:
