@@ -226,11 +226,11 @@ def _lines(
         # Tesseract's rows rarely cross a gutter: the whole row measures its type.
         em = _em("".join(w[0] for w in words), words[-1][3] - words[0][1], _height(words) * ratio)
         piece: list[Word] = []
-        for word in words:
-            if piece and word[1] - piece[-1][3] > SPLIT_GAP * em:
+        for box in words:
+            if piece and box[1] - piece[-1][3] > SPLIT_GAP * em:
                 out.append(_line(piece, em, points, page))
                 piece = []
-            piece.append(word)
+            piece.append(box)
         if piece:
             out.append(_line(piece, em, points, page))
     if out:
