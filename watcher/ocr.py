@@ -42,6 +42,7 @@ NO_TESSERACT = (
 NO_MODEL = (
     f"tesseract has no {LANGUAGE} model (Simplified Chinese): apt install tesseract-ocr-chi-sim"
 )
+DAMAGED_IMAGE = "damaged image: not a PNG, JPEG or TIFF file that can be opened"
 NOTHING_FOUND = "no text layer (scanned image), and OCR found no text on it"
 
 # Scanned PDF pages are rendered at this resolution for Tesseract.
@@ -80,10 +81,15 @@ def read_image(data: bytes, path: Path, *, timeout: float = 120.0) -> Text:
             frames = list(_frames(img))
     except image_module.DecompressionBombError as exc:
         raise ReadError(f"image too large to read: {exc}") from None
+    except image_module.UnidentifiedImageError:
+        raise ReadError(DAMAGED_IMAGE) from None
     except MemoryError:
         raise
     except Exception as exc:  # Pillow raises many kinds on a damaged file
-        raise ReadError(f"damaged image: {type(exc).__name__}: {exc}") from None
+        # Without object addresses ("<_io.BytesIO object at 0x…>"): the same file must
+        # fail with the same words every time.
+        said = re.sub(r"\s*<[^<>]* at 0x[0-9a-f]+>", "", str(exc))
+        raise ReadError(f"damaged image: {type(exc).__name__}: {said}") from None
     pages = [(frame, dpi) for frame, dpi in frames]
     return _to_text(pages, path, timeout)
 
