@@ -18,6 +18,7 @@ import io
 import itertools
 import logging
 import os
+import re
 import statistics
 from collections.abc import Iterable, Iterator
 from pathlib import Path
