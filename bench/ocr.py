@@ -4,8 +4,9 @@ and read back by OCR (watcher.ocr, in the reader process as a scan reads it).
     python bench/ocr.py [--columns 1,2] [--dpi 200] [--corpus 0]
 
 For each page and layout: character accuracy (1 − edit distance / length, whitespace and
-``#`` markers ignored) against the text the PDF's own text layer gives, headlines found,
-and whether the articles equal those of the text page. Needs tesseract with chi_sim.
+``#`` markers ignored) against the text the PDF's own text layer gives, headlines found
+(spaces ignored), and whether the articles equal those of the text page. Needs tesseract
+with chi_sim.
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ def main() -> None:
                 n = len(squeeze(truth))
                 total_chars += n
                 total_errors += round((1 - score) * n)
-                found = {a.headline for a in arts}
-                heads = sum(1 for a in want if a.headline in found)
+                found = {squeeze(a.headline or "") for a in arts}
+                heads = sum(1 for a in want if squeeze(a.headline or "") in found)
                 heads_ok, heads_all = heads_ok + heads, heads_all + len(want)
                 why = docgen.difference(arts, want)
                 equal += why is None
