@@ -298,9 +298,39 @@ def _cut(
         else:
             strips.append(_Strip(row, body * GUTTER_CHARS))
     if len(strips) == 1:
-        ordered = sorted(lines, key=lambda ln: (ln.top, ln.x0))
+        ordered = _one_per_row(sorted(lines, key=lambda ln: (ln.top, ln.x0)))
         return Column(tuple(ordered), min(ln.x0 for ln in lines), _measure(ordered, right))
     return [(strip.lines, right, False) for strip in strips]
+
+
+def _one_per_row(lines: list[TextLine]) -> list[TextLine]:
+    """A column's lines with pieces of one row made one line again.
+
+    A justified line's letter spacing can open a gap wider than a gutter
+    (``（发布时间：`` … ``2017-02-01``), so the PDF reader cut it in two; inside one
+    column, two pieces side by side in the same type on the same baseline are one line.
+    """
+    out: list[TextLine] = []
+    for ln in lines:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.page == ln.page
+            and abs(last.top - ln.top) < 0.2 * ln.size
+            and abs(last.size - ln.size) < 0.05 * ln.size
+            and last.bold == ln.bold
+            and ln.x0 >= last.x1
+        ):
+            out[-1] = dataclasses.replace(
+                last,
+                text=_join(last.text, ln.text),
+                x1=ln.x1,
+                top=min(last.top, ln.top),
+                bottom=max(last.bottom, ln.bottom),
+            )
+        else:
+            out.append(ln)
+    return out
 
 
 def _measure(lines: Sequence[TextLine], right: float) -> float:
