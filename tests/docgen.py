@@ -1540,7 +1540,76 @@ def all_formats(name: str, text: str) -> dict[str, bytes]:
     }
 
 
+# --- scans: pages as images ----------------------------------------------------------
+
+SCAN_DPI = 200
+
+
+def page_images(pdf: bytes, dpi: int = SCAN_DPI) -> list[Any]:
+    """A PDF's pages as greyscale images (Pillow), rendered by PDFium at ``dpi``: what a
+    scanner gives for a printed page, without its noise."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        return [page.render(scale=dpi / 72).to_pil().convert("L") for page in document]
+    finally:
+        document.close()
+
+
+def to_image(pdf: bytes, fmt: str = "TIFF", dpi: int = SCAN_DPI) -> bytes:
+    """A PDF as one image file at ``dpi`` (a multi-page TIFF, or a PNG/JPEG of page 1)."""
+    images = page_images(pdf, dpi)
+    buf = io.BytesIO()
+    if fmt == "TIFF":
+        images[0].save(
+            buf,
+            "TIFF",
+            dpi=(dpi, dpi),
+            save_all=True,
+            append_images=images[1:],
+            compression="tiff_deflate",
+        )
+    else:
+        images[0].save(buf, fmt, dpi=(dpi, dpi))
+    return buf.getvalue()
+
+
+def to_scanned_pdf(pdf: bytes, dpi: int = SCAN_DPI) -> bytes:
+    """A PDF's pages as a PDF of page images at ``dpi`` and no text layer (a scanned copy)."""
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen.canvas import Canvas
+
+    buf = io.BytesIO()
+    c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), invariant=1)
+    for image in page_images(pdf, dpi):
+        c.drawImage(ImageReader(image), 0, 0, PAGE_W, PAGE_H)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
 # --- broken documents ---------------------------------------------------------------
+
+
+def scanned_reason() -> str:
+    """What reading :func:`scanned_pdf` fails with here: without watcher[ocr], that it
+    needs OCR; without the tesseract program, what to install; else that OCR found no
+    text on it (its bars are no characters)."""
+    import importlib.util
+
+    from watcher import ocr, pdf
+
+    if importlib.util.find_spec("pytesseract") is None:
+        return pdf.SCANNED
+    listed = (
+        subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout
+        if shutil.which("tesseract")
+        else ""
+    )
+    if not listed:
+        return ocr.NO_TESSERACT
+    return ocr.NOTHING_FOUND if ocr.LANGUAGE in listed.split() else ocr.NO_MODEL
 
 
 def scanned_pdf() -> bytes:

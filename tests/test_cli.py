@@ -60,10 +60,11 @@ def test_check_lists_the_formats_and_what_is_missing(
     assert code == 0
     formats = next(line for line in out.splitlines() if line.startswith("  formats:"))
     pdf = "yes" if real("pdfminer") else "no, pip install 'watcher[pdf]'"
+    ocr = "yes" if real("pytesseract") else "no, pip install 'watcher[ocr]'"
     assert formats == (
         "  formats:    .txt .md: yes; "
         ".html .htm: built-in (pip install 'watcher[html]' for article extraction); "
-        f".pdf: {pdf}; .docx: no, pip install 'watcher[docx]'"
+        f".pdf: {pdf}; .docx: no, pip install 'watcher[docx]'; .png .jpg .jpeg .tif .tiff: {ocr}"
     )
 
 

@@ -263,7 +263,7 @@ def test_broken_documents_fail_with_their_reasons_and_the_scan_goes_on(
     reasons = {Path(path).name: reason for path, reason in report.failures}
     assert (report.new, report.failed) == (2, len(broken))
     assert {k: v for k, v in reasons.items() if not k.startswith("bomb.docx")} == {
-        "scanned.pdf": "no text layer (scanned image); OCR is not supported",
+        "scanned.pdf": docgen.scanned_reason(),
         "encrypted.pdf": "encrypted PDF: it needs a password to open; save an unprotected copy",
         "truncated.pdf": "damaged PDF: the file is cut short (no %%EOF at its end); "
         "was the copy complete?",

@@ -33,6 +33,7 @@ from watcher.readers import (
     read_bytes,
     read_docx,
     read_html,
+    read_image,
     read_markdown,
     read_pdf,
     read_plain,
@@ -260,7 +261,7 @@ def test_reader_for(name: str, reader: object) -> None:
     assert found is not None and found.read is reader
 
 
-@pytest.mark.parametrize("name", ["scan.png", "page.doc", "README", ".md", "page.txt.bak"])
+@pytest.mark.parametrize("name", ["scan.gif", "page.doc", "README", ".md", "page.txt.bak"])
 def test_reader_for_unknown_types(name: str) -> None:
     assert reader_for(Path(name)) is None
 
@@ -274,6 +275,7 @@ def test_registry_keys_are_lower_case_suffixes() -> None:
 def test_the_registry_has_one_record_per_format() -> None:
     pdfminer = Package(module="pdfminer", name="pdfminer.six", extra="pdf", kind="PDF")
     docx = Package(module="docx", name="python-docx", extra="docx", kind="DOCX")
+    tesseract = Package(module="pytesseract", name="pytesseract", extra="ocr", kind="image")
     assert list(READERS) == [
         Reader("text", (".txt",), read_plain),
         Reader("markdown", (".md", ".markdown"), read_markdown),
@@ -282,6 +284,13 @@ def test_the_registry_has_one_record_per_format() -> None:
         ),
         Reader("pdf", (".pdf",), read_pdf, package=pdfminer, isolate=True),
         Reader("docx", (".docx",), read_docx, package=docx, isolate=True),
+        Reader(
+            "image",
+            (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
+            read_image,
+            package=tesseract,
+            isolate=True,
+        ),
     ]
     assert named("pdf") is READERS[3]
     with pytest.raises(KeyError):
@@ -310,7 +319,10 @@ def test_what_a_missing_package_is_reported_as() -> None:
     assert needs_reason(Path("a.DOCX")) == (
         "reading DOCX files needs the optional package python-docx: pip install 'watcher[docx]'"
     )
-    assert needs_reason(Path("a.html")) is None and needs_reason(Path("a.png")) is None
+    assert needs_reason(Path("a.png")) == (
+        "reading image files needs the optional package pytesseract: pip install 'watcher[ocr]'"
+    )
+    assert needs_reason(Path("a.html")) is None and needs_reason(Path("a.gif")) is None
 
 
 def test_formats_lists_every_format(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -321,13 +333,14 @@ def test_formats_lists_every_format(monkeypatch: pytest.MonkeyPatch) -> None:
         ".html .htm: built-in (pip install 'watcher[html]' for article extraction)",
         ".pdf: no, pip install 'watcher[pdf]'",
         ".docx: no, pip install 'watcher[docx]'",
+        ".png .jpg .jpeg .tif .tiff: no, pip install 'watcher[ocr]'",
     ]
 
 
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("scan.PNG", "unsupported file type '.png'"),
+        ("scan.GIF", "unsupported file type '.gif'"),
         ("README", "unsupported file type (no suffix)"),
     ],
 )

@@ -126,7 +126,7 @@ def test_broken_files_are_recorded_skipped_and_retried_when_changed(
     _put(cfg.inbox, "empty.txt", b"")
     _put(cfg.inbox, "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     _put(cfg.inbox, "corrupt.txt", "正文".encode() + b"\xff\x80\xff\x80 abc \xff\x80")
-    _put(cfg.inbox, "picture.png", b"\x89PNG")
+    _put(cfg.inbox, "picture.gif", b"GIF89a")
     _put(cfg.inbox, "good.txt", seed_files()[0].read_bytes())
     report = _scan(cfg)
     assert (report.new, report.failed, report.skipped) == (1, 3, 1)

@@ -24,6 +24,7 @@ Coordinates are PDF points measured from the top-left of the page.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import statistics
@@ -45,6 +46,8 @@ GUTTER_CHARS = 0.8
 # A "column" narrower than this many body characters, this close to the next, is the
 # stray tail of a paragraph beside indented lines.
 NARROW_CHARS = 3.0
+# White space across a region taller than this many body sizes parts two stories.
+STORY_GAP = 1.7
 # A line starting this many of its characters right of its column's edge is indented.
 INDENT_CHARS = 0.8
 # A line ending within this many of its characters of the column's right edge is full.
@@ -98,6 +101,8 @@ class Column:
     lines: tuple[TextLine, ...]
     left: float
     right: float
+    # Below white space across its region (another story): no paragraph runs on into it.
+    after_space: bool = False
 
 
 def to_text(pages: Sequence[Sequence[TextLine]], page_heights: Sequence[float]) -> str:
@@ -231,20 +236,22 @@ def _order(lines: list[TextLine], right: float, scale: Scale) -> list[Column]:
     than Python's call stack.
     """
     out: list[Column] = []
-    pending: list[tuple[list[TextLine], float]] = [(lines, right)]
+    pending: list[tuple[list[TextLine], float, bool]] = [(lines, right, False)]
     while pending:
-        region, edge = pending.pop()
+        region, edge, after_space = pending.pop()
         parts = _cut(region, edge, scale)
         if isinstance(parts, Column):
-            out.append(parts)
+            out.append(dataclasses.replace(parts, after_space=after_space))
         else:
+            # A region's first part starts where the region did.
+            parts[0] = (parts[0][0], parts[0][1], parts[0][2] or after_space)
             pending.extend(reversed(parts))
     return out
 
 
 def _cut(
     lines: list[TextLine], right: float, scale: Scale
-) -> Column | list[tuple[list[TextLine], float]]:
+) -> Column | list[tuple[list[TextLine], float, bool]]:
     """One step of the cut: a region's parts in reading order, or the column it is."""
     body = scale.body
     rows = _rows(lines)
@@ -255,8 +262,23 @@ def _cut(
         # short to reach over all the columns below (where a vertical cut would pass).
         # Beside a column of text it is not a row of its own, so not in ``heads``.
         return [
-            ([ln for row in rows[a:b] for ln in row], right)
+            ([ln for row in rows[a:b] for ln in row], right, False)
             for a, b in itertools.pairwise([0, *cuts, len(rows)])
+        ]
+    # White space across the whole region deeper than any paragraph gap parts two
+    # stories, even where both are set in the same columns (a browser prints each
+    # story as columns of its own): cut there before cutting columns apart.
+    # Not under display type: a headline stands over white space above its own story.
+    apart = [
+        k
+        for k in range(1, len(rows))
+        if min(ln.top for ln in rows[k]) - max(ln.bottom for ln in rows[k - 1]) > STORY_GAP * body
+        and not any(scale.display(ln.weight, ln.bold) for ln in rows[k - 1])
+    ]
+    if apart:
+        return [
+            ([ln for row in rows[a:b] for ln in row], right, a > 0)
+            for a, b in itertools.pairwise([0, *apart, len(rows)])
         ]
     groups = _vertical_split(lines, body * GUTTER_CHARS)
     if len(groups) > 1:
@@ -267,7 +289,7 @@ def _cut(
             edge = right
             if k + 1 < len(groups):
                 edge = max(_right(group), min(ln.x0 for ln in groups[k + 1]) - 1.5 * body)
-            parts.append((group, edge))
+            parts.append((group, edge, False))
         return parts
     strips: list[_Strip] = []
     for k, row in enumerate(rows):
@@ -276,9 +298,39 @@ def _cut(
         else:
             strips.append(_Strip(row, body * GUTTER_CHARS))
     if len(strips) == 1:
-        ordered = sorted(lines, key=lambda ln: (ln.top, ln.x0))
+        ordered = _one_per_row(sorted(lines, key=lambda ln: (ln.top, ln.x0)))
         return Column(tuple(ordered), min(ln.x0 for ln in lines), _measure(ordered, right))
-    return [(strip.lines, right) for strip in strips]
+    return [(strip.lines, right, False) for strip in strips]
+
+
+def _one_per_row(lines: list[TextLine]) -> list[TextLine]:
+    """A column's lines with pieces of one row made one line again.
+
+    A justified line's letter spacing can open a gap wider than a gutter
+    (``（发布时间：`` … ``2017-02-01``), so the PDF reader cut it in two; inside one
+    column, two pieces side by side in the same type on the same baseline are one line.
+    """
+    out: list[TextLine] = []
+    for ln in lines:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.page == ln.page
+            and abs(last.top - ln.top) < 0.2 * ln.size
+            and abs(last.size - ln.size) < 0.05 * ln.size
+            and last.bold == ln.bold
+            and ln.x0 >= last.x1
+        ):
+            out[-1] = dataclasses.replace(
+                last,
+                text=_join(last.text, ln.text),
+                x1=ln.x1,
+                top=min(last.top, ln.top),
+                bottom=max(last.bottom, ln.bottom),
+            )
+        else:
+            out.append(ln)
+    return out
 
 
 def _measure(lines: Sequence[TextLine], right: float) -> float:
@@ -501,7 +553,7 @@ def _paragraphs(
                 # (A line after a full stop may be the next item: "查看原文", a byline.
                 # Broken there by mistake, a paragraph loses nothing but a line break.)
                 assert prev_col is not None
-                ends = _SENTENCE_END.search(prev.text.rstrip())
+                ends = _SENTENCE_END.search(prev.text.rstrip()) or col.after_space
                 joined = _is_full(prev, prev_col) and not indented and not ends
                 # A headline broken across a column or page runs on however short its
                 # row: display type of one size and weight on both sides.

@@ -20,7 +20,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from watcher import layout
+from watcher import layout, ocr
 from watcher.errors import ReadError
 from watcher.layout import TextLine
 from watcher.models import Text
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 # pdfminer warns about every font descriptor it has to guess at; that is not news to a user.
 logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
-SCANNED = "no text layer (scanned image); OCR is not supported"
+# A page without a text layer is read by OCR (watcher.ocr) when watcher[ocr] is installed.
+SCANNED = "no text layer (scanned image); reading it needs OCR: pip install 'watcher[ocr]'"
 ENCRYPTED = "encrypted PDF: it needs a password to open; save an unprotected copy"
 TRUNCATED = "damaged PDF: the file is cut short (no %%EOF at its end); was the copy complete?"
 NO_UNICODE = "the PDF's fonts have no Unicode mapping, so its text cannot be recovered"
@@ -53,8 +54,12 @@ _WORD_GAP = 0.25
 _MAX_UNMAPPED = 0.2
 
 
-def read_pdf(data: bytes, path: Path, *, max_pages: int = 100) -> Text:
-    """The text of a PDF, in reading order, headlines marked by type size."""
+def read_pdf(data: bytes, path: Path, *, max_pages: int = 100, timeout: float = 120.0) -> Text:
+    """The text of a PDF, in reading order, headlines marked by type size.
+
+    Pages with images and no text (scans) are read by OCR when watcher[ocr] is installed
+    (each page given ``timeout`` seconds); without it, a PDF with no text at all fails.
+    """
     try:
         from pdfminer.converter import PDFPageAggregator
         from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
@@ -68,6 +73,7 @@ def read_pdf(data: bytes, path: Path, *, max_pages: int = 100) -> Text:
     lines: list[list[TextLine]] = []
     heights: list[float] = []
     images = chars = unmapped = 0
+    scanned: list[int] = []
     for number, page in enumerate(pages):
         try:
             interpreter.process_page(page)
@@ -79,11 +85,27 @@ def read_pdf(data: bytes, path: Path, *, max_pages: int = 100) -> Text:
         _, y0, _, y1 = result.bbox
         found, page_images = _glyphs(result)
         images += page_images
+        if page_images and not found:
+            scanned.append(number)
         chars += len(found)
         unmapped += sum(1 for g in found if g[0].startswith("(cid:"))
         lines.append(_lines(found, number, top=y1))
         heights.append(y1 - y0)
-    if not chars:
+    if scanned and ocr.PYTESSERACT.installed():
+        try:
+            read = ocr.read_scanned_pdf(data, path, pages=scanned, timeout=timeout)
+        except ReadError as exc:
+            if not chars:
+                raise
+            # Pages with text are still worth having; the scanned ones are named.
+            log.warning("%s: %d scanned pages left out: %s", path, len(scanned), exc)
+            read = [[] for _ in scanned]
+        for number, found_lines in zip(scanned, read, strict=True):
+            lines[number] = found_lines
+        if not any(lines):
+            raise ReadError(ocr.NOTHING_FOUND)
+        chars += sum(len(ln.text) for number in scanned for ln in lines[number])
+    elif not chars:
         raise ReadError(SCANNED if images else NO_VISIBLE_TEXT)
     if unmapped > chars * _MAX_UNMAPPED:
         raise ReadError(NO_UNICODE)

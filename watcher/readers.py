@@ -6,8 +6,9 @@ cannot work without, and whether it runs in the child process of :mod:`watcher.s
 Every reader returns a :class:`~watcher.models.Text`.
 
 Text and Markdown are read here, after :func:`watcher.encoding.decode`; HTML by
-:mod:`watcher.htmltext`; PDF (:mod:`watcher.pdf`) and DOCX (:mod:`watcher.word`) by
-third-party code, in the child process with memory and time limits. A reader whose
+:mod:`watcher.htmltext`; PDF (:mod:`watcher.pdf`), DOCX (:mod:`watcher.word`) and page
+images (:mod:`watcher.ocr`, Tesseract) by third-party code, in the child process with
+memory and time limits. A reader whose
 package is missing fails with a message naming the extra to install
 (``pip install 'watcher[pdf]'``).
 
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from watcher import pdf, sandbox, webpage, word
+from watcher import ocr, pdf, sandbox, webpage, word
 from watcher.encoding import decode
 from watcher.errors import ReadError
 from watcher.htmltext import read_html
@@ -47,6 +48,7 @@ __all__ = [
     "read_bytes",
     "read_docx",
     "read_html",
+    "read_image",
     "read_markdown",
     "read_pdf",
     "read_plain",
@@ -120,7 +122,12 @@ def markdown_to_text(text: str) -> str:
 
 def read_pdf(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
     """PDF: text in reading order across columns, headlines found by type size."""
-    return pdf.read_pdf(data, path, max_pages=limits.max_pdf_pages)
+    return pdf.read_pdf(data, path, max_pages=limits.max_pdf_pages, timeout=limits.timeout)
+
+
+def read_image(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
+    """A page image (a scan or a photo of a page): OCR, then the layout pass of PDF."""
+    return ocr.read_image(data, path, timeout=limits.timeout)
 
 
 def read_docx(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
@@ -134,7 +141,7 @@ def read_docx(data: bytes, path: Path, limits: Limits = DEFAULT_LIMITS) -> Text:
 # page larger than this is read in the reader process, under its time and memory limits.
 HTML_IN_PROCESS = 512 * 1024
 
-# PDF and DOCX are parsed by third-party code, always in the reader process.
+# PDF, DOCX and images are parsed by third-party code, always in the reader process.
 READERS: tuple[Reader, ...] = (
     Reader("text", (".txt",), read_plain),
     Reader("markdown", (".md", ".markdown"), read_markdown),
@@ -147,6 +154,13 @@ READERS: tuple[Reader, ...] = (
     ),
     Reader("pdf", (".pdf",), read_pdf, package=pdf.PDFMINER, isolate=True),
     Reader("docx", (".docx",), read_docx, package=word.PYTHON_DOCX, isolate=True),
+    Reader(
+        "image",
+        (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
+        read_image,
+        package=ocr.PYTESSERACT,
+        isolate=True,
+    ),
 )
 
 _BY_SUFFIX = {suffix: reader for reader in READERS for suffix in reader.suffixes}

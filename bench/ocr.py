@@ -1,0 +1,103 @@
+"""OCR of scanned pages: every seed page printed to PDF, rendered to images at 200 dpi
+and read back by OCR (watcher.ocr, in the reader process as a scan reads it).
+
+    python bench/ocr.py [--columns 1,2] [--dpi 200] [--corpus 0]
+
+For each page and layout: character accuracy (1 − edit distance / length, whitespace and
+``#`` markers ignored) against the text the PDF's own text layer gives, headlines found
+(spaces ignored), and whether the articles equal those of the text page. Needs tesseract
+with chi_sim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import docgen  # noqa: E402
+from tests.conftest import CORPUS, seed_files  # noqa: E402
+from watcher.pages import split_page  # noqa: E402
+from watcher.readers import read_bytes  # noqa: E402
+from watcher.reading import Limits  # noqa: E402
+
+
+def distance(a: str, b: str) -> int:
+    """Levenshtein distance, one row at a time (numpy keeps a 10,000-character page fast)."""
+    import numpy as np
+
+    codes = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
+    index = np.arange(len(b) + 1)
+    row = index.copy()
+    for i, ch in enumerate(a, 1):
+        best = np.minimum(row[:-1] + (codes != ord(ch)), row[1:] + 1)
+        # Insertions run along the row: cur[j] = min over k <= j of (v[k] + j - k).
+        row = np.minimum.accumulate(np.concatenate(([i], best)) - index) + index
+    return int(row[-1])
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text.replace("#", ""))
+
+
+def accuracy(truth: str, got: str) -> float:
+    a, b = squeeze(truth), squeeze(got)
+    return 1 - distance(a, b) / max(1, len(a))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--columns", default="1,2")
+    parser.add_argument("--dpi", type=int, default=docgen.SCAN_DPI)
+    parser.add_argument("--corpus", type=int, default=0, help="新闻联播 days besides the seeds")
+    parser.add_argument("--pdf", action="store_true", help="also as a scanned PDF")
+    args = parser.parse_args()
+    limits = Limits(timeout=600)
+    pages = [(p.name, p.read_bytes()) for p in seed_files()]
+    pages += [(p.name, p.read_bytes()) for p in docgen.corpus_days(CORPUS, args.corpus)]
+    total_chars = total_errors = heads_ok = heads_all = equal = docs = 0
+    print("| page | layout | characters | accuracy | headlines | articles | s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, data in pages:
+        text = docgen.source_text(name, data)
+        want = docgen.read_articles(name, data)
+        for columns in (int(c) for c in args.columns.split(",")):
+            pdf = docgen.to_pdf(text, columns)
+            truth = read_bytes(Path("page.pdf"), pdf, Limits(isolate=False)).text
+            kinds = [("tif", docgen.to_image(pdf, "TIFF", args.dpi))]
+            if args.pdf:
+                kinds.append(("pdf", docgen.to_scanned_pdf(pdf, args.dpi)))
+            for kind, scan in kinds:
+                t0 = time.perf_counter()
+                got = read_bytes(Path(f"page.{kind}"), scan, limits)
+                secs = time.perf_counter() - t0
+                arts = split_page(got.text, markup=got.markup, today=docgen.READ_DAY)
+                score = accuracy(truth, got.text)
+                n = len(squeeze(truth))
+                total_chars += n
+                total_errors += round((1 - score) * n)
+                found = {squeeze(a.headline or "") for a in arts}
+                heads = sum(1 for a in want if squeeze(a.headline or "") in found)
+                heads_ok, heads_all = heads_ok + heads, heads_all + len(want)
+                why = docgen.difference(arts, want)
+                equal += why is None
+                docs += 1
+                print(
+                    f"| {name[:12]} | {columns} col {kind} | {n} | {score:.2%} | "
+                    f"{heads}/{len(want)} | {'equal' if why is None else why[:60]} | {secs:.0f} |",
+                    flush=True,
+                )
+    print(
+        f"\n{docs} scans at {args.dpi} dpi: character accuracy "
+        f"{1 - total_errors / max(1, total_chars):.2%} of {total_chars} characters; "
+        f"headlines {heads_ok}/{heads_all}; articles equal to the text page {equal}/{docs}"
+    )
+
+
+if __name__ == "__main__":
+    main()

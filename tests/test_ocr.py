@@ -1,0 +1,188 @@
+"""Scanned pages read by OCR (watcher.ocr): seed stories printed to PDF with reportlab,
+rendered to images at 200 dpi by PDFium, read back by the real tesseract in the reader
+process. The tests that need tesseract and its chi_sim model skip without them."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import docgen
+from tests.conftest import seed_files
+from watcher import ocr
+from watcher.errors import ReadError
+from watcher.pages import split_page
+from watcher.readers import Limits, read_bytes, reader_for, unavailable
+
+DIRECT = Limits(isolate=False)
+
+
+def _tesseract_with_chinese() -> bool:
+    if shutil.which("tesseract") is None:
+        return False
+    listed = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True)
+    return ocr.LANGUAGE in listed.stdout.split()
+
+
+needs_ocr = pytest.mark.skipif(
+    not (
+        _tesseract_with_chinese()
+        and importlib.util.find_spec("pytesseract")
+        and importlib.util.find_spec("pypdfium2")
+        and importlib.util.find_spec("reportlab")
+    ),
+    reason="needs tesseract with chi_sim (apt install tesseract-ocr tesseract-ocr-chi-sim) "
+    "and watcher[ocr]",
+)
+
+
+def _stories(stem: str, count: int) -> str:
+    """The masthead and first ``count`` stories of a seed page, as its text."""
+    text = next(p for p in seed_files() if p.name.startswith(stem)).read_text(encoding="utf-8")
+    articles = split_page(text, today=docgen.READ_DAY)
+    last = articles[count - 1].body.strip().split("\n")[-1]
+    return text[: text.index(last) + len(last)] + "\n"
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.replace("#", "").split())
+
+
+def _accuracy(truth: str, got: str) -> float:
+    """1 − Levenshtein distance / length, whitespace and # markers ignored."""
+    a, b = _squeeze(truth), _squeeze(got)
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return 1 - row[-1] / len(a)
+
+
+@pytest.fixture(scope="module")
+def printed() -> tuple[bytes, str]:
+    """Two stories of seed 004 as a one-column PDF, and the text its text layer gives."""
+    data = docgen.to_pdf(_stories("004", 2), 1)
+    return data, read_bytes(Path("page.pdf"), data, DIRECT).text
+
+
+@needs_ocr
+@pytest.mark.slow
+def test_a_page_image_is_read_by_ocr_in_the_reader_process(printed: tuple[bytes, str]) -> None:
+    data, truth = printed
+    image = docgen.to_image(data, "TIFF")  # one frame a page
+    text = read_bytes(Path("scan.tif"), image)  # default limits: in the reader process
+    assert (text.encoding, text.markup) == ("ocr", "plain")
+    # Measured 98–99 % on these stories (bench/ocr.py measures every seed).
+    assert _accuracy(truth, text.text) > 0.95
+    # The headline is set in display type: the layout pass marks it by its size.
+    assert any(ln.startswith("# ") for ln in text.text.split("\n"))
+
+
+@needs_ocr
+@pytest.mark.slow
+def test_a_pdf_page_without_a_text_layer_is_read_by_ocr(
+    printed: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, truth = printed
+    scan = docgen.to_scanned_pdf(data)
+    with monkeypatch.context() as without_ocr:  # images only: no text but by OCR
+        real = importlib.util.find_spec
+        without_ocr.setattr(
+            importlib.util, "find_spec", lambda n, *a: None if n == "pytesseract" else real(n)
+        )
+        with pytest.raises(ReadError, match="no text layer"):
+            read_bytes(Path("scan.pdf"), scan, DIRECT)
+    text = read_bytes(Path("scan.pdf"), scan)
+    assert _accuracy(truth, text.text) > 0.95
+
+
+@needs_ocr
+def test_a_scan_of_no_text_says_so() -> None:
+    with pytest.raises(ReadError) as err:
+        read_bytes(Path("scan.pdf"), docgen.scanned_pdf(), DIRECT)
+    assert str(err.value) == "no text layer (scanned image), and OCR found no text on it"
+
+
+@needs_ocr
+def test_without_the_tesseract_program_the_message_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reader process looks the program up on its PATH.
+    image = docgen.to_image(docgen.scanned_pdf(), "PNG")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ReadError) as err:
+        read_bytes(Path("scan.png"), image)
+    assert str(err.value) == (
+        "OCR needs the tesseract program with its chi_sim model: "
+        "apt install tesseract-ocr tesseract-ocr-chi-sim"
+    )
+
+
+def test_without_the_extra_images_and_scanned_pdfs_name_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("reportlab")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pytesseract" else real(name)
+    )
+    missing = (
+        "reading image files needs the optional package pytesseract: pip install 'watcher[ocr]'"
+    )
+    assert unavailable(Path("page.JPG")) == missing
+    with pytest.raises(ReadError) as err:
+        read_bytes(Path("page.png"), b"\x89PNG\r\n\x1a\n")
+    assert str(err.value) == missing
+    with pytest.raises(ReadError) as err:
+        read_bytes(Path("scan.pdf"), docgen.scanned_pdf(), DIRECT)
+    assert str(err.value) == (
+        "no text layer (scanned image); reading it needs OCR: pip install 'watcher[ocr]'"
+    )
+
+
+@pytest.mark.parametrize("name", ["a.png", "b.jpg", "c.JPEG", "d.tif", "e.tiff"])
+def test_page_images_are_read_by_the_image_reader(name: str) -> None:
+    reader = reader_for(Path(name))
+    assert reader is not None and reader.name == "image" and reader.isolate
+
+
+def test_a_damaged_image_fails_with_its_reason() -> None:
+    pytest.importorskip("PIL")
+    with pytest.raises(ReadError) as err:
+        ocr.read_image(b"\x89PNG\r\n\x1a\n\x00\x00", Path("cut.png"))
+    assert str(err.value) == "damaged image: not a PNG, JPEG or TIFF file that can be opened"
+
+
+def _tsv(*words: tuple[str, int, int, int, int, int]) -> dict[str, list[object]]:
+    """Tesseract's TSV as pytesseract's dict: (text, line, left, top, width, height)."""
+    keys = ("text", "line_num", "left", "top", "width", "height")
+    out: dict[str, list[object]] = {k: [w[i] for w in words] for i, k in enumerate(keys)}
+    out["block_num"] = [1] * len(words)
+    out["par_num"] = [1] * len(words)
+    out["conf"] = [90] * len(words)
+    return out
+
+
+def test_words_become_lines_sized_by_their_characters_and_cut_at_gutters() -> None:
+    # 200 dpi: 10 pt type is 27.8 px a character. Row 1 is two columns' lines side by
+    # side (a gutter of 2.5 characters); boxes are taller than the type (a quote mark).
+    found = _tsv(
+        ("本报讯", 1, 100, 100, 83, 40),
+        ("今天上午", 1, 186, 100, 111, 40),
+        ("湖南", 1, 380, 100, 55, 40),
+        ("日报", 1, 438, 100, 55, 40),
+        ("大字标题", 2, 100, 200, 300, 60),
+        ("5G", 3, 100, 300, 28, 30),
+        ("network", 3, 140, 300, 90, 30),
+    )
+    lines = ocr._lines(found, 72 / 200, page=0)
+    assert [ln.text for ln in lines] == ["本报讯今天上午", "湖南日报", "大字标题", "5G network"]
+    body, right, head, _latin = lines
+    assert body.size == right.size and 9 < body.size < 11
+    assert head.size > 1.5 * body.size
+    assert body.x1 < right.x0 and head.top > body.bottom

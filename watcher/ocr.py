@@ -1,0 +1,405 @@
+"""Scanned pages → text, with Tesseract (the only module that imports pytesseract, Pillow
+and pypdfium2).
+
+A page image (``.png``, ``.jpg``, ``.tif``) or a PDF page without a text layer (rendered
+with PDFium) is recognised by Tesseract's ``chi_sim`` model. Its words come back with
+their boxes (Tesseract's TSV output); they are gathered into lines with a type size taken
+from the boxes' heights, and those lines go through the same layout pass as a PDF's
+(:mod:`watcher.layout`): columns, bands, headlines by size. Tesseract's own reading order
+is not used.
+
+Runs in the reader process (:mod:`watcher.sandbox`): the ``tesseract`` program it starts
+inherits that process's memory limit, and each page is given the file's time limit.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+import os
+import re
+import statistics
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from watcher import layout
+from watcher.errors import ReadError
+from watcher.layout import TextLine
+from watcher.models import Text
+from watcher.reading import NO_VISIBLE_TEXT, Package
+
+log = logging.getLogger(__name__)
+
+# What OCR needs installed: the binding (and with it, in the same extra, Pillow and
+# pypdfium2), and the program with its Chinese model from the system's packages.
+PYTESSERACT = Package(module="pytesseract", name="pytesseract", extra="ocr", kind="image")
+LANGUAGE = "chi_sim"
+NO_TESSERACT = (
+    "OCR needs the tesseract program with its chi_sim model: "
+    "apt install tesseract-ocr tesseract-ocr-chi-sim"
+)
+NO_MODEL = (
+    f"tesseract has no {LANGUAGE} model (Simplified Chinese): apt install tesseract-ocr-chi-sim"
+)
+DAMAGED_IMAGE = "damaged image: not a PNG, JPEG or TIFF file that can be opened"
+NOTHING_FOUND = "no text layer (scanned image), and OCR found no text on it"
+
+# Scanned PDF pages are rendered at this resolution for Tesseract.
+RENDER_DPI = 300
+# An image that does not say its resolution is taken to be a scan at this one.
+DEFAULT_DPI = 200
+# Tesseract reads type best at about this many pixels per character (x-height and cap
+# height around 20–30 px); smaller body type is scaled up to it.
+TARGET_PIXELS = 32.0
+# Fully automatic page segmentation, words' spacing as printed.
+CONFIG = "--oem 1 --psm 3 -c preserve_interword_spaces=1"
+# Words Tesseract is less sure of than this (0–100) are left out; -1 marks rows that are
+# no words. Dropping even unsure words (under 30) lost more characters than it saved.
+MIN_CONFIDENCE = 0.0
+# Words further apart than this many characters are in different columns.
+SPLIT_GAP = 1.2
+# A gap of a whole character (or more) between Chinese characters is a space; justified
+# lines spread their characters up to half a character apart.
+CJK_SPACE = 1.0
+# A wider gap than this share of a character between two letters is a word space.
+WORD_GAP = 0.25
+# A page without long Chinese words to measure: type size per box height.
+INK_SHARE = 0.65
+# A character box whose middle is this share of ink is a solid ■.
+SOLID = 0.9
+# Lines this many times the page's usual size or larger are read again, one by one.
+REREAD = 1.25
+# How they are read: each as a single line.
+REREAD_CONFIG = "--oem 1 --psm 7 -c preserve_interword_spaces=1"
+# Lines in type smaller than this share of the page's usual size are specks and rules.
+SPECK = 0.5
+# Sizes within this share of each other are one size (see _snap_sizes).
+SIZE_TOLERANCE = 0.12
+
+_HALF_INK = frozenset("，。、；：！？”’）》」』")
+
+
+def read_image(data: bytes, path: Path, *, timeout: float = 120.0) -> Text:
+    """The text of a page image (every frame of a multi-page TIFF), by OCR."""
+    image_module = _pillow()
+    try:
+        with image_module.open(io.BytesIO(data)) as img:
+            frames = list(_frames(img))
+    except image_module.DecompressionBombError as exc:
+        raise ReadError(f"image too large to read: {exc}") from None
+    except image_module.UnidentifiedImageError:
+        raise ReadError(DAMAGED_IMAGE) from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow raises many kinds on a damaged file
+        # Without object addresses ("<_io.BytesIO object at 0x…>"): the same file must
+        # fail with the same words every time.
+        said = re.sub(r"\s*<[^<>]* at 0x[0-9a-f]+>", "", str(exc))
+        raise ReadError(f"damaged image: {type(exc).__name__}: {said}") from None
+    pages = [(frame, dpi) for frame, dpi in frames]
+    return _to_text(pages, path, timeout)
+
+
+def read_scanned_pdf(
+    data: bytes, path: Path, *, pages: list[int] | None = None, timeout: float = 120.0
+) -> list[list[TextLine]]:
+    """Lines of a PDF's pages (all, or those numbered in ``pages``) rendered and read by OCR."""
+    try:
+        import pypdfium2
+    except ImportError:
+        raise ReadError(PYTESSERACT.missing) from None
+    _engine()
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        raise ReadError(f"damaged PDF: {exc}") from None
+    try:
+        numbers = range(len(document)) if pages is None else pages
+        out = []
+        for number in numbers:
+            page = document[number]
+            try:
+                # Grey, and the bitmap freed at once: the reader process has a memory limit.
+                bitmap = page.render(scale=RENDER_DPI / 72, grayscale=True)
+                image = bitmap.to_pil().copy()
+                bitmap.close()
+            finally:
+                page.close()
+            out.append(recognise(image, RENDER_DPI, number, timeout=timeout))
+            del image
+        return out
+    finally:
+        document.close()
+
+
+def _pillow() -> Any:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ReadError(PYTESSERACT.missing) from None
+    return Image
+
+
+def _frames(img: Any) -> Iterator[tuple[Any, float]]:
+    """Each frame of an image (a TIFF may hold several pages) with its resolution."""
+    from PIL import ImageSequence
+
+    for frame in ImageSequence.Iterator(img):
+        dpi = frame.info.get("dpi", (DEFAULT_DPI, DEFAULT_DPI))[0] or DEFAULT_DPI
+        # Some programs write 1 or 72 for "unknown"; no newspaper page is scanned so.
+        yield frame.copy(), float(dpi) if dpi >= 100 else float(DEFAULT_DPI)
+
+
+def _to_text(pages: list[tuple[Any, float]], path: Path, timeout: float) -> Text:
+    _engine()
+    lines = [recognise(image, dpi, k, timeout=timeout) for k, (image, dpi) in enumerate(pages)]
+    heights = [image.height * 72 / dpi for image, dpi in pages]
+    if not any(lines):
+        raise ReadError(NO_VISIBLE_TEXT)
+    text = layout.to_text(lines, heights)
+    if not text:
+        raise ReadError(NO_VISIBLE_TEXT)
+    log.debug("%s: %d pages read by OCR", path, len(pages))
+    return Text(text=text, encoding="ocr", markup="plain")
+
+
+def _engine() -> None:
+    """Refuse early, with the packages to install, when tesseract or its model is missing."""
+    try:
+        import pytesseract
+    except ImportError:
+        raise ReadError(PYTESSERACT.missing) from None
+    try:
+        languages = pytesseract.get_languages(config="")
+    except (pytesseract.TesseractNotFoundError, OSError):
+        raise ReadError(NO_TESSERACT) from None
+    if LANGUAGE not in languages:
+        raise ReadError(NO_MODEL)
+
+
+def recognise(image: Any, dpi: float, page: int, *, timeout: float = 120.0) -> list[TextLine]:
+    """The lines Tesseract finds on one page image, in points from its top-left corner.
+
+    Display lines (headlines, decks) are read a second time, each alone and scaled to
+    the body type's pixel size: the page pass reads large type worse
+    (常 as 毅, 闽宁 as 音字) than the same line read alone at text size.
+    """
+    original = gray = image.convert("L")
+    scale = _upscale(gray, dpi)
+    if scale > 1:
+        gray = gray.resize((round(gray.width * scale), round(gray.height * scale)), 3)
+    found = _tesseract(gray, CONFIG, page, timeout)
+    lines = _lines(found, 72.0 / (dpi * scale), page, gray)
+    return _reread_display(original, lines, 72.0 / dpi, page, timeout)
+
+
+def _tesseract(image: Any, config: str, page: int, timeout: float) -> dict[str, list[Any]]:
+    import pytesseract
+
+    # One thread: the reader process shares the machine with the scan that started it.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    try:
+        found: dict[str, list[Any]] = pytesseract.image_to_data(
+            image,
+            lang=LANGUAGE,
+            config=config,
+            output_type=pytesseract.Output.DICT,
+            timeout=timeout,
+        )
+    except RuntimeError as exc:  # pytesseract's timeout
+        raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s") from exc
+    except pytesseract.TesseractError as exc:
+        raise ReadError(f"OCR failed on page {page + 1}: {exc.message}") from None
+    return found
+
+
+def _reread_display(
+    gray: Any, lines: list[TextLine], points: float, page: int, timeout: float
+) -> list[TextLine]:
+    """Display lines read again at the body's pixel size (see :func:`recognise`)."""
+    import dataclasses
+
+    if not lines:
+        return lines
+    body = statistics.median(ln.size for ln in lines for _ in ln.text)
+    shown = [k for k, ln in enumerate(lines) if ln.size >= REREAD * body and len(ln.text) > 1]
+    if not shown:
+        return lines
+    target = TARGET_PIXELS  # pixels a character, as body type is read
+    out = list(lines)
+    for k in shown:
+        ln = lines[k]
+        em = ln.size / points
+        box = (
+            max(0, round(ln.x0 / points - 0.18 * em)),
+            max(0, round(ln.top / points - 0.15 * em)),
+            min(gray.width, round(ln.x1 / points + 0.18 * em)),
+            min(gray.height, round(ln.bottom / points + 0.15 * em)),
+        )
+        factor = target / em
+        crop = gray.crop(box)
+        crop = crop.resize(
+            (max(1, round(crop.width * factor)), max(1, round(crop.height * factor))), 3
+        )
+        found = _tesseract(crop, REREAD_CONFIG, page, timeout)
+        got: list[Word] = []
+        for i, text in enumerate(found["text"]):
+            word = str(text).strip()
+            if word and float(found["conf"][i]) >= MIN_CONFIDENCE:
+                left, top = float(found["left"][i]), float(found["top"][i])
+                width, height = float(found["width"][i]), float(found["height"][i])
+                got.append((word, left, top, left + width, top + height))
+        if got:
+            got.sort(key=lambda w: w[1])
+            out[k] = dataclasses.replace(ln, text=_line(got, target, 1.0, page).text)
+    return out
+
+
+def _upscale(gray: Any, dpi: float) -> float:
+    """How much to enlarge a page so that its body type reaches TARGET_PIXELS."""
+    # Newspaper body type is 9–10.5 pt: at 200 dpi that is 25–29 px a character.
+    body_px = 10.0 * dpi / 72
+    return max(1.0, min(2.0, TARGET_PIXELS / body_px))
+
+
+Word = tuple[str, float, float, float, float]  # text, left, top, right, bottom (pixels)
+
+
+def _lines(
+    found: dict[str, list[Any]], points: float, page: int, image: Any = None
+) -> list[TextLine]:
+    """Tesseract's words (TSV rows) → lines, split where a gap is a gutter.
+
+    With the page ``image``, a word's first character drawn as a solid block of ink is
+    the ■ that opens bylines (the model reads it as 国 or 口).
+    """
+    rows: dict[tuple[int, int, int], list[Word]] = {}
+    for k, text in enumerate(found["text"]):
+        word = str(text).strip()
+        if not word or float(found["conf"][k]) < MIN_CONFIDENCE:
+            continue
+        left, top = float(found["left"][k]), float(found["top"][k])
+        right, bottom = left + float(found["width"][k]), top + float(found["height"][k])
+        key = (int(found["block_num"][k]), int(found["par_num"][k]), int(found["line_num"][k]))
+        if image is not None and _solid(image, left, top, min(right, left + bottom - top), bottom):
+            word = "■" + word[1:]
+        rows.setdefault(key, []).append((word, left, top, right, bottom))
+    ratio = _em_per_height(rows.values())
+    out: list[TextLine] = []
+    for words in rows.values():
+        words.sort(key=lambda w: w[1])
+        # Tesseract's rows rarely cross a gutter: the whole row measures its type.
+        em = _em("".join(w[0] for w in words), words[-1][3] - words[0][1], _height(words) * ratio)
+        piece: list[Word] = []
+        for box in words:
+            if piece and box[1] - piece[-1][3] > SPLIT_GAP * em:
+                out.append(_line(piece, em, points, page))
+                piece = []
+            piece.append(box)
+        if piece:
+            out.append(_line(piece, em, points, page))
+    if out:
+        # Specks and hairline rules read as a letter or two in tiny "type".
+        usual = statistics.median(ln.size for ln in out)
+        out = [ln for ln in out if ln.size >= SPECK * usual]
+    return _snap_sizes(out)
+
+
+def _solid(image: Any, left: float, top: float, right: float, bottom: float) -> bool:
+    """Whether the box's middle is almost all ink (a ■, not a character's strokes)."""
+    w, h = right - left, bottom - top
+    if w < 12 or h < 12:  # dots (……) and specks: no character's size
+        return False
+    # The middle half of the first character's box: strokes leave white there.
+    box = (int(left + w / 4), int(top + h / 4), int(right - w / 4), int(bottom - h / 4))
+    region = image.crop(box)
+    dark = sum(region.point(lambda v: 255 if v < 128 else 0).histogram()[255:])
+    return dark >= SOLID * region.width * region.height
+
+
+def _em_per_height(rows: Iterable[list[Word]]) -> float:
+    """How a page's type size compares with its word boxes' height (Tesseract's boxes
+    take in some of the line spacing), from words of four or more Chinese characters."""
+    ratios = [
+        (w[3] - w[1]) / _units(w[0]) / (w[4] - w[2])
+        for words in rows
+        for w in words
+        if _units(w[0]) >= 4 and w[4] > w[2] and not w[0].isascii()
+    ]
+    return statistics.median(ratios) if ratios else INK_SHARE
+
+
+def _height(words: list[Word]) -> float:
+    """A row's box height in pixels: its tallest word's (one character's box is only its
+    ink; a longer word's takes in the row's ascent and descent)."""
+    return max(w[4] - w[2] for w in words)
+
+
+def _units(text: str) -> float:
+    """A text's width in ems: a Chinese character one, a Latin letter or digit a half;
+    full-width punctuation at its end inks only its left half."""
+    units = sum(0.5 if ch.isascii() else 1.0 for ch in text if not ch.isspace())
+    return units - 0.5 if text and text[-1] in _HALF_INK else units
+
+
+def _em(text: str, width: float, em: float) -> float:
+    """A line's type size in pixels, from its width and its characters.
+
+    Chinese type is square and set solid, so a line of n characters is about n ems wide
+    (Latin letters and digits half an em; full-width punctuation at the end inks only
+    its left half). Boxes' heights are no size: quotes, brackets and descenders stretch
+    them, and 一 is flat. A single character keeps ``em``, from its height.
+    """
+    units = _units(text)
+    # Latin capitals are wider than half an em: a line mostly in Latin letters
+    # ("HENGYANG DAILY") would measure large; it keeps its height's size.
+    wide = sum(1 for ch in text if not ch.isascii() and not ch.isspace())
+    return em if units < 2 or wide < units / 2 else width / units
+
+
+def _line(words: list[Word], em: float, points: float, page: int) -> TextLine:
+    parts = [words[0][0]]
+    for last, word in itertools.pairwise(words):
+        # Chinese is set without spaces, and Tesseract's "words" are not words: only a
+        # gap as wide as a space shows one (a headline's two halves); Latin words are
+        # spaced at a narrower gap.
+        latin = last[0][-1].isascii() and word[0][0].isascii()
+        gap = word[1] - last[3]
+        if gap > (WORD_GAP if latin else CJK_SPACE) * em:
+            parts.append(" ")
+        parts.append(word[0])
+    top = min(w[2] for w in words)
+    text = "".join(parts)
+    x0, x1 = min(w[1] for w in words), max(w[3] for w in words)
+    return TextLine(
+        text=text,
+        x0=min(w[1] for w in words) * points,
+        top=top * points,
+        x1=max(w[3] for w in words) * points,
+        bottom=max(w[4] for w in words) * points,
+        size=round(_em(text, x1 - x0, em) * points, 1),
+        page=page,
+    )
+
+
+def _snap_sizes(lines: list[TextLine]) -> list[TextLine]:
+    """Sizes measured from boxes vary by a pixel or two from line to line; sizes within
+    SIZE_TOLERANCE of each other are one size (the median of the group, by characters),
+    so the layout pass sees one body size and distinct display sizes."""
+    import dataclasses
+
+    order = sorted(lines, key=lambda ln: ln.size)
+    groups: list[list[TextLine]] = []
+    for ln in order:
+        if groups and ln.size <= groups[-1][0].size * (1 + SIZE_TOLERANCE):
+            groups[-1].append(ln)
+        else:
+            groups.append([ln])
+    size_of: dict[int, float] = {}
+    for group in groups:
+        weighted = [ln.size for ln in group for _ in range(max(1, len(ln.text)))]
+        size = round(statistics.median(weighted), 1)
+        size_of.update({id(ln): size for ln in group})
+    return [dataclasses.replace(ln, size=size_of[id(ln)]) for ln in lines]
