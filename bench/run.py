@@ -43,6 +43,9 @@ SUITE = [
     "startup",  # start-up and peak memory (its own table)
     "match_corpus",  # the match step against naive jieba (its own table)
     "digest",  # grouping, build, article pages, e-mail size (its own table)
+    "rescan",  # unchanged rescan of 100k files, a pruned one of 1M, against plain Python
+    "topics500",  # the match step at 505 topics, against 5 topics and the Aho-Corasick pass alone
+    "rss",  # peak RSS of run --once, scan, match on the seeds, against bare python and jieba
 ]
 
 
