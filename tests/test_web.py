@@ -377,6 +377,24 @@ def test_article_page_marks_hits_and_names_the_reprint_sources(cfg: Config) -> N
         )
 
 
+def test_every_article_shows_its_paper_date_and_page(cfg: Config) -> None:
+    # Seed 001 (a saved web page) names no page: its article page, search hit and
+    # topic page say 版次不详, as the digest does, never just the byline.
+    with Store(cfg.state) as store:
+        [web_page] = [r for r in store.articles() if "001_" in r.file]
+    a = web_page.article
+    assert a.page is None
+    with serving(cfg) as base:
+        c = Client(base)
+        article = _text(c.get(f"/article/{web_page.id}").text)
+        hit = _text(c.get("/search?q=" + urllib.parse.quote(a.headline[:6])).text)
+    paper = a.newspaper or "001_3b49a103faae7710.txt"
+    arrived = web_page.first_seen.astimezone(cfg.tz).date()  # the scan's real time
+    when = a.date.isoformat() if a.date else f"{arrived}收录"
+    for page in (article, hit):
+        assert f"{paper} · {when} · 版次不详 · {a.byline}" in page
+
+
 def test_topic_page_trend_labels_and_matches(cfg: Config) -> None:
     with serving(cfg) as base:
         c = Client(base)
@@ -950,8 +968,7 @@ def test_every_stored_match_is_reachable_from_the_topic_pages(
     with serving(cfg) as base:
         c = Client(base)
         for topic in {t for _, t in stored}:
-            page = 1
-            while True:
+            for page in range(1, len(stored) + 2):  # a pager that never ends fails
                 r = c.get(f"/topic/{topic}?page={page}")
                 section = r.text.split("匹配文章", 1)[1]
                 ids = re.findall(
@@ -960,5 +977,6 @@ def test_every_stored_match_is_reachable_from_the_topic_pages(
                 reached |= {(i, topic) for i in ids}
                 if f"page={page + 1}" not in section:
                     break
-                page += 1
+            else:
+                pytest.fail(f"topic {topic}: more pages than matches")
     assert reached == stored and len(stored) > 4

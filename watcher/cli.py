@@ -25,6 +25,7 @@ from watcher import __version__, pages, pipeline, readers, rules, sandbox, segme
 from watcher import export as export_mod
 from watcher import search as search_mod
 from watcher.config import Config, env_warnings, find_config, load_config
+from watcher.display import page_facts
 from watcher.errors import ConfigError, ReadError, WatcherError
 from watcher.matcher import Matcher
 from watcher.models import Article, Match, Text, article_id
@@ -951,9 +952,8 @@ def search_(
         return
     for n, hit in enumerate(found.hits, 1):
         a = hit.article.article
-        meta = "  ".join(
-            x for x in (a.date.isoformat() if a.date else "", a.newspaper or "", a.page or "") if x
-        )
+        received = hit.article.first_seen.astimezone(cfg.tz).date()
+        meta = " · ".join(page_facts(a.newspaper, hit.article.file, a.date, a.page, received))
         click.echo(f"{n:>3}. [{hit.rank:5.1f}] {meta}  {_marked(a.headline, hit.title_marks)}")
         tags = [names.get(t, t) for t in topics_of.get(hit.article.id, [])]
         click.echo(f"     {hit.article.id}" + (f"  topics: {', '.join(tags)}" if tags else ""))

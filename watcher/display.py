@@ -199,16 +199,28 @@ def shown_file(path: str) -> str:
 
 
 def source(item: DigestItem, day: dt.date | None = None) -> list[str]:
-    """Paper, date and page, each always there: where the page shows no paper, its
-    file name; no date, the digest's day ('2026-11-21收录'); no page, '版次不详'."""
-    paper = item.newspaper or shown_file(item.file)
-    if item.date:
-        when = item.date.isoformat()
+    """Paper, date and page of a digest item, each always there (see ``page_facts``)."""
+    return page_facts(item.newspaper, item.file, item.date, item.page, day)
+
+
+def page_facts(
+    newspaper: str | None,
+    file: str,
+    date: dt.date | None,
+    page: str | None,
+    day: dt.date | None = None,
+) -> list[str]:
+    """Paper, date and page, each always there, as every output shows them: where the
+    page shows no paper, its file name; no date, the day it arrived ('2026-11-21收录');
+    no page, '版次不详'."""
+    paper = newspaper or shown_file(file)
+    if date:
+        when = date.isoformat()
     elif day is not None:
         when = f"{day.isoformat()}收录"
     else:
         when = "日期不详"
-    return [paper, when, page_label(item.page) or "版次不详"]
+    return [paper, when, page_label(page) or "版次不详"]
 
 
 def meta(item: DigestItem, day: dt.date | None = None) -> str:

@@ -55,7 +55,7 @@ from starlette.routing import Route
 from watcher import digest as digest_mod
 from watcher import feeds, pipeline, search
 from watcher.config import Config
-from watcher.display import clean, cn_date, paragraphs, segments
+from watcher.display import clean, cn_date, page_facts, paragraphs, segments
 from watcher.errors import ConfigError, RuleError, WatcherError
 from watcher.matcher import Matcher
 from watcher.models import Digest, Match
@@ -298,13 +298,15 @@ class ArticleView:
     snippet: list[tuple[str, bool]]
     topics: tuple[tuple[str, str, float], ...]  # (id, name, score) of stored matches
     labels: Mapping[str, bool]
+    received: dt.date  # the day it arrived, in the configured time zone
 
     @property
     def meta(self) -> str:
+        """三湘都市报 · 2026-06-18 · A01版 · byline, as the digest shows them: paper,
+        date and page always there (the file name, the day it arrived, 版次不详)."""
         a = self.stored.article
-        page = f"{a.page}版" if a.page and not a.page.endswith("版") else a.page
-        parts = [a.newspaper, a.date.isoformat() if a.date else None, page, a.byline]
-        return " · ".join(clean(p) for p in parts if p)
+        facts = page_facts(a.newspaper, self.stored.file, a.date, a.page, self.received)
+        return " · ".join(clean(p) for p in (*facts, a.byline) if p)
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,7 @@ class Web:
                         (m.topic_id, names.get(m.topic_id, m.topic_id), m.score) for m in ms
                     ),
                     labels=store.article_labels(r.doc_sha256, r.article.index),
+                    received=r.first_seen.astimezone(self.config.tz).date(),
                 )
             )
         return out
