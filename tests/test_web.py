@@ -465,6 +465,39 @@ def test_a_label_posted_in_the_browser_is_the_label_watcher_label_records(
     assert f"{target}  renewal  no " in out
 
 
+def test_the_topic_page_shows_what_watcher_tune_proposes(
+    cfg: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One topic per file, so that tune can propose an edit of it; the labels say the
+    # topic misses the stories about 安全生产 and wrongly has one of its own.
+    (cfg.watchlists / "topics.yaml").unlink()
+    renewal, safety = TOPICS.split("- id: safety")
+    (cfg.watchlists / "renewal.yaml").write_text(renewal, encoding="utf-8")
+    (cfg.watchlists / "safety.yaml").write_text("- id: safety" + safety, encoding="utf-8")
+    with Store(cfg.state) as store:
+        rows = list(store.articles())
+        matched = {(d, i) for d, i, m in store.matches() if m.topic_id == "renewal"}
+        wanted = [r for r in rows if "安全生产" in r.article.body][:4]
+        unwanted = next(r for r in rows if (r.doc_sha256, r.article.index) in matched)
+        for r in wanted:
+            store.set_label(r.doc_sha256, r.article.index, "renewal", True, NOW)
+        store.set_label(unwanted.doc_sha256, unwanted.article.index, "renewal", False, NOW)
+    assert len(wanted) >= 2
+    with pytest.raises(SystemExit):
+        cli.main(["--config", str(cfg.path), "--log-level", "ERROR", "tune", "renewal"])
+    printed = capsys.readouterr().out
+    diff = printed[printed.index("--- ") :].rstrip("\n")
+    words = re.findall(r"^    (\S+)  \d+ / \d+$", printed, re.M)
+    assert words and "+context: [" in diff
+    with serving(cfg) as base:
+        page = html.unescape(Client(base).get("/topic/renewal").text)
+    assert all(f'<span class="chip">{w}</span>' in page for w in words)
+    shown = re.search(r'<pre class="diff">(.*?)</pre>', page, re.S)
+    assert shown is not None
+    # The same edit, named by the file's name rather than its path under watchlists/.
+    assert shown.group(1).rstrip("\n") == diff
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

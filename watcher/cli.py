@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from watcher import __version__, pages, pipeline, readers, rules, sandbox, segment
+from watcher import __version__, pages, pipeline, readers, sandbox, segment
 from watcher import export as export_mod
 from watcher import search as search_mod
 from watcher.config import Config, env_warnings, find_config, load_config
@@ -32,8 +32,13 @@ from watcher.models import Article, Match, Text, article_id
 from watcher.options import closest
 from watcher.paths import safe_text
 from watcher.store import ArticleFilter, Store, StoredArticle, state_url
-from watcher.tuning import agreement, best_threshold, candidate_terms, proposed_edit
-from watcher.watchlists import Topic, load_watchlists, topic_warnings, watchlist_files
+from watcher.tuning import agreement, proposed_edit, suggest
+from watcher.watchlists import (
+    Topic,
+    load_watchlists,
+    topic_file,
+    topic_warnings,
+)
 
 log = logging.getLogger("watcher")
 
@@ -866,30 +871,12 @@ def tune(obj: Context, topic: str) -> None:
             f"no labels for {topic} yet: label articles first with "
             f"`watcher label ID {topic} yes|no`"
         )
-    segmenter = pipeline.segmenter_for(cfg)
-    # Scores with no threshold: what min_score would keep or drop.
-    open_topic = dataclasses.replace(current, min_score=0.0)
-    matcher = Matcher([open_topic], segmenter)
-    scores: dict[str, float] = {}
-    for lb, row in found:
-        for m in matcher.match(row.article):
-            scores[lb.article] = m.score
-    verdicts = {lb.article: lb.relevant for lb, _ in found}
-    stays = {lb.article for lb, row in found if Matcher([current], segmenter).match(row.article)}
-    now = agreement(stays, verdicts)
-    threshold, best = best_threshold(scores, verdicts)
-    missed = [row for lb, row in found if lb.relevant and lb.article not in scores]
-    negatives = [row for lb, row in found if not lb.relevant]
-    known = {term.text for term in rules.terms(current.query)}
-    terms = candidate_terms(
-        [f"{r.article.headline}\n{r.article.body}" for r in missed],
-        [f"{r.article.headline}\n{r.article.body}" for r in negatives],
-        segmenter.cut,
-        known,
-    )
-    yes = sum(verdicts.values())
+    labelled = [(lb.article, lb.relevant, row.article) for lb, row in found]
+    got = suggest(current, labelled, pipeline.segmenter_for(cfg))
+    now, threshold, best, terms = got.now, got.threshold, got.best, got.terms
     click.echo(
-        f"{topic} ({current.name}): {yes} relevant, {len(verdicts) - yes} not relevant labelled"
+        f"{topic} ({current.name}): {got.relevant} relevant, {got.not_relevant} not relevant "
+        "labelled"
     )
     click.echo(f"  now (min_score {current.min_score:g}):      {now.summary()}")
     click.echo(f"  with min_score {threshold:g}: {best.summary()}")
@@ -897,7 +884,7 @@ def tune(obj: Context, topic: str) -> None:
         click.echo("  candidate context terms (in missed relevant / in not relevant articles):")
         for word, n, neg in terms:
             click.echo(f"    {word}  {n} / {neg}")
-    source = _topic_file(cfg, topic)
+    source = topic_file(cfg.watchlists, topic)
     new_min = threshold if threshold != current.min_score else None
     if source is not None:
         diff = proposed_edit(
@@ -1125,18 +1112,6 @@ def export_(
     )
     click.echo(f"exported {done.rows} match{'' if done.rows == 1 else 'es'}{where_to}{note}",
                err=True)  # fmt: skip
-
-
-def _topic_file(cfg: Config, topic: str) -> Path | None:
-    """The watchlist file that defines only ``topic`` (a diff is proposed for it)."""
-    for path in watchlist_files(cfg.watchlists):
-        try:
-            found = load_watchlists(path)
-        except ConfigError:
-            continue
-        if [t.id for t in found] == [topic]:
-            return path
-    return None
 
 
 def _no_topic(topic: str, known: Iterable[str]) -> WatcherError:

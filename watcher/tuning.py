@@ -12,7 +12,16 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from watcher import rules
+from watcher.matcher import Matcher
+
+if TYPE_CHECKING:
+    from watcher.models import Article
+    from watcher.segment import Segmenter
+    from watcher.watchlists import Topic
 
 WORD = re.compile(r"^[\u3400-\u9fff]{2,6}$")
 
@@ -103,6 +112,42 @@ def candidate_terms(
             out.append((share, word, n, in_negative[word]))
     out.sort(key=lambda x: (-x[0], -x[2], x[1]))
     return [(word, n, neg) for _, word, n, neg in out[:limit]]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What a topic's labels propose (``watcher tune`` and the web app's topic page)."""
+
+    relevant: int  # labelled relevant
+    not_relevant: int
+    now: Agreement  # the topic as it is
+    threshold: float  # the min_score that fits the labels best
+    best: Agreement  # what that min_score gives
+    terms: tuple[tuple[str, int, int], ...]  # candidate context terms (word, missed, not)
+
+
+def suggest(
+    topic: Topic, labelled: Sequence[tuple[str, bool, Article]], segmenter: Segmenter
+) -> Suggestion:
+    """Agreement now, the best ``min_score`` and candidate terms, from ``labelled``
+    (article id, relevant, article)."""
+    verdicts = {key: yes for key, yes, _ in labelled}
+    stays = Matcher([topic], segmenter)
+    now = agreement({k for k, _, a in labelled if stays.match(a)}, verdicts)
+    # Scores with no threshold: what a min_score would keep or drop.
+    opened = Matcher([replace(topic, min_score=0.0)], segmenter)
+    scores = {k: m.score for k, _, a in labelled for m in opened.match(a)}
+    threshold, best = best_threshold(scores, verdicts)
+    missed = [a for k, yes, a in labelled if yes and k not in scores]
+    negatives = [a for _, yes, a in labelled if not yes]
+    terms = candidate_terms(
+        [f"{a.headline}\n{a.body}" for a in missed],
+        [f"{a.headline}\n{a.body}" for a in negatives],
+        segmenter.cut,
+        {term.text for term in rules.terms(topic.query)},
+    )
+    yes = sum(verdicts.values())
+    return Suggestion(yes, len(verdicts) - yes, now, threshold, best, tuple(terms))
 
 
 def proposed_edit(

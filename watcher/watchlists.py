@@ -241,6 +241,19 @@ def topic_warnings(topics: Sequence[Topic]) -> list[str]:
     return [w for topic in topics for w in topic.warnings]
 
 
+def topic_file(path: Path, topic: str) -> Path | None:
+    """The watchlist file under ``path`` that defines only ``topic`` (an edit is
+    proposed for it), or None."""
+    for file in watchlist_files(path):
+        try:
+            found = load_watchlists(file)
+        except ConfigError:
+            continue
+        if [t.id for t in found] == [topic]:
+            return file
+    return None
+
+
 def watchlist_files(path: Path) -> list[Path]:
     """The watchlist files under ``path`` (a file or a folder), in name order."""
     if path.is_file():

@@ -57,13 +57,12 @@ from watcher import feeds, pipeline, search
 from watcher.config import Config
 from watcher.display import clean, cn_date, page_facts, paragraphs, segments
 from watcher.errors import ConfigError, RuleError, WatcherError
-from watcher.matcher import Matcher
 from watcher.models import Digest, Match
 from watcher.render import TEMPLATES, Renderer
 from watcher.segment import Segmenter
 from watcher.store import ArticleFilter, Store, StoredArticle
-from watcher.tuning import agreement, best_threshold
-from watcher.watchlists import Topic, load_watchlists
+from watcher.tuning import Agreement, Suggestion, agreement, proposed_edit, suggest
+from watcher.watchlists import Topic, load_watchlists, topic_file
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +306,24 @@ class ArticleView:
         a = self.stored.article
         facts = page_facts(a.newspaper, self.stored.file, a.date, a.page, self.received)
         return " · ".join(clean(p) for p in (*facts, a.byline) if p)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A topic page's labels section: agreement now and the tune proposal."""
+
+    now: Agreement
+    min_score: float | None  # the topic's (None: the watchlists do not load)
+    suggestion: Suggestion | None
+    diff: str  # the proposed edit of the topic's file ('' when none)
+
+    @property
+    def threshold(self) -> float | None:
+        return self.suggestion.threshold if self.suggestion else None
+
+    @property
+    def best(self) -> Agreement | None:
+        return self.suggestion.best if self.suggestion else None
 
 
 @dataclass(frozen=True)
@@ -673,9 +690,9 @@ class Web:
 
     def tuning(
         self, tid: str, labelled: Sequence[tuple[Any, StoredArticle]], matched: set[str]
-    ) -> dict[str, Any] | None:
-        """Labelled precision and recall now, and the ``min_score`` the labels suggest
-        (what ``watcher tune`` proposes first)."""
+    ) -> Tuning | None:
+        """Labelled precision and recall now, and what ``watcher tune`` proposes: the
+        ``min_score`` the labels suggest, candidate terms and the edit as a diff."""
         if not labelled:
             return None
         verdicts = {lb.article: lb.relevant for lb, _ in labelled}
@@ -683,14 +700,16 @@ class Web:
         try:
             current = next(t for t in load_watchlists(self.config.watchlists) if t.id == tid)
         except (ConfigError, StopIteration):
-            return {"now": now, "threshold": None, "best": None, "min_score": None}
-        matcher = Matcher([dataclasses.replace(current, min_score=0.0)], self.segmenter)
-        scores = {}
-        for lb, row in labelled:
-            for m in matcher.match(row.article):
-                scores[lb.article] = m.score
-        threshold, best = best_threshold(scores, verdicts)
-        return {"now": now, "threshold": threshold, "best": best, "min_score": current.min_score}
+            return Tuning(now, None, None, "")
+        rows = [(lb.article, lb.relevant, row.article) for lb, row in labelled]
+        got = suggest(current, rows, self.segmenter)
+        source = topic_file(self.config.watchlists, tid)
+        diff = ""
+        if source is not None:
+            new_min = got.threshold if got.threshold != current.min_score else None
+            terms = [w for w, _, _ in got.terms]
+            diff = proposed_edit(source.read_text(encoding="utf-8"), new_min, terms, source.name)
+        return Tuning(now, current.min_score, got, diff)
 
     def label(self, request: Request, form: Mapping[str, str]) -> Response:
         ident, tid, verdict = form.get("article", ""), form.get("topic", ""), form.get("verdict")
