@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from watcher.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,6 +206,33 @@ def test_two_digest_sends_at_once_mail_each_recipient_once(
 
 
 # --- watcher migrate ---------------------------------------------------------------------
+
+
+def test_migrate_copies_a_corpus_sample_without_a_difference(
+    make_config: Callable[..., Config], pg_url: str
+) -> None:
+    # 150 新闻联播 days (≈2,000 articles, the bundled topics' matches), migrated; the
+    # whole corpus state is checked by bench/migrate.py.
+    import shutil
+
+    from tests.conftest import CORPUS
+
+    days = sorted((CORPUS / "xwlb_cctv_news").glob("*"))[::10][:150]
+    if not days:
+        pytest.skip(f"the corpus is not at {CORPUS}")
+    lite = make_config()
+    for day in days:
+        shutil.copy(day, lite.inbox / day.name)
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, lite.watchlists / f.name)
+    assert watcher(lite.path, "scan", "--no-progress", timeout=600).returncode == 0
+    out = watcher(lite.path, "migrate", "--to", pg_url, timeout=600)
+    assert out.returncode == 0 and "all counts match." in out.stdout, out.stderr
+    pg = make_config(name="pg.yaml", state=pg_url)
+    moved = _articles(pg.path)
+    assert moved == _articles(lite.path) and len(moved) > 1000
+    matched = lambda c: watcher(c, "export", "--format", "jsonl").stdout  # noqa: E731
+    assert matched(pg.path) == matched(lite.path) != ""
 
 
 def test_migrate_copies_an_sqlite_state_into_postgresql_without_a_difference(

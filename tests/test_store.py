@@ -341,13 +341,13 @@ def test_re_matching_a_topic_keeps_matches_another_worker_stored_meanwhile(
         ]  # fmt: skip
 
 
-def test_an_articles_source_is_stored(tmp_path: Path) -> None:
+def test_an_articles_source_is_stored(state: Path | str) -> None:
     from watcher.models import Article
 
     art = Article(
         index=0, headline="株洲加快建设", body="正文", newspaper="湖南日报", source="株洲日报"
     )
-    with Store(tmp_path / "w.db") as store:
+    with Store(state) as store:
         store.add_document(
             sha256="ab" * 32, path="p.txt", size=1, mtime_ns=1, encoding="utf-8",
             articles=[art], now=dt.datetime(2026, 6, 17, tzinfo=dt.UTC),

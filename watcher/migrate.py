@@ -3,9 +3,12 @@
 Every table of the state (documents, files, articles, topics, matches, labels,
 scans, digests, deliveries) is copied in one transaction on the target, so a
 failure leaves it as it was; then each table's rows are counted on both sides.
-The search index is not copied (PostgreSQL has none yet); leases are of running
-processes. The source is only read: stop ``watcher run`` first, so nothing is
-added to it meanwhile.
+The search index is not copied: PostgreSQL queues every copied article for its
+own index, which the daemon (or the first search) builds. Leases and heartbeats
+are of running processes. Rows go across in batches, so a state of years is never
+held in memory at once. The source's data is only read (a source of an older
+schema is brought up to this watcher's first, as any command does): stop
+``watcher run`` first, so nothing is added to it meanwhile.
 """
 
 from __future__ import annotations
@@ -65,10 +68,11 @@ def migrate(source: Path | str, target: str) -> Migration:
             )
         with dst.transaction():
             for table in COPIED:
-                columns, rows = src.table_rows(table)
-                if rows:
+                copied = 0
+                for columns, rows in src.table_batches(table):
                     dst.load_rows(table, columns, rows)
-                log.info("%s: %d rows copied", table, len(rows))
+                    copied += len(rows)
+                log.info("%s: %d rows copied", table, copied)
         tables = tuple(Copied(t, src.table_count(t), dst.table_count(t)) for t in COPIED)
         done = Migration(path, str(dst.path), tables)
     if not done.ok:
@@ -82,13 +86,15 @@ def migrate(source: Path | str, target: str) -> Migration:
 def describe(done: Migration, config: Path) -> list[str]:
     """The lines ``watcher migrate`` prints: the counts, then what to change."""
     lines = [f"copied {done.source} into {done.target}:"]
-    lines += [f"  {t.table:<11} {t.target:>8}" for t in done.tables]
+    width = max(len(t.table) for t in done.tables)
+    lines += [f"  {t.table:<{width}} {t.target:>8}" for t in done.tables]
     lines += [
         "all counts match.",
         f"Now, in {config}, set:",
         f"  state: {done.target}",
         "with the password in WATCHER_PG_PASSWORD (or PGPASSWORD, or ~/.pgpass) of every",
-        "worker's environment, and restart watcher run. The SQLite file is left as it was.",
-        "The search index is rebuilt there at the first scan.",
+        "worker's environment, and restart watcher run. The SQLite file keeps its data.",
+        "The search index is built there by the daemon after its first scan (or by the",
+        "first search).",
     ]
     return lines

@@ -1913,14 +1913,17 @@ class Store:
 
     # --- copying a whole state (watcher migrate) -----------------------------------
 
-    def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Every row of one of the :data:`COPIED` tables, with its column names."""
+    def table_batches(
+        self, table: str, size: int = 5000
+    ) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+        """The rows of one of the :data:`COPIED` tables in key order, ``size`` at a
+        time, each batch with the column names (none for an empty table)."""
         if table not in COPIED:
             raise ValueError(f"not a copied table: {table}")
         cur = self.db.execute(f"SELECT * FROM {table} ORDER BY {COPIED[table]}")
-        rows = [tuple(r) for r in cur.fetchall()]
         columns = [d[0] for d in cur.description] if cur.description else []
-        return columns, rows
+        while rows := [tuple(r) for r in cur.fetchmany(size)]:
+            yield columns, rows
 
     def table_count(self, table: str) -> int:
         if table not in COPIED:
