@@ -625,6 +625,24 @@ def test_wrong_tokens_are_throttled(cfg: Config) -> None:
     assert codes == [403] * web.LOGIN_TRIES + [429, 429]
 
 
+def test_wrong_bearer_tokens_are_throttled_too(cfg: Config) -> None:
+    with serving(cfg, token=TOKEN) as base:
+        c = Client(base)
+        codes = [
+            c.request("GET", "/", headers={"Authorization": f"Bearer guess{n}"}).status
+            for n in range(web.LOGIN_TRIES + 1)
+        ]
+        # Not even the right token is checked from that address for a minute, nor a
+        # login typed there (one count for both), so guessing cannot go on.
+        right = c.request("GET", "/", headers={"Authorization": f"Bearer {TOKEN}"})
+        browser = Client(base)
+        login = browser.post("/login", {"csrf": _csrf(browser.get("/login").text), "token": TOKEN})
+        home = browser.get("/")
+    assert codes == [401] * web.LOGIN_TRIES + [429]
+    assert (right.status, right.text) == (429, "too many wrong tokens: wait a minute\n")
+    assert login.status == 429 and home.status in (303, 401)
+
+
 def test_a_login_post_from_another_site_is_refused(cfg: Config) -> None:
     with serving(cfg, token=TOKEN) as base:
         c = Client(base)

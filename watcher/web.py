@@ -152,8 +152,13 @@ class Guard:
         return bool(nonce) and hmac.compare_digest(mac.encode(), expected.encode())
 
     def throttled(self, client: str, now: float) -> bool:
+        """Whether ``client`` gave LOGIN_TRIES wrong tokens (login or Bearer) within a
+        minute; addresses with none left are forgotten, so the table stays small."""
         recent = [t for t in self.failures.get(client, []) if now - t < 60]
-        self.failures[client] = recent
+        if recent:
+            self.failures[client] = recent
+        else:
+            self.failures.pop(client, None)
         return len(recent) >= LOGIN_TRIES
 
     def failed(self, client: str, now: float) -> None:
@@ -834,7 +839,20 @@ def create_app(
                     status_code=421,
                     media_type="text/plain",
                 )
+            elif (
+                not open_
+                and guard.token is not None
+                and request.headers.get("authorization")
+                and guard.throttled(_client(request), time.monotonic())
+            ):  # a token guessed too often from this address: not even checked
+                response = Response(
+                    "too many wrong tokens: wait a minute\n",
+                    status_code=429,
+                    media_type="text/plain",
+                )
             elif not open_ and not guard.authorized(request):
+                if request.headers.get("authorization"):  # a wrong Bearer token
+                    guard.failed(_client(request), time.monotonic())
                 response = _ask_login(request)
             elif post:
                 response = await _post(request, web, handler, new_session)
@@ -864,7 +882,7 @@ def create_app(
         nxt = _safe_next(form.get("next"))
         if guard.token is None:
             return RedirectResponse(nxt, status_code=303)
-        client = request.client.host if request.client else "?"
+        client = _client(request)
         now = time.monotonic()
         if guard.throttled(client, now):
             return web.page(
@@ -943,6 +961,11 @@ async def _post(
         log.warning("refused a post to %s: %s", request.url.path, why)
         return web.error(request, 403, f"refused: {why}")
     return await run_in_threadpool(handler, request, form)
+
+
+def _client(request: Request) -> str:
+    """The address a request comes from (wrong tokens are counted per address)."""
+    return request.client.host if request.client else "?"
 
 
 def _ask_login(request: Request) -> Response:
