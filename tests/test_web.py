@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from tests.conftest import dedent
+from tests.conftest import CORPUS, dedent
 from watcher import cli, pipeline, web
 from watcher.config import Config
 from watcher.errors import WatcherError
@@ -73,7 +73,10 @@ def cfg(make_config: Callable[..., Config], seeded_inbox: Path) -> Config:
 @pytest.fixture
 def busy(make_config: Callable[..., Config], seeded_inbox: Path) -> Config:
     """As ``cfg``, the seeds in the digest too, which lists one story per topic and
-    counts the rest."""
+    counts the rest; with a sample of 新闻联播 days beside them when the corpus is
+    there (the issue's "seeds and a corpus sample")."""
+    for day in sorted((CORPUS / "xwlb_cctv_news").glob("*"))[::100][:20]:
+        shutil.copy(day, seeded_inbox / day.name)
     return _stored(make_config(digest={"max_per_topic": 1}), seen=NOW - dt.timedelta(hours=1))
 
 
