@@ -968,8 +968,10 @@ class Store:
             for topic_id, version, _name in topics:
                 # Matches of the new version stay: another worker, already on the edited
                 # watchlist, may have stored documents since ``matches`` was computed.
+                # ``topic_id || ''``: SQLite would otherwise walk the topic's index (every
+                # match of the topic, for each chunk) instead of the chunk's key range.
                 self.db.execute(
-                    "DELETE FROM matches WHERE topic_id = ? AND topic_version != ? "
+                    "DELETE FROM matches WHERE topic_id || '' = ? AND topic_version != ? "
                     "AND doc_sha256 >= ? AND doc_sha256 < ?",
                     (topic_id, version, chunk.lo, chunk.hi),
                 )
