@@ -947,6 +947,19 @@ class Store:
         for r in rows:
             yield _stored(r)
 
+    def rematch_articles(self, lo: str, hi: str) -> Iterator[tuple[str, Article]]:
+        """(document hash, article) of the stored articles of kind "article" whose
+        document hash is in [lo, hi), with only what the Matcher reads (index, kind,
+        headline, body): a re-match chunk read without the metadata, join and dates."""
+        rows = self.db.execute(
+            "SELECT doc_sha256, idx, headline, body FROM articles "
+            "WHERE doc_sha256 >= ? AND doc_sha256 < ? AND kind = 'article' "
+            "ORDER BY doc_sha256, idx",
+            (lo, hi),
+        )
+        for r in rows:
+            yield r[0], Article(index=r[1], headline=r[2], body=r[3])
+
     def store_rematch_chunk(
         self,
         chunk: RematchChunk,
