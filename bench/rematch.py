@@ -1,7 +1,7 @@
 """Benchmark: re-matching the stored corpus after editing 1 and 5 topics (issue 14).
 
     python bench/rematch.py [--corpus ../shared/corpus] [--state PATH] [-n 3]
-                            [--profile N] [--dump FILE] [--json]
+                            [--check] [--profile N] [--dump FILE] [--json]
 
 The store: one ``watcher scan`` of the two 新闻联播 folders (3,510 files, ~52k
 articles) with the five bundled topics, into ``--state`` (kept and reused when it
@@ -10,6 +10,7 @@ after "editing" the first bundled topic and after editing all five (each a new
 version, same rules: the re-match must store the very matches the scan stored),
 the two taking turns ``-n`` times; min of each, and the ratio 5/1 from this run.
 
+``--check`` compares the matches table with the scan's after every re-match;
 ``--profile N`` prints cProfile's top functions of one re-match of N topics;
 ``--dump FILE`` writes the matches table (without versions and times) after the
 runs, to compare two checkouts' output.
@@ -81,20 +82,25 @@ def build(corpus: Path, folder: Path) -> Path:
 
 def dump(state: Path) -> list[tuple[Any, ...]]:
     """The matches table, without the topic versions and times."""
-    with sqlite3.connect(state) as db:
+    db = sqlite3.connect(state)
+    try:
         return db.execute(
             "SELECT doc_sha256, idx, topic_id, score, terms, hits, clause, snippet, marks "
             "FROM matches ORDER BY doc_sha256, idx, topic_id"
         ).fetchall()
+    finally:
+        db.close()
 
 
-def measure(cfg: Path, runs: int, profile: int = 0) -> dict[str, float]:
-    """Min seconds of ``sync_topics`` after editing 1 and 5 topics, taking turns."""
+def measure(cfg: Path, runs: int, profile: int = 0, check: bool = False) -> dict[str, float]:
+    """Min seconds of ``sync_topics`` after editing 1 and 5 topics, taking turns;
+    ``check``: the matches table after each is the one the scan stored."""
     config = load_config(cfg)
     topics = pipeline.load_topics(config)
     segmenter = pipeline.segmenter_for(config)
     best = {1: float("inf"), 5: float("inf")}
     edits = 0
+    scanned = dump(Path(config.state)) if check else []
     with Store(config.state) as store:
         articles = store.counts()["articles"]
 
@@ -118,6 +124,8 @@ def measure(cfg: Path, runs: int, profile: int = 0) -> dict[str, float]:
                 redone = pipeline.sync_topics(store, changed, segmenter)
                 best[n] = min(best[n], time.perf_counter() - t0)
                 assert len(redone) == n, redone
+                if check:
+                    assert dump(Path(config.state)) == scanned, f"{n} edited: other matches"
         if profile:
             changed = edited(profile)
             prof = cProfile.Profile()
@@ -153,6 +161,7 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--dump", type=Path)
+    parser.add_argument("--check", action="store_true", help="compare the matches each time")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not all((args.corpus / f).is_dir() for f in FOLDERS):
@@ -161,7 +170,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="watcher-rematch-") as tmp:
         folder = args.state or Path(tmp)
         cfg = build(args.corpus, folder)
-        got = measure(cfg, args.n, args.profile)
+        got = measure(cfg, args.n, args.profile, args.check)
         if args.dump:
             args.dump.write_text(json.dumps(dump(folder / "watcher.db"), ensure_ascii=False))
     if args.json:
