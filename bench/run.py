@@ -45,6 +45,7 @@ SUITE = [
     "digest",  # grouping, build, article pages, e-mail size (its own table)
     "rescan",  # unchanged rescan of 100k files, a pruned one of 1M, against plain Python
     "topics500",  # the match step at 505 topics, against 5 topics and the Aho-Corasick pass alone
+    "rematch",  # re-matching the stored corpus after editing 5 topics, against 1
     "rss",  # peak RSS of run --once, scan, match on the seeds, against bare python and jieba
 ]
 

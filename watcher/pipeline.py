@@ -218,10 +218,9 @@ def _rematch(
             if not store.rematch_chunk_open(chunk):
                 continue  # another worker did it since the list was read
             found = []
-            for row in store.articles_between(chunk.lo, chunk.hi):
+            for doc, article in store.rematch_articles(chunk.lo, chunk.hi):
                 articles += 1
-                hits = matcher.match(row.article)
-                found += [(row.doc_sha256, row.article.index, m) for m in hits]
+                found += [(doc, article.index, m) for m in matcher.match(article)]
             done = store.store_rematch_chunk(chunk, wanted, found, clock(), _ME)
         finally:
             store.release_lease(lease, _ME)

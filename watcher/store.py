@@ -947,6 +947,19 @@ class Store:
         for r in rows:
             yield _stored(r)
 
+    def rematch_articles(self, lo: str, hi: str) -> Iterator[tuple[str, Article]]:
+        """(document hash, article) of the stored articles of kind "article" whose
+        document hash is in [lo, hi), with only what the Matcher reads (index, kind,
+        headline, body): a re-match chunk read without the metadata, join and dates."""
+        rows = self.db.execute(
+            "SELECT doc_sha256, idx, headline, body FROM articles "
+            "WHERE doc_sha256 >= ? AND doc_sha256 < ? AND kind = 'article' "
+            "ORDER BY doc_sha256, idx",
+            (lo, hi),
+        )
+        for r in rows:
+            yield r[0], Article(index=r[1], headline=r[2], body=r[3])
+
     def store_rematch_chunk(
         self,
         chunk: RematchChunk,
@@ -968,8 +981,10 @@ class Store:
             for topic_id, version, _name in topics:
                 # Matches of the new version stay: another worker, already on the edited
                 # watchlist, may have stored documents since ``matches`` was computed.
+                # ``topic_id || ''``: SQLite would otherwise walk the topic's index (every
+                # match of the topic, for each chunk) instead of the chunk's key range.
                 self.db.execute(
-                    "DELETE FROM matches WHERE topic_id = ? AND topic_version != ? "
+                    "DELETE FROM matches WHERE topic_id || '' = ? AND topic_version != ? "
                     "AND doc_sha256 >= ? AND doc_sha256 < ?",
                     (topic_id, version, chunk.lo, chunk.hi),
                 )

@@ -1,0 +1,188 @@
+"""Benchmark: re-matching the stored corpus after editing 1 and 5 topics (issue 14).
+
+    python bench/rematch.py [--corpus ../shared/corpus] [--state PATH] [-n 3]
+                            [--check] [--profile N] [--dump FILE] [--json]
+
+The store: one ``watcher scan`` of the two 新闻联播 folders (3,510 files, ~52k
+articles) with the five bundled topics, into ``--state`` (kept and reused when it
+exists) or a temporary file. Then, in this one process, ``pipeline.sync_topics``
+after "editing" the first bundled topic and after editing all five (each a new
+version, same rules: the re-match must store the very matches the scan stored),
+the two taking turns ``-n`` times; min of each, and the ratio 5/1 from this run.
+
+``--check`` compares the matches table with the scan's after every re-match;
+``--profile N`` prints cProfile's top functions of one re-match of N topics;
+``--dump FILE`` writes the matches table (without versions and times) after the
+runs, to compare two checkouts' output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import json
+import pstats
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from watcher import pipeline  # noqa: E402
+from watcher.config import load_config  # noqa: E402
+from watcher.store import Store  # noqa: E402
+
+FOLDERS = ("xwlb_cctv_news", "xwlb_china_data_2017_2021")
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteRow:
+    """A row of ``bench/run.py``'s table (the same fields as its ``Row``)."""
+
+    what: str
+    now: str
+    against: str = ""
+    ratio: str = ""
+    note: str = ""
+
+
+def build(corpus: Path, folder: Path) -> Path:
+    """The config of a store holding the corpus scanned with the bundled topics."""
+    folder.mkdir(parents=True, exist_ok=True)
+    inbox = folder / "inbox"
+    if not inbox.exists():
+        for f in FOLDERS:
+            shutil.copytree(corpus / f, inbox / f)
+    watchlists = folder / "watchlists"
+    if not watchlists.exists():
+        shutil.copytree(ROOT / "config" / "watchlists", watchlists)
+    cfg = folder / "watcher.yaml"
+    cfg.write_text(
+        f"inbox: {inbox}\nstate: {folder / 'watcher.db'}\nwatchlists: {watchlists}\n"
+        f"log_level: WARNING\ndigest:\n  out_dir: {folder / 'reports'}\n"
+        "scan:\n  settle_seconds: 0\n",
+        encoding="utf-8",
+    )
+    if not (folder / "watcher.db").exists():
+        subprocess.run(
+            [sys.executable, "-m", "watcher", f"--config={cfg}", "scan", "--no-progress"],
+            check=True,
+            capture_output=True,
+            timeout=3600,
+        )
+    return cfg
+
+
+def dump(state: Path) -> list[tuple[Any, ...]]:
+    """The matches table, without the topic versions and times."""
+    db = sqlite3.connect(state)
+    try:
+        return db.execute(
+            "SELECT doc_sha256, idx, topic_id, score, terms, hits, clause, snippet, marks "
+            "FROM matches ORDER BY doc_sha256, idx, topic_id"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+def measure(cfg: Path, runs: int, profile: int = 0, check: bool = False) -> dict[str, float]:
+    """Min seconds of ``sync_topics`` after editing 1 and 5 topics, taking turns;
+    ``check``: the matches table after each is the one the scan stored."""
+    config = load_config(cfg)
+    topics = pipeline.load_topics(config)
+    segmenter = pipeline.segmenter_for(config)
+    best = {1: float("inf"), 5: float("inf")}
+    edits = 0
+    scanned = dump(Path(config.state)) if check else []
+    with Store(config.state) as store:
+        articles = store.counts()["articles"]
+
+        current = list(topics)
+
+        def edited(n: int) -> list[Any]:
+            nonlocal edits, current
+            edits += 1
+            mark = f"-bench{time.time_ns()}-{edits}"
+            current = [
+                dataclasses.replace(t, version=topics[i].version + mark) if i < n else t
+                for i, t in enumerate(current)
+            ]
+            return current
+
+        pipeline.sync_topics(store, edited(1), segmenter)  # warm: caches, page cache
+        for _ in range(runs):
+            for n in (1, 5):
+                changed = edited(n)
+                t0 = time.perf_counter()
+                redone = pipeline.sync_topics(store, changed, segmenter)
+                best[n] = min(best[n], time.perf_counter() - t0)
+                assert len(redone) == n, redone
+                if check:
+                    assert dump(Path(config.state)) == scanned, f"{n} edited: other matches"
+        if profile:
+            changed = edited(profile)
+            prof = cProfile.Profile()
+            prof.enable()
+            pipeline.sync_topics(store, changed, segmenter)
+            prof.disable()
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        pipeline.sync_topics(store, topics, segmenter)  # back to the scanned versions
+    return {"one": best[1], "five": best[5], "articles": articles}
+
+
+def rows(ctx: Any) -> list[SuiteRow]:
+    """The row for ``bench/run.py`` (``ctx.runs`` turns)."""
+    if not all((ctx.corpus / f).is_dir() for f in FOLDERS):
+        return [SuiteRow("re-match 5 vs 1 edited topics", "skipped", note="no corpus")]
+    got = ctx.json("rematch.py", f"--corpus={ctx.corpus}", f"-n{ctx.runs}")
+    return [
+        SuiteRow(
+            f"re-match after editing 5 topics ({got['articles']:,.0f} stored articles)",
+            f"{got['five']:.2f} s",
+            f"1 edited topic {got['one']:.2f} s",
+            f"{got['five'] / got['one']:.2f}× one topic",
+            "target ≤ 1.3×",
+        )
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--state", type=Path, help="folder of a store to build or reuse")
+    parser.add_argument("-n", type=int, default=3)
+    parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--dump", type=Path)
+    parser.add_argument("--check", action="store_true", help="compare the matches each time")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not all((args.corpus / f).is_dir() for f in FOLDERS):
+        print(f"skipped: corpus not found under {args.corpus}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="watcher-rematch-") as tmp:
+        folder = args.state or Path(tmp)
+        cfg = build(args.corpus, folder)
+        got = measure(cfg, args.n, args.profile, args.check)
+        if args.dump:
+            args.dump.write_text(json.dumps(dump(folder / "watcher.db"), ensure_ascii=False))
+    if args.json:
+        print(json.dumps(got))
+    else:
+        print(
+            f"re-match of {got['articles']:,.0f} stored articles, min of {args.n}: "
+            f"1 topic {got['one']:.2f} s, 5 topics {got['five']:.2f} s, "
+            f"5/1 {got['five'] / got['one']:.2f}×"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
