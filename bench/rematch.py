@@ -35,22 +35,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from run import Row as SuiteRow  # noqa: E402 (bench/run.py's row, defined once)
+
 from watcher import pipeline  # noqa: E402
 from watcher.config import load_config  # noqa: E402
 from watcher.store import Store  # noqa: E402
 
 FOLDERS = ("xwlb_cctv_news", "xwlb_china_data_2017_2021")
-
-
-@dataclasses.dataclass(frozen=True)
-class SuiteRow:
-    """A row of ``bench/run.py``'s table (the same fields as its ``Row``)."""
-
-    what: str
-    now: str
-    against: str = ""
-    ratio: str = ""
-    note: str = ""
 
 
 def build(corpus: Path, folder: Path) -> Path:

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from run import Row as SuiteRow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -68,17 +70,6 @@ class Row:
             f"{self.ratio:.2f}× the floor",
             f"peak RSS {self.rss_mb:.0f} MB; target {self.target}",
         )
-
-
-@dataclass(frozen=True)
-class SuiteRow:
-    """A row of ``bench/run.py``'s table (the same fields as its ``Row``)."""
-
-    what: str
-    now: str
-    against: str = ""
-    ratio: str = ""
-    note: str = ""
 
 
 HEADER = (

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from run import Row as SuiteRow  # bench/run.py's row, defined once
+
 ROOT = Path(__file__).resolve().parent.parent
 
 _HWM = """
@@ -62,17 +64,6 @@ class Row:
             "",
             f"target {self.target}",
         )
-
-
-@dataclass(frozen=True)
-class SuiteRow:
-    """A row of ``bench/run.py``'s table (the same fields as its ``Row``)."""
-
-    what: str
-    now: str
-    against: str = ""
-    ratio: str = ""
-    note: str = ""
 
 
 HEADER = "| process | peak RSS MB | bare python MB | target |\n|---|---|---|---|"

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import ahocorasick_rs  # noqa: E402
+from run import Row as SuiteRow  # noqa: E402 (bench/run.py's row, defined once)
 
 from watcher.matcher import Matcher  # noqa: E402
 from watcher.models import Article  # noqa: E402
@@ -65,17 +66,6 @@ class Row:
             f"{self.rate / self.floor:.2f}× the floor",
             f"target {self.target}",
         )
-
-
-@dataclass(frozen=True)
-class SuiteRow:
-    """A row of ``bench/run.py``'s table (the same fields as its ``Row``)."""
-
-    what: str
-    now: str
-    against: str = ""
-    ratio: str = ""
-    note: str = ""
 
 
 HEADER = "| match step | articles/s | floor art/s | × floor | target |\n|---|---|---|---|---|"

@@ -63,6 +63,15 @@ _SENT = (
     "claimed_by = NULL"
 )
 _FAILED = "last_error = ?, next_attempt = ?, claimed_by = NULL, failure = ?"
+# A match stored over any earlier one of the same article and topic (re-matching).
+_UPSERT_MATCH = (
+    "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, hits, "
+    "clause, snippet, marks, matched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (doc_sha256, idx, topic_id) DO UPDATE SET "
+    "topic_version = excluded.topic_version, score = excluded.score, "
+    "terms = excluded.terms, hits = excluded.hits, clause = excluded.clause, "
+    "snippet = excluded.snippet, marks = excluded.marks, matched_at = excluded.matched_at"
+)
 _RESET = (
     "status = 'pending', key = ?, next_attempt = ?, last_error = NULL, failure = NULL, "
     "parts_sent = 0"
@@ -989,14 +998,7 @@ class Store:
                     (topic_id, version, chunk.lo, chunk.hi),
                 )
             self.db.executemany(
-                "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
-                "hits, clause, snippet, marks, matched_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (doc_sha256, idx, topic_id) DO UPDATE SET "
-                "topic_version = excluded.topic_version, score = excluded.score, "
-                "terms = excluded.terms, hits = excluded.hits, clause = excluded.clause, "
-                "snippet = excluded.snippet, marks = excluded.marks, "
-                "matched_at = excluded.matched_at",
+                _UPSERT_MATCH,
                 [_match_row(doc, idx, m, now) for doc, idx, m in matches],
             )
             self.db.execute(
@@ -1232,14 +1234,7 @@ class Store:
             )
             for doc, idx, m in matches:
                 self.db.execute(
-                    "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
-                    "hits, clause, snippet, marks, matched_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (doc_sha256, idx, topic_id) DO UPDATE SET "
-                    "topic_version = excluded.topic_version, score = excluded.score, "
-                    "terms = excluded.terms, hits = excluded.hits, clause = excluded.clause, "
-                    "snippet = excluded.snippet, marks = excluded.marks, "
-                    "matched_at = excluded.matched_at",
+                    _UPSERT_MATCH,
                     _match_row(doc, idx, m, now),
                 )
                 n += 1
