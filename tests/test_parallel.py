@@ -202,3 +202,27 @@ def test_a_worker_killed_mid_scan_leaves_its_files_to_the_scanning_process(
     assert not [w for c in _children(os.getpid()) for w in _children(c)]  # none left behind
     _scan(serial)
     assert _stored(pooled, run) == _stored(serial, run)
+
+
+def test_two_workers_on_postgresql_store_what_one_stores_on_sqlite(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    pg_url: str,
+) -> None:
+    # The shared state claims each file in the scanning process, in the serial order,
+    # while the pool reads ahead: the same store as one SQLite process makes.
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    inbox = _inbox(tmp_path, 40)
+    serial = _config(make_config, inbox, 1)
+    pooled = make_config("pg.yaml", inbox=inbox, state=pg_url, scan={"workers": 2})
+    for f in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        shutil.copy(f, pooled.watchlists / f.name)
+    with caplog.at_level(logging.INFO, logger="watcher.pipeline"):
+        assert _scan(pooled) == _scan(serial)
+    assert f"scan of {inbox}: reading in 2 worker processes" in caplog.messages
+    assert _stored(pooled, run) == _stored(serial, run)
+    again = _scan(pooled)
+    assert again.new == 0 and again.failed == _scan(serial).failed
