@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from workers import FOLDERS, ROOT, _config, _createdb, _env, _pg_bin, postgres
+from workers import ROOT, _config, _createdb, _env, postgres, ready
 
 
 def watcher(config: Path, *args: str) -> tuple[float, str]:
@@ -40,17 +40,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     args = parser.parse_args()
-    folders = [args.corpus / f for f in FOLDERS]
-    if not all(f.is_dir() for f in folders):
-        print(f"skipped: corpus not found under {args.corpus}")
-        return 0
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        print("skipped: psycopg is not installed (pip install 'watcher[postgres]')")
-        return 0
-    if _pg_bin("initdb") is None:
-        print("skipped: the PostgreSQL server programs are missing (apt-get install postgresql)")
+    folders = ready(args.corpus)
+    if folders is None:
         return 0
     print(f"machine: {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="watcher-bench-") as tmpdir:

@@ -152,21 +152,30 @@ def _edit(watchlists: Path, n: int, mark: str) -> None:
     (watchlists / "90-bench.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
-    args = parser.parse_args()
-    folders = [args.corpus / f for f in FOLDERS]
+def ready(corpus: Path) -> list[Path] | None:
+    """The corpus folders, or None (having said why) when the corpus, psycopg or the
+    PostgreSQL server programs are missing."""
+    folders = [corpus / f for f in FOLDERS]
     if not all(f.is_dir() for f in folders):
-        print(f"skipped: corpus not found under {args.corpus}")
-        return 0
+        print(f"skipped: corpus not found under {corpus}")
+        return None
     try:
         import psycopg  # noqa: F401
     except ImportError:
         print("skipped: psycopg is not installed (pip install 'watcher[postgres]')")
-        return 0
+        return None
     if _pg_bin("initdb") is None:
         print("skipped: the PostgreSQL server programs are missing (apt-get install postgresql)")
+        return None
+    return folders
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    args = parser.parse_args()
+    folders = ready(args.corpus)
+    if folders is None:
         return 0
     os.environ["WATCHER_PG_PASSWORD"] = PASSWORD  # this process reads the states too
     print(f"machine: {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")

@@ -17,13 +17,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import ROOT, seed_files
+from tests.conftest import ROOT, seed_files, wait_until
 from tests.servers import RecordingHandler, SmtpServer, smtp_server
 from watcher.pages import split_page
 
@@ -35,17 +35,6 @@ HEADLINES = [
     "133大片区、2478个项目！",
     "严把“四关”，让驻村干部“驻”村更“助”村",
 ]
-
-
-def wait_until(what: str, check: Callable[[], object], timeout: float = 30.0) -> object:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def clock_in(seconds: float) -> str:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.conftest import PG_PASSWORD, ROOT, seed_files
+from tests.conftest import PG_PASSWORD, ROOT, seed_files, wait_until
 from tests.servers import HOST, START_TIMEOUT, RecordingHandler, SmtpServer, free_port
 
 pytestmark = [pytest.mark.workers, pytest.mark.slow]
@@ -36,17 +36,6 @@ TZ = "Asia/Shanghai"
 FILES = 300
 RECIPIENTS = [f"analyst{i}@example.com" for i in range(4)]
 SMTP_DELAY = 1.5  # seconds the server takes to accept each message: a send to kill
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def clock_in(seconds: float) -> tuple[str, dt.datetime]:
