@@ -6,8 +6,10 @@ The labels (``bench/labels/``: the guide in README.md, where each item is in
 ``items.jsonl``, ``core`` / ``mention`` / ``none`` per topic in ``labels.jsonl``)
 cover 744 新闻联播 items of 2022–2026 and the 26 articles of the seed pages. The
 items are split once, by a seeded generator, into a development half (the only
-one the bundled topics were tuned on) and a held-out half; the figures are
-printed for both halves and for all items.
+one the bundled topics were tuned on) and a held-out half. A second batch
+(``bench/labels/fresh/``, drawn by ``fresh_sample.py`` with another seed after
+the topics were tuned, labelled by other readers) is shown as ``fresh`` once its
+labels exist. The figures are printed for each part and for all items.
 
 Per topic: precision, recall and F1 of "the topic matched" against ``core``
 (``mention`` counts neither way), and a ranking figure: the share of
@@ -62,6 +64,7 @@ from watcher.segment import Segmenter, fold  # noqa: E402
 from watcher.watchlists import Topic, load_watchlists  # noqa: E402
 
 LABELS = ROOT / "bench" / "labels"
+FRESH = LABELS / "fresh"
 TOPICS = ("safety", "urban-renewal", "flood", "rural", "investment")
 SPLIT_SEED = 20261203
 # The last commit with the watchlists of the old model (min_score thresholds).
@@ -84,10 +87,11 @@ def load_items(corpus: Path) -> dict[str, Article]:
     seed articles by page and index."""
     out: dict[str, Article] = {}
     by_file: dict[str, list[dict[str, object]]] = {}
-    with (LABELS / "items.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            rec = json.loads(line)
-            by_file.setdefault(rec["file"], []).append(rec)
+    for batch in _batches():
+        with (batch / "items.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                by_file.setdefault(rec["file"], []).append(rec)
     for name, recs in sorted(by_file.items()):
         path = corpus / name
         text = read_bytes(path, path.read_bytes())
@@ -103,9 +107,15 @@ def load_items(corpus: Path) -> dict[str, Article]:
     return out
 
 
-def load_labels() -> dict[str, dict[str, str]]:
+def _batches() -> list[Path]:
+    """The label batches: the first (split into development and held-out halves), then
+    the fresh one (``fresh/``, drawn after the topics were tuned) once it is labelled."""
+    return [LABELS] + [FRESH] * (FRESH / "labels.jsonl").is_file()
+
+
+def load_labels(batch: Path = LABELS) -> dict[str, dict[str, str]]:
     out = {}
-    with (LABELS / "labels.jsonl").open(encoding="utf-8") as fh:
+    with (batch / "labels.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             rec = json.loads(line)
             out[rec.pop("id")] = rec
@@ -397,9 +407,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     labels = load_labels()
+    dev, held = split(labels)
+    fresh = set()
+    if len(_batches()) > 1:
+        more = load_labels(FRESH)
+        assert not set(more) & set(labels), set(more) & set(labels)
+        fresh = set(more)
+        labels.update(more)
     items = load_items(args.corpus)
     assert set(items) == set(labels), set(items) ^ set(labels)
-    dev, held = split(labels)
     with tempfile.TemporaryDirectory() as tmpdir:
         segmenter = Segmenter(Path(tmpdir) / "jieba")
         segmenter.warm()
@@ -418,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
             scores[name] = {item: model(article) for item, article in items.items()}
             print(f"{name}: {len(items)} items in {time.perf_counter() - t0:.2f} s")
 
-    halves = (("dev", dev), ("held-out", held), ("all", set(labels)))
+    halves = [("dev", dev), ("held-out", held)]
+    halves += [("fresh", fresh)] * bool(fresh) + [("all", set(labels))]
     sizes = ", ".join(f"{n} {len(s)}" for n, s in halves)
     print(f"items: {sizes} (split seed {SPLIT_SEED})")
     print("P R F1 and ranking (AUC over core/none pairs); old | new")
