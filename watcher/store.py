@@ -50,7 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
+# PostgreSQL's search index: a headline's token also stands in search_rows.terms with
+# this in front (not a letter or digit, so no token of the text starts with it).
+TITLE_MARK = "^"
 FAILED_RETRY = 600.0  # seconds before a failed, unchanged file is first tried again
 FAILED_RETRY_MAX = 86400.0
 
@@ -398,6 +401,24 @@ MIGRATIONS: list[Migration] = [
             "FOR EACH ROW EXECUTE FUNCTION watcher_search_queue()",
             "CREATE TRIGGER search_forget AFTER DELETE ON articles "
             "FOR EACH ROW EXECUTE FUNCTION watcher_search_forget()",
+        ),
+    ),
+    # SQLite: nothing (FTS5 is its index). PostgreSQL: each row's index tokens as a
+    # tsvector, served by a GIN index, so a search reads the rows holding its tokens,
+    # not the whole table (see _pg_match). Built from the tokens as they are
+    # (string_to_array: no text-search parser, so no locale decides what a token is),
+    # without positions (a tsvector keeps at most 256 per lexeme, none past 16,383:
+    # phrases are checked on the text instead); a title token also as TITLE_MARK + token.
+    # A generated column: whoever writes search_rows, the tsvector follows the text,
+    # and the existing rows get theirs here.
+    Migration(
+        "",
+        postgres_only=(
+            "ALTER TABLE search_rows ADD COLUMN terms tsvector GENERATED ALWAYS AS ("
+            "array_to_tsvector(array_remove(array_remove(string_to_array("
+            f"title || replace(title, ' ', ' {TITLE_MARK}') || body, ' '), ''), "
+            f"'{TITLE_MARK}'))) STORED",
+            "CREATE INDEX search_terms ON search_rows USING gin (terms)",
         ),
     ),
 ]
@@ -1395,8 +1416,10 @@ class Store:
 
     def optimize_search_index(self) -> None:
         """Merge the index's segments into one (after a bulk build: smaller, faster);
-        nothing to merge on PostgreSQL."""
+        on PostgreSQL, gather the statistics of the new rows (the planner's estimates
+        of how many rows a token's GIN entry gives), which autovacuum would do later."""
         if self.backend == "postgresql":
+            self.db.execute("ANALYZE search_rows")
             return
         with self.transaction():
             self.db.execute("INSERT INTO search_index (search_index) VALUES ('optimize')")
@@ -1433,7 +1456,7 @@ class Store:
         publication date first. (PostgreSQL: the last indexed first, bm25 0.0.)"""
         sql, args = self._candidates_sql(expression, where, "a.*, d.path AS file")
         if expression is not None and self.backend == "postgresql":
-            sql += " ORDER BY r.id DESC"
+            sql += " ORDER BY c.id DESC"
         elif expression is not None:
             sql = sql.replace("SELECT ", "SELECT s.rank AS bm25, ", 1)
             sql += " ORDER BY s.rank" if by_rank else " ORDER BY s.rowid DESC"
@@ -1453,10 +1476,9 @@ class Store:
         an expression and no filter: the index's own count, which may include entries
         of deleted articles — an upper bound, and a cheap one)."""
         if expression is not None and where == ArticleFilter():
-            if self.backend == "postgresql":
-                cond, args = _pg_match(expression)
-                sql = f"SELECT count(*) FROM search_rows r WHERE {cond}"
-                return int(self.db.execute(sql, args).fetchone()[0])
+            if self.backend == "postgresql":  # the GIN index's part of _pg_match alone
+                sql = "SELECT count(*) FROM search_rows r WHERE r.terms @@ ?::tsquery"
+                return int(self.db.execute(sql, (_pg_match(expression)[0],)).fetchone()[0])
             sql = "SELECT count(*) FROM search_index WHERE search_index MATCH ?"
             return int(self.db.execute(sql, (expression,)).fetchone()[0])
         sql, args = self._candidates_sql(expression, where, "count(*)")
@@ -1469,14 +1491,34 @@ class Store:
         if expression is None:
             sql = f"SELECT {columns} FROM articles a JOIN documents d ON d.sha256 = a.doc_sha256"
         elif self.backend == "postgresql":
-            sql = (
-                f"SELECT {columns} FROM search_rows r "
+            tsquery, check = _pg_match(expression)
+            cond.insert(0, "r.terms @@ ?::tsquery")
+            if check is not None:
+                cond.insert(1, check[0])
+                args = check[1] + args
+            args.insert(0, tsquery)
+            joins = (
                 "JOIN articles a ON a.doc_sha256 = r.doc_sha256 AND a.idx = r.idx "
                 "JOIN documents d ON d.sha256 = a.doc_sha256"
             )
-            found, found_args = _pg_match(expression)
-            cond.insert(0, found)
-            args = found_args + args
+            if columns == "count(*)":
+                # All of them: the index's rows first (MATERIALIZED: else the planner may
+                # read every article and ask each one's tsvector, a sequential read).
+                n = 1 if check is None else 2
+                return (
+                    f"WITH r AS MATERIALIZED (SELECT r.doc_sha256, r.idx FROM search_rows r "
+                    f"WHERE {' AND '.join(cond[:n])}) SELECT count(*) FROM r {joins}"
+                    + "".join(f" {'WHERE' if i == 0 else 'AND'} {c}" for i, c in enumerate(cond[n:]))
+                ), args
+            # A page: the GIN index's rows in index order (c: no text read), then each
+            # one's recheck and filters, a row at a time in that order (LATERAL), so
+            # the page stops reading text once it has its rows, and nothing is sorted.
+            cond[0] = "r.id = c.id"
+            return (
+                "SELECT x.* FROM (SELECT r.id FROM search_rows r WHERE r.terms @@ ?::tsquery "
+                f"ORDER BY r.id DESC) c CROSS JOIN LATERAL (SELECT {columns} FROM search_rows r "
+                f"{joins} WHERE {' AND '.join(cond)}) x"
+            ), args
         else:
             sql = (
                 f"SELECT {columns} FROM search_index s "
@@ -2078,10 +2120,23 @@ def _filter_sql(where: ArticleFilter) -> tuple[list[str], list[object]]:
 _FTS_TOKEN = re.compile(r'\s*(?:(title) : )?"([^"]*)"|\s*(\(|\)|AND|OR)')
 
 
-def _pg_match(expression: str) -> tuple[str, list[object]]:
-    """An FTS5 expression of watcher.search (quoted phrases of index tokens, ``title :``,
-    AND, OR, parentheses; AND binding tighter) as a PostgreSQL condition on ``r``
-    (search_rows): a phrase is its tokens in a row, so a substring between spaces."""
+@dataclass(frozen=True)
+class _Phrase:
+    """A phrase of an FTS5 expression: index tokens in a row, in one column or any."""
+
+    tokens: tuple[str, ...]
+    title: bool
+
+
+@dataclass(frozen=True)
+class _Bool:
+    op: str  # "AND" or "OR"
+    children: tuple[_Phrase | _Bool, ...]
+
+
+def _fts_tree(expression: str) -> _Phrase | _Bool:
+    """Parse an FTS5 expression of watcher.search (quoted phrases of index tokens,
+    ``title :``, AND, OR, parentheses; AND binding tighter)."""
     tokens: list[tuple[str, str]] = []  # ("phrase", column + text) or ("op", word)
     pos = 0
     while pos < len(expression.rstrip()):
@@ -2093,42 +2148,93 @@ def _pg_match(expression: str) -> tuple[str, list[object]]:
         else:
             tokens.append(("phrase", f"{m.group(1) or ''}\t{m.group(2)}"))
         pos = m.end()
-    args: list[object] = []
     at = 0
 
-    def atom() -> str:
+    def atom() -> _Phrase | _Bool:
         nonlocal at
         kind, text = tokens[at]
         at += 1
         if kind == "op" and text == "(":
             inner = either()
             at += 1  # ")"
-            return f"({inner})"
+            return inner
         column, phrase = text.split("\t", 1)
-        needle = f" {phrase} "
-        if column == "title":
-            args.append(needle)
-            return "strpos(r.title, ?) > 0"
-        args.extend((needle, needle))
-        return "(strpos(r.title, ?) > 0 OR strpos(r.body, ?) > 0)"
+        return _Phrase(tuple(phrase.split()), column == "title")
 
-    def both() -> str:
+    def chain(op: str, part: Callable[[], _Phrase | _Bool]) -> _Phrase | _Bool:
         nonlocal at
-        parts = [atom()]
-        while at < len(tokens) and tokens[at] == ("op", "AND"):
+        parts = [part()]
+        while at < len(tokens) and tokens[at] == ("op", op):
             at += 1
-            parts.append(atom())
-        return " AND ".join(parts)
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else _Bool(op, tuple(parts))
 
-    def either() -> str:
-        nonlocal at
-        parts = [both()]
-        while at < len(tokens) and tokens[at] == ("op", "OR"):
-            at += 1
-            parts.append(both())
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+    def both() -> _Phrase | _Bool:
+        return chain("AND", atom)
 
-    return either(), args
+    def either() -> _Phrase | _Bool:
+        return chain("OR", both)
+
+    return either()
+
+
+def _pg_match(expression: str) -> tuple[str, tuple[str, list[object]] | None]:
+    """An FTS5 expression of watcher.search as PostgreSQL's search index answers it,
+    exactly what FTS5 answers: a tsquery for ``search_rows.terms`` (GIN-indexed) and
+    the recheck, a condition on ``r`` with its arguments, or None when none is needed.
+
+    The tsquery asks every token of each phrase (``TITLE_MARK`` + token for a
+    headline's), AND and OR as in the expression: an upper bound. The recheck, on the
+    rows it gives: a phrase is its tokens in a row, so a substring between spaces of
+    the column's text (:func:`_pg_substring`). A phrase of one token is exactly its
+    lexeme, so it needs none where the tsquery's answer is already its answer: on the
+    chain of ANDs from the top (under an OR, a phrase of one token is checked with
+    the rest of the OR, which needs it)."""
+    tree = _fts_tree(expression)
+    args: list[object] = []
+    check = _recheck(tree, args)
+    return _tsquery(tree), (None if check is None else (check, args))
+
+
+def _tsquery(node: _Phrase | _Bool) -> str:
+    """The tsquery (its text form: lexemes quoted, so nothing is parsed) of every
+    token of each phrase, AND and OR as in ``node``."""
+    if isinstance(node, _Phrase):
+        mark = TITLE_MARK if node.title else ""
+        lexemes = ((mark + t).replace("\\", "\\\\").replace("'", "''") for t in node.tokens)
+        return "(" + " & ".join(f"'{x}'" for x in lexemes) + ")"
+    return "(" + (" & " if node.op == "AND" else " | ").join(map(_tsquery, node.children)) + ")"
+
+
+def _exact(node: _Phrase | _Bool) -> bool:
+    """Whether the index's tsquery answers ``node`` exactly (phrases of one token)."""
+    if isinstance(node, _Phrase):
+        return len(node.tokens) == 1
+    return all(map(_exact, node.children))
+
+
+def _recheck(node: _Phrase | _Bool, args: list[object]) -> str | None:
+    """What the rows the index gives must still satisfy, or None (nothing)."""
+    if _exact(node):
+        return None
+    if isinstance(node, _Bool) and node.op == "AND":
+        parts = [p for p in (_recheck(c, args) for c in node.children) if p is not None]
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    return _pg_substring(node, args)
+
+
+def _pg_substring(node: _Phrase | _Bool, args: list[object]) -> str:
+    """``node`` as substring conditions on the text of ``r`` (title and body, each
+    between spaces): what answers it exactly, row by row."""
+    if isinstance(node, _Bool):
+        parts = [_pg_substring(c, args) for c in node.children]
+        return "(" + f" {node.op} ".join(parts) + ")"
+    needle = f" {' '.join(node.tokens)} "
+    if node.title:
+        args.append(needle)
+        return "strpos(r.title, ?) > 0"
+    args.extend((needle, needle))
+    return "(strpos(r.title, ?) > 0 OR strpos(r.body, ?) > 0)"
 
 
 def _time(text: str | None) -> dt.datetime | None:
