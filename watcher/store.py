@@ -1416,11 +1416,14 @@ class Store:
             )
 
     def optimize_search_index(self) -> None:
-        """Merge the index's segments into one (after a bulk build: smaller, faster);
-        on PostgreSQL, gather the statistics of the new rows (the planner's estimates
-        of how many rows a token's GIN entry gives), which autovacuum would do later."""
+        """Merge the index's segments into one (after a bulk build: smaller, faster).
+        On PostgreSQL, VACUUM ANALYZE, which autovacuum would do some time later: it
+        merges the GIN index's pending list and records the index's size in it, and
+        gathers the tokens' statistics; until then the planner may take the new index
+        for a costly one and read the whole table instead (0.7 s a query, not 20 ms,
+        on the corpus). Outside any transaction (VACUUM cannot run in one)."""
         if self.backend == "postgresql":
-            self.db.execute("ANALYZE search_rows")
+            self.db.execute("VACUUM (ANALYZE) search_rows")
             return
         with self.transaction():
             self.db.execute("INSERT INTO search_index (search_index) VALUES ('optimize')")
