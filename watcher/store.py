@@ -1420,7 +1420,7 @@ class Store:
         On PostgreSQL, VACUUM ANALYZE, which autovacuum would do some time later: it
         merges the GIN index's pending list and records the index's size in it, and
         gathers the tokens' statistics; until then the planner may take the new index
-        for a costly one and read the whole table instead (0.7 s a query, not 20 ms,
+        for a costly one and read the whole table instead (0.9 s a query, not 50 ms,
         on the corpus). Outside any transaction (VACUUM cannot run in one)."""
         if self.backend == "postgresql":
             self.db.execute("VACUUM (ANALYZE) search_rows")
@@ -1478,7 +1478,8 @@ class Store:
     ) -> int:
         """How many articles :meth:`search_candidates` would give without a limit (with
         an expression and no filter: the index's own count, which may include entries
-        of deleted articles — an upper bound, and a cheap one)."""
+        of deleted articles — an upper bound, and a cheap one; on PostgreSQL the rows
+        holding every token of each phrase, not yet checked for them in a row)."""
         if expression is not None and where == ArticleFilter():
             if self.backend == "postgresql":  # the GIN index's part of _pg_match alone
                 sql = "SELECT count(*) FROM search_rows r WHERE r.terms @@ ?::tsquery"
