@@ -1,6 +1,7 @@
 """Benchmark: search over the 新闻联播 corpus, against the naive way.
 
     python bench/search.py [--corpus ../shared/corpus] [--runs 3] [--baseline N]
+                           [--no-postgres]
 
 Scans the two 新闻联播 folders of the corpus into a fresh store (with the bundled
 topics), then rebuilds the search index from scratch and reports its build time
@@ -10,6 +11,13 @@ on a sample, scaled to the corpus). Then runs 20 queries through
 Matcher built each time), and the naive way measured in the same run: the query's
 Matcher over every stored article, held in memory. Prints one row per query and
 the medians. Skips cleanly when the corpus is absent.
+
+Then PostgreSQL (unless ``--no-postgres``; skipped, saying why, without psycopg or
+the server programs): the store copied into a throw-away server (``watcher
+migrate``, as bench/workers.py starts one), its index built (timed), and the same
+20 queries through its GIN index and through the substring conditions it used
+before (schema 11: a sequential read of ``search_rows``, kept here only), query by
+query in turn; the same hits both ways, the medians and their ratio.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -24,9 +33,11 @@ import time
 from pathlib import Path
 
 from watcher import pipeline, search
+from watcher import store as store_mod
 from watcher.config import load_config
 from watcher.matcher import Matcher
-from watcher.store import Store
+from watcher.segment import Segmenter
+from watcher.store import ArticleFilter, Candidate, Store
 
 FOLDERS = ("xwlb_cctv_news", "xwlb_china_data_2017_2021")
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +89,7 @@ def main() -> int:
     parser.add_argument(
         "--baseline", type=int, default=len(QUERIES), help="queries also timed the naive way"
     )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
     folders = [args.corpus / f for f in FOLDERS]
     if not all(f.is_dir() for f in folders):
@@ -153,7 +165,130 @@ def main() -> int:
                 base_med = statistics.median(naive)
                 print(f"naive (Matcher over all {len(articles)} articles): median "
                       f"{base_med:,.0f} ms; ratio of medians {base_med / med:,.0f}×")  # fmt: skip
+        if not args.no_postgres:
+            _postgres(state, segmenter, args.runs, built, med)
     return 0
+
+
+_ALL = ArticleFilter()
+
+
+class _Substring(Store):
+    """PostgreSQL search as it was before its GIN index (schema 11), kept here to be
+    measured against: the phrases as substring conditions on the bigram text of
+    ``search_rows``, a sequential read of the table per query."""
+
+    def _substring_sql(
+        self, expression: str, where: ArticleFilter, columns: str
+    ) -> tuple[str, list[object]]:
+        cond, args = store_mod._filter_sql(where)
+        found: list[object] = []
+        cond.insert(0, store_mod._pg_substring(store_mod._fts_tree(expression), found))
+        sql = (
+            f"SELECT {columns} FROM search_rows r "
+            "JOIN articles a ON a.doc_sha256 = r.doc_sha256 AND a.idx = r.idx "
+            "JOIN documents d ON d.sha256 = a.doc_sha256 WHERE " + " AND ".join(cond)
+        )
+        return sql, found + args
+
+    def count_candidates(self, expression: str | None, where: ArticleFilter = _ALL) -> int:
+        if expression is None:
+            return super().count_candidates(expression, where)
+        if where == ArticleFilter():
+            found: list[object] = []
+            cond = store_mod._pg_substring(store_mod._fts_tree(expression), found)
+            sql = f"SELECT count(*) FROM search_rows r WHERE {cond}"
+            return int(self.db.execute(sql, found).fetchone()[0])
+        sql, args = self._substring_sql(expression, where, "count(*)")
+        return int(self.db.execute(sql, args).fetchone()[0])
+
+    def search_candidates(
+        self,
+        expression: str | None,
+        where: ArticleFilter = _ALL,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        by_rank: bool = True,
+    ) -> list[Candidate]:
+        if expression is None:
+            return super().search_candidates(
+                expression, where, limit=limit, offset=offset, by_rank=by_rank
+            )
+        sql, args = self._substring_sql(expression, where, "a.*, d.path AS file")
+        sql += " ORDER BY r.id DESC"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        return [Candidate(store_mod._stored(r), 0.0) for r in self.db.execute(sql, args)]
+
+
+def _postgres(
+    state: Path, segmenter: Segmenter, runs: int, lite_built: float, lite_med: float
+) -> None:
+    """The SQLite store copied into PostgreSQL; its index built; the 20 queries through
+    the GIN index and through the substring conditions, in turn, in this one run."""
+    import os
+
+    print()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        print("PostgreSQL skipped: psycopg is not installed (pip install 'watcher[postgres]')")
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from workers import PASSWORD, _createdb, _pg_bin, postgres
+
+    if _pg_bin("initdb") is None:
+        print("PostgreSQL skipped: the server programs are missing (apt-get install postgresql)")
+        return
+    from watcher.migrate import migrate
+
+    os.environ["WATCHER_PG_PASSWORD"] = PASSWORD
+    # A folder of its own: the server's user must reach it (not inside ours, 0700).
+    pgdir = Path(tempfile.mkdtemp(prefix="watcher-bench-pg-"))
+    try:
+        with postgres(pgdir) as port:
+            url = _createdb(port, "search")
+            migrate(state, url)
+            with Store(url) as pg, _Substring(url) as old:
+                t0 = time.perf_counter()
+                search.catch_up(pg)  # the backfill, then ANALYZE
+                built = time.perf_counter() - t0
+                stats = pg.search_index_stats()
+                print(f"PostgreSQL index: {stats.indexed} articles in {built:.1f} s "
+                      f"({lite_built:.1f} s on SQLite, {built / lite_built:.1f}×), "
+                      f"{stats.bytes / 1e6:.0f} MB with the GIN index")  # fmt: skip
+                print()
+                print("| query | candidates | found | GIN ms | substring ms | ratio |")
+                print("|---|---:|---:|---:|---:|---:|")
+                new, was = [], []
+                for q in QUERIES:
+                    times: dict[str, list[float]] = {"new": [], "old": []}
+                    hits = {}
+                    for _ in range(runs):  # in turn: a load that comes and goes hits both
+                        for key, s in (("new", pg), ("old", old)):
+                            _cold()
+                            t0 = time.perf_counter()
+                            found = search.search(s, segmenter, q, limit=20)
+                            times[key].append(time.perf_counter() - t0)
+                            hits[key] = [h.article.id for h in found.hits]
+                            if key == "new":
+                                shown = found
+                    assert hits["new"] == hits["old"], q
+                    ms, old_ms = (statistics.median(times[k]) * 1000 for k in ("new", "old"))
+                    new.append(ms)
+                    was.append(old_ms)
+                    n = str(shown.found) if shown.exact else f"~{shown.estimate}"
+                    print(f"| `{q}` | {shown.candidates:,} | {n} | {ms:.1f} | {old_ms:,.0f} | "
+                          f"{old_ms / ms:,.0f}× |")  # fmt: skip
+                med, old_med = statistics.median(new), statistics.median(was)
+                print()
+                print(f"PostgreSQL median per query: GIN index {med:.1f} ms (max {max(new):.1f}), "
+                      f"substring {old_med:,.0f} ms: ratio of medians {old_med / med:,.0f}×; "
+                      f"SQLite FTS5 {lite_med:.1f} ms in this run")  # fmt: skip
+    finally:
+        shutil.rmtree(pgdir, ignore_errors=True)
 
 
 def _jieba(articles: list[object], built: float, sample: int = 2000) -> None:

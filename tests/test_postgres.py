@@ -7,12 +7,14 @@ or psycopg they skip, saying what to install.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +87,183 @@ def test_search_on_postgresql_finds_what_sqlite_finds(
     digest = watcher(pg.path, "digest")
     assert digest.returncode == 0, digest.stderr
     assert watcher(pg.path, "status").returncode in (3, 1)  # no daemon; an alarm at most
+
+
+# --- search on PostgreSQL: the GIN index gives the candidates FTS5 gives -----------------
+
+# Beside tests.test_search.QUERIES: articles whose tokens are all there but not in a row
+# (the recheck must drop them), a phrase across a headline and its body (FTS5 takes no
+# phrase across columns), runs meeting across punctuation, latin and letters that
+# PostgreSQL's parser would lower-case or split under a UTF-8 locale.
+TRAPS = [
+    ("城市规划", "城市更替，更新换代。"),  # 城市 市更 更新 there, 城市更新 not
+    ("城中村", "改造"),  # "城中村 改造" across the columns: no phrase
+    ("工程简报", "城中村，改造工程启动。"),  # "城中村 改造" across a comma: a phrase
+    ("疫苗接种", "今日无关内容。"),
+    ("无关标题", "疫苗接种工作。"),
+    ("COVID-19 疫情", "COVID-19 vaccine 接种 19。"),
+    ("ÄΣb 城市", "x² 指标；株洲新闻。"),
+    ("株洲更新", "城市 市更 一事。"),
+]
+TRAP_QUERIES = [
+    "城市更新",
+    "株洲 OR 城市更新",
+    "城市更新 OR 长沙",
+    "(株洲 AND 城市更新) OR 疫苗接种",
+    '"城中村 改造"',
+    "title:疫苗接种",
+    "title:疫苗接种 OR 株洲",
+    "疫苗接种 AND 工作",
+    "COVID-19",
+    "title:covid",
+    "ÄΣb",
+    "x²",
+    "城市 AND 更新 AND 株洲",
+]
+
+
+def _trap_articles(store: object) -> None:
+    from tests.test_search import _add
+    from watcher.models import Article
+
+    articles = [Article(n, title, body) for n, (title, body) in enumerate(TRAPS)]
+    _add(store, "e", *articles)  # type: ignore[arg-type]
+
+
+def _candidate_ids(store: object, expression: str, **kw: object) -> list[str]:
+    return [c.stored.id for c in store.search_candidates(expression, **kw)]  # type: ignore[attr-defined]
+
+
+def _substring_ids(store: object, expression: str) -> set[str]:
+    """What the PostgreSQL search gave before its GIN index: the substring conditions
+    alone, a sequential read of search_rows (the oracle for the rows it must give)."""
+    from watcher.store import _fts_tree, _pg_substring
+
+    args: list[object] = []
+    cond = _pg_substring(_fts_tree(expression), args)
+    rows = store.db.execute(  # type: ignore[attr-defined]
+        f"SELECT r.doc_sha256, r.idx FROM search_rows r WHERE {cond}", args
+    )
+    return {f"{r['doc_sha256'][:16]}-{r['idx']}" for r in rows}
+
+
+def _locale_database(pg_server: Any, locale: str) -> str | None:
+    """A new database of the test server with its own locale, or None (not installed)."""
+    import psycopg
+
+    from tests.conftest import PG_PASSWORD
+
+    name = f"t{os.getpid()}_{locale.replace('.', '_').lower()}"
+    try:
+        with psycopg.connect(pg_server.url("postgres"), password=PG_PASSWORD, autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name} LOCALE '{locale}' TEMPLATE template0")
+    except psycopg.Error:
+        return None
+    return str(pg_server.url(name))
+
+
+def test_the_gin_index_gives_exactly_the_candidates_fts5_gives(
+    make_config: Callable[..., Config], seeded_inbox: Path, pg_server: Any
+) -> None:
+    from tests.test_search import QUERIES
+    from watcher import pipeline, search
+    from watcher.store import ArticleFilter, Store
+
+    states = {"C": pg_server.database()}
+    utf8 = _locale_database(pg_server, "C.UTF-8")
+    if utf8 is not None:  # production clusters are often of a UTF-8 locale
+        states["C.UTF-8"] = utf8
+    lite = make_config()
+    configs = [lite] + [
+        make_config(name=f"pg{n}.yaml", state=s) for n, s in enumerate(states.values())
+    ]
+    for cfg in configs:
+        with Store(cfg.state) as store:
+            pipeline.scan(cfg, store, topics=pipeline.load_topics(cfg))
+            _trap_articles(store)
+            search.catch_up(store)
+    expressions = [search.parse_query(q).expression for q in QUERIES + TRAP_QUERIES]
+    assert sum(e is None for e in expressions) == 2  # 水, 湘江 OR 水: no index, no question
+    paper = "株洲日报"
+    with Store(lite.state) as a:
+        assert any(a.search_candidates(e, ArticleFilter(paper=paper)) for e in expressions if e)
+        for cfg, locale in zip(configs[1:], states, strict=True):
+            with Store(cfg.state) as b:
+                checked = dropped = 0
+                for e in filter(None, expressions):
+                    want = sorted(_candidate_ids(a, e))
+                    got = _candidate_ids(b, e)
+                    assert sorted(got) == want == sorted(_substring_ids(b, e)), (locale, e)
+                    assert b.count_candidates(e) >= len(got)  # the index's own count
+                    # Pages are slices of one order (the last indexed first).
+                    pages = [_candidate_ids(b, e, limit=3, offset=n) for n in range(0, 60, 3)]
+                    assert [i for p in pages for i in p] == got, (locale, e)
+                    for where in (
+                        ArticleFilter(paper=paper),
+                        ArticleFilter(since=dt.date(2021, 6, 1)),
+                    ):
+                        want = sorted(_candidate_ids(a, e, where=where))
+                        assert sorted(_candidate_ids(b, e, where=where)) == want, (locale, e, where)
+                        assert b.count_candidates(e, where) == len(want), (locale, e, where)
+                    checked += len(want)
+                    dropped += b.count_candidates(e) - len(got)
+                assert checked > len(expressions)
+                assert dropped > 0  # some rows the index gave were rechecked away
+
+
+def test_a_store_of_schema_11_gets_its_index_by_the_migration(
+    make_config: Callable[..., Config], seeded_inbox: Path, pg_url: str
+) -> None:
+    from tests.test_search import QUERIES
+    from watcher import pipeline, search
+    from watcher.store import SCHEMA_VERSION, ArticleFilter, Store
+
+    lite, pg = make_config(), make_config(name="pg.yaml", state=pg_url)
+    for cfg in (lite, pg):
+        with Store(cfg.state) as store:
+            pipeline.scan(cfg, store, topics=pipeline.load_topics(cfg))
+    with Store(pg.state) as store, store.transaction():  # as schema 11 left it
+        store.db.execute("ALTER TABLE search_rows DROP COLUMN terms")
+        store.db.execute("UPDATE watcher_schema SET version = 11")
+    with Store(lite.state) as a, Store(pg.state) as b:
+        assert b.schema_version() == SCHEMA_VERSION == 12
+        assert b.search_backlog() == 0  # the rows kept; their tsvectors made from them
+        expressions = [e for e in (search.parse_query(q).expression for q in QUERIES) if e]
+        for e in expressions:
+            assert sorted(_candidate_ids(b, e)) == sorted(_candidate_ids(a, e)), e
+        # Rebuilt in chunks, the bulk way (then VACUUM ANALYZE, outside a transaction).
+        b.reset_search_index()
+        assert search.catch_up(b, chunk=5) == a.counts()["articles"] > 5
+        for e in expressions:
+            assert sorted(_candidate_ids(b, e)) == sorted(_candidate_ids(a, e)), e
+        # The GIN index can answer the question: a table this small is read whole or in
+        # key order by choice (bench/search.py shows what the planner does on a corpus).
+        b.db.execute("SET enable_seqscan = off")
+        b.db.execute("SET enable_indexscan = off")
+        for sql, args in (
+            ("SELECT count(*) FROM search_rows r WHERE r.terms @@ ?::tsquery", ["'长沙'"]),
+            b._candidates_sql('"城市 市更 更新"', ArticleFilter(), "a.*"),
+        ):
+            plan = "\n".join(r[0] for r in b.db.execute("EXPLAIN " + sql, args))
+            assert "search_terms" in plan, plan
+
+
+def test_a_replaced_article_leaves_the_postgresql_index(pg_url: str) -> None:
+    from tests.test_search import _add
+    from watcher import search
+    from watcher.models import Article
+    from watcher.store import Store
+
+    with Store(pg_url) as store:
+        _add(store, "c", Article(0, "防汛抗旱", "防汛抗旱工作。"))
+        search.catch_up(store)
+        assert _candidate_ids(store, '"防汛 汛抗 抗旱"') == ["cccccccccccccccc-0"]
+        # The document read again (after a failure) replaces its articles.
+        _add(store, "c", Article(0, "别的标题", "别的内容。"))
+        search.catch_up(store)
+        assert _candidate_ids(store, '"防汛 汛抗 抗旱"') == []
+        assert store.count_candidates('"防汛 汛抗 抗旱"') == 0
+        assert _candidate_ids(store, 'title : "别的 的标"') == ["cccccccccccccccc-0"]
 
 
 # --- several workers on one state ------------------------------------------------------

@@ -113,6 +113,36 @@ def test_parse_query_keeps_the_topic_and_expression() -> None:
     assert q.expression == '("城市 市更 更新" AND "长沙")'
 
 
+_TITLE = "strpos(r.title, ?) > 0"
+_EITHER = f"({_TITLE} OR strpos(r.body, ?) > 0)"
+
+
+@pytest.mark.parametrize(
+    ("expression", "tsquery", "recheck", "needles"),
+    [
+        ('"长沙"', "('长沙')", None, []),  # one token: the lexeme is the answer
+        ('"城市 市更 更新"', "('城市' & '市更' & '更新')", _EITHER, [" 城市 市更 更新 "] * 2),
+        ('title : "疫苗"', "('^疫苗')", None, []),
+        ('title : "城中 中村"', "('^城中' & '^中村')", _TITLE, [" 城中 中村 "]),
+        # On the chain of ANDs from the top, a one-token phrase needs no recheck ...
+        ('("城市 市更 更新" AND "长沙")', "(('城市' & '市更' & '更新') & ('长沙'))", _EITHER,
+         [" 城市 市更 更新 "] * 2),
+        # ... under an OR it is checked with the rest of the OR.
+        ('("株洲" OR "城市 市更 更新")', "(('株洲') | ('城市' & '市更' & '更新'))",
+         f"({_EITHER} OR {_EITHER})", [" 株洲 "] * 2 + [" 城市 市更 更新 "] * 2),
+        ('("长沙" OR "株洲")', "(('长沙') | ('株洲'))", None, []),
+    ],
+)  # fmt: skip
+def test_postgresql_asks_the_gin_index_then_rechecks_phrases(
+    expression: str, tsquery: str, recheck: str | None, needles: list[str]
+) -> None:
+    from watcher.store import _pg_match
+
+    got, check = _pg_match(expression)
+    assert got == tsquery
+    assert check == (None if recheck is None else (recheck, needles))
+
+
 # --- the Matcher decides: search finds exactly what it accepts --------------------------
 
 QUERIES = [

@@ -6,7 +6,9 @@ full-width → half-width, ASCII lower case) and cut into runs of letters, digit
 and ideographs; a run becomes its overlapping character bigrams (``城市更新`` →
 ``城市 市更 更新``), a one-character run itself. A query term becomes the FTS5
 phrase of its own bigrams, so a two-character word is one token and any longer
-term a phrase; ``title:`` terms ask the headline column. The **Matcher** then
+term a phrase; ``title:`` terms ask the headline column. (On PostgreSQL the same
+tokens, as a GIN-indexed tsvector, answer the same expression: ``store._pg_match``.)
+The **Matcher** then
 decides: the query runs as a one-topic watchlist over the candidates, with the
 word-boundary check, ``title:``, NEAR and NOT exactly as a topic would.
 
