@@ -266,7 +266,7 @@ def _search(lite: Path, pg: Path) -> None:
     query = "城市更新 OR 乡村振兴"
     segmenter = pipeline.segmenter_for(load_config(lite))
     print(f"\nsearch {query!r}, first page (min of 3):")
-    for label, config in (("SQLite (FTS5)", lite), ("PostgreSQL (substring)", pg)):
+    for label, config in (("SQLite (FTS5)", lite), ("PostgreSQL (GIN index)", pg)):
         with Store(load_config(config).state) as store:
             best = float("inf")
             for _ in range(3):
