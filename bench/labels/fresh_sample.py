@@ -1,6 +1,7 @@
 """Draw a second, fresh batch of items for the relevance benchmark (never tuned on).
 
     python bench/labels/fresh_sample.py [--corpus ../shared/corpus] > bench/labels/fresh/items.jsonl
+    python bench/labels/fresh_sample.py --batch 3 > bench/labels/fresh3/items.jsonl
 
 Drawn after the bundled topics were tuned, so that it measures them on items nobody
 looked at while writing them: the same corpus, the same item cutting and the same
@@ -9,6 +10,10 @@ wide word nets as ``sample.py``, a different seed, and no item of the first batc
 - ``fresh:random``: 120 items spread over the months of 2022–2026;
 - ``fresh:broad:<topic>``: 30 items per bundled topic whose text holds a word of the
   topic's wide net (``sample.BROAD``).
+
+``--batch 3`` draws a third batch the same way (another seed, none of the items of
+the batches before it), with 40 more items from the narrower work-safety net
+(``sample.TOPUP``), since work safety is rare in a national programme.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from sample import BROAD, FOLDER, ROOT, items, sha1
+from sample import BROAD, FOLDER, ROOT, TOPUP, items, sha1
 
-SEED = 20261205
+SEEDS = {2: 20261205, 3: 20261207}
+FOLDERS = {2: "fresh", 3: "fresh3"}
+SAFETY_TOPUP = {2: 0, 3: 40}
 RANDOM_ITEMS = 120
 BROAD_ITEMS = 30
 
@@ -30,17 +37,21 @@ BROAD_ITEMS = 30
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    ap.add_argument("--batch", type=int, choices=sorted(SEEDS), default=2)
     args = ap.parse_args(argv)
     folder = args.corpus / FOLDER
     if not folder.is_dir():
         print(f"corpus not found: {folder}", file=sys.stderr)
         return 1
     taken = set()
-    with (ROOT / "bench" / "labels" / "items.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            rec = json.loads(line)
-            taken.add((rec["file"], rec["item"]))
-    rnd = random.Random(SEED)
+    labels = ROOT / "bench" / "labels"
+    earlier = [labels] + [labels / FOLDERS[b] for b in SEEDS if b < args.batch]
+    for batch in earlier:
+        with (batch / "items.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                taken.add((rec["file"], rec["item"]))
+    rnd = random.Random(SEEDS[args.batch])
     by_month: dict[str, list[tuple[str, int, str, str]]] = defaultdict(list)
     every: list[tuple[str, int, str, str]] = []
     for path in sorted(folder.glob("2*.md")):
@@ -65,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for row in rnd.sample(pool, min(BROAD_ITEMS, len(pool))):
             chosen[(row[0], row[1])] = f"fresh:broad:{topic}"
+    vocab = TOPUP["safety"][0].split()
+    pool = [r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)]
+    for row in rnd.sample(pool, min(SAFETY_TOPUP[args.batch], len(pool))):
+        chosen[(row[0], row[1])] = "fresh:topup:safety"
     for key in sorted(chosen):
         file, n, title, text = rows[key]
         rec = {
