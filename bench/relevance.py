@@ -6,10 +6,12 @@ The labels (``bench/labels/``: the guide in README.md, where each item is in
 ``items.jsonl``, ``core`` / ``mention`` / ``none`` per topic in ``labels.jsonl``)
 cover 744 新闻联播 items of 2022–2026 and the 26 articles of the seed pages. The
 items are split once, by a seeded generator, into a development half (the only
-one the bundled topics were tuned on) and a held-out half. A second batch
-(``bench/labels/fresh/``, drawn by ``fresh_sample.py`` with another seed after
-the topics were tuned, labelled by other readers) is shown as ``fresh`` once its
-labels exist. The figures are printed for each part and for all items.
+one the bundled topics were tuned on) and a held-out half. Later batches were
+drawn by ``fresh_sample.py`` with other seeds, each after a round of tuning, and
+labelled by other readers: batch 2 (``bench/labels/fresh/``) measured the first
+round, then joined the development items for the second; batch 3
+(``bench/labels/fresh3/``) is shown as ``fresh`` once its labels exist. The
+figures are printed for each part and for all items.
 
 Per topic: precision, recall and F1 of "the topic matched" against ``core``
 (``mention`` counts neither way), and a ranking figure: the share of
@@ -64,7 +66,8 @@ from watcher.segment import Segmenter, fold  # noqa: E402
 from watcher.watchlists import Topic, load_watchlists  # noqa: E402
 
 LABELS = ROOT / "bench" / "labels"
-FRESH = LABELS / "fresh"
+BATCH2 = LABELS / "fresh"  # tuned on since the second round: part of ``dev``
+FRESH = LABELS / "fresh3"
 TOPICS = ("safety", "urban-renewal", "flood", "rural", "investment")
 SPLIT_SEED = 20261203
 # The last commit with the watchlists of the old model (min_score thresholds).
@@ -108,9 +111,9 @@ def load_items(corpus: Path) -> dict[str, Article]:
 
 
 def _batches() -> list[Path]:
-    """The label batches: the first (split into development and held-out halves), then
-    the fresh one (``fresh/``, drawn after the topics were tuned) once it is labelled."""
-    return [LABELS] + [FRESH] * (FRESH / "labels.jsonl").is_file()
+    """The label batches: the first (split into development and held-out halves), the
+    second (development), then the fresh one once it is labelled."""
+    return [LABELS, BATCH2] + [FRESH] * (FRESH / "labels.jsonl").is_file()
 
 
 def load_labels(batch: Path = LABELS) -> dict[str, dict[str, str]]:
@@ -408,8 +411,12 @@ def main(argv: list[str] | None = None) -> int:
 
     labels = load_labels()
     dev, held = split(labels)
+    second = load_labels(BATCH2)
+    assert not set(second) & set(labels), set(second) & set(labels)
+    dev |= set(second)
+    labels.update(second)
     fresh = set()
-    if len(_batches()) > 1:
+    if len(_batches()) > 2:
         more = load_labels(FRESH)
         assert not set(more) & set(labels), set(more) & set(labels)
         fresh = set(more)
