@@ -509,8 +509,8 @@ class _Run:
         found = self.found
         if any(all(k in found for k in keys) for keys in c.multi_anchors):
             return True
-        if self.text.roundup or any(all(k in found for k in keys) for keys in c.multi_context):
-            return True  # sub-stories have titles of their own; NEAR spans vary
+        if any(all(k in found for k in keys) for keys in c.multi_context):
+            return True  # NEAR spans vary
         if not singles:
             return False
         if any(c.single_context[k] > 1 for k in singles):
@@ -518,19 +518,13 @@ class _Run:
         # _on_topic on candidates: a context term in the headline or lead (enough, or
         # with another term, if the topic says lead_context: false), or two terms'
         # occurrences close together.
-        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS  # past any lead
         occs = sorted((s, e, k) for k in singles for s, e in found[k])
+        if self.text.roundup:  # sub-stories have titles of their own: each story asked
+            return any(_could_hold(st, occs, c.topic.lead_context) for st in self.text.stories)
+        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS  # past any lead
         if occs[0][0] < limit and (c.topic.lead_context or len(singles) > 1):
             return True
-        if len(singles) < 2:
-            return False
-        for i, (_, end, key) in enumerate(occs):
-            for start, _, other in occs[i + 1 :]:
-                if start - end > CONTEXT_WINDOW:
-                    break  # later ones start later still
-                if other != key:
-                    return True
-        return False
+        return len(singles) > 1 and _close_pair(occs)
 
     def match_topic(self, c: _Compiled) -> Match | None:
         topic = c.topic
@@ -712,6 +706,32 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
             if _different(o.term, other.term) and _apart(o, other):
                 return True
     return False
+
+
+def _close_pair(occs: Sequence[tuple[int, int, str]]) -> bool:
+    """Are two occurrences (start, end, key) of different keys, in order of start, at
+    most CONTEXT_WINDOW characters apart?"""
+    for i, (_, end, key) in enumerate(occs):
+        for start, _, other in occs[i + 1 :]:
+            if start - end > CONTEXT_WINDOW:
+                break  # later ones start later still
+            if other != key:
+                return True
+    return False
+
+
+def _could_hold(story: Story, occs: Sequence[tuple[int, int, str]], lead_context: bool) -> bool:
+    """:func:`_on_topic` for one story on unverified context occurrences (start, end,
+    key), in order: False only where the verified ones cannot satisfy it."""
+    mine = [o for o in occs if story.contains(o[0], o[1])]
+    if not mine:
+        return False
+    several = len({k for _, _, k in mine}) > 1
+    if (lead_context or several) and any(
+        story.in_head(s, e) or story.in_lead(s) for s, e, _ in mine
+    ):
+        return True
+    return several and _close_pair(mine)
 
 
 def _apart(a: _Occ, b: _Occ) -> bool:
