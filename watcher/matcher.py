@@ -193,7 +193,8 @@ class _Text:
         self.title = article.headline
         self.body = article.body
         # One haystack so one automaton pass covers both fields.
-        self.folded = fold(self.title + "\n" + self.body)
+        self.raw = self.title + "\n" + self.body
+        self.folded = fold(self.raw)
         self.split = len(self.title) + 1
         self._ends: list[int] | None = None
         self.bounds: dict[tuple[int, int], list[int]] = {}  # a story body's sentence ends
@@ -255,6 +256,8 @@ class _Compiled:
     single_context: dict[str, int]
     multi_context: tuple[tuple[str, ...], ...]
     word_at: dict[str, tuple[int, ...]]
+    order: dict[str, int]  # entry key → its place in ``names``
+    weights: dict[str, float]  # entry key → weight(role, boost)
 
 
 class Matcher:
@@ -331,6 +334,9 @@ class Matcher:
         for keys in context_keys:
             if len(keys) == 1:
                 single_context[keys[0]] = single_context.get(keys[0], 0) + 1
+        order: dict[str, int] = {}
+        for i, e in enumerate(vocabulary):
+            order.setdefault(entry_key(e), i)
         word_at: dict[str, list[int]] = {}
         for i, (_term, _name, folded) in enumerate(words):
             word_at.setdefault(folded, []).append(i)
@@ -355,6 +361,8 @@ class Matcher:
             single_context=single_context,
             multi_context=tuple(k for k in context_keys if len(k) != 1),
             word_at={k: tuple(v) for k, v in word_at.items()},
+            order=order,
+            weights={name: weight(roles[name], topic.weight(name)) for name in order},
         )
 
     def _folded(self, text: str) -> str:
@@ -538,7 +546,7 @@ class _Run:
             occs = [o for o in occs if not _inside(o.start, o.end, ignored)]
         # An exclusion none of whose terms occurs cannot hold (it must require one).
         exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.found) else None
-        best: tuple[float, Story, list[_Occ], dict[str, float]] | None = None
+        best: tuple[float, Story, list[_Occ], dict[str, float], set[str]] | None = None
         for story in self.text.stories:
             if story.number == 0:  # the whole article: every occurrence but across the split
                 split = self.text.split
@@ -555,14 +563,14 @@ class _Run:
                 continue
             if (topic.anchors or topic.context) and not _on_topic(c, story, inside):
                 continue
-            values = self._salience(c, story, inside)
+            values, heads = self._salience(c, story, inside)
             total = score(values.values())
             if best is None or total > best[0]:
-                best = (total, story, inside, values)
+                best = (total, story, inside, values, heads)
         if best is None or best[0] < topic.min_score:
             return None
-        total, story, inside, values = best
-        return self._match(c, story, inside, total, values, ignored)
+        total, story, inside, values, heads = best
+        return self._match(c, story, inside, total, values, heads, ignored)
 
     def _counted(self, c: _Compiled) -> list[_Occ]:
         """Verified occurrences of the topic's counted terms, those inside a longer
@@ -603,23 +611,35 @@ class _Run:
                     out.append((a, b))
         return out
 
-    def _salience(self, c: _Compiled, story: Story, inside: list[_Occ]) -> dict[str, float]:
-        """Each counted term's weight × salience in one story."""
+    def _salience(
+        self, c: _Compiled, story: Story, inside: list[_Occ]
+    ) -> tuple[dict[str, float], set[str]]:
+        """Each counted term's weight × salience in one story, and the terms in its
+        headline."""
         chars = self.chars.get(story.number)
         if chars is None:
             # Characters of text, not of layout: a PDF's line breaks change no score.
             stretch = self.text.folded[story.body[0] : story.body[1]]
             chars = self.chars[story.number] = sum(map(len, stretch.split()))
-        out: dict[str, float] = {}
-        for term in dict.fromkeys(o.term for o in inside):
-            mine = [o for o in inside if o.term == term]
-            head = any(story.in_head(o.start, o.end) for o in mine)
-            lead = any(story.in_lead(o.start) for o in mine)
-            body = sum(1 for o in mine if not story.in_head(o.start, o.end))
-            out[term] = weight(c.roles[term], c.topic.weight(term)) * salience(
-                head, lead, body, chars
-            )
-        return out
+        # Per term, in order of first occurrence: in the headline, in the lead, body hits.
+        seen: dict[str, list[int]] = {}
+        in_head, in_lead = story.in_head, story.in_lead
+        for o in inside:
+            row = seen.get(o.term)
+            if row is None:
+                row = seen[o.term] = [0, 0, 0]
+            if in_head(o.start, o.end):
+                row[0] = 1
+            else:
+                row[2] += 1
+            if not row[1] and in_lead(o.start):
+                row[1] = 1
+        weights = c.weights
+        out = {
+            term: weights[term] * salience(bool(head), bool(lead), body, chars)
+            for term, (head, lead, body) in seen.items()
+        }
+        return out, {term for term, row in seen.items() if row[0]}
 
     def _match(
         self,
@@ -628,28 +648,34 @@ class _Run:
         inside: list[_Occ],
         total: float,
         values: dict[str, float],
+        heads: set[str],
         ignored: Sequence[tuple[int, int]],
     ) -> Match:
         topic = c.topic
         counts: dict[str, int] = {}
-        for o in sorted(inside, key=lambda o: (o.start, o.end)):
-            counts[o.term] = counts.get(o.term, 0) + 1
-        terms = tuple(sorted(counts.items(), key=lambda tc: c.names.index(tc[0])))
-        hits = []
         for o in inside:
-            for s, e in o.spans:
-                name, base = self.text.field(s)
-                hits.append(TermHit(o.term, name, s - base, e - base))
+            counts[o.term] = counts.get(o.term, 0) + 1
+        order = c.order
+        terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
+        hits = []
+        split = self.text.split
+        for o in inside:
+            for s, e in o.parts or ((o.start, o.end),):
+                if s < split:
+                    hits.append(TermHit(o.term, "title", s, e))
+                else:
+                    hits.append(TermHit(o.term, "body", s - split, e - split))
         hits.sort(key=lambda h: (h.field != "title", h.start))
-        strongest = max(values, key=lambda t: (c.roles[t] == "anchor", values[t]))
-        snippet, marks = _snippet(self.text, story, inside, c.roles, strongest)
+        roles = c.roles
+        strongest = max(values, key=lambda t: (roles[t] == "anchor", values[t]))
+        snippet, marks = _snippet(self.text, story, inside, roles, strongest)
         return Match(
             topic_id=topic.id,
             topic_version=topic.version,
             score=round(total, 1),
             terms=terms,
             hits=tuple(hits),
-            clause=self._why(c, story, terms, inside, ignored),
+            clause=self._why(c, story, terms, heads, ignored),
             snippet=snippet,
             marks=marks,
         )
@@ -659,7 +685,7 @@ class _Run:
         c: _Compiled,
         story: Story,
         terms: tuple[tuple[str, int], ...],
-        inside: list[_Occ],
+        heads: set[str],
         ignored: Sequence[tuple[int, int]],
     ) -> str:
         """The anchor and context terms that counted (a query-only topic: the clause
@@ -670,8 +696,8 @@ class _Run:
             return where + (rules.explain(c.topic.query, hits) or rules.to_text(c.topic.query))
 
         def show(term: str, n: int) -> str:
-            head = any(o.term == term and story.in_head(o.start, o.end) for o in inside)
-            return term + (f" ×{n}" if n > 1 else "") + (" (headline)" if head else "")
+            head = " (headline)" if term in heads else ""
+            return term + (f" ×{n}" if n > 1 else "") + head
 
         parts = []
         for role, label in (("anchor", "anchors"), ("context", "context")):
@@ -832,7 +858,7 @@ def _snippet(
     goes in front (``title：sentence``), so the reader sees which story it was.
     """
     body = text.folded[story.body[0] : story.body[1]]
-    raw_body = (text.title + "\n" + text.body)[story.body[0] : story.body[1]]
+    raw_body = text.raw[story.body[0] : story.body[1]]
     base = story.body[0]
     inner = sorted(
         (o for o in occs if story.body[0] <= o.start and o.end <= story.body[1]),
@@ -842,7 +868,7 @@ def _snippet(
     title_marks: list[tuple[int, int]] = []
     if story.number and len(story.heads) > 1:
         s, e = story.heads[1]
-        line = (text.title + "\n" + text.body)[s:e]
+        line = text.raw[s:e]
         title = line.strip() + "："
         shift = len(line) - len(line.lstrip())
         title_marks = [
