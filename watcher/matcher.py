@@ -257,6 +257,7 @@ class _Compiled:
     multi_context: tuple[tuple[str, ...], ...]
     word_at: dict[str, tuple[int, ...]]
     order: dict[str, int]  # entry key → its place in ``names``
+    nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
     weights: dict[str, float]  # entry key → weight(role, boost)
 
 
@@ -362,6 +363,9 @@ class Matcher:
             multi_context=tuple(k for k in context_keys if len(k) != 1),
             word_at={k: tuple(v) for k, v in word_at.items()},
             order=order,
+            nears=tuple(
+                (e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)
+            ),
             weights={name: weight(roles[name], topic.weight(name)) for name in order},
         )
 
@@ -515,9 +519,9 @@ class _Run:
         if not c.anchor_keys and not c.context_keys:
             return True
         found = self.found
-        if any(all(k in found for k in keys) for keys in c.multi_anchors):
+        if c.multi_anchors and any(all(k in found for k in keys) for keys in c.multi_anchors):
             return True
-        if any(all(k in found for k in keys) for keys in c.multi_context):
+        if c.multi_context and any(all(k in found for k in keys) for keys in c.multi_context):
             return True  # NEAR spans vary
         if not singles:
             return False
@@ -585,10 +589,11 @@ class _Run:
         single = _uncovered(every)
         # A NEAR entry occurs where its two terms do, near enough: one occurrence per
         # pair, marked at both terms, neither covering nor covered by anything.
+        if not c.nears:
+            return single
         pairs = [
             _Occ(name, min(a[0], b[0]), max(a[1], b[1]), (a, b))
-            for entry, name in zip(c.vocabulary, c.names, strict=True)
-            if isinstance(entry, rules.Near)
+            for entry, name in c.nears
             for a, b in self.near_pairs(entry)
         ]
         return single + pairs
