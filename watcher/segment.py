@@ -162,6 +162,23 @@ def _fold_chars() -> tuple[frozenset[str], dict[str, str], bool]:
 _RE_HAN = re.compile(r"([\u4e00-\u9fd5a-zA-Z0-9+#&\._%\-]+)")
 _RE_SKIP = re.compile(r"(\r\n|\s)")
 _RE_ENG = re.compile(r"[a-zA-Z0-9]")
+_RE_NOT_HAN = re.compile(r"[^\u4e00-\u9fd5a-zA-Z0-9+#&\._%\-]")
+_HAN_ASCII = frozenset("+#&._%-")
+
+
+def _in_block(ch: str) -> bool:
+    """Is ``ch`` one of _RE_HAN's characters (those jieba cuts by the dictionary)?"""
+    if "\u4e00" <= ch <= "\u9fd5":
+        return True
+    return ch.isascii() and (ch.isalnum() or ch in _HAN_ASCII)
+
+
+def _block_start(text: str, lo: int, start: int) -> int:
+    """Where the run of _RE_HAN characters that ends at or holds ``start`` begins,
+    but not before ``lo``."""
+    while start > lo and _in_block(text[start - 1]):
+        start -= 1
+    return start
 
 # The cache file: this header; the word counts, a native uint32 array indexed by
 # the word trie's key ids; the word trie; the pair trie (each trie starting at a
@@ -617,12 +634,19 @@ class Segmenter:
         # Fast path: where no dictionary word runs across an end, no cut of any
         # window can put a token across it, so the end is a token boundary.
         # Most hits are settled here without segmenting anything.
-        start_sure = ascii_start or not self._crossed(text, start)
-        end_sure = ascii_end or not self._crossed(text, end)
+        crosses = (self._words or self._load()).crosses
+        start_sure = ascii_start or not crosses(text, start)
+        end_sure = ascii_end or not crosses(text, end)
         if start_sure and end_sure:
             return True
 
         lo, hi = self._clause(text, start, end)
+        # jieba cuts each run of _RE_HAN characters on its own: the runs holding
+        # the hit's ends are all that decides (the same tokens, the same sums).
+        lo = _block_start(text, lo, start)
+        stop = _RE_NOT_HAN.search(text, end, hi)
+        if stop is not None:
+            hi = stop.start()
         lo = self._forced_cut(text, lo, start, start_sure and not ascii_start)
         window = text[lo:hi]
         cuts = self._cuts(window)
