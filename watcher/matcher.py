@@ -258,6 +258,7 @@ class _Compiled:
     word_at: dict[str, tuple[int, ...]]
     order: dict[str, int]  # entry key → its place in ``names``
     nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
+    twice: frozenset[str]  # one-term context keys that two context entries fold to
     weights: dict[str, float]  # entry key → weight(role, boost)
 
 
@@ -363,6 +364,7 @@ class Matcher:
             multi_context=tuple(k for k in context_keys if len(k) != 1),
             word_at={k: tuple(v) for k, v in word_at.items()},
             order=order,
+            twice=frozenset(k for k, n in single_context.items() if n > 1),
             nears=tuple(
                 (e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)
             ),
@@ -525,7 +527,7 @@ class _Run:
             return True  # NEAR spans vary
         if not singles:
             return False
-        if any(c.single_context[k] > 1 for k in singles):
+        if c.twice and not c.twice.isdisjoint(singles):
             return True  # two entries folding alike: two terms at one place
         # _on_topic on candidates: a context term in the headline or lead (enough, or
         # with another term, if the topic says lead_context: false), or two terms'
@@ -862,7 +864,6 @@ def _snippet(
     among such sentences, the one with the most distinct terms. A sub-story's title
     goes in front (``title：sentence``), so the reader sees which story it was.
     """
-    body = text.folded[story.body[0] : story.body[1]]
     raw_body = text.raw[story.body[0] : story.body[1]]
     base = story.body[0]
     inner = sorted(
@@ -881,6 +882,7 @@ def _snippet(
         ]
     bounds = text.bounds.get(story.body)
     if bounds is None:  # once per story, whichever topics it gives a snippet for
+        body = text.folded[story.body[0] : story.body[1]]
         ends = (m.end() for m in SENTENCE_END.finditer(body))
         bounds = text.bounds[story.body] = [0, *ends, len(body)]
     snippet, marks = _best_sentence(raw_body, base, inner, roles, strongest, bounds)
