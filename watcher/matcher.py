@@ -259,6 +259,7 @@ class _Compiled:
     order: dict[str, int]  # entry key → its place in ``names``
     nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
     twice: frozenset[str]  # one-term context keys that two context entries fold to
+    nested: bool  # a word of the topic holds another (安全隐患, 隐患)
     weights: dict[str, float]  # entry key → weight(role, boost)
 
 
@@ -365,6 +366,7 @@ class Matcher:
             word_at={k: tuple(v) for k, v in word_at.items()},
             order=order,
             twice=frozenset(k for k, n in single_context.items() if n > 1),
+            nested=any(a != b and a in b for a in word_at for b in word_at),
             nears=tuple(
                 (e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)
             ),
@@ -583,11 +585,14 @@ class _Run:
         one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
         at = c.word_at
         present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
-        every = [
-            _Occ(name, s, e)
-            for term, name, _folded in (c.words[i] for i in present)
-            for s, e in self.spans(term)
-        ]
+        if c.nested:
+            every = self._outermost(c, present)
+        else:
+            every = [
+                _Occ(name, s, e)
+                for term, name, _folded in (c.words[i] for i in present)
+                for s, e in self.spans(term)
+            ]
         single = _uncovered(every)
         # A NEAR entry occurs where its two terms do, near enough: one occurrence per
         # pair, marked at both terms, neither covering nor covered by anything.
@@ -599,6 +604,28 @@ class _Run:
             for a, b in self.near_pairs(entry)
         ]
         return single + pairs
+
+    def _outermost(self, c: _Compiled, present: Sequence[int]) -> list[_Occ]:
+        """The topic's verified word occurrences, in words order, without those that
+        :func:`_uncovered` would drop anyway: a candidate inside a longer verified one
+        is not checked at all (隐患 inside a verified 安全隐患)."""
+        split = self.text.split
+        cands = [
+            (term, name, s, e)
+            for term, name, folded in (c.words[i] for i in present)
+            for s, e in self.found.get(folded, ())
+            if term.field != "title" or s < split
+        ]
+        kept: list[tuple[int, int]] = []  # verified spans, longest first
+        ok: set[int] = set()
+        for n in sorted(range(len(cands)), key=lambda n: cands[n][2] - cands[n][3]):
+            term, _name, s, e = cands[n]
+            if any(a <= s and e <= b and b - a > e - s for a, b in kept):
+                continue
+            if term.kind == "phrase" or self.is_word(s, e):
+                ok.add(n)
+                kept.append((s, e))
+        return [_Occ(name, s, e) for n, (_t, name, s, e) in enumerate(cands) if n in ok]
 
     def near_pairs(self, entry: rules.Near) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         """Verified occurrences of both terms of a NEAR entry that are near each other."""
@@ -843,7 +870,8 @@ def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
 
 def _uncovered(occs: Sequence[_Occ]) -> list[_Occ]:
     """The occurrences that are not part of a longer term's occurrence, in order."""
-    ordered = sorted(set(occs), key=lambda o: (o.start, -o.end))
+    # dict.fromkeys, not set: equal spans of two terms stay in the order given.
+    ordered = sorted(dict.fromkeys(occs), key=lambda o: (o.start, -o.end))
     out = []
     reach: list[tuple[int, int]] = []  # (end, length) of earlier occurrences still open
     for o in ordered:
