@@ -307,6 +307,8 @@ class Matcher:
                 self._anchor_of.setdefault(key, []).append(n)
             for key in c.single_context:
                 self._context_of.setdefault(key, []).append(n)
+        self._single_any = {k: v for (f, k), v in self._single.items() if f == "any"}
+        self._single_title = {k: v for (f, k), v in self._single.items() if f == "title"}
         self._patterns = sorted(patterns)
         self._automaton = (
             ahocorasick_rs.AhoCorasick(self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
@@ -394,25 +396,32 @@ class Matcher:
             found.setdefault(self._patterns[index], []).append((start, end))
         if not found:
             return []
-        present = {("any", k) for k in found}
-        present |= {("title", k) for k, occ in found.items() if occ[0][0] < text.split}
-        satisfied: dict[int, set[int]] = {}
-        single, postings = self._single, self._postings
+        split = text.split
         candidates: set[int] = set()
-        for posting in present:
-            if posting in single:
-                candidates.update(single[posting])
-            for n, ci in postings.get(posting, ()):
-                satisfied.setdefault(n, set()).add(ci)
-        candidates.update(
-            n
-            for n, cs in satisfied.items()
-            if len(cs) == len(self._compiled[n].clauses)  # type: ignore[arg-type]
-        )
-        for key in found:
+        # Topics of one clause, by the key alone (most topics: anchors and context).
+        single_any, single_title = self._single_any, self._single_title
+        for k, occ in found.items():
+            if k in single_any:
+                candidates.update(single_any[k])
+            if k in single_title and occ[0][0] < split:
+                candidates.update(single_title[k])
+        if self._postings or self._index:
+            present = {("any", k) for k in found}
+            present |= {("title", k) for k, occ in found.items() if occ[0][0] < split}
+            satisfied: dict[int, set[int]] = {}
+            postings = self._postings
+            for posting in present:
+                for n, ci in postings.get(posting, ()):
+                    satisfied.setdefault(n, set()).add(ci)
             candidates.update(
-                n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
+                n
+                for n, cs in satisfied.items()
+                if len(cs) == len(self._compiled[n].clauses)  # type: ignore[arg-type]
             )
+            for key in found:
+                candidates.update(
+                    n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
+                )
         run = _Run(self, text, found)
         # For could_count, by set operations per key rather than loops per topic:
         # the candidates with a one-term anchor present, and each one's one-term

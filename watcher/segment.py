@@ -195,7 +195,7 @@ _CHECKED_FROM = 12  # the CRC covers the file from here, header fields included
 _FORMAT = f"watcher jieba-dict 2 {sys.byteorder} I{array.array('I').itemsize}"
 
 
-_CROSSING_CACHE = 200_000  # answers kept by crosses() before starting afresh
+_CROSSING_CACHE = 16_384  # answers kept by crosses() (a few MB) before starting afresh
 
 
 class _BadCache(Exception):
