@@ -557,7 +557,7 @@ class _Run:
             self.is_word(s, e) for p in c.places for s, e in self.found.get(p, ())
         ):
             return None
-        ignored = self.ignored(topic)
+        ignored = self.ignored(topic) if topic.ignore else []
         occs = self._counted(c)
         if ignored:
             occs = [o for o in occs if not _inside(o.start, o.end, ignored)]
@@ -572,12 +572,13 @@ class _Run:
                 inside = [o for o in occs if story.contains(o.start, o.end)]
             if not inside:
                 continue
-            hits = self.hits_in(story, ignored)
-            # A query made of the anchors and context holds wherever one of them counts.
-            if topic.written_query and not rules.evaluate(topic.query, hits):
-                continue
-            if exclude is not None and rules.evaluate(exclude, hits):
-                continue
+            if topic.written_query or exclude is not None:
+                hits = self.hits_in(story, ignored)
+                # A query made of the anchors and context holds wherever one counts.
+                if topic.written_query and not rules.evaluate(topic.query, hits):
+                    continue
+                if exclude is not None and rules.evaluate(exclude, hits):
+                    continue
             if (topic.anchors or topic.context) and not _on_topic(c, story, inside):
                 continue
             values, heads = self._salience(c, story, inside)
