@@ -113,7 +113,7 @@ class Story:
         return (body[0] <= start and end <= body[1]) or self.in_head(start, end)
 
     def in_head(self, start: int, end: int) -> bool:
-        for s, e in self.heads:  # a loop, not any(): this is asked for every hit
+        for s, e in self.heads:  # noqa: SIM110 (a loop, not any(): asked for every hit)
             if s <= start and end <= e:
                 return True
         return False
@@ -215,7 +215,6 @@ class _Text:
         if self._stories is None:
             self._stories = stories(self.title, self.body)
         return self._stories
-
 
 
 # --- compiled topics ----------------------------------------------------------------------
@@ -369,9 +368,7 @@ class Matcher:
             order=order,
             twice=frozenset(k for k, n in single_context.items() if n > 1),
             nested=any(a != b and a in b for a in word_at for b in word_at),
-            nears=tuple(
-                (e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)
-            ),
+            nears=tuple((e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)),
             weights={name: weight(roles[name], topic.weight(name)) for name in order},
         )
 

@@ -180,6 +180,7 @@ def _block_start(text: str, lo: int, start: int) -> int:
         start -= 1
     return start
 
+
 # The cache file: this header; the word counts, a native uint32 array indexed by
 # the word trie's key ids; the word trie; the pair trie (each trie starting at a
 # multiple of 8, as marisa reads 8-byte fields); for each pair (by the pair trie's
@@ -206,9 +207,7 @@ def _aligned(offset: int) -> int:
     return offset + (-offset % 8)
 
 
-def _layout(
-    words: int, words_size: int, pairs_size: int, pairs: int
-) -> tuple[int, int, int, int]:
+def _layout(words: int, words_size: int, pairs_size: int, pairs: int) -> tuple[int, int, int, int]:
     """Where the word trie, the pair trie and the pairs' reaches start, and where the file ends."""
     words_at = _aligned(_HEADER.size + 4 * words)
     pairs_at = _aligned(words_at + words_size)
