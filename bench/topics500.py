@@ -1,6 +1,7 @@
 """Benchmark: the match step at 500 topics, against the same step at 5 (issue 14).
 
     python bench/topics500.py [--corpus ../shared/corpus] [--days 300] [-n 3] [--profile]
+                              [--dump FILE] [--cpu]
 
 Articles: ``--days`` 新闻联播 transcripts of the corpus, split as watcher splits them
 (plus the THUCNews sample when present). Topics: the five bundled ones, and those
@@ -67,6 +68,10 @@ class Row:
             f"target {self.target}",
         )
 
+
+# Wall time by default; ``--cpu``: this process's CPU time, for a machine shared with
+# other work, where wall time measures the neighbours as much as the matcher.
+CLOCK = time.perf_counter
 
 HEADER = "| match step | articles/s | floor art/s | × floor | target |\n|---|---|---|---|---|"
 
@@ -154,9 +159,9 @@ def _rate(matcher: Matcher, articles: list[Article], runs: int) -> tuple[float, 
     best = float("inf")
     matched = 0
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         matched = sum(len(matcher.match(a)) for a in articles)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, CLOCK() - t0)
     return len(articles) / best, matched
 
 
@@ -166,10 +171,10 @@ def _floor(matcher: Matcher, articles: list[Article], runs: int) -> float:
     assert automaton is not None
     best = float("inf")
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for a in articles:
             automaton.find_matches_as_indexes(fold(a.headline + "\n" + a.body), overlapping=True)
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, CLOCK() - t0)
     return len(articles) / best
 
 
@@ -249,7 +254,11 @@ def main() -> int:
     parser.add_argument("-n", "--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--dump", type=Path, help="write every 505-topic match to this file")
+    parser.add_argument("--cpu", action="store_true", help="time by CPU time, not wall time")
     args = parser.parse_args()
+    if args.cpu:
+        global CLOCK
+        CLOCK = time.process_time
     got = measure(args.corpus, args.days, args.runs, args.profile, args.dump)
     if not got:
         print(f"skipped: corpus not found under {args.corpus}")

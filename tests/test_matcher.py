@@ -389,6 +389,24 @@ def test_a_roundup_is_matched_story_by_story(
     assert matches(segmenter, within, art(ROUNDUP, headline="国内联播快讯"))
 
 
+def test_context_terms_in_a_roundup_are_asked_of_each_sub_story(
+    segmenter: Segmenter, topic: Callable[..., Topic]
+) -> None:
+    roundup = art(ROUNDUP, headline="国内联播快讯")
+    # A context term in a sub-story's title is in that story's headline.
+    (m,) = Matcher([topic(context="[招聘会]")], segmenter).match(roundup)
+    assert m.clause == "sub-story 2: context: 招聘会 ×2 (headline)"
+    # lead_context: false wants a second term in the same sub-story: 整改 is in the
+    # first, 招聘会 in the second. Settled on the candidates, without jieba.
+    fresh = Segmenter(None)
+    apart = topic(context="[招聘会, 整改]", lead_context="false")
+    assert Matcher([apart], fresh).match(roundup) == []
+    assert not fresh.loaded
+    together = topic(context="[招聘会, 岗位]", lead_context="false")
+    (m,) = Matcher([together], segmenter).match(roundup)
+    assert m.clause == "sub-story 2: context: 招聘会 ×2 (headline), 岗位"
+
+
 def test_no_terms_no_segmentation(segmenter: Segmenter, topic: Callable[..., Topic]) -> None:
     fresh = Segmenter(None)
     Matcher([topic(query="暗访")], fresh).match(art("今天天气很好。"))

@@ -31,6 +31,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick_rs
 
@@ -108,10 +109,14 @@ class Story:
     lead: tuple[int, int]  # empty for sub-stories: their title is their lead
 
     def contains(self, start: int, end: int) -> bool:
-        return (self.body[0] <= start and end <= self.body[1]) or self.in_head(start, end)
+        body = self.body
+        return (body[0] <= start and end <= body[1]) or self.in_head(start, end)
 
     def in_head(self, start: int, end: int) -> bool:
-        return any(s <= start and end <= e for s, e in self.heads)
+        for s, e in self.heads:  # noqa: SIM110 (a loop, not any(): asked for every hit)
+            if s <= start and end <= e:
+                return True
+        return False
 
     def in_lead(self, start: int) -> bool:
         return self.lead[0] <= start < self.lead[1]
@@ -188,11 +193,13 @@ class _Text:
         self.title = article.headline
         self.body = article.body
         # One haystack so one automaton pass covers both fields.
-        self.folded = fold(self.title + "\n" + self.body)
+        self.raw = self.title + "\n" + self.body
+        self.folded = fold(self.raw)
         self.split = len(self.title) + 1
         self._ends: list[int] | None = None
         self.bounds: dict[tuple[int, int], list[int]] = {}  # a story body's sentence ends
         self._stories: list[Story] | None = None
+        self.roundup = ROUNDUP.search(self.title) is not None
 
     def field(self, start: int) -> tuple[str, int]:
         """(field, offset within it) of a haystack offset."""
@@ -208,10 +215,6 @@ class _Text:
         if self._stories is None:
             self._stories = stories(self.title, self.body)
         return self._stories
-
-    @property
-    def roundup(self) -> bool:
-        return ROUNDUP.search(self.title) is not None
 
 
 # --- compiled topics ----------------------------------------------------------------------
@@ -252,6 +255,11 @@ class _Compiled:
     single_context: dict[str, int]
     multi_context: tuple[tuple[str, ...], ...]
     word_at: dict[str, tuple[int, ...]]
+    order: dict[str, int]  # entry key → its place in ``names``
+    nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
+    twice: frozenset[str]  # one-term context keys that two context entries fold to
+    nested: bool  # a word of the topic holds another (安全隐患, 隐患)
+    weights: dict[str, float]  # entry key → weight(role, boost)
 
 
 class Matcher:
@@ -290,6 +298,16 @@ class Matcher:
             for ci, clause in enumerate(c.clauses):
                 for posting in clause:
                     self._postings.setdefault(posting, []).append((n, ci))
+        # One-term anchors and context keys → the topics holding them (could_count).
+        self._anchor_of: dict[str, list[int]] = {}
+        self._context_of: dict[str, list[int]] = {}
+        for n, c in enumerate(self._compiled):
+            for key in c.single_anchors:
+                self._anchor_of.setdefault(key, []).append(n)
+            for key in c.single_context:
+                self._context_of.setdefault(key, []).append(n)
+        self._single_any = {k: v for (f, k), v in self._single.items() if f == "any"}
+        self._single_title = {k: v for (f, k), v in self._single.items() if f == "title"}
         self._patterns = sorted(patterns)
         self._automaton = (
             ahocorasick_rs.AhoCorasick(self._patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
@@ -320,6 +338,9 @@ class Matcher:
         for keys in context_keys:
             if len(keys) == 1:
                 single_context[keys[0]] = single_context.get(keys[0], 0) + 1
+        order: dict[str, int] = {}
+        for i, e in enumerate(vocabulary):
+            order.setdefault(entry_key(e), i)
         word_at: dict[str, list[int]] = {}
         for i, (_term, _name, folded) in enumerate(words):
             word_at.setdefault(folded, []).append(i)
@@ -344,6 +365,11 @@ class Matcher:
             single_context=single_context,
             multi_context=tuple(k for k in context_keys if len(k) != 1),
             word_at={k: tuple(v) for k, v in word_at.items()},
+            order=order,
+            twice=frozenset(k for k, n in single_context.items() if n > 1),
+            nested=any(a != b and a in b for a in word_at for b in word_at),
+            nears=tuple((e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)),
+            weights={name: weight(roles[name], topic.weight(name)) for name in order},
         )
 
     def _folded(self, text: str) -> str:
@@ -367,30 +393,52 @@ class Matcher:
             found.setdefault(self._patterns[index], []).append((start, end))
         if not found:
             return []
-        present = {("any", k) for k in found}
-        present |= {("title", k) for k, occ in found.items() if occ[0][0] < text.split}
-        satisfied: dict[int, set[int]] = {}
-        single, postings = self._single, self._postings
+        split = text.split
         candidates: set[int] = set()
-        for posting in present:
-            if posting in single:
-                candidates.update(single[posting])
-            for n, ci in postings.get(posting, ()):
-                satisfied.setdefault(n, set()).add(ci)
-        candidates.update(
-            n
-            for n, cs in satisfied.items()
-            if len(cs) == len(self._compiled[n].clauses)  # type: ignore[arg-type]
-        )
-        for key in found:
+        # Topics of one clause, by the key alone (most topics: anchors and context).
+        single_any, single_title = self._single_any, self._single_title
+        for k, occ in found.items():
+            if k in single_any:
+                candidates.update(single_any[k])
+            if k in single_title and occ[0][0] < split:
+                candidates.update(single_title[k])
+        if self._postings or self._index:
+            present = {("any", k) for k in found}
+            present |= {("title", k) for k, occ in found.items() if occ[0][0] < split}
+            satisfied: dict[int, set[int]] = {}
+            postings = self._postings
+            for posting in present:
+                for n, ci in postings.get(posting, ()):
+                    satisfied.setdefault(n, set()).add(ci)
             candidates.update(
-                n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
+                n
+                for n, cs in satisfied.items()
+                if len(cs) == len(self._compiled[n].clauses)  # type: ignore[arg-type]
             )
+            for key in found:
+                candidates.update(
+                    n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
+                )
         run = _Run(self, text, found)
+        # For could_count, by set operations per key rather than loops per topic:
+        # the candidates with a one-term anchor present, and each one's one-term
+        # context keys present.
+        anchored: set[int] = set()
+        context: dict[int, list[str]] = {}
+        anchor_of, context_of = self._anchor_of, self._context_of
+        for key in found:
+            if key in anchor_of:
+                anchored.update(anchor_of[key])
+            if key in context_of:
+                for n in context_of[key]:
+                    if n in context:
+                        context[n].append(key)
+                    else:
+                        context[n] = [key]
         matches = []
         for n in sorted(candidates):
             c = self._compiled[n]
-            if not run.could_count(c):
+            if n not in anchored and not run.could_count(c, context.get(n, ())):
                 continue
             m = run.match_topic(c)
             if m is not None:
@@ -398,9 +446,9 @@ class Matcher:
         return matches
 
 
-@dataclass(frozen=True)
-class _Occ:
-    """A verified occurrence of a counted entry, in haystack offsets."""
+class _Occ(NamedTuple):
+    """A verified occurrence of a counted entry, in haystack offsets (a named tuple:
+    thousands are made per second)."""
 
     term: str  # the entry's key
     start: int
@@ -471,40 +519,34 @@ class _Run:
 
         return hits
 
-    def could_count(self, c: _Compiled) -> bool:
+    def could_count(self, c: _Compiled, singles: Sequence[str]) -> bool:
         """The anchor/context rule (:func:`_on_topic`) on unverified occurrences: False
         only where no story can satisfy it, so most context-only candidates end here
-        without jieba (verifying, ignored words and longer terms only take away)."""
+        without jieba (verifying, ignored words and longer terms only take away).
+
+        Asked of topics with no one-term anchor present; ``singles``: the topic's
+        one-term context keys that are present."""
         if not c.anchor_keys and not c.context_keys:
             return True
         found = self.found
-        if not c.single_anchors.isdisjoint(self.keys) or any(
-            all(k in found for k in keys) for keys in c.multi_anchors
-        ):
+        if c.multi_anchors and any(all(k in found for k in keys) for keys in c.multi_anchors):
             return True
-        singles = [k for k in c.single_context if k in found]
-        if self.text.roundup or any(all(k in found for k in keys) for keys in c.multi_context):
-            return True  # sub-stories have titles of their own; NEAR spans vary
+        if c.multi_context and any(all(k in found for k in keys) for keys in c.multi_context):
+            return True  # NEAR spans vary
         if not singles:
             return False
-        if any(c.single_context[k] > 1 for k in singles):
+        if c.twice and not c.twice.isdisjoint(singles):
             return True  # two entries folding alike: two terms at one place
         # _on_topic on candidates: a context term in the headline or lead (enough, or
         # with another term, if the topic says lead_context: false), or two terms'
         # occurrences close together.
-        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS  # past any lead
         occs = sorted((s, e, k) for k in singles for s, e in found[k])
+        if self.text.roundup:  # sub-stories have titles of their own: each story asked
+            return any(_could_hold(st, occs, c.topic.lead_context) for st in self.text.stories)
+        limit = self.text.split + LEAD_CHARS + _DATELINE_CHARS  # past any lead
         if occs[0][0] < limit and (c.topic.lead_context or len(singles) > 1):
             return True
-        if len(singles) < 2:
-            return False
-        for i, (_, end, key) in enumerate(occs):
-            for start, _, other in occs[i + 1 :]:
-                if start - end > CONTEXT_WINDOW:
-                    break  # later ones start later still
-                if other != key:
-                    return True
-        return False
+        return len(singles) > 1 and _close_pair(occs)
 
     def match_topic(self, c: _Compiled) -> Match | None:
         topic = c.topic
@@ -512,13 +554,13 @@ class _Run:
             self.is_word(s, e) for p in c.places for s, e in self.found.get(p, ())
         ):
             return None
-        ignored = self.ignored(topic)
+        ignored = self.ignored(topic) if topic.ignore else []
         occs = self._counted(c)
         if ignored:
             occs = [o for o in occs if not _inside(o.start, o.end, ignored)]
         # An exclusion none of whose terms occurs cannot hold (it must require one).
         exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.found) else None
-        best: tuple[float, Story, list[_Occ], dict[str, float]] | None = None
+        best: tuple[float, Story, list[_Occ], dict[str, float], set[str]] | None = None
         for story in self.text.stories:
             if story.number == 0:  # the whole article: every occurrence but across the split
                 split = self.text.split
@@ -527,43 +569,70 @@ class _Run:
                 inside = [o for o in occs if story.contains(o.start, o.end)]
             if not inside:
                 continue
-            hits = self.hits_in(story, ignored)
-            # A query made of the anchors and context holds wherever one of them counts.
-            if topic.written_query and not rules.evaluate(topic.query, hits):
-                continue
-            if exclude is not None and rules.evaluate(exclude, hits):
-                continue
+            if topic.written_query or exclude is not None:
+                hits = self.hits_in(story, ignored)
+                # A query made of the anchors and context holds wherever one counts.
+                if topic.written_query and not rules.evaluate(topic.query, hits):
+                    continue
+                if exclude is not None and rules.evaluate(exclude, hits):
+                    continue
             if (topic.anchors or topic.context) and not _on_topic(c, story, inside):
                 continue
-            values = self._salience(c, story, inside)
+            values, heads = self._salience(c, story, inside)
             total = score(values.values())
             if best is None or total > best[0]:
-                best = (total, story, inside, values)
+                best = (total, story, inside, values, heads)
         if best is None or best[0] < topic.min_score:
             return None
-        total, story, inside, values = best
-        return self._match(c, story, inside, total, values, ignored)
+        total, story, inside, values, heads = best
+        return self._match(c, story, inside, total, values, heads, ignored)
 
     def _counted(self, c: _Compiled) -> list[_Occ]:
         """Verified occurrences of the topic's counted terms, those inside a longer
         one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
         at = c.word_at
         present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
-        every = [
-            _Occ(name, s, e)
-            for term, name, _folded in (c.words[i] for i in present)
-            for s, e in self.spans(term)
-        ]
+        if c.nested:
+            every = self._outermost(c, present)
+        else:
+            every = [
+                _Occ(name, s, e)
+                for term, name, _folded in (c.words[i] for i in present)
+                for s, e in self.spans(term)
+            ]
         single = _uncovered(every)
         # A NEAR entry occurs where its two terms do, near enough: one occurrence per
         # pair, marked at both terms, neither covering nor covered by anything.
+        if not c.nears:
+            return single
         pairs = [
             _Occ(name, min(a[0], b[0]), max(a[1], b[1]), (a, b))
-            for entry, name in zip(c.vocabulary, c.names, strict=True)
-            if isinstance(entry, rules.Near)
+            for entry, name in c.nears
             for a, b in self.near_pairs(entry)
         ]
         return single + pairs
+
+    def _outermost(self, c: _Compiled, present: Sequence[int]) -> list[_Occ]:
+        """The topic's verified word occurrences, in words order, without those that
+        :func:`_uncovered` would drop anyway: a candidate inside a longer verified one
+        is not checked at all (隐患 inside a verified 安全隐患)."""
+        split = self.text.split
+        cands = [
+            (term, name, s, e)
+            for term, name, folded in (c.words[i] for i in present)
+            for s, e in self.found.get(folded, ())
+            if term.field != "title" or s < split
+        ]
+        kept: list[tuple[int, int]] = []  # verified spans, longest first
+        ok: set[int] = set()
+        for n in sorted(range(len(cands)), key=lambda n: cands[n][2] - cands[n][3]):
+            term, _name, s, e = cands[n]
+            if any(a <= s and e <= b and b - a > e - s for a, b in kept):
+                continue
+            if term.kind == "phrase" or self.is_word(s, e):
+                ok.add(n)
+                kept.append((s, e))
+        return [_Occ(name, s, e) for n, (_t, name, s, e) in enumerate(cands) if n in ok]
 
     def near_pairs(self, entry: rules.Near) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         """Verified occurrences of both terms of a NEAR entry that are near each other."""
@@ -583,23 +652,35 @@ class _Run:
                     out.append((a, b))
         return out
 
-    def _salience(self, c: _Compiled, story: Story, inside: list[_Occ]) -> dict[str, float]:
-        """Each counted term's weight × salience in one story."""
+    def _salience(
+        self, c: _Compiled, story: Story, inside: list[_Occ]
+    ) -> tuple[dict[str, float], set[str]]:
+        """Each counted term's weight × salience in one story, and the terms in its
+        headline."""
         chars = self.chars.get(story.number)
         if chars is None:
             # Characters of text, not of layout: a PDF's line breaks change no score.
             stretch = self.text.folded[story.body[0] : story.body[1]]
             chars = self.chars[story.number] = sum(map(len, stretch.split()))
-        out: dict[str, float] = {}
-        for term in dict.fromkeys(o.term for o in inside):
-            mine = [o for o in inside if o.term == term]
-            head = any(story.in_head(o.start, o.end) for o in mine)
-            lead = any(story.in_lead(o.start) for o in mine)
-            body = sum(1 for o in mine if not story.in_head(o.start, o.end))
-            out[term] = weight(c.roles[term], c.topic.weight(term)) * salience(
-                head, lead, body, chars
-            )
-        return out
+        # Per term, in order of first occurrence: in the headline, in the lead, body hits.
+        seen: dict[str, list[int]] = {}
+        in_head, in_lead = story.in_head, story.in_lead
+        for o in inside:
+            row = seen.get(o.term)
+            if row is None:
+                row = seen[o.term] = [0, 0, 0]
+            if in_head(o.start, o.end):
+                row[0] = 1
+            else:
+                row[2] += 1
+            if not row[1] and in_lead(o.start):
+                row[1] = 1
+        weights = c.weights
+        out = {
+            term: weights[term] * salience(bool(head), bool(lead), body, chars)
+            for term, (head, lead, body) in seen.items()
+        }
+        return out, {term for term, row in seen.items() if row[0]}
 
     def _match(
         self,
@@ -608,28 +689,34 @@ class _Run:
         inside: list[_Occ],
         total: float,
         values: dict[str, float],
+        heads: set[str],
         ignored: Sequence[tuple[int, int]],
     ) -> Match:
         topic = c.topic
         counts: dict[str, int] = {}
-        for o in sorted(inside, key=lambda o: (o.start, o.end)):
-            counts[o.term] = counts.get(o.term, 0) + 1
-        terms = tuple(sorted(counts.items(), key=lambda tc: c.names.index(tc[0])))
-        hits = []
         for o in inside:
-            for s, e in o.spans:
-                name, base = self.text.field(s)
-                hits.append(TermHit(o.term, name, s - base, e - base))
+            counts[o.term] = counts.get(o.term, 0) + 1
+        order = c.order
+        terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
+        hits = []
+        split = self.text.split
+        for o in inside:
+            for s, e in o.parts or ((o.start, o.end),):
+                if s < split:
+                    hits.append(TermHit(o.term, "title", s, e))
+                else:
+                    hits.append(TermHit(o.term, "body", s - split, e - split))
         hits.sort(key=lambda h: (h.field != "title", h.start))
-        strongest = max(values, key=lambda t: (c.roles[t] == "anchor", values[t]))
-        snippet, marks = _snippet(self.text, story, inside, c.roles, strongest)
+        roles = c.roles
+        strongest = max(values, key=lambda t: (roles[t] == "anchor", values[t]))
+        snippet, marks = _snippet(self.text, story, inside, roles, strongest)
         return Match(
             topic_id=topic.id,
             topic_version=topic.version,
             score=round(total, 1),
             terms=terms,
             hits=tuple(hits),
-            clause=self._why(c, story, terms, inside, ignored),
+            clause=self._why(c, story, terms, heads, ignored),
             snippet=snippet,
             marks=marks,
         )
@@ -639,7 +726,7 @@ class _Run:
         c: _Compiled,
         story: Story,
         terms: tuple[tuple[str, int], ...],
-        inside: list[_Occ],
+        heads: set[str],
         ignored: Sequence[tuple[int, int]],
     ) -> str:
         """The anchor and context terms that counted (a query-only topic: the clause
@@ -650,8 +737,8 @@ class _Run:
             return where + (rules.explain(c.topic.query, hits) or rules.to_text(c.topic.query))
 
         def show(term: str, n: int) -> str:
-            head = any(o.term == term and story.in_head(o.start, o.end) for o in inside)
-            return term + (f" ×{n}" if n > 1 else "") + (" (headline)" if head else "")
+            head = " (headline)" if term in heads else ""
+            return term + (f" ×{n}" if n > 1 else "") + head
 
         parts = []
         for role, label in (("anchor", "anchors"), ("context", "context")):
@@ -686,6 +773,32 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
             if _different(o.term, other.term) and _apart(o, other):
                 return True
     return False
+
+
+def _close_pair(occs: Sequence[tuple[int, int, str]]) -> bool:
+    """Are two occurrences (start, end, key) of different keys, in order of start, at
+    most CONTEXT_WINDOW characters apart?"""
+    for i, (_, end, key) in enumerate(occs):
+        for start, _, other in occs[i + 1 :]:
+            if start - end > CONTEXT_WINDOW:
+                break  # later ones start later still
+            if other != key:
+                return True
+    return False
+
+
+def _could_hold(story: Story, occs: Sequence[tuple[int, int, str]], lead_context: bool) -> bool:
+    """:func:`_on_topic` for one story on unverified context occurrences (start, end,
+    key), in order: False only where the verified ones cannot satisfy it."""
+    mine = [o for o in occs if story.contains(o[0], o[1])]
+    if not mine:
+        return False
+    several = len({k for _, _, k in mine}) > 1
+    if (lead_context or several) and any(
+        story.in_head(s, e) or story.in_lead(s) for s, e, _ in mine
+    ):
+        return True
+    return several and _close_pair(mine)
 
 
 def _apart(a: _Occ, b: _Occ) -> bool:
@@ -764,7 +877,8 @@ def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
 
 def _uncovered(occs: Sequence[_Occ]) -> list[_Occ]:
     """The occurrences that are not part of a longer term's occurrence, in order."""
-    ordered = sorted(set(occs), key=lambda o: (o.start, -o.end))
+    # dict.fromkeys, not set: equal spans of two terms stay in the order given.
+    ordered = sorted(dict.fromkeys(occs), key=lambda o: (o.start, -o.end))
     out = []
     reach: list[tuple[int, int]] = []  # (end, length) of earlier occurrences still open
     for o in ordered:
@@ -785,8 +899,7 @@ def _snippet(
     among such sentences, the one with the most distinct terms. A sub-story's title
     goes in front (``title：sentence``), so the reader sees which story it was.
     """
-    body = text.folded[story.body[0] : story.body[1]]
-    raw_body = (text.title + "\n" + text.body)[story.body[0] : story.body[1]]
+    raw_body = text.raw[story.body[0] : story.body[1]]
     base = story.body[0]
     inner = sorted(
         (o for o in occs if story.body[0] <= o.start and o.end <= story.body[1]),
@@ -796,7 +909,7 @@ def _snippet(
     title_marks: list[tuple[int, int]] = []
     if story.number and len(story.heads) > 1:
         s, e = story.heads[1]
-        line = (text.title + "\n" + text.body)[s:e]
+        line = text.raw[s:e]
         title = line.strip() + "："
         shift = len(line) - len(line.lstrip())
         title_marks = [
@@ -804,6 +917,7 @@ def _snippet(
         ]
     bounds = text.bounds.get(story.body)
     if bounds is None:  # once per story, whichever topics it gives a snippet for
+        body = text.folded[story.body[0] : story.body[1]]
         ends = (m.end() for m in SENTENCE_END.finditer(body))
         bounds = text.bounds[story.body] = [0, *ends, len(body)]
     snippet, marks = _best_sentence(raw_body, base, inner, roles, strongest, bounds)

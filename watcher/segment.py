@@ -162,18 +162,41 @@ def _fold_chars() -> tuple[frozenset[str], dict[str, str], bool]:
 _RE_HAN = re.compile(r"([\u4e00-\u9fd5a-zA-Z0-9+#&\._%\-]+)")
 _RE_SKIP = re.compile(r"(\r\n|\s)")
 _RE_ENG = re.compile(r"[a-zA-Z0-9]")
+_RE_NOT_HAN = re.compile(r"[^\u4e00-\u9fd5a-zA-Z0-9+#&\._%\-]")
+_HAN_ASCII = frozenset("+#&._%-")
+
+
+def _in_block(ch: str) -> bool:
+    """Is ``ch`` one of _RE_HAN's characters (those jieba cuts by the dictionary)?"""
+    if "\u4e00" <= ch <= "\u9fd5":
+        return True
+    return ch.isascii() and (ch.isalnum() or ch in _HAN_ASCII)
+
+
+def _block_start(text: str, lo: int, start: int) -> int:
+    """Where the run of _RE_HAN characters that ends at or holds ``start`` begins,
+    but not before ``lo``."""
+    while start > lo and _in_block(text[start - 1]):
+        start -= 1
+    return start
+
 
 # The cache file: this header; the word counts, a native uint32 array indexed by
 # the word trie's key ids; the word trie; the pair trie (each trie starting at a
-# multiple of 8, as marisa reads 8-byte fields). Header: magic, CRC-32 of every
-# byte after it, key, total of all counts, longest word (in characters), number
-# of words, sizes of the two tries.
-_MAGIC = b"WJDICT\x00\x01"
-_HEADER = struct.Struct("<8sI32sQIIII")
+# multiple of 8, as marisa reads 8-byte fields); for each pair (by the pair trie's
+# key ids) two bytes: the most characters any word holding the pair has before it,
+# and after it. Header: magic, CRC-32 of every byte after it, key, total of all
+# counts, longest word (in characters), number of words, sizes of the two tries,
+# number of pairs.
+_MAGIC = b"WJDICT\x00\x02"
+_HEADER = struct.Struct("<8sI32sQIIIII")
 _CHECKED_FROM = 12  # the CRC covers the file from here, header fields included
 # Part of the key: a new layout, or another byte order or int size (the counts
 # are a native array), must never read an old file.
-_FORMAT = f"watcher jieba-dict 1 {sys.byteorder} I{array.array('I').itemsize}"
+_FORMAT = f"watcher jieba-dict 2 {sys.byteorder} I{array.array('I').itemsize}"
+
+
+_CROSSING_CACHE = 16_384  # answers kept by crosses() (a few MB) before starting afresh
 
 
 class _BadCache(Exception):
@@ -184,11 +207,12 @@ def _aligned(offset: int) -> int:
     return offset + (-offset % 8)
 
 
-def _layout(words: int, words_size: int, pairs_size: int) -> tuple[int, int, int]:
-    """Where the word trie and the pair trie start, and where the file ends."""
+def _layout(words: int, words_size: int, pairs_size: int, pairs: int) -> tuple[int, int, int, int]:
+    """Where the word trie, the pair trie and the pairs' reaches start, and where the file ends."""
     words_at = _aligned(_HEADER.size + 4 * words)
     pairs_at = _aligned(words_at + words_size)
-    return words_at, pairs_at, pairs_at + pairs_size
+    reach_at = pairs_at + pairs_size
+    return words_at, pairs_at, reach_at, reach_at + 2 * pairs
 
 
 class _WordDict:
@@ -210,12 +234,12 @@ class _WordDict:
         if len(data) < _HEADER.size:
             raise _BadCache(f"truncated: {len(data)} bytes, less than its header")
         fields = _HEADER.unpack_from(data)
-        magic, crc, file_key, total, longest, words, words_size, pairs_size = fields
+        magic, crc, file_key, total, longest, words, words_size, pairs_size, pairs = fields
         if magic != _MAGIC:
             raise _BadCache("not a watcher dictionary file")
         if file_key != key:
             raise _BadCache("built from another dictionary")
-        words_at, pairs_at, size = _layout(words, words_size, pairs_size)
+        words_at, pairs_at, reach_at, size = _layout(words, words_size, pairs_size, pairs)
         if len(data) < size:
             raise _BadCache(f"truncated: {len(data)} bytes of {size}")
         if len(data) > size:
@@ -229,10 +253,16 @@ class _WordDict:
         self._trie: Any = marisa_trie.Trie()
         self._trie.map(view[words_at : words_at + words_size])
         self._pairs: Any = marisa_trie.Trie()
-        self._pairs.map(view[pairs_at:size])
+        self._pairs.map(view[pairs_at:reach_at])
         self._freqs = view[_HEADER.size : _HEADER.size + 4 * words].cast("I")
+        self._reach = view[reach_at:size]
         if len(self._trie) != words:
             raise _BadCache(f"trie holds {len(self._trie)} words, header says {words}")
+        if len(self._pairs) != pairs:
+            raise _BadCache(f"pair trie holds {len(self._pairs)} pairs, header says {pairs}")
+        # crosses() answers by the few characters around a point that can matter,
+        # and the same few characters recur across texts: answers kept by them.
+        self._crossing: dict[tuple[str, int], bool] = {}
         self.words = words
         self.total = total
         self.longest = longest
@@ -314,14 +344,28 @@ class _WordDict:
             return False
         # Such a word holds the pair of characters around p, and most pairs
         # met at a hit's edge are inside no word at all.
-        if text[p - 1 : p + 1] not in self._pairs:
+        pair = self._pairs.get(text[p - 1 : p + 1])
+        if pair is None:
             return False
-        prefixes, longest = self._trie.prefixes, self.longest
-        for i in range(p - 1, max(0, p - longest + 1) - 1, -1):
-            found = prefixes(text[i : i + longest])  # shortest first
+        # No word holding the pair starts more than ``before`` characters ahead
+        # of it or ends more than ``after`` past it: only that stretch matters.
+        before, after = self._reach[2 * pair], self._reach[2 * pair + 1]
+        lo, hi = max(0, p - 1 - before), min(len(text), p + 1 + after)
+        key = (text[lo:hi], p - lo)
+        known = self._crossing.get(key)
+        if known is not None:
+            return known
+        prefixes = self._trie.prefixes
+        answer = False
+        for i in range(p - 1, lo - 1, -1):
+            found = prefixes(text[i:hi])  # shortest first
             if found and len(found[-1]) > p - i:
-                return True
-        return False
+                answer = True
+                break
+        if len(self._crossing) >= _CROSSING_CACHE:
+            self._crossing.clear()
+        self._crossing[key] = answer
+        return answer
 
 
 def _jieba_dict_file() -> Path:
@@ -354,18 +398,29 @@ def _build(source: bytes, extra: Sequence[tuple[str, int]], key: bytes) -> bytes
         tokenizer.add_word(word, freq=freq)
     counts = {w: f for w, f in tokenizer.FREQ.items() if f > 0}
     words = marisa_trie.Trie(counts.keys())
-    pairs = marisa_trie.Trie({w[k : k + 2] for w in counts for k in range(len(w) - 1)})
+    reach: dict[str, tuple[int, int]] = {}  # pair → most characters before it, after it
+    for w in counts:
+        for k in range(len(w) - 1):
+            before, after = reach.get(w[k : k + 2], (0, 0))
+            reach[w[k : k + 2]] = (max(before, k), max(after, len(w) - k - 2))
+    pairs = marisa_trie.Trie(reach)
+    reaches = bytearray(2 * len(pairs))
+    for pair, i in pairs.iteritems():
+        reaches[2 * i : 2 * i + 2] = bytes(reach[pair])  # words are far below 256 characters
     freqs = array.array("I", bytes(4 * len(words)))
     for word, i in words.iteritems():
         freqs[i] = counts[word]
     words_blob, pairs_blob = words.tobytes(), pairs.tobytes()
-    words_at, pairs_at, size = _layout(len(words), len(words_blob), len(pairs_blob))
+    words_at, pairs_at, reach_at, size = _layout(
+        len(words), len(words_blob), len(pairs_blob), len(pairs)
+    )
     fields = (key, tokenizer.total, max(map(len, counts)), len(words))
     out = bytearray(size)
-    _HEADER.pack_into(out, 0, _MAGIC, 0, *fields, len(words_blob), len(pairs_blob))
+    _HEADER.pack_into(out, 0, _MAGIC, 0, *fields, len(words_blob), len(pairs_blob), len(pairs))
     out[_HEADER.size : _HEADER.size + 4 * len(words)] = freqs.tobytes()
     out[words_at : words_at + len(words_blob)] = words_blob
-    out[pairs_at:] = pairs_blob
+    out[pairs_at:reach_at] = pairs_blob
+    out[reach_at:] = reaches
     struct.pack_into("<I", out, len(_MAGIC), zlib.crc32(memoryview(out)[_CHECKED_FROM:]))
     return bytes(out)
 
@@ -578,12 +633,20 @@ class Segmenter:
         # Fast path: where no dictionary word runs across an end, no cut of any
         # window can put a token across it, so the end is a token boundary.
         # Most hits are settled here without segmenting anything.
-        start_sure = ascii_start or not self._crossed(text, start)
-        end_sure = ascii_end or not self._crossed(text, end)
+        crosses = (self._words or self._load()).crosses
+        start_sure = ascii_start or not crosses(text, start)
+        end_sure = ascii_end or not crosses(text, end)
         if start_sure and end_sure:
             return True
 
         lo, hi = self._clause(text, start, end)
+        # jieba cuts each run of _RE_HAN characters on its own: the runs holding
+        # the hit's ends are all that decides (the same tokens, the same sums).
+        lo = _block_start(text, lo, start)
+        stop = _RE_NOT_HAN.search(text, end, hi)
+        if stop is not None:
+            hi = stop.start()
+        lo = self._forced_cut(text, lo, start, start_sure and not ascii_start)
         window = text[lo:hi]
         cuts = self._cuts(window)
         s, e = start - lo, end - lo
@@ -596,6 +659,24 @@ class Segmenter:
     def _crossed(self, text: str, p: int) -> bool:
         """Does some dictionary word ``text[i:j]`` with ``i < p < j`` exist?"""
         return self._load().crosses(text, p)
+
+    def _forced_cut(self, text: str, lo: int, start: int, free: bool) -> int:
+        """Where the window may begin instead of ``lo``: the last point ``q <= start``
+        that every cut of ``text[lo:]`` passes through (``free``: ``start`` is one).
+
+        jieba's route through a block is decided from its end backwards; at a point no
+        dictionary word runs across, every route through the block passes, so the
+        tokens from there on are the same whether the block begins there or earlier,
+        with the same sums (a start's score depends only on what lies after it). The
+        one exception is jieba gluing lone ASCII letters and digits: a point between
+        two of them is not taken.
+        """
+        for q in range(start, lo, -1):
+            if _ascii_alnum(text[q - 1]) and _ascii_alnum(text[q]):
+                continue
+            if (free and q == start) or not self._crossed(text, q):
+                return q
+        return lo
 
     @staticmethod
     def _clause(text: str, start: int, end: int) -> tuple[int, int]:
