@@ -116,6 +116,16 @@ def _batches() -> list[Path]:
     return [LABELS, BATCH2] + [FRESH] * (FRESH / "labels.jsonl").is_file()
 
 
+def all_labels() -> dict[str, dict[str, str]]:
+    """The labels of every batch, by item id."""
+    out: dict[str, dict[str, str]] = {}
+    for batch in _batches():
+        more = load_labels(batch)
+        assert not set(more) & set(out), set(more) & set(out)
+        out.update(more)
+    return out
+
+
 def load_labels(batch: Path = LABELS) -> dict[str, dict[str, str]]:
     out = {}
     with (batch / "labels.jsonl").open(encoding="utf-8") as fh:
