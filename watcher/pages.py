@@ -243,10 +243,14 @@ def _prepare(text: str) -> list[Line]:
     if "<!--" in text:
         text = _COMMENT.sub("", text)
     text = text.replace("\u3000", " ").replace("\xa0", " ").replace("**", "")
-    text = _SPACES.sub(" ", text.replace("\u200b", ""))
+    text = text.replace("\u200b", "")
     out: list[Line] = []
     gap = True
     for raw in text.split("\n"):
+        # Every whitespace character but the space is unprintable: a line without one
+        # and without two spaces in a row has nothing for _SPACES (never a line break).
+        if "  " in raw or not raw.isprintable():
+            raw = _SPACES.sub(" ", raw)
         s = raw.strip()
         if not s:
             gap = True

@@ -306,8 +306,9 @@ def _scan(
         progress(listing.unchanged)
     seen: set[str] = set()
     workers = _workers(config, files, known)
-    # One reader process for the scan's PDF and DOCX files, started at the first one.
-    with sandbox.Worker(read_limits(config)) as worker:
+    # One reader process for the scan's PDF and DOCX files, started at the first one;
+    # the files' records committed in batches (see Store.batch), each file all or nothing.
+    with sandbox.Worker(read_limits(config)) as worker, store.batch():
         if workers > 1:
             outcomes = _in_pool(config, store, files, known, clock, matcher, topics,
                                 segmenter, worker, workers, should_stop)  # fmt: skip
@@ -730,6 +731,9 @@ def _store_one(
         store.record_file(path, info.size, info.mtime_ns, sha, "duplicate", now)
         log.info("%s: same content as a document already read, not counted twice", path)
         return Outcome("duplicate")
+    reader = readers.reader_for(info.path)
+    if reader is not None and reader.isolated(info.size):
+        store.commit_batch()  # the reader process may take long: not under the write lock
     done = process(data)
     if done.waiting:
         return Outcome("waiting")
@@ -893,6 +897,8 @@ def _finish(
     here = functools.partial(_process, info, today=today, matcher=matcher, worker=worker,
                              limits=worker.limits)  # fmt: skip
     if slot.task is not None:
+        if not slot.task.done():
+            store.commit_batch()  # not waiting on the workers under the write lock
         try:
             fetched, done, records = slot.task.result()[slot.at]
         except Exception as exc:  # a worker died (killed, out of memory): read it here
