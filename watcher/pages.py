@@ -447,7 +447,7 @@ _BYLINE_STARTS = set("■文图据本全见记通特")  # the first characters B
 def _mark_toc(lines: list[Line]) -> None:
     """A heading introducing a list of the day's headlines is not an article."""
     headings = [i for i, ln in enumerate(lines) if ln.kind is LineKind.HEADING]
-    for i, end in zip(headings, [*headings[1:], len(lines)], strict=True):
+    for i, end in zip(headings, [*headings[1:], len(lines)], strict=False):
         ln = lines[i]
         block = lines[i + 1 : end]
         if not block:
