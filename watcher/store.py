@@ -714,6 +714,10 @@ class Store:
         if self.shared or self._batch is not None or self.db.in_transaction:
             yield
             return
+        # A savepoint keeps the pages it changes for a ROLLBACK TO: in memory, not in a
+        # temporary file per unit.
+        temp_store = self.db.execute("PRAGMA temp_store").fetchone()[0]
+        self.db.execute("PRAGMA temp_store = MEMORY")
         self._batch = _Batch(units, seconds)
         try:
             yield
@@ -725,6 +729,8 @@ class Store:
             self._batch.end(self.db, self.path, commit=True)
         finally:
             self._batch = None
+            if not self.db.in_transaction:
+                self.db.execute(f"PRAGMA temp_store = {int(temp_store)}")
 
     def commit_batch(self) -> None:
         """Commit the open batch now (before waiting on something slow: the write lock
@@ -1114,7 +1120,7 @@ class Store:
                 now = now()
             seen = _iso(now)
             self.db.execute("DELETE FROM articles WHERE doc_sha256 = ?", (sha256,))
-            self.db.execute(
+            first_seen = self.db.execute(
                 "INSERT INTO documents (sha256, path, size, mtime_ns, first_seen, status, "
                 "reason, encoding, articles) VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?) "
                 "ON CONFLICT (sha256) DO UPDATE SET status = 'ok', reason = NULL, "
@@ -1122,12 +1128,10 @@ class Store:
                 "articles = excluded.articles, "
                 # A document that failed before is first *seen* (as articles) now.
                 "first_seen = CASE WHEN documents.status = 'failed' "
-                "THEN excluded.first_seen ELSE documents.first_seen END",
+                "THEN excluded.first_seen ELSE documents.first_seen END "
+                "RETURNING first_seen",
                 (sha256, path, size, mtime_ns, seen, encoding, len(articles)),
-            )
-            first_seen = self.db.execute(
-                "SELECT first_seen FROM documents WHERE sha256 = ?", (sha256,)
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             self.db.executemany(
                 "INSERT INTO articles (doc_sha256, idx, kind, headline, kicker, subtitle, body, "
                 "newspaper, date, event_date, page, section, byline, dateline, continued, "
@@ -1137,16 +1141,17 @@ class Store:
             )
             # One statement for all the matches (the DELETE above took the old ones with
             # their articles): on PostgreSQL each statement is a round trip.
-            self.db.executemany(
-                "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
-                "hits, clause, snippet, marks, matched_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    _match_row(sha256, article.index, m, now)
-                    for article, found in zip(articles, matches, strict=False)
-                    for m in found
-                ],
-            )
+            if any(matches):
+                self.db.executemany(
+                    "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
+                    "hits, clause, snippet, marks, matched_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        _match_row(sha256, article.index, m, now)
+                        for article, found in zip(articles, matches, strict=False)
+                        for m in found
+                    ],
+                )
             self._put_file(path, size, mtime_ns, sha256, "ok", now, None)
 
     def add_failure(
@@ -2300,8 +2305,8 @@ def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]
         a.byline,
         a.dateline,
         a.continued,
-        json.dumps(list(a.captions), ensure_ascii=False),
-        a.chars,
+        json.dumps(list(a.captions), ensure_ascii=False) if a.captions else "[]",
+        len(a.body),  # a.chars
         first_seen,
         a.source,
     )
