@@ -1,5 +1,6 @@
 """The state store on both back ends (SQLite, and PostgreSQL on a real server the
-fixture starts): schema, migrations, one transaction per document, claims."""
+fixture starts): schema, migrations, one transaction per document (or batches of
+savepoints), claims."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """The orchestrator: the one place that knows the order of the stages.
 
 Two recipes. ``scan``: list the inbox (stat only) → skip what is unchanged →
-read the bytes → hash → decode (readers) → split (pages) → match → store, one
-transaction per document. A document that fails is recorded with its reason
-and the scan goes on; it is retried when the file changes. ``tick`` (the
-daemon's turn) and ``digest_day`` (``watcher digest``): produce the day's digest
-once → write the archive → give every channel its delivery → deliver, exactly once.
+read the bytes → hash → decode (readers) → split (pages) → match → store, each
+document all or nothing (batched on SQLite: Store.batch). A document that fails
+is recorded with its reason and the scan goes on; it is retried when the file
+changes. ``tick`` (the daemon's turn) and ``digest_day`` (``watcher digest``):
+produce the day's digest once → write the archive → give every channel its
+delivery → deliver, exactly once.
 """
 
 from __future__ import annotations
