@@ -2055,13 +2055,14 @@ class _Batch:
 
     def enter(self, db: Database) -> bool:
         """Start a unit (True) or join the unit in hand (False)."""
-        self.depth += 1
-        if self.depth > 1:
+        if self.depth:
+            self.depth += 1
             return False
         if not self.open:
             db.execute("BEGIN IMMEDIATE")
             self.open, self.since, self.done = True, time.monotonic(), 0
         db.execute("SAVEPOINT unit")
+        self.depth = 1  # counted once started: a BEGIN that failed left no unit
         return True
 
     def leave(self, db: Database, path: Path | str, unit: bool, failed: bool) -> None:
