@@ -1,10 +1,13 @@
 """The state store on both back ends (SQLite, and PostgreSQL on a real server the
-fixture starts): schema, migrations, one transaction per document, claims."""
+fixture starts): schema, migrations, one transaction per document (or batches of
+savepoints), claims."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -354,3 +357,64 @@ def test_an_articles_source_is_stored(state: Path | str) -> None:
         )  # fmt: skip
         [row] = store.articles()
     assert row.article == art
+
+
+def _add(store: Store, sha: str, articles: list[Article]) -> None:
+    store.add_document(sha256=sha * 64, path=f"/in/{sha}.txt", size=1, mtime_ns=1,
+                       encoding="utf-8", articles=articles, now=NOW)  # fmt: skip
+
+
+def test_in_a_batch_a_failing_document_leaves_nothing_and_the_others_stand(
+    state: Path | str,
+) -> None:
+    with Store(state) as store:
+        with store.batch(units=100, seconds=3600):
+            _add(store, "a", [_article(0), _article(1)])
+            with pytest.raises(_integrity_errors()):
+                _add(store, "b", [_article(0), _article(0)])  # duplicate (doc, idx)
+            store.add_failure(sha256=None, path="/in/c.txt", size=1, mtime_ns=1,
+                              reason="empty file", now=NOW)  # fmt: skip
+            _add(store, "d", [_article(0)])
+        assert store.counts() == {"documents": 2, "failed": 1, "articles": 3, "files": 3}
+    with Store(state) as store:  # committed at the end of the batch
+        assert store.counts() == {"documents": 2, "failed": 1, "articles": 3, "files": 3}
+        assert store.file_state("/in/b.txt") is None
+
+
+def test_a_batch_commits_every_so_many_documents_and_a_crash_loses_only_the_rest(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "w.db"
+    code = (
+        "import os, sys, datetime as dt\n"
+        "from watcher.models import Article\n"
+        "from watcher.store import Store\n"
+        "now = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)\n"
+        "store = Store(sys.argv[1])\n"
+        "with store.batch(units=2, seconds=3600):\n"
+        "    for sha in 'abc':\n"
+        "        arts = [Article(index=i, headline='标题', body='正文。') for i in range(3)]\n"
+        "        store.add_document(sha256=sha * 64, path=f'/in/{sha}.txt', size=1,\n"
+        "                           mtime_ns=1, encoding='utf-8', articles=arts, now=now)\n"
+        "    os._exit(0)  # killed with the third document written, not committed\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(state)], check=True, timeout=60)
+    with Store(state) as store:
+        # The first two whole, the third not at all: no file without its articles.
+        assert store.counts() == {"documents": 2, "failed": 0, "articles": 6, "files": 2}
+        assert store.file_state("/in/c.txt") is None
+        assert store.document_status("c" * 64) is None
+
+
+def test_commit_batch_commits_what_the_batch_holds(tmp_path: Path) -> None:
+    state = tmp_path / "w.db"
+    with Store(state) as store, store.batch(units=100, seconds=3600):
+        _add(store, "a", [_article(0)])
+        with Store(state) as other:
+            assert other.counts()["documents"] == 0  # not yet committed
+        store.commit_batch()
+        with Store(state) as other:
+            assert other.counts()["documents"] == 1
+        _add(store, "b", [_article(0)])
+    with Store(state) as store:
+        assert store.counts()["documents"] == 2

@@ -73,12 +73,16 @@ def decode(data: bytes) -> tuple[str, str]:
         if wide is None:
             raise ReadError(BINARY_NUL)
         return _finish(wide[0]), wide[1]
-    controls = _too_many_controls(data)
+    count = _controls(data)
+    controls = count / len(data) > _MAX_CONTROL_SHARE
     if not controls:
         try:
-            return _finish(data.decode("utf-8")), "utf-8"
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             pass
+        else:
+            # In UTF-8 a control character is its own byte: none, nothing to drop.
+            return _finish(text, controls=count > 0 or b"\f" in data), "utf-8"
     # UTF-16 of CJK text has no NUL bytes but many control bytes (U+4E09 is 09 4E), and
     # GB18030 would decode most of it, so it is recognised here, before both verdicts.
     wide = _sniff_utf16(data)
@@ -122,19 +126,20 @@ def _damaged(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _finish(text: str) -> str:
-    """Normalise newlines, drop a BOM and control characters; reject blank text."""
+def _finish(text: str, *, controls: bool = True) -> str:
+    """Normalise newlines, drop a BOM and control characters (``controls=False``: the
+    caller knows there are none); reject blank text."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").removeprefix("\ufeff")
-    text = _C0_CONTROLS.sub("", text)
+    if controls:
+        text = _C0_CONTROLS.sub("", text)
     if not text.strip():
         raise ReadError(EMPTY)
     return text
 
 
-def _too_many_controls(data: bytes) -> bool:
-    """Whether too many bytes are controls that no text file contains."""
-    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
-    return controls / len(data) > _MAX_CONTROL_SHARE
+def _controls(data: bytes) -> int:
+    """How many bytes are controls that no text file contains."""
+    return len(data) - len(data.translate(None, _CONTROL_BYTES))
 
 
 def _is_plausible(char: str) -> bool:
@@ -290,7 +295,7 @@ def decode_html(data: bytes) -> tuple[str, str]:
         except ReadError as exc:
             if str(exc) != UNDECODABLE:
                 raise
-    if _too_many_controls(data):
+    if _controls(data) / len(data) > _MAX_CONTROL_SHARE:
         raise ReadError(BINARY_CONTROL)
     try:
         return _finish(data.decode(codec)), codec

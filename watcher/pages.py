@@ -70,40 +70,44 @@ PAGE_LABEL = re.compile(
 )
 BREADCRUMB = re.compile(r"^(?:首页|当前位置[:：]?|您的位置[:：]?)\s*[>＞›»/]")
 
-FURNITURE = re.compile(
-    "|".join(
-        f"(?:{p})"
-        for p in (
-            r"^更多精彩报道$",
-            r"扫码看本报|扫一扫|扫码关注|长按识别",
-            r"^分享到",
-            r"^打开微信",
-            r"^(?:首页|当前位置|您的位置)",
-            r"^第\s*\d+\s*[期号]$",
-            r"^今日\s*[\d一二三四五六七八九十]+\s*版$",
-            r"国内统一连续出版物号|国际标准连续出版物号|^CN\s*\d",
-            r"^中共.{1,14}(?:主管|主办)",
-            r"^.{0,8}天气[:：]",
-            r"^[\u4e00-\u9fff]{0,6}热线[:：]?\s*[\d\-]+$",
-            r"^(?:官方网站|网址|邮编|地址|电话|传真)[:：]",
-            r"^[A-Z][A-Za-z .]{0,30}$",
-            r"^星期[一二三四五六日天]$",
-            r"^(?:农历)?[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]年.{2,6}$",
-            r"^(?:编辑|责编|责任编辑|图编|美编|校对|版式|组版|审读)\s*[/:：]",
-            r"^作者[:：].{0,20}编辑[:：]",
-            r"^(?:责任)?编辑[:：]\s*\S{2,4}$",
-            r"^查看原文$",
-            r"^[(（]?(?:发布|更新)时间[:：]",
-            r"^(?:返回|打印|关闭|收藏|字号)(?:\s|$)",
-            r"^出版$",
-            r"^[\u4e00-\u9fff]{2,10}报社$",
-            # A masthead's date, not a sentence starting with one ("2026年11月1日起施行。").
-            r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?(?:\s*星期.)?"
-            r"(?:\s*(?:农历)?[^\s。！？；]{0,12})?$",
-            r"^\d{1,2}$",
-        )
-    )
+# Page furniture, anchored at the start of the line (tried with match) ...
+_FURNITURE_AT_START = (
+    r"^更多精彩报道$",
+    r"^分享到",
+    r"^打开微信",
+    r"^(?:首页|当前位置|您的位置)",
+    r"^第\s*\d+\s*[期号]$",
+    r"^今日\s*[\d一二三四五六七八九十]+\s*版$",
+    r"^CN\s*\d",
+    r"^中共.{1,14}(?:主管|主办)",
+    r"^.{0,8}天气[:：]",
+    r"^[\u4e00-\u9fff]{0,6}热线[:：]?\s*[\d\-]+$",
+    r"^(?:官方网站|网址|邮编|地址|电话|传真)[:：]",
+    r"^[A-Z][A-Za-z .]{0,30}$",
+    r"^星期[一二三四五六日天]$",
+    r"^(?:农历)?[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]年.{2,6}$",
+    r"^(?:编辑|责编|责任编辑|图编|美编|校对|版式|组版|审读)\s*[/:：]",
+    r"^作者[:：].{0,20}编辑[:：]",
+    r"^(?:责任)?编辑[:：]\s*\S{2,4}$",
+    r"^查看原文$",
+    r"^[(（]?(?:发布|更新)时间[:：]",
+    r"^(?:返回|打印|关闭|收藏|字号)(?:\s|$)",
+    r"^出版$",
+    r"^[\u4e00-\u9fff]{2,10}报社$",
+    # A masthead's date, not a sentence starting with one ("2026年11月1日起施行。").
+    r"^\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?(?:\s*星期.)?"
+    r"(?:\s*(?:农历)?[^\s。！？；]{0,12})?$",
+    r"^\d{1,2}$",
 )
+# ... and anywhere in it (searched for: literal words, which the engine finds fast).
+_FURNITURE_ANYWHERE = (
+    r"扫码看本报|扫一扫|扫码关注|长按识别",
+    r"国内统一连续出版物号|国际标准连续出版物号",
+)
+FURNITURE = re.compile("|".join(f"(?:{p})" for p in _FURNITURE_AT_START + _FURNITURE_ANYWHERE))
+_FURNITURE_START = re.compile("|".join(f"(?:{p})" for p in _FURNITURE_AT_START))
+_FURNITURE_WORDS = re.compile("|".join(_FURNITURE_ANYWHERE))
+
 FOOTER = re.compile(r"^(?:相关稿件|相关新闻|相关阅读|相关文章|延伸阅读|推荐阅读)$")
 LABEL = re.compile(r"^(?:图片[·・]?新闻|链接|相关链接|新闻链接|图片报道|图说)$")
 TOC_HEADING = re.compile(r"^(?:新闻摘要|本期(?:节目)?主要内容|目录|要目|今日导读|本期导读)[:：]?$")
@@ -150,6 +154,12 @@ EVENT_END = re.compile(
 )
 
 
+def is_furniture(s: str) -> bool:
+    """``FURNITURE.search(s)`` as a truth value: the anchored patterns matched at the
+    start alone, instead of at every position of the line."""
+    return _FURNITURE_START.match(s) is not None or _FURNITURE_WORDS.search(s) is not None
+
+
 class LineKind(Enum):
     """What a line is, judged from its shape and its neighbours."""
 
@@ -175,6 +185,7 @@ class Line:
     level: int = 0  # markdown heading level, 0 for ordinary lines
     gap: bool = True  # a blank line came before it
     kind: LineKind = LineKind.BODY
+    dateline: re.Match[str] | None = None  # DATELINE's match, when it is a lead
 
 
 # --- the public function -----------------------------------------------------
@@ -243,10 +254,16 @@ def _prepare(text: str) -> list[Line]:
     if "<!--" in text:
         text = _COMMENT.sub("", text)
     text = text.replace("\u3000", " ").replace("\xa0", " ").replace("**", "")
-    text = _SPACES.sub(" ", text.replace("\u200b", ""))
+    text = text.replace("\u200b", "")
     out: list[Line] = []
     gap = True
+    # Every whitespace character but the space is unprintable: a line without one and
+    # without two spaces in a row has nothing for _SPACES (which never takes a line
+    # break), and most pages have no such line at all.
+    odd = "  " in text or not text.replace("\n", "").isprintable()
     for raw in text.split("\n"):
+        if odd and ("  " in raw or not raw.isprintable()):
+            raw = _SPACES.sub(" ", raw)
         s = raw.strip()
         if not s:
             gap = True
@@ -257,8 +274,13 @@ def _prepare(text: str) -> list[Line]:
         else:
             # A paragraph of running text in a heading style (a Word user's mistake, a lead
             # set in display type), or a byline set in bold, is what its shape says.
-            for k, p in enumerate(_pieces(m.group(2).strip() if m else s)):
-                out.append(Line(p, gap=gap if k == 0 else False))
+            if m:
+                s = m.group(2).strip()
+            if "■" in s or (s[-1] in ")）" and "转" in s):  # _pieces' own guards
+                for k, p in enumerate(_pieces(s)):
+                    out.append(Line(p, gap=gap if k == 0 else False))
+            else:
+                out.append(Line(s, gap=gap))
         gap = False
     return out
 
@@ -318,7 +340,7 @@ def _fact_piece(p: str) -> bool:
         or SECTION_NAMES.match(p)
         or DATE_FULL.fullmatch(p)
         or WEEKDAY_LINE.match(p)
-        or (len(p) <= 30 and FURNITURE.search(p))
+        or (len(p) <= 30 and is_furniture(p))
     )
 
 
@@ -356,7 +378,11 @@ def _classify(lines: list[Line], i: int) -> LineKind:
         return LineKind.LABEL
     if s[0] in "(（" and CONTINUATION.match(s):
         return LineKind.CONTINUATION
-    if _page_label(s) or (_several_pieces(s) and is_masthead(s)):
+    c = s[0]
+    if ((c == "第" or "A" <= c <= "Z" or c.isdecimal()) and PAGE_LABEL.match(s)) or (
+        # is_masthead's own guard first: no 报 and no 年, no masthead.
+        ("报" in s or "年" in s) and _several_pieces(s) and is_masthead(s)
+    ):
         # A page label, or page facts set on one line or as a table row.
         return LineKind.FURNITURE
     if (
@@ -364,11 +390,12 @@ def _classify(lines: list[Line], i: int) -> LineKind:
         and (m := DATELINE.match(s))
         and n > m.end() + 1
     ):
+        ln.dateline = m
         return LineKind.LEAD
     punct = SENTENCE_PUNCT.search(s) is not None
     if n <= 60 and not punct and (kind := _signature(lines, i)):
         return kind
-    if n <= 60 and FURNITURE.search(s):
+    if n <= 60 and is_furniture(s):
         return LineKind.FURNITURE
     if punct and n <= 200 and _credited(s):
         return LineKind.CAPTION
@@ -390,35 +417,47 @@ def _signature(lines: list[Line], i: int) -> LineKind | None:
     """The kind of a short line that signs a story: a byline or a photo credit."""
     s = lines[i].text
     prev = lines[i - 1].kind if i > 0 else None
-    if TOP_BYLINE.match(s) and prev in (LineKind.SHORT, LineKind.HEADING, LineKind.CAPTION):
+    # Guards: a top byline names a 记者, 通讯员 or 评论员; a byline starts as one does.
+    top = ("记者" in s or "通讯员" in s or "评论员" in s) and TOP_BYLINE.match(s) is not None
+    if top and prev in (LineKind.SHORT, LineKind.HEADING, LineKind.CAPTION):
         return LineKind.TOP_BYLINE
     if _credited(s):
         return LineKind.CREDIT
-    if BYLINE.match(s) or TOP_BYLINE.match(s):
+    if top or _byline(s):
         return LineKind.BYLINE
     # A media name above a byline or credit: "湖南日报·新湖南客户端" / "记者 田超".
-    nxt = lines[i + 1].text if i + 1 < len(lines) else ""
-    if MEDIA_LINE.match(s) and (BYLINE.match(nxt) or _credited(nxt)) and prev is LineKind.BODY:
-        return LineKind.BYLINE
+    if prev is LineKind.BODY and s.endswith(_MEDIA_ENDS) and MEDIA_LINE.match(s):
+        nxt = lines[i + 1].text if i + 1 < len(lines) else ""
+        if _byline(nxt) or _credited(nxt):
+            return LineKind.BYLINE
     return None
+
+
+_MEDIA_ENDS = ("客户端", "日报", "都市报", "晚报", "新闻网")  # how MEDIA_LINE ends
+
+
+def _byline(s: str) -> bool:
+    """``BYLINE.match(s)``, tried only on lines starting as a byline can."""
+    return s[:1] in _BYLINE_STARTS and BYLINE.match(s) is not None
+
+
+_BYLINE_STARTS = set("■文图据本全见记通特")  # the first characters BYLINE allows
 
 
 def _mark_toc(lines: list[Line]) -> None:
     """A heading introducing a list of the day's headlines is not an article."""
-    for i, ln in enumerate(lines):
-        if ln.kind is not LineKind.HEADING:
-            continue
-        end = next(
-            (j for j in range(i + 1, len(lines)) if lines[j].kind is LineKind.HEADING),
-            len(lines),
-        )
+    headings = [i for i, ln in enumerate(lines) if ln.kind is LineKind.HEADING]
+    for i, end in zip(headings, [*headings[1:], len(lines)], strict=False):
+        ln = lines[i]
         block = lines[i + 1 : end]
         if not block:
             continue
-        items = sum(1 for b in block if LIST_ITEM.match(b.text))
-        listing = len(block) >= 4 and items >= 0.6 * len(block)
-        has_lead = any(b.kind is LineKind.LEAD for b in block)
-        if TOC_HEADING.search(ln.text) or (listing and not has_lead):
+        # The cheap tests first: a list needs four lines and no lead.
+        if TOC_HEADING.search(ln.text) or (
+            len(block) >= 4
+            and not any(b.kind is LineKind.LEAD for b in block)
+            and sum(1 for b in block if LIST_ITEM.match(b.text)) >= 0.6 * len(block)
+        ):
             for b in [ln, *block]:
                 b.kind = LineKind.FURNITURE
 
@@ -874,7 +913,7 @@ def _page_facts(prelude: list[Line], lines: list[Line], drafts: list[Draft]) -> 
     if newspaper is None:
         # No masthead: the paper that most datelines name, e.g. "三湘都市报6月17日讯".
         names = Counter(
-            n for d in drafts if d.lead is not None and (n := _dateline_paper(d.lead.text))
+            n for d in drafts if d.lead is not None and (n := _paper_of(_dateline_of(d.lead)))
         )
         if names:
             newspaper = names.most_common(1)[0][0]
@@ -955,7 +994,16 @@ def reprint_source(dateline: str | None, newspaper: str | None) -> str | None:
 
 
 def _dateline_paper(lead: str) -> str | None:
-    m = DATELINE.match(lead)
+    return _paper_of(DATELINE.match(lead))
+
+
+def _dateline_of(ln: Line) -> re.Match[str] | None:
+    """``DATELINE.match`` of a line's text, kept from classifying it when it is a lead."""
+    return ln.dateline if ln.dateline is not None else DATELINE.match(ln.text)
+
+
+def _paper_of(m: re.Match[str] | None) -> str | None:
+    """The newspaper a dateline's match names (its source, when that is a paper)."""
     if not m:
         return None
     src = m.group("src").split("·")[0]
@@ -1015,8 +1063,8 @@ class Dateline(NamedTuple):
     rest: str  # the lead's text after the dateline
 
 
-def _read_dateline(lead: str, page: Page, today: dt.date | None) -> Dateline | None:
-    m = DATELINE.match(lead)
+def _read_dateline(ln: Line, page: Page, today: dt.date | None) -> Dateline | None:
+    lead, m = ln.text, _dateline_of(ln)
     if not m:
         return None
     text, reporter = m.group(0).strip(), None
@@ -1029,7 +1077,7 @@ def _read_dateline(lead: str, page: Page, today: dt.date | None) -> Dateline | N
     if md is None and (m2 := re.match(r"(\d{1,2})月(\d{1,2})日", rest)):
         md = (m2.group(1), m2.group(2))
     event = _event_date(int(md[0]), int(md[1]), page, today) if md else None
-    return Dateline(text.rstrip(":： "), reporter, event, _dateline_paper(lead), rest)
+    return Dateline(text.rstrip(":： "), reporter, event, _paper_of(m), rest)
 
 
 def _assemble(d: Draft, page: Page, today: dt.date | None, index: int) -> Article | None:
@@ -1038,7 +1086,7 @@ def _assemble(d: Draft, page: Page, today: dt.date | None, index: int) -> Articl
     dateline = event = None
     newspaper = page.newspaper
     if d.lead is not None:
-        found = _read_dateline(d.lead.text, page, today)
+        found = _read_dateline(d.lead, page, today)
         if found is None:  # a top byline: "■本报记者 邹红辉"
             bylines.insert(0, d.lead.text)
         else:

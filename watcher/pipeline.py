@@ -1,11 +1,12 @@
 """The orchestrator: the one place that knows the order of the stages.
 
 Two recipes. ``scan``: list the inbox (stat only) → skip what is unchanged →
-read the bytes → hash → decode (readers) → split (pages) → match → store, one
-transaction per document. A document that fails is recorded with its reason
-and the scan goes on; it is retried when the file changes. ``tick`` (the
-daemon's turn) and ``digest_day`` (``watcher digest``): produce the day's digest
-once → write the archive → give every channel its delivery → deliver, exactly once.
+read the bytes → hash → decode (readers) → split (pages) → match → store, each
+document all or nothing (batched on SQLite: Store.batch). A document that fails
+is recorded with its reason and the scan goes on; it is retried when the file
+changes. ``tick`` (the daemon's turn) and ``digest_day`` (``watcher digest``):
+produce the day's digest once → write the archive → give every channel its
+delivery → deliver, exactly once.
 """
 
 from __future__ import annotations
@@ -306,8 +307,9 @@ def _scan(
         progress(listing.unchanged)
     seen: set[str] = set()
     workers = _workers(config, files, known)
-    # One reader process for the scan's PDF and DOCX files, started at the first one.
-    with sandbox.Worker(read_limits(config)) as worker:
+    # One reader process for the scan's PDF and DOCX files, started at the first one;
+    # the files' records committed in batches (see Store.batch), each file all or nothing.
+    with sandbox.Worker(read_limits(config)) as worker, store.batch():
         if workers > 1:
             outcomes = _in_pool(config, store, files, known, clock, matcher, topics,
                                 segmenter, worker, workers, should_stop)  # fmt: skip
@@ -730,6 +732,9 @@ def _store_one(
         store.record_file(path, info.size, info.mtime_ns, sha, "duplicate", now)
         log.info("%s: same content as a document already read, not counted twice", path)
         return Outcome("duplicate")
+    reader = readers.reader_for(info.path)
+    if reader is not None and reader.isolated(info.size):
+        store.commit_batch()  # the reader process may take long: not under the write lock
     done = process(data)
     if done.waiting:
         return Outcome("waiting")
@@ -893,6 +898,8 @@ def _finish(
     here = functools.partial(_process, info, today=today, matcher=matcher, worker=worker,
                              limits=worker.limits)  # fmt: skip
     if slot.task is not None:
+        if not slot.task.done():
+            store.commit_batch()  # not waiting on the workers under the write lock
         try:
             fetched, done, records = slot.task.result()[slot.at]
         except Exception as exc:  # a worker died (killed, out of memory): read it here

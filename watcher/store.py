@@ -15,6 +15,7 @@ leaves either the whole document or none of it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -603,6 +604,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         url = state_url(path)
         self.url = url
+        self._batch: _Batch | None = None  # see Store.batch
         self.backend = "sqlite" if url is None else "postgresql"
         self.path: Path | str = Path(path) if url is None else redact(url)
         self.db: Database
@@ -715,8 +717,47 @@ class Store:
     def transaction(self) -> _Transaction:
         """BEGIN IMMEDIATE … COMMIT; inside another transaction, part of it. On
         PostgreSQL: BEGIN and the store's write lock (an advisory lock), so writers
-        are serialized as on SQLite while readers never wait."""
-        return _Transaction(self.db, self.path, self.backend)
+        are serialized as on SQLite while readers never wait. Inside :meth:`batch`,
+        a savepoint of the batch's transaction: all or nothing on its own still."""
+        return _Transaction(self.db, self.path, self.backend, self._batch)
+
+    @contextlib.contextmanager
+    def batch(self, *, units: int = 64, seconds: float = 0.25) -> Iterator[None]:
+        """Many units of work (``transaction()`` blocks: a document with its articles,
+        a file's record) committed together, for a first scan's thousands of small
+        writes: each unit is a savepoint, so one that fails leaves nothing behind and
+        the others stand; the batch commits once it holds ``units`` units or is
+        ``seconds`` old (checked as each unit ends and at :meth:`commit_batch`), and
+        at the end. A crash loses the units not yet committed, each whole: a file is
+        never recorded without its articles, nor articles without their file. The
+        write lock is held while a batch is open; on PostgreSQL (several writers)
+        every unit is a transaction of its own, as without a batch."""
+        if self.shared or self._batch is not None or self.db.in_transaction:
+            yield
+            return
+        # A savepoint keeps the pages it changes for a ROLLBACK TO: in memory, not in a
+        # temporary file per unit.
+        temp_store = self.db.execute("PRAGMA temp_store").fetchone()[0]
+        self.db.execute("PRAGMA temp_store = MEMORY")
+        self._batch = _Batch(units, seconds)
+        try:
+            yield
+        except BaseException:
+            self._batch.depth = 0  # no unit is in hand once the exception reaches here
+            self._batch.end(self.db, self.path, commit=False)
+            raise
+        else:
+            self._batch.end(self.db, self.path, commit=True)
+        finally:
+            self._batch = None
+            if not self.db.in_transaction:
+                self.db.execute(f"PRAGMA temp_store = {int(temp_store)}")
+
+    def commit_batch(self) -> None:
+        """Commit the open batch now (before waiting on something slow: the write lock
+        is not held while nothing is written)."""
+        if self._batch is not None:
+            self._batch.end(self.db, self.path, commit=True)
 
     # --- files and documents ------------------------------------------------
 
@@ -1100,7 +1141,7 @@ class Store:
                 now = now()
             seen = _iso(now)
             self.db.execute("DELETE FROM articles WHERE doc_sha256 = ?", (sha256,))
-            self.db.execute(
+            first_seen = self.db.execute(
                 "INSERT INTO documents (sha256, path, size, mtime_ns, first_seen, status, "
                 "reason, encoding, articles) VALUES (?, ?, ?, ?, ?, 'ok', NULL, ?, ?) "
                 "ON CONFLICT (sha256) DO UPDATE SET status = 'ok', reason = NULL, "
@@ -1108,12 +1149,10 @@ class Store:
                 "articles = excluded.articles, "
                 # A document that failed before is first *seen* (as articles) now.
                 "first_seen = CASE WHEN documents.status = 'failed' "
-                "THEN excluded.first_seen ELSE documents.first_seen END",
+                "THEN excluded.first_seen ELSE documents.first_seen END "
+                "RETURNING first_seen",
                 (sha256, path, size, mtime_ns, seen, encoding, len(articles)),
-            )
-            first_seen = self.db.execute(
-                "SELECT first_seen FROM documents WHERE sha256 = ?", (sha256,)
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             self.db.executemany(
                 "INSERT INTO articles (doc_sha256, idx, kind, headline, kicker, subtitle, body, "
                 "newspaper, date, event_date, page, section, byline, dateline, continued, "
@@ -1123,16 +1162,17 @@ class Store:
             )
             # One statement for all the matches (the DELETE above took the old ones with
             # their articles): on PostgreSQL each statement is a round trip.
-            self.db.executemany(
-                "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
-                "hits, clause, snippet, marks, matched_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    _match_row(sha256, article.index, m, now)
-                    for article, found in zip(articles, matches, strict=False)
-                    for m in found
-                ],
-            )
+            if any(matches):
+                self.db.executemany(
+                    "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
+                    "hits, clause, snippet, marks, matched_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        _match_row(sha256, article.index, m, now)
+                        for article, found in zip(articles, matches, strict=False)
+                        for m in found
+                    ],
+                )
             self._put_file(path, size, mtime_ns, sha256, "ok", now, None)
 
     def add_failure(
@@ -2022,17 +2062,91 @@ class Store:
         )
 
 
+class _Batch:
+    """The state of an open :meth:`Store.batch` (SQLite only)."""
+
+    def __init__(self, units: int, seconds: float) -> None:
+        self.units = units
+        self.seconds = seconds
+        self.open = False  # BEGIN IMMEDIATE done, COMMIT not yet
+        self.since = 0.0
+        self.done = 0  # units in the open transaction
+        self.depth = 0  # transaction() blocks entered and not left
+
+    def enter(self, db: Database) -> bool:
+        """Start a unit (True) or join the unit in hand (False)."""
+        if self.depth:
+            self.depth += 1
+            return False
+        if not self.open:
+            db.execute("BEGIN IMMEDIATE")
+            self.open, self.since, self.done = True, time.monotonic(), 0
+        db.execute("SAVEPOINT unit")
+        self.depth = 1  # counted once started: a BEGIN that failed left no unit
+        return True
+
+    def leave(self, db: Database, path: Path | str, unit: bool, failed: bool) -> None:
+        self.depth -= 1
+        if not unit:
+            return
+        if failed:
+            if db.in_transaction:
+                db.execute("ROLLBACK TO unit")
+                db.execute("RELEASE unit")
+            else:  # SQLite rolled the whole transaction back itself (a full disk)
+                self.open = False
+            return
+        db.execute("RELEASE unit")
+        self.done += 1
+        if self.done >= self.units or time.monotonic() - self.since >= self.seconds:
+            self.end(db, path, commit=True)
+
+    def end(self, db: Database, path: Path | str, *, commit: bool) -> None:
+        """Commit (or roll back) the open transaction, if any, between units."""
+        if not self.open or self.depth:
+            return
+        self.open = False
+        if not db.in_transaction:
+            return
+        if not commit:
+            db.execute("ROLLBACK")
+            return
+        _commit(db, path)
+
+
+def _commit(db: Database, path: Path | str) -> None:
+    """COMMIT; a full disk becomes a StateError that says so (rolled back)."""
+    try:
+        db.execute("COMMIT")
+    except sqlite3.OperationalError as failed:
+        if db.in_transaction:  # SQLite may have rolled it back itself
+            db.execute("ROLLBACK")
+        full = _disk_full(failed, path)
+        if full is None:
+            raise
+        raise full from failed
+
+
 class _Transaction:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; a full disk becomes a
     StateError that says so (SQLite rolls the transaction back: nothing is corrupted,
-    and the work is done again at the next tick)."""
+    and the work is done again at the next tick). Inside a batch, SAVEPOINT … RELEASE
+    (ROLLBACK TO on an exception)."""
 
-    def __init__(self, db: Database, path: Path | str, backend: str = "sqlite") -> None:
+    def __init__(
+        self, db: Database, path: Path | str, backend: str = "sqlite", batch: _Batch | None = None
+    ) -> None:
         self.db = db
         self.path = path
         self.backend = backend
+        self.batch = batch
+        self.unit = False
 
     def __enter__(self) -> None:
+        if self.batch is not None:
+            self.outer = False
+            self.unit = self.batch.enter(self.db)
+            return
         self.outer = not self.db.in_transaction
         if self.outer and self.backend == "postgresql":
             self.db.execute("BEGIN")
@@ -2041,18 +2155,23 @@ class _Transaction:
             self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: BaseException | None, _tb: object) -> None:
-        if not self.outer:
-            return
-        if exc is None:
+        if self.batch is not None:
             try:
-                self.db.execute("COMMIT")
+                self.batch.leave(self.db, self.path, self.unit, exc is not None)
             except sqlite3.OperationalError as failed:
-                if self.db.in_transaction:  # SQLite may have rolled it back itself
-                    self.db.execute("ROLLBACK")
                 full = _disk_full(failed, self.path)
                 if full is None:
                     raise
                 raise full from failed
+            if isinstance(exc, sqlite3.OperationalError):
+                full = _disk_full(exc, self.path)
+                if full is not None:
+                    raise full from exc
+            return
+        if not self.outer:
+            return
+        if exc is None:
+            _commit(self.db, self.path)
             return
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
@@ -2304,8 +2423,8 @@ def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]
         a.byline,
         a.dateline,
         a.continued,
-        json.dumps(list(a.captions), ensure_ascii=False),
-        a.chars,
+        json.dumps(list(a.captions), ensure_ascii=False) if a.captions else "[]",
+        len(a.body),  # a.chars
         first_seen,
         a.source,
     )
