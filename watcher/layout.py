@@ -48,6 +48,9 @@ GUTTER_CHARS = 0.8
 NARROW_CHARS = 3.0
 # White space across a region taller than this many body sizes parts two stories.
 STORY_GAP = 1.7
+# White space under a line narrower than this many of its sizes is line spacing (the
+# next line of its paragraph), not the space before another block.
+LINE_SPACING = 0.8
 # A line starting this many of its characters right of its column's edge is indented.
 INDENT_CHARS = 0.8
 # A line ending within this many of its characters of the column's right edge is full.
@@ -87,8 +90,12 @@ class Scale:
     headline: float
 
     def display(self, size: float, bold: bool = False) -> bool:
-        """Whether type of this size (and weight) is display type rather than text."""
-        return size >= DISPLAY_RATIO * self.body or (bold and size >= 0.9 * self.body)
+        """Whether type of this weight (TextLine.weight) is display type rather than text.
+
+        Compared in the weight's half points: a deck at 1.11× a 10.5 pt body is 11.7 pt,
+        which ranks as 11.5, not under 11.55.
+        """
+        return size >= _key(DISPLAY_RATIO * self.body) or (bold and size >= 0.9 * self.body)
 
     def is_headline(self, size: float) -> bool:
         return _rank(size) >= _rank(self.headline)
@@ -103,6 +110,8 @@ class Column:
     right: float
     # Below white space across its region (another story): no paragraph runs on into it.
     after_space: bool = False
+    # Whether ``right`` is where several of its own lines end (see _measure).
+    measured: bool = False
 
 
 def to_text(pages: Sequence[Sequence[TextLine]], page_heights: Sequence[float]) -> str:
@@ -114,6 +123,7 @@ def to_text(pages: Sequence[Sequence[TextLine]], page_heights: Sequence[float]) 
     body = _body_size(every)
     scale = Scale(body, _headline_size(pages, Scale(body, HEADLINE_RATIO * body)))
     columns = [col for page in pages if page for col in _order(list(page), _right(page), scale)]
+    columns = _shared_measures(columns)
     paragraphs = _paragraphs(columns, scale, _normal_spacing(columns))
     return "\n".join(_render(paragraphs, scale)).strip()
 
@@ -268,12 +278,14 @@ def _cut(
     # White space across the whole region deeper than any paragraph gap parts two
     # stories, even where both are set in the same columns (a browser prints each
     # story as columns of its own): cut there before cutting columns apart.
-    # Not under display type: a headline stands over white space above its own story.
+    # Not under a row of display type: a headline stands over white space above its own
+    # story. (A section title at the foot of a column beside text, over the next story,
+    # is read before it either way.)
     apart = [
         k
         for k in range(1, len(rows))
         if min(ln.top for ln in rows[k]) - max(ln.bottom for ln in rows[k - 1]) > STORY_GAP * body
-        and not any(scale.display(ln.weight, ln.bold) for ln in rows[k - 1])
+        and not all(scale.display(ln.weight, ln.bold) for ln in rows[k - 1])
     ]
     if apart:
         return [
@@ -299,7 +311,13 @@ def _cut(
             strips.append(_Strip(row, body * GUTTER_CHARS))
     if len(strips) == 1:
         ordered = _one_per_row(sorted(lines, key=lambda ln: (ln.top, ln.x0)))
-        return Column(tuple(ordered), min(ln.x0 for ln in lines), _measure(ordered, right))
+        measure = _measure(ordered)
+        return Column(
+            tuple(ordered),
+            min(ln.x0 for ln in lines),
+            right if measure is None else min(measure, right),
+            measured=measure is not None,
+        )
     return [(strip.lines, right, False) for strip in strips]
 
 
@@ -333,26 +351,52 @@ def _one_per_row(lines: list[TextLine]) -> list[TextLine]:
     return out
 
 
-def _measure(lines: Sequence[TextLine], right: float) -> float:
+def _shared_measures(columns: list[Column]) -> list[Column]:
+    """Columns too short to show their measure take that of a column they stand in.
+
+    A column of two or three lines (the end of a story at the top of a page, a tail on a
+    last page) keeps the measure the same column has where it is longer: the narrowest
+    measured column of the document whose span holds all its lines.
+    """
+    measured = [c for c in columns if c.measured]
+    out = []
+    for col in columns:
+        if not col.measured:
+            x0, x1 = col.left, max(ln.x1 for ln in col.lines)
+            size = statistics.median(ln.size for ln in col.lines)
+            holding = [c for c in measured if c.left - size <= x0 and x1 <= c.right + 0.5 * size]
+            if holding:
+                best = min(holding, key=lambda c: c.right - c.left)
+                col = dataclasses.replace(col, right=best.right)
+        out.append(col)
+    return out
+
+
+def _measure(lines: Sequence[TextLine]) -> float | None:
     """A column's right edge: the furthest point several of its lines reach.
 
     Not its widest line's end: one line of punctuation hanging into the margin would make
     every full line look short. Nor the next column's start: a wide gutter would. Full
     lines of Chinese type end within a character of the measure, so the widest end that
-    a quarter of the lines (two at least) come within 0.6 of a character of is it; a
-    column without such lines (a masthead of short lines) keeps ``right``.
+    a quarter of the lines come within 0.6 of a character of, two of them exactly, is
+    it; a column without such lines (a masthead of short lines) has none.
     """
     ends = sorted((ln.x1 for ln in lines if len(ln.text.strip()) > 3), reverse=True)
     if len(ends) < 2:
-        return right
+        return None
     size = statistics.median(ln.size for ln in lines)
     left = min(ln.x0 for ln in lines)
     for x in ends:
         if ends[0] - x > 2.5 * size or x - left < 6 * size:
             break
-        if sum(1 for e in ends if x - 0.6 * size <= e <= x) >= max(2, 0.25 * len(ends)):
-            return min(x + 0.5, right)
-    return right
+        # Two of them end exactly there (a justified line ends on the measure, one
+        # ending in punctuation up to half a character short of it): two short lines
+        # that end near each other by chance do not make a measure.
+        exact = sum(1 for e in ends if x - 0.15 * size <= e <= x)
+        near = sum(1 for e in ends if x - 0.6 * size <= e <= x)
+        if exact >= 2 and near >= 0.25 * len(ends):
+            return x + 0.5
+    return None
 
 
 class _Strip:
@@ -475,6 +519,10 @@ def _headline_rows(rows: list[list[TextLine]], scale: Scale) -> set[int]:
         end = k
         while end < len(rows) and display[end]:
             end += 1
+        # Bold words a text line ran on into (a bold byline wrapped at the measure) are
+        # that paragraph's, not the top of the headline block below them.
+        while k < end and k > 0 and not display[k - 1] and _runs_on(rows[k - 1], rows[k]):
+            k += 1
         block = [ln for row in rows[k:end] for ln in row]
         if any(scale.is_headline(ln.weight) for ln in block) and not _continued(
             block, [ln for j in (k - 1, end) if 0 <= j < len(rows) for ln in rows[j]]
@@ -482,6 +530,20 @@ def _headline_rows(rows: list[list[TextLine]], scale: Scale) -> set[int]:
             out.update(range(k, end))
         k = end
     return out
+
+
+def _runs_on(above: list[TextLine], row: list[TextLine]) -> bool:
+    """Whether every line of a row is the next line of a text line just above it: the
+    same size, under it, at no more than line spacing (a story's headline stands apart)."""
+    return all(
+        any(
+            abs(a.size - ln.size) < 0.1 * ln.size
+            and min(a.x1, ln.x1) > max(a.x0, ln.x0)
+            and ln.top - a.bottom < LINE_SPACING * ln.size
+            for a in above
+        )
+        for ln in row
+    )
 
 
 def _continued(block: list[TextLine], around: list[TextLine]) -> bool:

@@ -278,7 +278,11 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
                     twice += 1
                     continue  # drawn twice, a hair apart: a bold or shadow effect
                 gap = glyph[1] - _ink_end(last)
-                size_change = abs(glyph[5] - last[5]) > 0.3 * max(glyph[5], last[5])
+                change = abs(glyph[5] - last[5]) / max(glyph[5], last[5])
+                # Type of another size after white space is another line (a heading's
+                # last row on a text line's baseline in the next column): a large change
+                # splits even without it.
+                size_change = change > 0.3 or (change > 0.1 and gap > _WORD_GAP * last[5])
                 if gap > _SPLIT_GAP * max(glyph[5], last[5]) or size_change:
                     out.append(_line(piece, page, top, twice))
                     piece, twice = [], 0
