@@ -55,6 +55,8 @@ LINE_SPACING = 0.8
 INDENT_CHARS = 0.8
 # A line ending within this many of its characters of the column's right edge is full.
 FULL_CHARS = 1.5
+# A line that stops mid-sentence this many characters short of the measure still runs on.
+KEPT_CHARS = 3.0
 # Page margins (share of the page height) where running heads and folios live.
 MARGIN_SHARE = 0.07
 
@@ -266,7 +268,18 @@ def _cut(
     body = scale.body
     rows = _rows(lines)
     heads = _headline_rows(rows, scale)
-    cuts = [k for k in sorted(heads) if k and k - 1 not in heads]
+    # A headline block in one piece ends where a row not in it starts: the story's
+    # first rows are not glued to the headline's column (a browser starts a story's
+    # second column at the top of its box, beside the headline's last row). Headlines
+    # side by side stay with the columns under them.
+    starts = [k for k in sorted(heads) if k - 1 not in heads]
+    ends = []
+    for k in starts:
+        end = next(j for j in itertools.count(k) if j not in heads)
+        block = [ln for row in rows[k:end] for ln in row]
+        if end < len(rows) and len(_vertical_split(block, body * GUTTER_CHARS)) == 1:
+            ends.append(end)
+    cuts = sorted({k for k in starts if k} | set(ends))
     if cuts:
         # A headline with nothing beside it opens a new band, even when its words are too
         # short to reach over all the columns below (where a vertical cut would pass).
@@ -278,14 +291,14 @@ def _cut(
     # White space across the whole region deeper than any paragraph gap parts two
     # stories, even where both are set in the same columns (a browser prints each
     # story as columns of its own): cut there before cutting columns apart.
-    # Not under a row of display type: a headline stands over white space above its own
-    # story. (A section title at the foot of a column beside text, over the next story,
-    # is read before it either way.)
+    # Not under a row of display type over text: a headline stands over white space
+    # above its own story. (A headline whose story is beside it, in the next column, or
+    # a section title at the foot of a column beside text, stands over the next story.)
     apart = [
         k
         for k in range(1, len(rows))
         if min(ln.top for ln in rows[k]) - max(ln.bottom for ln in rows[k - 1]) > STORY_GAP * body
-        and not all(scale.display(ln.weight, ln.bold) for ln in rows[k - 1])
+        and not _over_its_story(rows[k - 1], rows[k:], scale)
     ]
     if apart:
         return [
@@ -319,6 +332,20 @@ def _cut(
             measured=measure is not None,
         )
     return [(strip.lines, right, False) for strip in strips]
+
+
+def _over_its_story(row: list[TextLine], below: list[list[TextLine]], scale: Scale) -> bool:
+    """Whether a row is display type over white space over its own story: text of the
+    next row under it, and no other headline starting beside that text (a browser
+    starts a story's second column at the top of its box, above its headline's first
+    row in the first column)."""
+    if not all(scale.display(ln.weight, ln.bold) for ln in row):
+        return False
+    top = min(ln.top for ln in below[0])
+    near = [ln for r in below[:3] for ln in r if ln.top - top < 1.5 * ln.size]
+    if any(scale.display(ln.weight, ln.bold) for ln in near):
+        return False
+    return any(min(a.x1, b.x1) > max(a.x0, b.x0) for a in row for b in below[0])
 
 
 def _one_per_row(lines: list[TextLine]) -> list[TextLine]:
@@ -603,9 +630,14 @@ def _paragraphs(
             if same_size and prev is not None and prev.bold != line.bold:
                 # A change of weight starts a new paragraph (a bold sub-heading), unless
                 # the last line ran full into this one: bold words wrapped mid-sentence.
+                # A paragraph's bold first line that fills the measure is a heading of
+                # that length (text runs on into bold words, or bold words wrap on).
                 assert prev_col is not None
-                same_size = _is_full(prev, prev_col) and not _SENTENCE_END.search(
-                    prev.text.rstrip()
+                heading = prev.bold and bool(out) and out[-1].lines == [prev]
+                same_size = (
+                    not heading
+                    and _is_full(prev, prev_col)
+                    and not _SENTENCE_END.search(prev.text.rstrip())
                 )
             if prev is None or not same_size:
                 joined, gap = False, True
@@ -626,7 +658,7 @@ def _paragraphs(
                 white = line.top - prev.bottom
                 usual = spacing.get(_key(line.size), 0.5 * line.size)
                 gap = white > usual + 0.4 * line.size
-                joined = not gap and not indented and _is_full(prev, col)
+                joined = not gap and not indented and _is_full(prev, col, kept=True)
                 display = scale.display(line.weight, line.bold) and prev.weight == line.weight
                 if not gap and display and _aligned(prev, line):
                     # Display rows in one size and weight, set close and aligned, are one
@@ -648,8 +680,20 @@ def _aligned(a: TextLine, b: TextLine) -> bool:
     return abs(a.x0 - b.x0) <= size or abs((a.x0 + a.x1) - (b.x0 + b.x1)) / 2 <= size
 
 
-def _is_full(line: TextLine, col: Column) -> bool:
-    return line.x1 >= col.right - FULL_CHARS * line.size
+def _is_full(line: TextLine, col: Column, kept: bool = False) -> bool:
+    """Whether a line runs to its column's measure (so its paragraph goes on).
+
+    With ``kept`` (the next line right under it), one that stops mid-sentence may end up
+    to KEPT_CHARS short: a line breaker that keeps characters together (no opening
+    quote at a line's end: ``的“``) moves them on.
+    """
+    if line.x1 >= col.right - FULL_CHARS * line.size:
+        return True
+    return (
+        kept
+        and line.x1 >= col.right - KEPT_CHARS * line.size
+        and not _SENTENCE_END.search(line.text.rstrip())
+    )
 
 
 def _join(left: str, right: str) -> str:
