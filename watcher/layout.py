@@ -203,19 +203,26 @@ def _drop_running_heads(
     for page in pages:
         repeated.update({key(ln) for ln in page if in_margin(ln)})
     many = max(2, (len(pages) + 1) // 2)
-    return [
-        [
-            ln
-            for ln in page
-            if not (
-                in_margin(ln)
-                and (
-                    _FOLIO.match(ln.text.strip()) or (len(pages) > 1 and repeated[key(ln)] >= many)
-                )
-            )
-        ]
-        for page in pages
-    ]
+
+    def furniture(line: TextLine) -> bool:
+        return in_margin(line) and bool(
+            _FOLIO.match(line.text.strip()) or (len(pages) > 1 and repeated[key(line)] >= many)
+        )
+
+    out = []
+    for page in pages:
+        marks = [furniture(ln) for ln in page]
+        # A line on the same row as text that is not furniture is text itself: the top
+        # row of the columns (a story's "（发布时间：… 19:27:" repeats but for its digits).
+        text = [ln for ln, mark in zip(page, marks, strict=True) if not mark] if any(marks) else []
+        out.append(
+            [
+                ln
+                for ln, mark in zip(page, marks, strict=True)
+                if not mark or any(min(ln.bottom, t.bottom) > max(ln.top, t.top) for t in text)
+            ]
+        )
+    return out
 
 
 # --- reading order ----------------------------------------------------------------
@@ -379,11 +386,13 @@ def _one_per_row(lines: list[TextLine]) -> list[TextLine]:
 
 
 def _shared_measures(columns: list[Column]) -> list[Column]:
-    """Columns too short to show their measure take that of a column they stand in.
+    """Columns too short to show their measure reach at least as far as the column they
+    stand in.
 
     A column of two or three lines (the end of a story at the top of a page, a tail on a
-    last page) keeps the measure the same column has where it is longer: the narrowest
-    measured column of the document whose span holds all its lines.
+    last page) has the measure the same column has where it is longer (the narrowest
+    measured column of the document whose span holds all its lines), where that is
+    wider than the end of the page's text.
     """
     measured = [c for c in columns if c.measured]
     out = []
@@ -394,7 +403,7 @@ def _shared_measures(columns: list[Column]) -> list[Column]:
             holding = [c for c in measured if c.left - size <= x0 and x1 <= c.right + 0.5 * size]
             if holding:
                 best = min(holding, key=lambda c: c.right - c.left)
-                col = dataclasses.replace(col, right=best.right)
+                col = dataclasses.replace(col, right=max(col.right, best.right))
         out.append(col)
     return out
 
