@@ -280,10 +280,10 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
                     continue  # drawn twice, a hair apart: a bold or shadow effect
                 gap = glyph[1] - _ink_end(last)
                 # A justified line spaced out letter by letter (to fit a long date or
-                # address) goes on while the white is its own letter spacing.
-                spaced = len(spacing) >= 2 and abs(
-                    glyph[1] - last[3] - sorted(spacing)[len(spacing) // 2]
-                ) < 0.15 * last[5]
+                # number) goes on while the white is the spacing of its last letters.
+                spaced = len(spacing) >= 2 and all(
+                    abs(glyph[1] - last[3] - white) < 0.15 * last[5] for white in spacing[-2:]
+                )
                 spacing.append(glyph[1] - last[3])
                 change = abs(glyph[5] - last[5]) / max(glyph[5], last[5])
                 # Type of another size after white space is another line (a heading's
