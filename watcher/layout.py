@@ -386,13 +386,12 @@ def _one_per_row(lines: list[TextLine]) -> list[TextLine]:
 
 
 def _shared_measures(columns: list[Column]) -> list[Column]:
-    """Columns too short to show their measure reach at least as far as the column they
-    stand in.
+    """Columns too short to show their measure take that of the column they stand in.
 
     A column of two or three lines (the end of a story at the top of a page, a tail on a
     last page) has the measure the same column has where it is longer (the narrowest
-    measured column of the document whose span holds all its lines), where that is
-    wider than the end of the page's text.
+    measured column of the document whose span holds all its lines) rather than the end
+    of the page's text.
     """
     measured = [c for c in columns if c.measured]
     out = []
@@ -403,7 +402,12 @@ def _shared_measures(columns: list[Column]) -> list[Column]:
             holding = [c for c in measured if c.left - size <= x0 and x1 <= c.right + 0.5 * size]
             if holding:
                 best = min(holding, key=lambda c: c.right - c.left)
-                col = dataclasses.replace(col, right=max(col.right, best.right))
+                # Within a full line's slack of each other, the wider (a ragged measure
+                # is found a little short); further apart, the measure found.
+                close = abs(best.right - col.right) <= FULL_CHARS * size
+                col = dataclasses.replace(
+                    col, right=max(col.right, best.right) if close else best.right
+                )
         out.append(col)
     return out
 
