@@ -298,3 +298,60 @@ def test_a_headline_set_in_a_column_does_not_cut_the_page_across() -> None:
         "左栏正文三左栏正文四右一右二右三右四",
         "右五右六",
     ]
+
+
+def bold(ln: TextLine) -> TextLine:
+    return TextLine(ln.text, ln.x0, ln.top, ln.x1, ln.bottom, ln.size, ln.page, bold=True)
+
+
+def test_bold_words_a_line_runs_on_into_are_not_the_next_headline_block() -> None:
+    # "…活动。 ■湖" / "南日报记者 刘燕娟" (a bold byline wrapped at the measure), then the
+    # next story's headline: the bold row belongs to the paragraph above it.
+    text_lines = col_lines(["省领导参加有关活动。 ■湖"], x0=40, width=250, top=100)
+    tail = bold(line("南日报记者 刘燕娟", 40, 100 + PITCH))
+    head = [line("下一篇的标题", 40, 160, size=20)]
+    body = col_lines(["下一篇正文"], x0=40, width=250, top=200)
+    text = to_text([head + body + [tail] + text_lines], [PAGE[1]])
+    assert text.split("\n\n")[:2] == ["省领导参加有关活动。 ■湖南日报记者 刘燕娟", "# 下一篇的标题"]
+
+
+def test_a_bold_first_line_that_fills_the_measure_is_a_heading() -> None:
+    head = bold(col_lines(["一个正好排满一行的粗体标题"], x0=40, width=250, top=100)[0])
+    body = col_lines(["央视网消息：正文第一行", "正文第二行。"], x0=40, width=250, top=100 + PITCH)
+    assert (
+        to_text([[head, *body]], [PAGE[1]]).split("\n\n")[1] == "央视网消息：正文第一行正文第二行。"
+    )
+
+
+def test_a_line_cut_short_mid_sentence_runs_on() -> None:
+    # A line breaker kept "的“" together and moved it on: the line ends two characters
+    # short of the measure, mid-sentence.
+    lines = col_lines(["第一行排满了。"] * 2, x0=40, width=250, top=100)
+    short = TextLine("处处是鲜明", 40, 100 + 2 * PITCH, 270, 110 + 2 * PITCH, BODY)
+    rest = TextLine("的“红色元素”。", 40, 100 + 3 * PITCH, 140, 110 + 3 * PITCH, BODY)
+    assert to_text([[*lines, short, rest]], [PAGE[1]]).endswith("处处是鲜明的“红色元素”。")
+
+
+def test_a_repeated_margin_line_beside_text_is_not_a_running_head() -> None:
+    # The top row of a page: a story's date line (the same on every page but its digits)
+    # beside the column text of that row.
+    pages = []
+    for n in range(3):
+        stamp = line(f"（发布时间：2017-02-01 19:{10 + n}:", 310, 40, page=n, width=250)
+        left = col_lines([f"左栏{'甲乙丙'[n]}"], x0=40, width=250, top=40, page=n)
+        pages.append([stamp, *left])
+    text = to_text(pages, [PAGE[1]] * 3)
+    assert text.count("发布时间") == 3
+
+
+def test_a_section_title_at_a_column_foot_is_read_before_the_next_story() -> None:
+    # Column two of a page-top section ends in a section title; the next story is set in
+    # columns of its own under white space, its second column starting above its headline.
+    left = col_lines(["摘要一", "摘要二", "摘要三"], x0=40, width=250, top=100)
+    title = line("详细新闻", 310, 100 + PITCH, size=14)
+    right = [*col_lines(["摘要四"], x0=310, width=250, top=100), title]
+    story_right = col_lines(["故事右栏"], x0=310, width=250, top=180)
+    story_head = [line("故事标题", 40, 186, size=12)]
+    story_left = col_lines(["故事左栏"], x0=40, width=250, top=186 + 20)
+    text = to_text([story_right + story_head + story_left + left + right], [PAGE[1]])
+    assert text.index("详细新闻") < text.index("故事标题") < text.index("故事右栏")

@@ -218,3 +218,29 @@ def test_what_the_reader_process_says_about_a_reader_that_crashed(
     assert reader_process._answer("pdf", b"", "a.pdf", Limits()) == Failed(
         error="internal error: KeyError: 'Resources'", fatal=True
     )
+
+
+def _glyph(ch: str, x0: float, size: float = 10.0, width: float = 10.0) -> pdf.Glyph:
+    return (ch, x0, 700.0, x0 + width, 700.0 + size, size, False)
+
+
+def test_a_letter_spaced_justified_line_is_one_line() -> None:
+    # "更新时间：2026-05-" justified in a narrow column: 7 pt between letters, and the
+    # colon's ink ends half-way, which left more white before the date than a gutter.
+    glyphs = [_glyph(ch, 400 + 17 * k) for k, ch in enumerate("更新时间：")]
+    glyphs += [_glyph(ch, 485 + 6 * k, width=6) for k, ch in enumerate("2026-05-")]
+    # (A word space before the digits, as between any Chinese and Latin placed apart.)
+    assert [ln.text for ln in pdf._lines(glyphs, 0, top=800)] == ["更新时间： 2026-05-"]
+
+
+def test_a_gutter_still_splits_a_line_of_normal_spacing() -> None:
+    glyphs = [_glyph(ch, 40 + 10 * k) for k, ch in enumerate("左栏文字")]
+    glyphs += [_glyph(ch, 89 + 10 * k) for k, ch in enumerate("右栏文字")]
+    assert [ln.text for ln in pdf._lines(glyphs, 0, top=800)] == ["左栏文字", "右栏文字"]
+
+
+def test_type_of_another_size_after_white_space_is_another_line() -> None:
+    # A heading's last row in the next column on a text line's baseline.
+    glyphs = [_glyph(ch, 40 + 10.5 * k, size=10.5, width=10.5) for k, ch in enumerate("陈")]
+    glyphs += [_glyph(ch, 59 + 14.5 * k, size=14.5, width=14.5) for k, ch in enumerate("新路子")]
+    assert [ln.text for ln in pdf._lines(glyphs, 0, top=800)] == ["陈", "新路子"]

@@ -48,10 +48,15 @@ GUTTER_CHARS = 0.8
 NARROW_CHARS = 3.0
 # White space across a region taller than this many body sizes parts two stories.
 STORY_GAP = 1.7
+# White space under a line narrower than this many of its sizes is line spacing (the
+# next line of its paragraph), not the space before another block.
+LINE_SPACING = 0.8
 # A line starting this many of its characters right of its column's edge is indented.
 INDENT_CHARS = 0.8
 # A line ending within this many of its characters of the column's right edge is full.
 FULL_CHARS = 1.5
+# A line that stops mid-sentence this many characters short of the measure still runs on.
+KEPT_CHARS = 3.0
 # Page margins (share of the page height) where running heads and folios live.
 MARGIN_SHARE = 0.07
 
@@ -87,8 +92,12 @@ class Scale:
     headline: float
 
     def display(self, size: float, bold: bool = False) -> bool:
-        """Whether type of this size (and weight) is display type rather than text."""
-        return size >= DISPLAY_RATIO * self.body or (bold and size >= 0.9 * self.body)
+        """Whether type of this weight (TextLine.weight) is display type rather than text.
+
+        Compared in the weight's half points: a deck at 1.11× a 10.5 pt body is 11.7 pt,
+        which ranks as 11.5, not under 11.55.
+        """
+        return size >= _key(DISPLAY_RATIO * self.body) or (bold and size >= 0.9 * self.body)
 
     def is_headline(self, size: float) -> bool:
         return _rank(size) >= _rank(self.headline)
@@ -103,6 +112,8 @@ class Column:
     right: float
     # Below white space across its region (another story): no paragraph runs on into it.
     after_space: bool = False
+    # Whether ``right`` is where several of its own lines end (see _measure).
+    measured: bool = False
 
 
 def to_text(pages: Sequence[Sequence[TextLine]], page_heights: Sequence[float]) -> str:
@@ -114,6 +125,7 @@ def to_text(pages: Sequence[Sequence[TextLine]], page_heights: Sequence[float]) 
     body = _body_size(every)
     scale = Scale(body, _headline_size(pages, Scale(body, HEADLINE_RATIO * body)))
     columns = [col for page in pages if page for col in _order(list(page), _right(page), scale)]
+    columns = _shared_measures(columns)
     paragraphs = _paragraphs(columns, scale, _normal_spacing(columns))
     return "\n".join(_render(paragraphs, scale)).strip()
 
@@ -191,19 +203,26 @@ def _drop_running_heads(
     for page in pages:
         repeated.update({key(ln) for ln in page if in_margin(ln)})
     many = max(2, (len(pages) + 1) // 2)
-    return [
-        [
-            ln
-            for ln in page
-            if not (
-                in_margin(ln)
-                and (
-                    _FOLIO.match(ln.text.strip()) or (len(pages) > 1 and repeated[key(ln)] >= many)
-                )
-            )
-        ]
-        for page in pages
-    ]
+
+    def furniture(line: TextLine) -> bool:
+        return in_margin(line) and bool(
+            _FOLIO.match(line.text.strip()) or (len(pages) > 1 and repeated[key(line)] >= many)
+        )
+
+    out = []
+    for page in pages:
+        marks = [furniture(ln) for ln in page]
+        # A line on the same row as text that is not furniture is text itself: the top
+        # row of the columns (a story's "（发布时间：… 19:27:" repeats but for its digits).
+        text = [ln for ln, mark in zip(page, marks, strict=True) if not mark] if any(marks) else []
+        out.append(
+            [
+                ln
+                for ln, mark in zip(page, marks, strict=True)
+                if not mark or any(min(ln.bottom, t.bottom) > max(ln.top, t.top) for t in text)
+            ]
+        )
+    return out
 
 
 # --- reading order ----------------------------------------------------------------
@@ -256,7 +275,18 @@ def _cut(
     body = scale.body
     rows = _rows(lines)
     heads = _headline_rows(rows, scale)
-    cuts = [k for k in sorted(heads) if k and k - 1 not in heads]
+    # A headline block in one piece ends where a row not in it starts: the story's
+    # first rows are not glued to the headline's column (a browser starts a story's
+    # second column at the top of its box, beside the headline's last row). Headlines
+    # side by side stay with the columns under them.
+    starts = [k for k in sorted(heads) if k - 1 not in heads]
+    ends = []
+    for k in starts:
+        end = next(j for j in itertools.count(k) if j not in heads)
+        block = [ln for row in rows[k:end] for ln in row]
+        if end < len(rows) and len(_vertical_split(block, body * GUTTER_CHARS)) == 1:
+            ends.append(end)
+    cuts = sorted({k for k in starts if k} | set(ends))
     if cuts:
         # A headline with nothing beside it opens a new band, even when its words are too
         # short to reach over all the columns below (where a vertical cut would pass).
@@ -268,12 +298,14 @@ def _cut(
     # White space across the whole region deeper than any paragraph gap parts two
     # stories, even where both are set in the same columns (a browser prints each
     # story as columns of its own): cut there before cutting columns apart.
-    # Not under display type: a headline stands over white space above its own story.
+    # Not under a row of display type over text: a headline stands over white space
+    # above its own story. (A headline whose story is beside it, in the next column, or
+    # a section title at the foot of a column beside text, stands over the next story.)
     apart = [
         k
         for k in range(1, len(rows))
         if min(ln.top for ln in rows[k]) - max(ln.bottom for ln in rows[k - 1]) > STORY_GAP * body
-        and not any(scale.display(ln.weight, ln.bold) for ln in rows[k - 1])
+        and not _over_its_story(rows[k - 1], rows[k:], scale)
     ]
     if apart:
         return [
@@ -299,8 +331,28 @@ def _cut(
             strips.append(_Strip(row, body * GUTTER_CHARS))
     if len(strips) == 1:
         ordered = _one_per_row(sorted(lines, key=lambda ln: (ln.top, ln.x0)))
-        return Column(tuple(ordered), min(ln.x0 for ln in lines), _measure(ordered, right))
+        measure = _measure(ordered)
+        return Column(
+            tuple(ordered),
+            min(ln.x0 for ln in lines),
+            right if measure is None else min(measure, right),
+            measured=measure is not None,
+        )
     return [(strip.lines, right, False) for strip in strips]
+
+
+def _over_its_story(row: list[TextLine], below: list[list[TextLine]], scale: Scale) -> bool:
+    """Whether a row is display type over white space over its own story: text of the
+    next row under it, and no other headline starting beside that text (a browser
+    starts a story's second column at the top of its box, above its headline's first
+    row in the first column)."""
+    if not all(scale.display(ln.weight, ln.bold) for ln in row):
+        return False
+    top = min(ln.top for ln in below[0])
+    near = [ln for r in below[:3] for ln in r if ln.top - top < 1.5 * ln.size]
+    if any(scale.display(ln.weight, ln.bold) for ln in near):
+        return False
+    return any(min(a.x1, b.x1) > max(a.x0, b.x0) for a in row for b in below[0])
 
 
 def _one_per_row(lines: list[TextLine]) -> list[TextLine]:
@@ -333,26 +385,58 @@ def _one_per_row(lines: list[TextLine]) -> list[TextLine]:
     return out
 
 
-def _measure(lines: Sequence[TextLine], right: float) -> float:
+def _shared_measures(columns: list[Column]) -> list[Column]:
+    """Columns too short to show their measure take that of the column they stand in.
+
+    A column of two or three lines (the end of a story at the top of a page, a tail on a
+    last page) has the measure the same column has where it is longer (the narrowest
+    measured column of the document whose span holds all its lines) rather than the end
+    of the page's text.
+    """
+    measured = [c for c in columns if c.measured]
+    out = []
+    for col in columns:
+        if not col.measured:
+            x0, x1 = col.left, max(ln.x1 for ln in col.lines)
+            size = statistics.median(ln.size for ln in col.lines)
+            holding = [c for c in measured if c.left - size <= x0 and x1 <= c.right + 0.5 * size]
+            if holding:
+                best = min(holding, key=lambda c: c.right - c.left)
+                # Within a full line's slack of each other, the wider (a ragged measure
+                # is found a little short); further apart, the measure found.
+                close = abs(best.right - col.right) <= FULL_CHARS * size
+                col = dataclasses.replace(
+                    col, right=max(col.right, best.right) if close else best.right
+                )
+        out.append(col)
+    return out
+
+
+def _measure(lines: Sequence[TextLine]) -> float | None:
     """A column's right edge: the furthest point several of its lines reach.
 
     Not its widest line's end: one line of punctuation hanging into the margin would make
     every full line look short. Nor the next column's start: a wide gutter would. Full
     lines of Chinese type end within a character of the measure, so the widest end that
-    a quarter of the lines (two at least) come within 0.6 of a character of is it; a
-    column without such lines (a masthead of short lines) keeps ``right``.
+    a quarter of the lines come within 0.6 of a character of, two of them exactly, is
+    it; a column without such lines (a masthead of short lines) has none.
     """
     ends = sorted((ln.x1 for ln in lines if len(ln.text.strip()) > 3), reverse=True)
     if len(ends) < 2:
-        return right
+        return None
     size = statistics.median(ln.size for ln in lines)
     left = min(ln.x0 for ln in lines)
     for x in ends:
         if ends[0] - x > 2.5 * size or x - left < 6 * size:
             break
-        if sum(1 for e in ends if x - 0.6 * size <= e <= x) >= max(2, 0.25 * len(ends)):
-            return min(x + 0.5, right)
-    return right
+        # Two of them end exactly there (a justified line ends on the measure, one
+        # ending in punctuation up to half a character short of it): two short lines
+        # that end near each other by chance do not make a measure.
+        exact = sum(1 for e in ends if x - 0.15 * size <= e <= x)
+        near = sum(1 for e in ends if x - 0.6 * size <= e <= x)
+        if exact >= 2 and near >= 0.25 * len(ends):
+            return x + 0.5
+    return None
 
 
 class _Strip:
@@ -475,6 +559,10 @@ def _headline_rows(rows: list[list[TextLine]], scale: Scale) -> set[int]:
         end = k
         while end < len(rows) and display[end]:
             end += 1
+        # Bold words a text line ran on into (a bold byline wrapped at the measure) are
+        # that paragraph's, not the top of the headline block below them.
+        while k < end and k > 0 and not display[k - 1] and _runs_on(rows[k - 1], rows[k]):
+            k += 1
         block = [ln for row in rows[k:end] for ln in row]
         if any(scale.is_headline(ln.weight) for ln in block) and not _continued(
             block, [ln for j in (k - 1, end) if 0 <= j < len(rows) for ln in rows[j]]
@@ -482,6 +570,20 @@ def _headline_rows(rows: list[list[TextLine]], scale: Scale) -> set[int]:
             out.update(range(k, end))
         k = end
     return out
+
+
+def _runs_on(above: list[TextLine], row: list[TextLine]) -> bool:
+    """Whether every line of a row is the next line of a text line just above it: the
+    same size, under it, at no more than line spacing (a story's headline stands apart)."""
+    return all(
+        any(
+            abs(a.size - ln.size) < 0.1 * ln.size
+            and min(a.x1, ln.x1) > max(a.x0, ln.x0)
+            and ln.top - a.bottom < LINE_SPACING * ln.size
+            for a in above
+        )
+        for ln in row
+    )
 
 
 def _continued(block: list[TextLine], around: list[TextLine]) -> bool:
@@ -541,9 +643,14 @@ def _paragraphs(
             if same_size and prev is not None and prev.bold != line.bold:
                 # A change of weight starts a new paragraph (a bold sub-heading), unless
                 # the last line ran full into this one: bold words wrapped mid-sentence.
+                # A paragraph's bold first line that fills the measure is a heading of
+                # that length (text runs on into bold words, or bold words wrap on).
                 assert prev_col is not None
-                same_size = _is_full(prev, prev_col) and not _SENTENCE_END.search(
-                    prev.text.rstrip()
+                heading = prev.bold and bool(out) and out[-1].lines == [prev]
+                same_size = (
+                    not heading
+                    and _is_full(prev, prev_col)
+                    and not _SENTENCE_END.search(prev.text.rstrip())
                 )
             if prev is None or not same_size:
                 joined, gap = False, True
@@ -564,7 +671,7 @@ def _paragraphs(
                 white = line.top - prev.bottom
                 usual = spacing.get(_key(line.size), 0.5 * line.size)
                 gap = white > usual + 0.4 * line.size
-                joined = not gap and not indented and _is_full(prev, col)
+                joined = not gap and not indented and _is_full(prev, col, kept=True)
                 display = scale.display(line.weight, line.bold) and prev.weight == line.weight
                 if not gap and display and _aligned(prev, line):
                     # Display rows in one size and weight, set close and aligned, are one
@@ -586,8 +693,20 @@ def _aligned(a: TextLine, b: TextLine) -> bool:
     return abs(a.x0 - b.x0) <= size or abs((a.x0 + a.x1) - (b.x0 + b.x1)) / 2 <= size
 
 
-def _is_full(line: TextLine, col: Column) -> bool:
-    return line.x1 >= col.right - FULL_CHARS * line.size
+def _is_full(line: TextLine, col: Column, kept: bool = False) -> bool:
+    """Whether a line runs to its column's measure (so its paragraph goes on).
+
+    With ``kept`` (the next line right under it), one that stops mid-sentence may end up
+    to KEPT_CHARS short: a line breaker that keeps characters together (no opening
+    quote at a line's end: ``的“``) moves them on.
+    """
+    if line.x1 >= col.right - FULL_CHARS * line.size:
+        return True
+    return (
+        kept
+        and line.x1 >= col.right - KEPT_CHARS * line.size
+        and not _SENTENCE_END.search(line.text.rstrip())
+    )
 
 
 def _join(left: str, right: str) -> str:

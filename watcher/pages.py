@@ -145,8 +145,9 @@ SIGNED = re.compile(
     r"(?:本报)?(?:全媒体)?(?:见习)?记者\s*[\u4e00-\u9fff]{2,4}(?:\s+[\u4e00-\u9fff]{2,4})*)$"
 )
 MEDIA_LINE = re.compile(r"^[\u4e00-\u9fff·]{2,16}(?:客户端|日报|都市报|晚报|新闻网)$")
-# A photo credit: "记者 唐俊 摄", "三湘都市报记者李成辉 摄影报道" (not "启动拍摄").
-CREDIT = re.compile(r"(?:\s(?:摄影?报道|摄影|摄)|(?:记者|通讯员)[/]?[\u4e00-\u9fff]{2,4}摄)$")
+# A photo credit: "记者 唐俊 摄", "三湘都市报记者李成辉 摄影报道", "记者 唐俊摄" (a PDF line
+# wrapped before 摄 keeps no space), not "启动拍摄".
+CREDIT = re.compile(r"(?:\s(?:摄影?报道|摄影|摄)|(?:记者|通讯员)[/ ]?[\u4e00-\u9fff]{2,4}摄)$")
 INLINE_BYLINE = re.compile(r"^(.*[。！？!?”])\s*(■\s*\S.{1,40})$")
 BANNER_PHRASE_MAX = 4
 EVENT_END = re.compile(

@@ -269,6 +269,7 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
     for row in rows:
         row.sort(key=lambda g: g[1])
         piece: list[Glyph] = []
+        spacing: list[float] = []  # the white between the piece's glyph boxes
         twice = 0
         for glyph in row:
             if piece:
@@ -278,10 +279,20 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
                     twice += 1
                     continue  # drawn twice, a hair apart: a bold or shadow effect
                 gap = glyph[1] - _ink_end(last)
-                size_change = abs(glyph[5] - last[5]) > 0.3 * max(glyph[5], last[5])
-                if gap > _SPLIT_GAP * max(glyph[5], last[5]) or size_change:
+                # A justified line spaced out letter by letter (to fit a long date or
+                # number) goes on while the white is the spacing of its last letters.
+                spaced = len(spacing) >= 2 and all(
+                    abs(glyph[1] - last[3] - white) < 0.15 * last[5] for white in spacing[-2:]
+                )
+                spacing.append(glyph[1] - last[3])
+                change = abs(glyph[5] - last[5]) / max(glyph[5], last[5])
+                # Type of another size after white space is another line (a heading's
+                # last row on a text line's baseline in the next column): a large change
+                # splits even without it.
+                size_change = change > 0.3 or (change > 0.1 and gap > _WORD_GAP * last[5])
+                if (gap > _SPLIT_GAP * max(glyph[5], last[5]) and not spaced) or size_change:
                     out.append(_line(piece, page, top, twice))
-                    piece, twice = [], 0
+                    piece, spacing, twice = [], [], 0
             piece.append(glyph)
         if piece:
             out.append(_line(piece, page, top, twice))
