@@ -244,3 +244,12 @@ def test_type_of_another_size_after_white_space_is_another_line() -> None:
     glyphs = [_glyph(ch, 40 + 10.5 * k, size=10.5, width=10.5) for k, ch in enumerate("陈")]
     glyphs += [_glyph(ch, 59 + 14.5 * k, size=14.5, width=14.5) for k, ch in enumerate("新路子")]
     assert [ln.text for ln in pdf._lines(glyphs, 0, top=800)] == ["陈", "新路子"]
+
+
+def test_full_width_closing_punctuation_ends_its_ink_half_way() -> None:
+    # A headline's closing 】 hanging into a narrow gutter must not reach the next
+    # column's line (chromium-010 on 20211110 read two columns as one row).
+    for mark in "，。）》」』】〕〉］｝":
+        assert pdf._ink_end((mark, 100.0, 0.0, 110.0, 10.0, 10.0, False)) < 110.0, mark
+    for glyph in ("城", "A", "【", "（"):
+        assert pdf._ink_end((glyph, 100.0, 0.0, 110.0, 10.0, 10.0, False)) == 110.0, glyph

@@ -46,7 +46,7 @@ _SPLIT_GAP = 0.7
 _OVERPRINT = 0.3
 # Full-width punctuation draws its ink in the left half of its box: a comma hanging past
 # the measure reaches half a character into the gutter, not a whole one.
-_PUNCTUATION = frozenset("，。、；：！？”’）》」』")
+_PUNCTUATION = frozenset("，。、；：！？”’）》」』】〕〉］｝")
 _INK = 0.5
 # Wider than this share of a character between two letters is a word space.
 _WORD_GAP = 0.25
