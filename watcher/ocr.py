@@ -439,9 +439,10 @@ def _snap_sizes(lines: list[TextLine]) -> list[TextLine]:
 
 # --- RapidOCR ---------------------------------------------------------------------
 
-# Text is found on the page scaled so that 10 pt type is this many pixels (the detector
-# finds lines of small type as well; at full size it took twice the time and memory).
-DET_PIXELS = 16.0
+# Text is found on the page scaled so that 10 pt type is this many pixels: the detector
+# finds lines of small type as well, and at full size it took twice the time and memory.
+# At 16 pixels it joined lines of two columns a line apart into one box 3 times a page.
+DET_PIXELS = 20.0
 # ... in strips this tall (pixels at that scale; the detector's own minimum side), which
 # overlap by this much (more than a headline's height), to bound its memory.
 STRIP = 768
@@ -489,6 +490,9 @@ def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextL
     small = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))), 3)
     boxes = _detect(engine, np.asarray(small), page, deadline)
     points = 72.0 / dpi
+    # A gutter is judged by the body type's size (most lines' height), not a box's own
+    # height: a box joining two lines of two columns is two lines high.
+    body = statistics.median(b[3] - b[1] for b in boxes) / scale if boxes else 0.0
     out = []
     for x0, y0, x1, y1 in boxes:
         if time.monotonic() > deadline:
@@ -499,7 +503,7 @@ def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextL
         right = min(gray.width, int(x1 / scale + margin) + 1)
         bottom = min(gray.height, int(y1 / scale + margin) + 1)
         crop = pixels[top:bottom, left:right]
-        for a, b in _pieces(crop):
+        for a, b in _pieces(crop, body):
             line = _read_piece(engine, crop[:, a:b], left + a, top, points, page)
             if line is not None:
                 out.append(line)
@@ -547,7 +551,7 @@ def _detect(engine: Any, pixels: Any, page: int, deadline: float) -> list[tuple[
         # The last strip is a whole one, reaching up into the one before: a sliver of
         # page would be enlarged by the detector to its minimum side.
         top = max(0, height - STRIP) if last else start
-        found, _ = engine(pixels[top : top + STRIP], use_rec=False, use_cls=False)
+        found = _run(engine, pixels[top : top + STRIP], page, use_rec=False)
         low = start + OVERLAP / 2 if start else float("-inf")
         high = float("inf") if last else start + step + OVERLAP / 2
         for quad in found or []:
@@ -559,15 +563,16 @@ def _detect(engine: Any, pixels: Any, page: int, deadline: float) -> list[tuple[
         start += step
 
 
-def _pieces(crop: Any) -> list[tuple[int, int]]:
-    """A found line cut where white wider than SPLIT_GAP characters runs through it: the
-    detector joins a headline row to the body line beside it across a gutter."""
+def _pieces(crop: Any, body: float) -> list[tuple[int, int]]:
+    """A found line cut where white wider than SPLIT_GAP characters runs through it (the
+    detector may join a headline row to the body line beside it across a gutter); the
+    characters are measured by the line's ink height, at most 1.5 body lines' height."""
     import numpy as np
 
     ink = _ink(crop)
     if ink is None:
         return []
-    gap = SPLIT_GAP * (ink[3] - ink[1])
+    gap = SPLIT_GAP * min(ink[3] - ink[1], 1.5 * body or float("inf"))
     cols = np.flatnonzero((crop < INK).any(axis=0))
     out, start = [], int(cols[0])
     for before, after in itertools.pairwise(cols.tolist()):
@@ -588,7 +593,7 @@ def _read_piece(
     ink = _ink(crop)
     if ink is None:
         return None
-    text = _recognise_line(engine, crop)
+    text = _recognise_line(engine, crop, page)
     if not text:
         return None
     ix0, iy0, ix1, iy1 = ink
@@ -615,7 +620,18 @@ def _ink(crop: Any) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def _recognise_line(engine: Any, crop: Any) -> str:
+def _run(engine: Any, pixels: Any, page: int, **steps: bool) -> Any:
+    """What RapidOCR finds (angle classification is not used: pages are upright)."""
+    try:
+        found, _ = engine(pixels, use_cls=False, **steps)
+    except Exception as exc:  # ONNX Runtime raises its own kinds
+        if "bad_alloc" in str(exc):  # out of the reader process's memory
+            raise MemoryError(str(exc)) from None
+        raise ReadError(f"OCR failed on page {page + 1}: {type(exc).__name__}: {exc}") from None
+    return found
+
+
+def _recognise_line(engine: Any, crop: Any, page: int) -> str:
     """One line's text, read alone (and padded with white to a common width)."""
     import numpy as np
 
@@ -627,7 +643,7 @@ def _recognise_line(engine: Any, crop: Any) -> str:
         # Short lines are not padded: white space beside one character is read as another.
         padded = int(-(-width // step) * step)
         crop = np.pad(crop, ((0, 0), (0, max(0, padded - width))), constant_values=255)
-    found, _ = engine(crop, use_det=False, use_cls=False)
+    found = _run(engine, crop, page, use_det=False)
     if not found:
         return ""
     text, score = found[0]
