@@ -443,10 +443,11 @@ def _snap_sizes(lines: list[TextLine]) -> list[TextLine]:
 # finds lines of small type as well, and at full size it took twice the time and memory.
 # At 16 pixels it joined lines of two columns a line apart into one box 3 times a page.
 DET_PIXELS = 20.0
-# ... in strips this tall (pixels at that scale; the detector's own minimum side), which
-# overlap by this much (more than a headline's height), to bound its memory.
-STRIP = 768
-OVERLAP = 160
+# ... in strips this tall (pixels at that scale), which overlap by this much (more than
+# a headline's height), to bound its memory: a reader process of watcher, the models
+# and a 200 dpi page at once peaked at 400 MB (600 MB in strips of 768).
+STRIP = 480
+OVERLAP = 120
 # Lines the recogniser is less sure of than this (0–1) are left out (RapidOCR's own default).
 MIN_SCORE = 0.5
 # A line is padded to a multiple of this many of the recogniser's input pixels (it scales
@@ -469,12 +470,20 @@ _RAPID: list[Any] = []
 def _rapid() -> Any:
     """The RapidOCR engine, loaded once per process (its models ship in its wheel)."""
     if not _RAPID:
+        # One thread for OpenBLAS (loaded with OpenCV): a buffer for each of its threads
+        # took 180 MB of the reader process's address space (its memory limit).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:
             raise ReadError(f"OCR engine RapidOCR cannot be loaded: {exc}") from None
         # One thread: the reader process shares the machine with the scan that started it.
-        _RAPID.append(RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1))
+        # The detector enlarges a strip shorter than its limit_side_len (736) to it.
+        _RAPID.append(
+            RapidOCR(
+                intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=STRIP // 2
+            )
+        )
     return _RAPID[0]
 
 
