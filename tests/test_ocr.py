@@ -100,9 +100,9 @@ def test_tesseract_reads_a_page_too(
     printed: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data, truth = printed
-    image = docgen.to_image(data, "PNG")
+    image = docgen.to_image(data, "TIFF")
     monkeypatch.setattr(ocr, "ENGINE", "tesseract")
-    text = read_bytes(Path("scan.png"), image, DIRECT)  # in this process: ENGINE holds
+    text = read_bytes(Path("scan.tif"), image, DIRECT)  # in this process: ENGINE holds
     assert _accuracy(truth, text.text) > 0.95
     assert any(ln.startswith("# ") for ln in text.text.split("\n"))
 

@@ -461,6 +461,7 @@ MARGIN = 0.1
 # within this share of each other are one (see _snap_to_long_lines).
 LONG_LINE = 8
 INK_TOLERANCE = 0.02
+ROW_TOLERANCE = 0.25
 # Pixels darker than this are ink.
 INK = 128
 
@@ -499,19 +500,24 @@ def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextL
     small = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))), 3)
     boxes = _detect(engine, np.asarray(small), page, deadline)
     points = 72.0 / dpi
-    # A gutter is judged by the body type's size (most lines' height), not a box's own
-    # height: a box joining two lines of two columns is two lines high.
-    body = statistics.median(b[3] - b[1] for b in boxes) / scale if boxes else 0.0
-    out = []
+    crops = []
     for x0, y0, x1, y1 in boxes:
-        if time.monotonic() > deadline:
-            raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s")
         # A margin around the box: found on the reduced page, it may clip a stroke.
         margin = MARGIN * (y1 - y0) / scale
         left, top = max(0, int(x0 / scale - margin)), max(0, int(y0 / scale - margin))
         right = min(gray.width, int(x1 / scale + margin) + 1)
         bottom = min(gray.height, int(y1 / scale + margin) + 1)
         crop = pixels[top:bottom, left:right]
+        ink = _ink(crop)
+        if ink is not None:
+            crops.append((crop, left, top, ink[3] - ink[1]))
+    # A gutter is judged by the body type's size (most lines' ink height), not a box's
+    # own height: a box joining two lines of two columns a line apart is two lines high.
+    body = statistics.median(c[3] for c in crops) if crops else 0.0
+    out = []
+    for crop, left, top, _ in crops:
+        if time.monotonic() > deadline:
+            raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s")
         for a, b in _pieces(crop, body):
             line = _read_piece(engine, crop[:, a:b], left + a, top, points, page)
             if line is not None:
@@ -543,7 +549,31 @@ def _snap_to_long_lines(lines: list[TextLine]) -> list[TextLine]:
         if abs(near - ln.size) <= SIZE_TOLERANCE * near:
             ln = dataclasses.replace(ln, size=near)
         out.append(ln)
-    return out
+    return [_size_of_row_above(ln, out) for ln in out]
+
+
+def _size_of_row_above(line: TextLine, lines: list[TextLine]) -> TextLine:
+    """A short line set close under a long one at its left edge (a paragraph's or a
+    headline's last row: 通、 or the 兴 of 乡村振兴) is in that line's type when its own
+    measure is within ROW_TOLERANCE: a character or two measure their ink, not their type
+    (兴 inks nine tenths of its height)."""
+    import dataclasses
+
+    if len(line.text.strip()) >= LONG_LINE:
+        return line
+    above = [
+        ln
+        for ln in lines
+        if len(ln.text.strip()) >= LONG_LINE
+        and ln.bottom <= line.top < ln.bottom + ln.size
+        and abs(ln.x0 - line.x0) <= ln.size
+    ]
+    if not above:
+        return line
+    row = max(above, key=lambda ln: ln.bottom)
+    if abs(row.size - line.size) > ROW_TOLERANCE * row.size:
+        return line
+    return dataclasses.replace(line, size=row.size)
 
 
 def _detect(engine: Any, pixels: Any, page: int, deadline: float) -> list[tuple[int, ...]]:
@@ -607,6 +637,10 @@ def _read_piece(
         return None
     ix0, iy0, ix1, iy1 = ink
     em = _em(text, ix1 - ix0, float(iy1 - iy0))
+    if iy1 - iy0 > 1.5 * em:
+        # Taller than its characters are wide: strokes of a line above or below came
+        # into the box (one joining two columns' lines). The line is its main band of ink.
+        iy0, iy1 = _main_band(crop[:, ix0:ix1], em)
     return TextLine(
         text=text,
         x0=(left + ix0) * points,
@@ -616,6 +650,23 @@ def _read_piece(
         size=round(em * points, 1),
         page=page,
     )
+
+
+def _main_band(crop: Any, em: float) -> tuple[int, int]:
+    """The rows (top, bottom) of the band of ink with the most ink in a crop; bands are
+    parted by white a tenth of a character high or more."""
+    import numpy as np
+
+    per_row = (crop < INK).sum(axis=1)
+    rows = np.flatnonzero(per_row)
+    bands: list[list[int]] = [[int(rows[0]), int(rows[0])]]
+    for row in rows[1:].tolist():
+        if row - bands[-1][1] > max(2.0, 0.1 * em):
+            bands.append([row, row])
+        else:
+            bands[-1][1] = row
+    top, bottom = max(bands, key=lambda b: int(per_row[b[0] : b[1] + 1].sum()))
+    return top, bottom + 1
 
 
 def _ink(crop: Any) -> tuple[int, int, int, int] | None:
