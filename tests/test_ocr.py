@@ -226,7 +226,7 @@ def test_a_found_line_is_cut_at_a_gutter_not_between_characters() -> None:
     chars = [(10 + 32 * k, 40, 38 + 32 * k, 68) for k in range(8)]
     right = [(330 + 32 * k, 40, 358 + 32 * k, 68) for k in range(6)]
     pieces = ocr._pieces(_page(*chars, *right), body=30.0)
-    assert pieces == [(0, 269), (328, 900)]
+    assert pieces == [(0, 264), (328, 900)]  # 2 px of margin either side of the ink
     # A box two lines high (two columns' lines a line apart) is judged by the body size.
     tall = [(10, 10, 262, 38), (322, 60, 600, 88)]
     assert len(ocr._pieces(_page(*tall), body=30.0)) == 2

@@ -20,6 +20,8 @@ Runs in the reader process (:mod:`watcher.sandbox`), under its memory limit (the
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib.util
 import io
 import itertools
@@ -27,6 +29,7 @@ import logging
 import os
 import re
 import statistics
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -471,9 +474,11 @@ _RAPID: list[Any] = []
 def _rapid() -> Any:
     """The RapidOCR engine, loaded once per process (its models ship in its wheel)."""
     if not _RAPID:
-        # One thread for OpenBLAS (loaded with OpenCV): a buffer for each of its threads
-        # took 180 MB of the reader process's address space (its memory limit).
+        # The reader process's memory limit counts address space. One thread for OpenBLAS
+        # (loaded with OpenCV): a buffer for each of its threads took 180 MB; one malloc
+        # heap for all threads: ONNX Runtime's and OpenCV's reserved 64 MB each (320 MB).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        _one_malloc_heap()
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as exc:
@@ -486,6 +491,14 @@ def _rapid() -> Any:
             )
         )
     return _RAPID[0]
+
+
+def _one_malloc_heap() -> None:
+    """glibc's mallopt(M_ARENA_MAX, 1), where there is glibc (see :func:`_rapid`)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):  # another C library: no matter
+        ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX is -8
 
 
 def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextLine]:
