@@ -183,10 +183,15 @@ def _to_text(pages: list[tuple[Any, float]], path: Path, timeout: float) -> Text
     return Text(text=text, encoding="ocr", markup="plain")
 
 
+def installed_engine() -> str:
+    """The engine to read with: ``ENGINE``, else RapidOCR when installed, else Tesseract."""
+    return ENGINE or ("rapidocr" if importlib.util.find_spec(RAPIDOCR) else "tesseract")
+
+
 def _choose() -> str:
-    """The engine to read with: ``ENGINE``, else RapidOCR when it is installed, else
-    Tesseract. Refuses early, with the packages to install, when it cannot run."""
-    name = ENGINE or ("rapidocr" if importlib.util.find_spec(RAPIDOCR) else "tesseract")
+    """The engine to read with (:func:`installed_engine`); refuses early, with the
+    packages to install, when it cannot run."""
+    name = installed_engine()
     if name == "rapidocr":
         _rapid()
         return name
@@ -458,8 +463,10 @@ MIN_SCORE = 0.5
 WIDTH_STEP = 160
 PADDED_FROM = 4
 
-# Boxes found on the reduced page are widened by this share of their height on each side.
+# Boxes found on the reduced page are widened by this share of their height above and
+# below, and by half a character and more at either end.
 MARGIN = 0.1
+SIDE_MARGIN = 0.6
 # Lines of this many characters or more measure the page's type sizes, and sizes
 # within this share of each other are one (see _snap_to_long_lines).
 LONG_LINE = 8
@@ -486,9 +493,7 @@ def _rapid() -> Any:
         # One thread: the reader process shares the machine with the scan that started it.
         # The detector enlarges a strip shorter than its limit_side_len (736) to it.
         _RAPID.append(
-            RapidOCR(
-                intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=STRIP // 2
-            )
+            RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=STRIP // 2)
         )
     return _RAPID[0]
 
@@ -515,10 +520,12 @@ def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextL
     points = 72.0 / dpi
     crops = []
     for x0, y0, x1, y1 in boxes:
-        # A margin around the box: found on the reduced page, it may clip a stroke.
-        margin = MARGIN * (y1 - y0) / scale
-        left, top = max(0, int(x0 / scale - margin)), max(0, int(y0 / scale - margin))
-        right = min(gray.width, int(x1 / scale + margin) + 1)
+        # A margin around the box: found on the reduced page, it may clip a stroke; and
+        # it leaves out punctuation at a line's ends (。 after the last character, “
+        # before the first).
+        margin, side = MARGIN * (y1 - y0) / scale, SIDE_MARGIN * (y1 - y0) / scale
+        left, top = max(0, int(x0 / scale - side)), max(0, int(y0 / scale - margin))
+        right = min(gray.width, int(x1 / scale + side) + 1)
         bottom = min(gray.height, int(y1 / scale + margin) + 1)
         crop = pixels[top:bottom, left:right]
         ink = _ink(crop)
@@ -720,4 +727,8 @@ def _recognise_line(engine: Any, crop: Any, page: int) -> str:
     if not found:
         return ""
     text, score = found[0]
-    return "" if float(score) < MIN_SCORE else str(text).strip()
+    return "" if float(score) < MIN_SCORE else _DASHES.sub("—", str(text).strip())
+
+
+# The model reads a dash (——) in Chinese text as full-width hyphens (－－).
+_DASHES = re.compile(r"(?<=[\u2e80-\uffff])－|－(?=[\u2e80-\uffff])")
