@@ -456,6 +456,8 @@ DET_PIXELS = 20.0
 # and a 200 dpi page at once peaked at 400 MB (600 MB in strips of 768).
 STRIP = 480
 OVERLAP = 120
+# A line this much inside a longer one is a part of it found again.
+NESTED = 0.5
 # Lines the recogniser is less sure of than this (0–1) are left out (RapidOCR's own default).
 MIN_SCORE = 0.5
 # A line is padded to a multiple of this many of the recogniser's input pixels (it scales
@@ -467,6 +469,10 @@ PADDED_FROM = 4
 # below, and by half a character and more at either end.
 MARGIN = 0.1
 SIDE_MARGIN = 0.6
+# White this many characters wide is a gutter whatever the ink beside it; narrower white
+# between ink in one band (tops and bottoms within BAND characters) is inside a line.
+WIDE_GAP = 2.5
+BAND = 0.3
 # Lines of this many characters or more measure the page's type sizes, and sizes
 # within this share of each other are one (see _snap_to_long_lines).
 LONG_LINE = 8
@@ -530,22 +536,26 @@ def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextL
         crop = pixels[top:bottom, left:right]
         ink = _ink(crop)
         if ink is not None:
-            crops.append((crop, left, top, ink[3] - ink[1]))
+            found = (x0 / scale - left, x1 / scale - left)  # the box, in the crop
+            crops.append((crop, left, top, ink[3] - ink[1], found))
     # A gutter is judged by the body type's size (most lines' ink height), not a box's
     # own height: a box joining two lines of two columns a line apart is two lines high.
     body = statistics.median(c[3] for c in crops) if crops else 0.0
     out = []
-    for crop, left, top, _ in crops:
+    for crop, left, top, _, (start, end) in crops:
         if time.monotonic() > deadline:
             raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s")
-        for a, b in _pieces(crop, body):
+        pieces = _pieces(crop, body)
+        for a, b in pieces:
+            if len(pieces) > 1 and not start <= (a + b) / 2 <= end:
+                continue  # a neighbour's character, across a gutter, in the widened margin
             line = _read_piece(engine, crop[:, a:b], left + a, top, points, page)
             if line is not None:
                 out.append(line)
     if out:
         usual = statistics.median(ln.size for ln in out)
         out = [ln for ln in out if ln.size >= SPECK * usual]
-    return _snap_to_long_lines(out)
+    return _snap_to_long_lines(_without_overlapped(out))
 
 
 def _snap_to_long_lines(lines: list[TextLine]) -> list[TextLine]:
@@ -622,26 +632,68 @@ def _detect(engine: Any, pixels: Any, page: int, deadline: float) -> list[tuple[
         start += step
 
 
+def _without_overlapped(lines: list[TextLine]) -> list[TextLine]:
+    """Lines less those mostly inside a longer one: the detector may find a line's opening
+    quote again on its own, and its widened box then reads the next character too."""
+
+    def area(ln: TextLine) -> float:
+        return max(0.0, ln.x1 - ln.x0) * max(0.0, ln.bottom - ln.top)
+
+    def inside(small: TextLine, big: TextLine) -> bool:
+        width = min(small.x1, big.x1) - max(small.x0, big.x0)
+        height = min(small.bottom, big.bottom) - max(small.top, big.top)
+        return width > 0 and height > 0 and width * height >= NESTED * area(small)
+
+    return [
+        ln
+        for ln in lines
+        if not any(o is not ln and len(o.text) > len(ln.text) and inside(ln, o) for o in lines)
+    ]
+
+
 def _pieces(crop: Any, body: float) -> list[tuple[int, int]]:
-    """A found line cut where white wider than SPLIT_GAP characters runs through it (the
-    detector may join a headline row to the body line beside it across a gutter); the
-    characters are measured by the line's ink height, at most 1.5 body lines' height."""
+    """A found line cut where white wider than SPLIT_GAP characters runs through it, and
+    the ink on either side is not one line's: the detector may join a headline row to
+    the body line beside it across a gutter, or two columns' lines a line apart.
+
+    Characters are measured by the line's ink height, at most 1.5 body lines' height.
+    White beside punctuation in one line (、‘ leaves more than a character blank) is
+    told from a gutter by the ink's band: one line's characters share theirs.
+    """
     import numpy as np
 
     ink = _ink(crop)
     if ink is None:
         return []
-    gap = SPLIT_GAP * min(ink[3] - ink[1], 1.5 * body or float("inf"))
-    cols = np.flatnonzero((crop < INK).any(axis=0))
+    em = min(ink[3] - ink[1], 1.5 * body or float("inf"))
+    dark = crop < INK
+    cols = np.flatnonzero(dark.any(axis=0))
     out, start = [], int(cols[0])
     for before, after in itertools.pairwise(cols.tolist()):
-        if after - before > gap:
-            out.append((max(0, start - 2), before + 3))
+        if after - before > SPLIT_GAP * em:
+            out.append((start, before + 1))
             start = after
-    out.append((max(0, start - 2), crop.shape[1]))
-    # The first piece keeps the box's left margin, and every piece its own.
-    out[0] = (0, out[0][1])
-    return out
+    out.append((start, int(cols[-1]) + 1))
+    merged = [out[0]]
+    for a, b in out[1:]:
+        if a - merged[-1][1] < WIDE_GAP * em and _one_band(dark, merged[-1], (a, b), em):
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    # Each piece with a margin of white; the first and last keep the box's own.
+    pieces = [(max(0, a - 2), b + 2) for a, b in merged]
+    pieces[0] = (0, pieces[0][1])
+    pieces[-1] = (pieces[-1][0], crop.shape[1])
+    return pieces
+
+
+def _one_band(dark: Any, left: tuple[int, int], right: tuple[int, int], em: float) -> bool:
+    """Whether the ink of two spans of a crop's columns lies in one band of rows."""
+    import numpy as np
+
+    a = np.flatnonzero(dark[:, left[0] : left[1]].any(axis=1))
+    b = np.flatnonzero(dark[:, right[0] : right[1]].any(axis=1))
+    return abs(int(a[0]) - int(b[0])) <= BAND * em and abs(int(a[-1]) - int(b[-1])) <= BAND * em
 
 
 def _read_piece(
