@@ -458,8 +458,9 @@ STRIP = 480
 OVERLAP = 120
 # A line this much inside a longer one is a part of it found again.
 NESTED = 0.5
-# Lines the recogniser is less sure of than this (0–1) are left out (RapidOCR's own default).
-MIN_SCORE = 0.5
+# Lines the recogniser is less sure of than this (0–1) are left out: RapidOCR's own 0.5
+# let a bar of a picture through as "1" (0.58); lines of type score over 0.9.
+MIN_SCORE = 0.6
 # A line is padded to a multiple of this many of the recogniser's input pixels (it scales
 # lines to 48 px high): ONNX Runtime prepares each new input shape anew, slowly.
 WIDTH_STEP = 160
