@@ -222,19 +222,13 @@ def _page(*rows: tuple[int, int, int, int]) -> object:
 
 
 def test_a_found_line_is_cut_at_a_gutter_not_between_characters() -> None:
-    # Characters 28 px high with 4 px between them, then white, then more characters.
-    def row(start: int, count: int, top: int = 40, size: int = 28) -> list[tuple[int, ...]]:
-        return [
-            (start + (size + 4) * k, top, start + size + (size + 4) * k, top + size)
-            for k in range(count)
-        ]
-
-    # 84 px of white (three characters): a gutter.
-    assert ocr._pieces(_page(*row(10, 8), *row(346, 6)), body=28.0) == [(0, 264), (344, 900)]
-    # 60 px of white in one band of ink (、‘ leaves that much): one line.
-    assert ocr._pieces(_page(*row(10, 8), *row(322, 6)), body=28.0) == [(0, 900)]
-    # 60 px beside type of another size (a headline row beside a body line): two.
-    assert len(ocr._pieces(_page(*row(10, 4, 20, 56), *row(322, 6)), body=28.0)) == 2
+    # Characters 28 px high with 4 px between them, then a 60 px gutter, then more.
+    chars = [(10 + 32 * k, 40, 38 + 32 * k, 68) for k in range(8)]
+    right = [(330 + 32 * k, 40, 358 + 32 * k, 68) for k in range(6)]
+    pieces = ocr._pieces(_page(*chars, *right), body=28.0)
+    assert pieces == [(0, 264), (328, 900)]  # 2 px of margin either side of the ink
+    # Past a gutter in the margin the box was widened by: a neighbour's character.
+    assert ocr._pieces(_page(*chars, *right), body=28.0, found=(0.0, 300.0)) == [(0, 264)]
     # A box two lines high (two columns' lines a line apart) is judged by the body size.
     tall = [(10, 10, 262, 38), (322, 60, 600, 88)]
     assert len(ocr._pieces(_page(*tall), body=28.0)) == 2

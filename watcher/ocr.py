@@ -470,10 +470,6 @@ PADDED_FROM = 4
 # below, and by half a character and more at either end.
 MARGIN = 0.1
 SIDE_MARGIN = 0.6
-# White this many characters wide is a gutter whatever the ink beside it; narrower white
-# between ink in one band (tops and bottoms within BAND characters) is inside a line.
-WIDE_GAP = 2.5
-BAND = 0.3
 # Lines of this many characters or more measure the page's type sizes, and sizes
 # within this share of each other are one (see _snap_to_long_lines).
 LONG_LINE = 8
@@ -543,13 +539,10 @@ def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextL
     # own height: a box joining two lines of two columns a line apart is two lines high.
     body = statistics.median(c[3] for c in crops) if crops else 0.0
     out = []
-    for crop, left, top, _, (start, end) in crops:
+    for crop, left, top, _, found in crops:
         if time.monotonic() > deadline:
             raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s")
-        pieces = _pieces(crop, body)
-        for a, b in pieces:
-            if len(pieces) > 1 and not start <= (a + b) / 2 <= end:
-                continue  # a neighbour's character, across a gutter, in the widened margin
+        for a, b in _pieces(crop, body, found):
             line = _read_piece(engine, crop[:, a:b], left + a, top, points, page)
             if line is not None:
                 out.append(line)
@@ -652,49 +645,34 @@ def _without_overlapped(lines: list[TextLine]) -> list[TextLine]:
     ]
 
 
-def _pieces(crop: Any, body: float) -> list[tuple[int, int]]:
-    """A found line cut where white wider than SPLIT_GAP characters runs through it, and
-    the ink on either side is not one line's: the detector may join a headline row to
-    the body line beside it across a gutter, or two columns' lines a line apart.
-
-    Characters are measured by the line's ink height, at most 1.5 body lines' height.
-    White beside punctuation in one line (、‘ leaves more than a character blank) is
-    told from a gutter by the ink's band: one line's characters share theirs.
-    """
+def _pieces(
+    crop: Any, body: float, found: tuple[float, float] = (0.0, float("inf"))
+) -> list[tuple[int, int]]:
+    """A found line cut where white wider than SPLIT_GAP characters runs through it (the
+    detector may join a headline row to the body line beside it across a gutter, or
+    two columns' lines a line apart); characters are measured by the line's ink height,
+    at most 1.5 body lines' height. Ink beyond such white in the margin the box was
+    widened by (``found`` is the box, in the crop) is a neighbour's character."""
     import numpy as np
 
     ink = _ink(crop)
     if ink is None:
         return []
-    em = min(ink[3] - ink[1], 1.5 * body or float("inf"))
-    dark = crop < INK
-    cols = np.flatnonzero(dark.any(axis=0))
+    gap = SPLIT_GAP * min(ink[3] - ink[1], 1.5 * body or float("inf"))
+    cols = np.flatnonzero((crop < INK).any(axis=0))
     out, start = [], int(cols[0])
     for before, after in itertools.pairwise(cols.tolist()):
-        if after - before > SPLIT_GAP * em:
+        if after - before > gap:
             out.append((start, before + 1))
             start = after
     out.append((start, int(cols[-1]) + 1))
-    merged = [out[0]]
-    for a, b in out[1:]:
-        if a - merged[-1][1] < WIDE_GAP * em and _one_band(dark, merged[-1], (a, b), em):
-            merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
-    # Each piece with a margin of white; the first and last keep the box's own.
-    pieces = [(max(0, a - 2), b + 2) for a, b in merged]
-    pieces[0] = (0, pieces[0][1])
-    pieces[-1] = (pieces[-1][0], crop.shape[1])
-    return pieces
-
-
-def _one_band(dark: Any, left: tuple[int, int], right: tuple[int, int], em: float) -> bool:
-    """Whether the ink of two spans of a crop's columns lies in one band of rows."""
-    import numpy as np
-
-    a = np.flatnonzero(dark[:, left[0] : left[1]].any(axis=1))
-    b = np.flatnonzero(dark[:, right[0] : right[1]].any(axis=1))
-    return abs(int(a[0]) - int(b[0])) <= BAND * em and abs(int(a[-1]) - int(b[-1])) <= BAND * em
+    first, last = out[0], out[-1]
+    kept = [p for p in out if found[0] <= (p[0] + p[1]) / 2 <= found[1]] or out
+    # Each piece with a margin of white; the line's first and last keep the box's own.
+    return [
+        (0 if p is first else max(0, p[0] - 2), crop.shape[1] if p is last else p[1] + 2)
+        for p in kept
+    ]
 
 
 def _read_piece(
