@@ -452,14 +452,14 @@ def _snap_sizes(lines: list[TextLine]) -> list[TextLine]:
 # At 16 pixels it joined lines of two columns a line apart into one box 3 times a page.
 DET_PIXELS = 20.0
 # ... in strips this tall (pixels at that scale), which overlap by this much (more than
-# a headline's height), to bound its memory: a reader process of watcher, the models
-# and a 200 dpi page at once peaked at 400 MB (600 MB in strips of 768).
+# a headline's height), to bound its memory: reading a 200 dpi page peaked at 400 MB
+# resident (600 MB in strips of 768).
 STRIP = 480
 OVERLAP = 120
 # A line this much inside a longer one is a part of it found again.
 NESTED = 0.5
 # Lines the recogniser is less sure of than this (0–1) are left out: RapidOCR's own 0.5
-# let a bar of a picture through as "1" (0.58); lines of type score over 0.9.
+# let a bar of a picture through as "1" (0.58).
 MIN_SCORE = 0.6
 # A line is padded to a multiple of this many of the recogniser's input pixels (it scales
 # lines to 48 px high): ONNX Runtime prepares each new input shape anew, slowly.
