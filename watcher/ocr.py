@@ -193,8 +193,17 @@ def _choose() -> str:
     packages to install, when it cannot run."""
     name = installed_engine()
     if name == "rapidocr":
-        _rapid()
-        return name
+        try:
+            _rapid()
+            return name
+        except ReadError as exc:
+            # Its libraries and models need some 400 MB of the reader process's address
+            # space (scan.read_memory_mb): with less, Tesseract (a program of its own)
+            # reads the page, unless RapidOCR was asked for by name.
+            if ENGINE or not PYTESSERACT.installed():
+                raise
+            log.warning("%s; reading with Tesseract instead", exc)
+            name = "tesseract"
     try:
         import pytesseract
     except ImportError:
@@ -491,13 +500,17 @@ def _rapid() -> Any:
         _one_malloc_heap()
         try:
             from rapidocr_onnxruntime import RapidOCR
-        except ImportError as exc:
+        except (ImportError, MemoryError) as exc:  # "failed to map segment": memory
             raise ReadError(f"OCR engine RapidOCR cannot be loaded: {exc}") from None
         # One thread: the reader process shares the machine with the scan that started it.
         # The detector enlarges a strip shorter than its limit_side_len (736) to it.
-        _RAPID.append(
-            RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=STRIP // 2)
-        )
+        try:
+            engine = RapidOCR(
+                intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=STRIP // 2
+            )
+        except Exception as exc:  # ONNX Runtime's own kinds: a model it cannot load
+            raise ReadError(f"OCR engine RapidOCR cannot be loaded: {exc}") from None
+        _RAPID.append(engine)
     return _RAPID[0]
 
 
