@@ -536,11 +536,11 @@ def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextL
     points = 72.0 / dpi
     crops = []
     for x0, y0, x1, y1 in boxes:
-        # A margin around the box: found on the reduced page, it may clip a stroke; and
+        # A margin around the box: found on the reduced page, it may clip a stroke, and
         # it leaves out punctuation at a line's ends (。 after the last character, “
-        # before the first).
-        # (Not by more than a quarter of the box's width: white beside one character
-        # makes the recogniser unsure of it, 兴 at 0.52 with half a character each side.)
+        # before the first). At the ends, a quarter of the box's width at most: white
+        # beside one character makes the recogniser unsure (兴 at 0.52 with half a
+        # character each side).
         margin = MARGIN * (y1 - y0) / scale
         side = min(SIDE_MARGIN * (y1 - y0), 0.25 * (x1 - x0)) / scale
         left, top = max(0, int(x0 / scale - side)), max(0, int(y0 / scale - margin))
