@@ -484,8 +484,9 @@ SIDE_MARGIN = 0.6
 LONG_LINE = 8
 INK_TOLERANCE = 0.02
 ROW_TOLERANCE = 0.25
-# A found "line" whose ink box is darker than this is a picture: lines of type ink at
-# most 0.28 of theirs on a seed page, the bars of docgen's scan 0.41–0.49.
+# A found "line" of a character or two whose ink box is darker than this is a picture:
+# lines of type ink at most 0.28 of theirs on a seed page (■据新华社 more, for its ■),
+# the bars of docgen's scan 0.41–0.49.
 SOLID_LINE = 0.35
 # Pixels darker than this are ink.
 INK = 128
@@ -703,11 +704,11 @@ def _read_piece(
     if ink is None:
         return None
     ix0, iy0, ix1, iy1 = ink
-    if (crop[iy0:iy1, ix0:ix1] < INK).mean() > SOLID_LINE:
-        return None  # bars of a picture: no line of type is so dark
     text = _recognise_line(engine, crop, page)
     if not text:
         return None
+    if len(text) <= 2 and (crop[iy0:iy1, ix0:ix1] < INK).mean() > SOLID_LINE:
+        return None  # bars of a picture read as "1": no character or two are so dark
     em = _em(text, ix1 - ix0, float(iy1 - iy0))
     if iy1 - iy0 > 1.5 * em:
         # Taller than its characters are wide: strokes of a line above or below came
