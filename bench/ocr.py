@@ -1,12 +1,14 @@
 """OCR of scanned pages: every seed page printed to PDF, rendered to images at 200 dpi
 and read back by OCR (watcher.ocr, in the reader process as a scan reads it).
 
-    python bench/ocr.py [--columns 1,2] [--dpi 200] [--corpus 0]
+    python bench/ocr.py [--columns 1,2] [--dpi 200] [--corpus 0] [--engine scan,tesseract]
 
 For each page and layout: character accuracy (1 − edit distance / length, whitespace and
 ``#`` markers ignored) against the text the PDF's own text layer gives, headlines found
-(spaces ignored), and whether the articles equal those of the text page. Needs tesseract
-with chi_sim.
+(spaces ignored), and whether the articles equal those of the text page. By default the
+engine a scan would use (RapidOCR when installed, else Tesseract with chi_sim) in the
+reader process ("scan"); ``--engine`` names engines to run side by side: ``scan``, or
+``rapidocr`` and ``tesseract``, each in this process (the reader process picks its own).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests import docgen  # noqa: E402
 from tests.conftest import CORPUS, seed_files  # noqa: E402
+from watcher import ocr  # noqa: E402
 from watcher.pages import split_page  # noqa: E402
 from watcher.readers import read_bytes  # noqa: E402
 from watcher.reading import Limits  # noqa: E402
@@ -56,11 +59,27 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, default=docgen.SCAN_DPI)
     parser.add_argument("--corpus", type=int, default=0, help="新闻联播 days besides the seeds")
     parser.add_argument("--pdf", action="store_true", help="also as a scanned PDF")
+    parser.add_argument(
+        "--engine", default="scan", help="engines side by side: scan, rapidocr, tesseract"
+    )
     args = parser.parse_args()
-    limits = Limits(timeout=600)
     pages = [(p.name, p.read_bytes()) for p in seed_files()]
     pages += [(p.name, p.read_bytes()) for p in docgen.corpus_days(CORPUS, args.corpus)]
+    for name in args.engine.split(","):
+        engine = None if name == "scan" else name
+        ocr.ENGINE = engine
+        # The reader process picks its own engine: a named one runs here.
+        limits = Limits(timeout=600, isolate=engine is None)
+        run(pages, args, limits, engine or f"{ocr.installed_engine()} in the reader process")
+
+
+def run(
+    pages: list[tuple[str, bytes]], args: argparse.Namespace, limits: Limits, label: str
+) -> None:
+    """One engine over every page and layout: a table, then the totals."""
     total_chars = total_errors = heads_ok = heads_all = equal = docs = 0
+    total_secs = 0.0
+    print(f"\n{label}\n")
     print("| page | layout | characters | accuracy | headlines | articles | s |")
     print("|---|---|---|---|---|---|---|")
     for name, data in pages:
@@ -76,6 +95,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 got = read_bytes(Path(f"page.{kind}"), scan, limits)
                 secs = time.perf_counter() - t0
+                total_secs += secs
                 arts = split_page(got.text, markup=got.markup, today=docgen.READ_DAY)
                 score = accuracy(truth, got.text)
                 n = len(squeeze(truth))
@@ -93,9 +113,10 @@ def main() -> None:
                     flush=True,
                 )
     print(
-        f"\n{docs} scans at {args.dpi} dpi: character accuracy "
+        f"\n{label}: {docs} scans at {args.dpi} dpi: character accuracy "
         f"{1 - total_errors / max(1, total_chars):.2%} of {total_chars} characters; "
-        f"headlines {heads_ok}/{heads_all}; articles equal to the text page {equal}/{docs}"
+        f"headlines {heads_ok}/{heads_all}; articles equal to the text page {equal}/{docs}; "
+        f"{total_secs:.0f} s reading"
     )
 
 

@@ -1594,14 +1594,16 @@ def to_scanned_pdf(pdf: bytes, dpi: int = SCAN_DPI) -> bytes:
 
 def scanned_reason() -> str:
     """What reading :func:`scanned_pdf` fails with here: without watcher[ocr], that it
-    needs OCR; without the tesseract program, what to install; else that OCR found no
-    text on it (its bars are no characters)."""
+    needs OCR; with RapidOCR, or without it the tesseract program, that OCR found no text
+    on it (its bars are no characters); else what to install."""
     import importlib.util
 
     from watcher import ocr, pdf
 
     if importlib.util.find_spec("pytesseract") is None:
         return pdf.SCANNED
+    if importlib.util.find_spec(ocr.RAPIDOCR) is not None:
+        return ocr.NOTHING_FOUND
     listed = (
         subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout
         if shutil.which("tesseract")

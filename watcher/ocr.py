@@ -1,25 +1,36 @@
-"""Scanned pages → text, with Tesseract (the only module that imports pytesseract, Pillow
-and pypdfium2).
+"""Scanned pages → text by OCR (the only module that imports rapidocr_onnxruntime,
+pytesseract, Pillow and pypdfium2).
 
 A page image (``.png``, ``.jpg``, ``.tif``) or a PDF page without a text layer (rendered
-with PDFium) is recognised by Tesseract's ``chi_sim`` model. Its words come back with
-their boxes (Tesseract's TSV output); they are gathered into lines with a type size taken
-from the boxes' heights, and those lines go through the same layout pass as a PDF's
-(:mod:`watcher.layout`): columns, bands, headlines by size. Tesseract's own reading order
-is not used.
+with PDFium) is recognised by one of two engines, the better one installed:
 
-Runs in the reader process (:mod:`watcher.sandbox`): the ``tesseract`` program it starts
-inherits that process's memory limit, and each page is given the file's time limit.
+- **RapidOCR** (``rapidocr-onnxruntime``): PaddleOCR's PP-OCRv4 Chinese detection and
+  recognition models, shipped inside the wheel and run by ONNX Runtime on the CPU. It
+  finds text lines, and reads each line alone.
+- **Tesseract** with its ``chi_sim`` model (Debian's packages, through ``pytesseract``):
+  words with their boxes (its TSV output), gathered into lines here.
+
+Either way the lines, with a type size measured from their boxes, go through the same
+layout pass as a PDF's (:mod:`watcher.layout`): columns, bands, headlines by size. The
+engines' own reading order is not used.
+
+Runs in the reader process (:mod:`watcher.sandbox`), under its memory limit (the
+``tesseract`` program inherits it); each page is given the file's time limit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import importlib.util
 import io
 import itertools
 import logging
 import os
 import re
 import statistics
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +46,10 @@ log = logging.getLogger(__name__)
 # What OCR needs installed: the binding (and with it, in the same extra, Pillow and
 # pypdfium2), and the program with its Chinese model from the system's packages.
 PYTESSERACT = Package(module="pytesseract", name="pytesseract", extra="ocr", kind="image")
+RAPIDOCR = "rapidocr_onnxruntime"
+# The engine to use: "rapidocr", "tesseract", or None for the better one installed
+# (RapidOCR: 99 % of characters on the seed scans where Tesseract reads 97 %; see README).
+ENGINE: str | None = None
 LANGUAGE = "chi_sim"
 NO_TESSERACT = (
     "OCR needs the tesseract program with its chi_sim model: "
@@ -110,7 +125,7 @@ def read_scanned_pdf(
         import pypdfium2
     except ImportError:
         raise ReadError(PYTESSERACT.missing) from None
-    _engine()
+    engine = _choose()
     try:
         document = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as exc:
@@ -127,7 +142,7 @@ def read_scanned_pdf(
                 bitmap.close()
             finally:
                 page.close()
-            out.append(recognise(image, RENDER_DPI, number, timeout=timeout))
+            out.append(recognise(image, RENDER_DPI, number, timeout=timeout, engine=engine))
             del image
         return out
     finally:
@@ -153,8 +168,11 @@ def _frames(img: Any) -> Iterator[tuple[Any, float]]:
 
 
 def _to_text(pages: list[tuple[Any, float]], path: Path, timeout: float) -> Text:
-    _engine()
-    lines = [recognise(image, dpi, k, timeout=timeout) for k, (image, dpi) in enumerate(pages)]
+    engine = _choose()
+    lines = [
+        recognise(image, dpi, k, timeout=timeout, engine=engine)
+        for k, (image, dpi) in enumerate(pages)
+    ]
     heights = [image.height * 72 / dpi for image, dpi in pages]
     if not any(lines):
         raise ReadError(NO_VISIBLE_TEXT)
@@ -165,8 +183,27 @@ def _to_text(pages: list[tuple[Any, float]], path: Path, timeout: float) -> Text
     return Text(text=text, encoding="ocr", markup="plain")
 
 
-def _engine() -> None:
-    """Refuse early, with the packages to install, when tesseract or its model is missing."""
+def installed_engine() -> str:
+    """The engine to read with: ``ENGINE``, else RapidOCR when installed, else Tesseract."""
+    return ENGINE or ("rapidocr" if importlib.util.find_spec(RAPIDOCR) else "tesseract")
+
+
+def _choose() -> str:
+    """The engine to read with (:func:`installed_engine`); refuses early, with the
+    packages to install, when it cannot run."""
+    name = installed_engine()
+    if name == "rapidocr":
+        try:
+            _rapid()
+            return name
+        except ReadError as exc:
+            # Its libraries and models need some 400 MB of the reader process's address
+            # space (scan.read_memory_mb): with less, Tesseract (a program of its own)
+            # reads the page, unless RapidOCR was asked for by name.
+            if ENGINE or not PYTESSERACT.installed():
+                raise
+            log.warning("%s; reading with Tesseract instead", exc)
+            name = "tesseract"
     try:
         import pytesseract
     except ImportError:
@@ -177,16 +214,28 @@ def _engine() -> None:
         raise ReadError(NO_TESSERACT) from None
     if LANGUAGE not in languages:
         raise ReadError(NO_MODEL)
+    return name
 
 
-def recognise(image: Any, dpi: float, page: int, *, timeout: float = 120.0) -> list[TextLine]:
-    """The lines Tesseract finds on one page image, in points from its top-left corner.
+def recognise(
+    image: Any, dpi: float, page: int, *, timeout: float = 120.0, engine: str | None = None
+) -> list[TextLine]:
+    """The lines OCR finds on one page image, in points from its top-left corner."""
+    name = engine or _choose()
+    gray = image.convert("L")
+    if name == "rapidocr":
+        return _rapid_lines(gray, dpi, page, timeout)
+    return _tesseract_lines(gray, dpi, page, timeout)
+
+
+def _tesseract_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextLine]:
+    """The lines Tesseract finds on a page.
 
     Display lines (headlines, decks) are read a second time, each alone and scaled to
     the body type's pixel size: the page pass reads large type worse
     (常 as 毅, 闽宁 as 音字) than the same line read alone at text size.
     """
-    original = gray = image.convert("L")
+    original = gray
     scale = _upscale(gray, dpi)
     if scale > 1:
         gray = gray.resize((round(gray.width * scale), round(gray.height * scale)), 3)
@@ -403,3 +452,336 @@ def _snap_sizes(lines: list[TextLine]) -> list[TextLine]:
         size = round(statistics.median(weighted), 1)
         size_of.update({id(ln): size for ln in group})
     return [dataclasses.replace(ln, size=size_of[id(ln)]) for ln in lines]
+
+
+# --- RapidOCR ---------------------------------------------------------------------
+
+# Text is found on the page scaled so that 10 pt type is this many pixels: the detector
+# finds lines of small type as well, and at full size it took twice the time and memory.
+# At 16 pixels it joined lines of two columns a line apart into one box 3 times a page.
+DET_PIXELS = 20.0
+# ... in strips this tall (pixels at that scale), which overlap by this much (more than
+# a headline's height), to bound its memory: reading a 200 dpi page peaked at 400 MB
+# resident (600 MB in strips of 768).
+STRIP = 480
+OVERLAP = 120
+# A line this much inside a longer one is a part of it found again.
+NESTED = 0.5
+# Lines the recogniser is less sure of than this (0–1) are left out: RapidOCR's own 0.5
+# let a bar of a picture through as "1" (0.58).
+MIN_SCORE = 0.6
+# A line is padded to a multiple of this many of the recogniser's input pixels (it scales
+# lines to 48 px high): ONNX Runtime prepares each new input shape anew, slowly.
+WIDTH_STEP = 160
+PADDED_FROM = 4
+
+# Boxes found on the reduced page are widened by this share of their height above and
+# below, and by half a character and more at either end.
+MARGIN = 0.1
+SIDE_MARGIN = 0.6
+# Lines of this many characters or more measure the page's type sizes, and sizes
+# within this share of each other are one (see _snap_to_long_lines).
+LONG_LINE = 8
+INK_TOLERANCE = 0.02
+ROW_TOLERANCE = 0.25
+# A found "line" of a character or two whose ink box is darker than this is a picture:
+# lines of type ink at most 0.28 of theirs on a seed page (■据新华社 more, for its ■),
+# the bars of docgen's scan 0.41–0.49.
+SOLID_LINE = 0.35
+# Pixels darker than this are ink.
+INK = 128
+
+_RAPID: list[Any] = []
+
+
+def _rapid() -> Any:
+    """The RapidOCR engine, loaded once per process (its models ship in its wheel)."""
+    if not _RAPID:
+        # The reader process's memory limit counts address space. One thread for OpenBLAS
+        # (loaded with OpenCV): a buffer for each of its threads took 180 MB; one malloc
+        # heap for all threads: ONNX Runtime's and OpenCV's reserved 64 MB each (320 MB).
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        _one_malloc_heap()
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except (ImportError, MemoryError) as exc:  # "failed to map segment": memory
+            raise ReadError(f"OCR engine RapidOCR cannot be loaded: {exc}") from None
+        # One thread: the reader process shares the machine with the scan that started it.
+        # The detector enlarges a strip shorter than its limit_side_len (736) to it.
+        try:
+            engine = RapidOCR(
+                intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=STRIP // 2
+            )
+        except Exception as exc:  # ONNX Runtime's own kinds: a model it cannot load
+            raise ReadError(f"OCR engine RapidOCR cannot be loaded: {exc}") from None
+        _RAPID.append(engine)
+    return _RAPID[0]
+
+
+def _one_malloc_heap() -> None:
+    """glibc's mallopt(M_ARENA_MAX, 1), where there is glibc (see :func:`_rapid`)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):  # another C library: no matter
+        ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX is -8
+
+
+def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextLine]:
+    """The lines RapidOCR finds on a page: lines found on a reduced copy, each read alone
+    from the page at full size."""
+    import numpy as np
+
+    engine = _rapid()
+    deadline = time.monotonic() + timeout
+    pixels = np.asarray(gray)
+    scale = min(1.0, DET_PIXELS / (10.0 * dpi / 72))
+    small = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))), 3)
+    boxes = _detect(engine, np.asarray(small), page, deadline)
+    points = 72.0 / dpi
+    crops = []
+    for x0, y0, x1, y1 in boxes:
+        # A margin around the box: found on the reduced page, it may clip a stroke, and
+        # it leaves out punctuation at a line's ends (。 after the last character, “
+        # before the first). At the ends, a quarter of the box's width at most: white
+        # beside one character makes the recogniser unsure (兴 at 0.52 with half a
+        # character each side).
+        margin = MARGIN * (y1 - y0) / scale
+        side = min(SIDE_MARGIN * (y1 - y0), 0.25 * (x1 - x0)) / scale
+        left, top = max(0, int(x0 / scale - side)), max(0, int(y0 / scale - margin))
+        right = min(gray.width, int(x1 / scale + side) + 1)
+        bottom = min(gray.height, int(y1 / scale + margin) + 1)
+        crop = pixels[top:bottom, left:right]
+        ink = _ink(crop)
+        if ink is not None:
+            found = (x0 / scale - left, x1 / scale - left)  # the box, in the crop
+            crops.append((crop, left, top, ink[3] - ink[1], found))
+    # A gutter is judged by the body type's size (most lines' ink height), not a box's
+    # own height: a box joining two lines of two columns a line apart is two lines high.
+    body = statistics.median(c[3] for c in crops) if crops else 0.0
+    out = []
+    for crop, left, top, _, found in crops:
+        if time.monotonic() > deadline:
+            raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s")
+        for a, b in _pieces(crop, body, found):
+            line = _read_piece(engine, crop[:, a:b], left + a, top, points, page)
+            if line is not None:
+                out.append(line)
+    if out:
+        usual = statistics.median(ln.size for ln in out)
+        out = [ln for ln in out if ln.size >= SPECK * usual]
+    return _snap_to_long_lines(_without_overlapped(out))
+
+
+def _snap_to_long_lines(lines: list[TextLine]) -> list[TextLine]:
+    """Sizes measured from ink are exact to a few hundredths on a long line, and less so on
+    a short one (its first and last characters' side bearings): the sizes of long lines,
+    within INK_TOLERANCE of each other, are the page's sizes, and every line takes the
+    nearest one within SIZE_TOLERANCE of its own."""
+    import dataclasses
+
+    long = sorted(ln.size for ln in lines for _ in ln.text if len(ln.text) >= LONG_LINE)
+    groups: list[list[float]] = []
+    for size in long:
+        if groups and size <= groups[-1][-1] * (1 + INK_TOLERANCE):
+            groups[-1].append(size)
+        else:
+            groups.append([size])
+    sizes = [round(statistics.median(g), 1) for g in groups]
+    out = []
+    for ln in lines:
+        near = min(sizes, key=lambda size: abs(size - ln.size), default=ln.size)
+        if abs(near - ln.size) <= SIZE_TOLERANCE * near:
+            ln = dataclasses.replace(ln, size=near)
+        out.append(ln)
+    return [_size_of_row_above(ln, out) for ln in out]
+
+
+def _size_of_row_above(line: TextLine, lines: list[TextLine]) -> TextLine:
+    """A short line set close under a long one at its left edge (a paragraph's or a
+    headline's last row: 通、 or the 兴 of 乡村振兴) is in that line's type when its own
+    measure is within ROW_TOLERANCE: a character or two measure their ink, not their type
+    (兴 inks nine tenths of its height)."""
+    import dataclasses
+
+    if len(line.text.strip()) >= LONG_LINE:
+        return line
+    above = [
+        ln
+        for ln in lines
+        if len(ln.text.strip()) >= LONG_LINE
+        and ln.bottom <= line.top < ln.bottom + ln.size
+        and abs(ln.x0 - line.x0) <= ln.size
+    ]
+    if not above:
+        return line
+    row = max(above, key=lambda ln: ln.bottom)
+    if abs(row.size - line.size) > ROW_TOLERANCE * row.size:
+        return line
+    return dataclasses.replace(line, size=row.size)
+
+
+def _detect(engine: Any, pixels: Any, page: int, deadline: float) -> list[tuple[int, ...]]:
+    """Text lines' boxes (left, top, right, bottom) found on a page, strip by strip: a
+    box belongs to the strip its middle is in, away from the overlap's far half."""
+    height = pixels.shape[0]
+    step = STRIP - OVERLAP
+    out: list[tuple[int, ...]] = []
+    start = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise ReadError(f"OCR of page {page + 1} took longer than the time allowed")
+        last = start + STRIP >= height
+        # The last strip is a whole one, reaching up into the one before: a sliver of
+        # page would be enlarged by the detector to its minimum side.
+        top = max(0, height - STRIP) if last else start
+        found = _run(engine, pixels[top : top + STRIP], page, use_rec=False)
+        low = start + OVERLAP / 2 if start else float("-inf")
+        high = float("inf") if last else start + step + OVERLAP / 2
+        for quad in found or []:
+            xs, ys = [p[0] for p in quad], [p[1] + top for p in quad]
+            if low <= (min(ys) + max(ys)) / 2 < high:
+                out.append((int(min(xs)), int(min(ys)), int(max(xs)) + 1, int(max(ys)) + 1))
+        if last:
+            return out
+        start += step
+
+
+def _without_overlapped(lines: list[TextLine]) -> list[TextLine]:
+    """Lines less those mostly inside a longer one: the detector may find a line's opening
+    quote again on its own, and its widened box then reads the next character too."""
+
+    def area(ln: TextLine) -> float:
+        return max(0.0, ln.x1 - ln.x0) * max(0.0, ln.bottom - ln.top)
+
+    def inside(small: TextLine, big: TextLine) -> bool:
+        width = min(small.x1, big.x1) - max(small.x0, big.x0)
+        height = min(small.bottom, big.bottom) - max(small.top, big.top)
+        return width > 0 and height > 0 and width * height >= NESTED * area(small)
+
+    return [
+        ln
+        for ln in lines
+        if not any(o is not ln and len(o.text) > len(ln.text) and inside(ln, o) for o in lines)
+    ]
+
+
+def _pieces(
+    crop: Any, body: float, found: tuple[float, float] = (0.0, float("inf"))
+) -> list[tuple[int, int]]:
+    """A found line cut where white wider than SPLIT_GAP characters runs through it (the
+    detector may join a headline row to the body line beside it across a gutter, or
+    two columns' lines a line apart); characters are measured by the line's ink height,
+    at most 1.5 body lines' height. Ink beyond such white in the margin the box was
+    widened by (``found`` is the box, in the crop) is a neighbour's character."""
+    import numpy as np
+
+    ink = _ink(crop)
+    if ink is None:
+        return []
+    gap = SPLIT_GAP * min(ink[3] - ink[1], 1.5 * body or float("inf"))
+    cols = np.flatnonzero((crop < INK).any(axis=0))
+    out, start = [], int(cols[0])
+    for before, after in itertools.pairwise(cols.tolist()):
+        if after - before > gap:
+            out.append((start, before + 1))
+            start = after
+    out.append((start, int(cols[-1]) + 1))
+    first, last = out[0], out[-1]
+    kept = [p for p in out if found[0] <= (p[0] + p[1]) / 2 <= found[1]] or out
+    # Each piece with a margin of white; the line's first and last keep the box's own.
+    return [
+        (0 if p is first else max(0, p[0] - 2), crop.shape[1] if p is last else p[1] + 2)
+        for p in kept
+    ]
+
+
+def _read_piece(
+    engine: Any, crop: Any, left: int, top: int, points: float, page: int
+) -> TextLine | None:
+    """One piece of a found line, read: its box is its ink, as a PDF's glyphs' boxes (and
+    Tesseract's words) are; its size follows from its width and its characters."""
+    ink = _ink(crop)
+    if ink is None:
+        return None
+    ix0, iy0, ix1, iy1 = ink
+    text = _recognise_line(engine, crop, page)
+    if not text:
+        return None
+    if len(text) <= 2 and (crop[iy0:iy1, ix0:ix1] < INK).mean() > SOLID_LINE:
+        return None  # bars of a picture read as "1": no character or two are so dark
+    em = _em(text, ix1 - ix0, float(iy1 - iy0))
+    if iy1 - iy0 > 1.5 * em:
+        # Taller than its characters are wide: strokes of a line above or below came
+        # into the box (one joining two columns' lines). The line is its main band of ink.
+        iy0, iy1 = _main_band(crop[:, ix0:ix1], em)
+    return TextLine(
+        text=text,
+        x0=(left + ix0) * points,
+        top=(top + iy0) * points,
+        x1=(left + ix1) * points,
+        bottom=(top + iy1) * points,
+        size=round(em * points, 1),
+        page=page,
+    )
+
+
+def _main_band(crop: Any, em: float) -> tuple[int, int]:
+    """The rows (top, bottom) of the band of ink with the most ink in a crop; bands are
+    parted by white a tenth of a character high or more."""
+    import numpy as np
+
+    per_row = (crop < INK).sum(axis=1)
+    rows = np.flatnonzero(per_row)
+    bands: list[list[int]] = [[int(rows[0]), int(rows[0])]]
+    for row in rows[1:].tolist():
+        if row - bands[-1][1] > max(2.0, 0.1 * em):
+            bands.append([row, row])
+        else:
+            bands[-1][1] = row
+    top, bottom = max(bands, key=lambda b: int(per_row[b[0] : b[1] + 1].sum()))
+    return top, bottom + 1
+
+
+def _ink(crop: Any) -> tuple[int, int, int, int] | None:
+    """The box of the dark pixels in a crop (left, top, right, bottom), or None."""
+    import numpy as np
+
+    dark = crop < INK
+    cols, rows = np.flatnonzero(dark.any(axis=0)), np.flatnonzero(dark.any(axis=1))
+    if not len(cols):
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def _run(engine: Any, pixels: Any, page: int, **steps: bool) -> Any:
+    """What RapidOCR finds (angle classification is not used: pages are upright)."""
+    try:
+        found, _ = engine(pixels, use_cls=False, **steps)
+    except Exception as exc:  # ONNX Runtime raises its own kinds
+        if "bad_alloc" in str(exc):  # out of the reader process's memory
+            raise MemoryError(str(exc)) from None
+        raise ReadError(f"OCR failed on page {page + 1}: {type(exc).__name__}: {exc}") from None
+    return found
+
+
+def _recognise_line(engine: Any, crop: Any, page: int) -> str:
+    """One line's text, read alone (and padded with white to a common width)."""
+    import numpy as np
+
+    height, width = crop.shape
+    if height < 4 or width < 4:
+        return ""
+    step = height * WIDTH_STEP / 48
+    if width >= PADDED_FROM * step:
+        # Short lines are not padded: white space beside one character is read as another.
+        padded = int(-(-width // step) * step)
+        crop = np.pad(crop, ((0, 0), (0, max(0, padded - width))), constant_values=255)
+    found = _run(engine, crop, page, use_det=False)
+    if not found:
+        return ""
+    text, score = found[0]
+    return "" if float(score) < MIN_SCORE else _DASHES.sub("—", str(text).strip())
+
+
+# The model reads a dash (——) in Chinese text as full-width hyphens (－－).
+_DASHES = re.compile(r"(?<=[\u2e80-\uffff])－|－(?=[\u2e80-\uffff])")
