@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-from sample import BROAD, FOLDER, ROOT, TOPUP, items, sha1
+from sample import FOLDER, ROOT, draw
 
 SEEDS = {2: 20261205, 3: 20261207}
 FOLDERS = {2: "fresh", 3: "fresh3"}
@@ -43,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if not folder.is_dir():
         print(f"corpus not found: {folder}", file=sys.stderr)
         return 1
-    taken = set()
+    taken: set[tuple[str, int]] = set()
     labels = ROOT / "bench" / "labels"
     earlier = [labels] + [labels / FOLDERS[b] for b in SEEDS if b < args.batch]
     for batch in earlier:
@@ -51,45 +49,15 @@ def main(argv: list[str] | None = None) -> int:
             for line in fh:
                 rec = json.loads(line)
                 taken.add((rec["file"], rec["item"]))
-    rnd = random.Random(SEEDS[args.batch])
-    by_month: dict[str, list[tuple[str, int, str, str]]] = defaultdict(list)
-    every: list[tuple[str, int, str, str]] = []
-    for path in sorted(folder.glob("2*.md")):
-        for n, title, text in items(path):
-            key = (f"{FOLDER}/{path.name}", n)
-            if title.startswith("TITLE NOTFOUND") or key in taken:
-                continue
-            row = (key[0], n, title, text)
-            by_month[path.name[:6]].append(row)
-            every.append(row)
-    chosen: dict[tuple[str, int], str] = {}
-    months = sorted(by_month)
-    per_month = max(1, RANDOM_ITEMS // len(months))
-    for month in months:
-        for row in rnd.sample(by_month[month], min(per_month, len(by_month[month]))):
-            chosen.setdefault((row[0], row[1]), "fresh:random")
-    rows = {(r[0], r[1]): r for r in every}
-    for topic, words in BROAD.items():
-        vocab = words.split()
-        pool = [
-            r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)
-        ]
-        for row in rnd.sample(pool, min(BROAD_ITEMS, len(pool))):
-            chosen[(row[0], row[1])] = f"fresh:broad:{topic}"
-    vocab = TOPUP["safety"][0].split()
-    pool = [r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)]
-    for row in rnd.sample(pool, min(SAFETY_TOPUP[args.batch], len(pool))):
-        chosen[(row[0], row[1])] = "fresh:topup:safety"
-    for key in sorted(chosen):
-        file, n, title, text = rows[key]
-        rec = {
-            "id": f"{file.split('/')[1][:8]}-{n:02d}",
-            "file": file,
-            "item": n,
-            "title": title,
-            "sha1": sha1(text),
-            "pool": chosen[key],
-        }
+    for rec in draw(
+        folder,
+        SEEDS[args.batch],
+        random_items=RANDOM_ITEMS,
+        broad_items=BROAD_ITEMS,
+        topup={"safety": SAFETY_TOPUP[args.batch]},
+        taken=frozenset(taken),
+        label="fresh:",
+    ):
         print(json.dumps(rec, ensure_ascii=False))
     return 0
 

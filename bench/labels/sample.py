@@ -96,6 +96,62 @@ def sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def draw(
+    folder: Path,
+    seed: int,
+    *,
+    random_items: int,
+    broad_items: int,
+    topup: dict[str, int],
+    taken: frozenset[tuple[str, int]] = frozenset(),
+    label: str = "",
+) -> list[dict[str, object]]:
+    """The records of one seeded draw: ``random_items`` spread over the months, then
+    ``broad_items`` per topic from its wide net (``BROAD``), then ``topup[topic]`` more
+    from its narrower one (``TOPUP``); never an item of ``taken`` (file, ordinal)."""
+    rnd = random.Random(seed)
+    by_month: dict[str, list[tuple[str, int, str, str]]] = defaultdict(list)
+    every: list[tuple[str, int, str, str]] = []
+    for path in sorted(folder.glob("2*.md")):
+        for n, title, text in items(path):
+            key = (f"{FOLDER}/{path.name}", n)
+            if title.startswith("TITLE NOTFOUND") or key in taken:
+                continue
+            row = (key[0], n, title, text)
+            by_month[path.name[:6]].append(row)
+            every.append(row)
+    chosen: dict[tuple[str, int], str] = {}
+    months = sorted(by_month)
+    per_month = max(1, random_items // len(months))
+    for month in months:
+        for row in rnd.sample(by_month[month], min(per_month, len(by_month[month]))):
+            chosen.setdefault((row[0], row[1]), f"{label}random")
+    nets = [(f"broad:{t}", words, broad_items) for t, words in BROAD.items()]
+    nets += [(f"topup:{t}", TOPUP[t][0], n) for t, n in topup.items()]
+    for pool_name, words, count in nets:
+        vocab = words.split()
+        pool = [
+            r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)
+        ]
+        for row in rnd.sample(pool, min(count, len(pool))):
+            chosen[(row[0], row[1])] = label + pool_name
+    rows = {(r[0], r[1]): r for r in every}
+    out: list[dict[str, object]] = []
+    for key in sorted(chosen):
+        file, n, title, text = rows[key]
+        out.append(
+            {
+                "id": f"{file.split('/')[1][:8]}-{n:02d}",
+                "file": file,
+                "item": n,
+                "title": title,
+                "sha1": sha1(text),
+                "pool": chosen[key],
+            }
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -104,49 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     if not folder.is_dir():
         print(f"corpus not found: {folder}", file=sys.stderr)
         return 1
-    rnd = random.Random(SEED)
-    by_month: dict[str, list[tuple[str, int, str, str]]] = defaultdict(list)
-    every: list[tuple[str, int, str, str]] = []
-    for path in sorted(folder.glob("2*.md")):
-        for n, title, text in items(path):
-            if title.startswith("TITLE NOTFOUND"):
-                continue
-            row = (f"{FOLDER}/{path.name}", n, title, text)
-            by_month[path.name[:6]].append(row)
-            every.append(row)
-    chosen: dict[tuple[str, int], str] = {}
-    months = sorted(by_month)
-    per_month = max(1, RANDOM_ITEMS // len(months))
-    for month in months:
-        for row in rnd.sample(by_month[month], min(per_month, len(by_month[month]))):
-            chosen.setdefault((row[0], row[1]), "random")
-    rows = {(r[0], r[1]): r for r in every}
-    for topic, words in BROAD.items():
-        vocab = words.split()
-        pool = [
-            r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)
-        ]
-        for row in rnd.sample(pool, min(BROAD_ITEMS, len(pool))):
-            chosen[(row[0], row[1])] = f"broad:{topic}"
-    # A second, narrower net for the topics the first draw left with few positives
-    # (work safety and urban renewal are rare in a national programme).
-    for topic, (words, n) in TOPUP.items():
-        vocab = words.split()
-        pool = [
-            r for r in every if (r[0], r[1]) not in chosen and any(w in r[2] + r[3] for w in vocab)
-        ]
-        for row in rnd.sample(pool, min(n, len(pool))):
-            chosen[(row[0], row[1])] = f"topup:{topic}"
-    for key in sorted(chosen):
-        file, n, title, text = rows[key]
-        rec = {
-            "id": f"{file.split('/')[1][:8]}-{n:02d}",
-            "file": file,
-            "item": n,
-            "title": title,
-            "sha1": sha1(text),
-            "pool": chosen[key],
-        }
+    # The second, narrower nets are for the topics the first draw left with few
+    # positives (work safety and urban renewal are rare in a national programme).
+    topup = {topic: n for topic, (_, n) in TOPUP.items()}
+    for rec in draw(folder, SEED, random_items=RANDOM_ITEMS, broad_items=BROAD_ITEMS, topup=topup):
         print(json.dumps(rec, ensure_ascii=False))
     return 0
 
