@@ -253,3 +253,10 @@ def test_full_width_closing_punctuation_ends_its_ink_half_way() -> None:
         assert pdf._ink_end((mark, 100.0, 0.0, 110.0, 10.0, 10.0, False)) < 110.0, mark
     for glyph in ("城", "A", "【", "（"):
         assert pdf._ink_end((glyph, 100.0, 0.0, 110.0, 10.0, 10.0, False)) == 110.0, glyph
+
+
+def test_glyphs_of_size_zero_make_a_line_not_an_error() -> None:
+    # A zero font size or text matrix gives glyphs of size 0 (seen in the wild).
+    glyphs = [(ch, float(x), 0.0, float(x), 0.0, 0.0, False) for x, ch in enumerate("城市更新")]
+    lines = pdf._lines(glyphs, 0, 100.0)
+    assert "".join(line.text for line in lines).replace(" ", "") == "城市更新"

@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import seed_files
 from watcher import pipeline
 from watcher.config import Config
+from watcher.models import FileInfo
 from watcher.store import Store
 
 OLD = 1_600_000_000  # an mtime long settled
@@ -230,3 +231,44 @@ def test_killed_scan_then_rescan_equals_a_clean_run(
         pipeline.scan(clean_cfg, store, clock=lambda: dt.datetime.now(dt.UTC))
     assert _snapshot(cfg.state) == _snapshot(clean_cfg.state)
     assert len(_snapshot(cfg.state)) > 400
+
+
+def _lock_free(state: Path) -> bool:
+    """Whether another connection could take SQLite's write lock right now."""
+    other = sqlite3.connect(state, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize(("size", "aged", "free"), [
+    (pipeline.QUICK_IN_BATCH + 1, False, True),   # a big file: the batch commits first
+    (1_000, False, False),                         # a small one joins the young batch
+    (1_000, True, True),                           # ... unless the batch is old already
+])  # fmt: skip
+def test_a_batch_does_not_hold_the_write_lock_over_slow_reading(
+    tmp_path: Path, size: int, aged: bool, free: bool
+) -> None:
+    state = tmp_path / "w.db"
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    seen: list[bool] = []
+
+    def process(data: bytes) -> pipeline.Processed:
+        seen.append(_lock_free(state))
+        return pipeline.Processed(failure="unreadable")
+
+    with Store(state) as store, store.batch(units=100, seconds=0.05 if aged else 3600):
+        first = FileInfo(tmp_path / "a.txt", "a.txt", 10, 1)
+        pipeline._store_one(store, first, "a" * 64, b"x", now, lambda: now, process)
+        assert not _lock_free(state)  # the batch holds the first file's record
+        time.sleep(0.06 if aged else 0)
+        info = FileInfo(tmp_path / "b.txt", "b.txt", size, 1)
+        pipeline._store_one(store, info, "b" * 64, b"y", now, lambda: now, process)
+    assert seen[1] is free
+    with Store(state) as store:  # both recorded, whichever way the batch went
+        assert store.file_state(first.key) is not None and store.file_state(info.key) is not None

@@ -285,7 +285,7 @@ def _lines(glyphs: list[Glyph], page: int, top: float) -> list[TextLine]:
                     abs(glyph[1] - last[3] - white) < 0.15 * last[5] for white in spacing[-2:]
                 )
                 spacing.append(glyph[1] - last[3])
-                change = abs(glyph[5] - last[5]) / max(glyph[5], last[5])
+                change = abs(glyph[5] - last[5]) / (max(glyph[5], last[5]) or 1.0)
                 # Type of another size after white space is another line (a heading's
                 # last row on a text line's baseline in the next column): a large change
                 # splits even without it.

@@ -391,6 +391,9 @@ def _settle(
 # producing and writing it; a re-match chunk's, matching and storing it. A process
 # with a running Heartbeat (the daemon) takes them for schedule.lease and renews them.
 FILE_LEASE_MIN = 300.0
+# Files up to this size are read in this process under an open batch (SQLite's write
+# lock held): a 64 KiB page reads, splits and matches in a few milliseconds.
+QUICK_IN_BATCH = 64 * 1024
 DIGEST_LEASE = 900.0
 REMATCH_LEASE = 900.0
 DELIVERY_LEASE = 600.0
@@ -733,8 +736,10 @@ def _store_one(
         log.info("%s: same content as a document already read, not counted twice", path)
         return Outcome("duplicate")
     reader = readers.reader_for(info.path)
-    if reader is not None and reader.isolated(info.size):
-        store.commit_batch()  # the reader process may take long: not under the write lock
+    if (reader is not None and reader.isolated(info.size)) or info.size > QUICK_IN_BATCH:
+        store.commit_batch()  # reading may take long: not under the write lock
+    else:  # a small file reads, splits and matches in milliseconds
+        store.commit_batch(only_if_old=True)
     done = process(data)
     if done.waiting:
         return Outcome("waiting")
@@ -812,6 +817,8 @@ def _in_pool(
                     log.info("scan stopped early on request")
                     return
                 slot = window.popleft()
+                if slot.task is not None and not slot.task.done():
+                    store.commit_batch()  # waiting on the workers: not under the write lock
                 if not warned and slot.task is not None and _failed(slot.task):
                     log.warning("scan workers failed (%s); reading the rest in this process",
                                 slot.task.exception())  # fmt: skip

@@ -753,10 +753,12 @@ class Store:
             if not self.db.in_transaction:
                 self.db.execute(f"PRAGMA temp_store = {int(temp_store)}")
 
-    def commit_batch(self) -> None:
+    def commit_batch(self, *, only_if_old: bool = False) -> None:
         """Commit the open batch now (before waiting on something slow: the write lock
-        is not held while nothing is written)."""
-        if self._batch is not None:
+        is not held while nothing is written); ``only_if_old``: only if it has been open
+        for its ``seconds`` already (before quick work, so that the lock is never held
+        much longer than that)."""
+        if self._batch is not None and (not only_if_old or self._batch.old()):
             self._batch.end(self.db, self.path, commit=True)
 
     # --- files and documents ------------------------------------------------
@@ -2072,6 +2074,10 @@ class _Batch:
         self.since = 0.0
         self.done = 0  # units in the open transaction
         self.depth = 0  # transaction() blocks entered and not left
+
+    def old(self) -> bool:
+        """Open for ``seconds`` or more."""
+        return self.open and time.monotonic() - self.since >= self.seconds
 
     def enter(self, db: Database) -> bool:
         """Start a unit (True) or join the unit in hand (False)."""
