@@ -402,17 +402,22 @@ class Matcher:
             found.setdefault(self._patterns[index], []).append((start, end))
         if not found:
             return []
+        split, roundup = text.split, text.roundup
         candidates: set[int] = set()
         # Topics of one clause, by the key alone (most topics: anchors and context).
         single_any, single_title = self._single_any, self._single_title
         for k, occ in found.items():
             if k in single_any:
                 candidates.update(single_any[k])
-            if k in single_title and _titled(text, occ):
+            if k in single_title and (occ[0][0] < split or (roundup and _titled(text, occ))):
                 candidates.update(single_title[k])
         if self._postings or self._index:
             present = {("any", k) for k in found}
-            present |= {("title", k) for k, occ in found.items() if _titled(text, occ)}
+            present |= {
+                ("title", k)
+                for k, occ in found.items()
+                if occ[0][0] < split or (roundup and _titled(text, occ))
+            }
             satisfied: dict[int, set[int]] = {}
             postings = self._postings
             for posting in present:
@@ -793,9 +798,7 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
 
 def _titled(text: _Text, occs: Sequence[tuple[int, int]]) -> bool:
     """Does one of a key's candidate occurrences lie where a ``title:`` term may?"""
-    if occs[0][0] < text.split:
-        return True
-    return text.roundup and any(text.in_title(s, e) for s, e in occs)
+    return any(text.in_title(s, e) for s, e in occs)
 
 
 def _close_pair(occs: Sequence[tuple[int, int, str]]) -> bool:
