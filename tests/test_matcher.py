@@ -407,6 +407,43 @@ def test_context_terms_in_a_roundup_are_asked_of_each_sub_story(
     assert m.clause == "sub-story 2: context: 招聘会 ×2 (headline), 岗位"
 
 
+def test_title_terms_in_a_roundup_look_at_the_sub_storys_own_title(
+    segmenter: Segmenter, topic: Callable[..., Topic]
+) -> None:
+    roundup = art(ROUNDUP, headline="国内联播快讯")
+    # An exclusion on the title drops the sub-story titled 乙地招聘会举行, not the other.
+    assert not matches(segmenter, topic(anchors="[岗位]", exclude="title:招聘会"), roundup)
+    (m,) = Matcher([topic(anchors="[安全生产, 岗位]", exclude="title:招聘会")], segmenter).match(
+        roundup
+    )
+    assert m.clause == "sub-story 1: anchors: 安全生产 ×2 (headline)"
+    # A title: term of a query (or an anchor) holds in that story's title, which is its
+    # headline as for the score and the why-line.
+    (m,) = Matcher([topic(query="title:招聘会")], segmenter).match(roundup)
+    assert m.clause == "sub-story 2: title:招聘会"
+    assert m.snippet == "乙地招聘会举行：乙地今天举办招聘会，提供岗位三千个。"
+    (m,) = Matcher([topic(anchors="[title:招聘会]")], segmenter).match(roundup)
+    assert m.clause == "sub-story 2: anchors: title:招聘会 (headline)"
+    assert matches(segmenter, topic(query="title:安全生产 AND 隐患"), roundup)
+    assert not matches(segmenter, topic(query="title:整改"), roundup)  # in the text only
+    # One sub-story's title is no headline of another: 岗位 is in the second story.
+    assert not matches(segmenter, topic(query="title:安全生产 AND 岗位"), roundup)
+    # The title's 招聘会 is one occurrence, whether asked as title:招聘会 or 招聘会.
+    assert matches(segmenter, topic(query="title:招聘会 AND 招聘会"), roundup)
+    assert not matches(segmenter, topic(query="title:招聘会 AND 招聘会 AND 招聘会"), roundup)
+    # As in any headline, NEAR does not pair the title with the text below it.
+    assert not matches(segmenter, topic(query="举行 NEAR/5 今天"), roundup)
+    assert matches(segmenter, topic(query="举行 NEAR/5 今天"), art(ROUNDUP, headline="各地动态"))
+    # The roundup's own headline still counts for each sub-story.
+    assert matches(segmenter, topic(query="title:快讯"), roundup)
+    # Under an ordinary headline those lines are text: title: looks at the headline only.
+    plain = art(ROUNDUP, headline="各地动态")
+    assert matches(segmenter, topic(anchors="[岗位]", exclude="title:招聘会"), plain)
+    for query in ("title:招聘会", "title:安全生产 AND 隐患", "title:招聘会 AND 招聘会"):
+        assert not matches(segmenter, topic(query=query), plain), query
+    assert not matches(segmenter, topic(anchors="[title:招聘会]"), plain)
+
+
 def test_no_terms_no_segmentation(segmenter: Segmenter, topic: Callable[..., Topic]) -> None:
     fresh = Segmenter(None)
     Matcher([topic(query="暗访")], fresh).match(art("今天天气很好。"))

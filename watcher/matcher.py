@@ -10,7 +10,8 @@ a roundup (国内联播快讯, 简讯 …), see :func:`stories`:
 
 0. it is an article (photo captions and advertisements never match);
 1. its query holds there (a topic written with anchors and context only: one of
-   their terms occurs), and its exclusion does not;
+   their terms occurs), and its exclusion does not — a ``title:`` term holds in the
+   story's headline, which for a sub-story is also its own title line;
 2. for a topic with anchors or context: an anchor occurs; or one context term
    occurs in the headline (a sub-story's title counts) or the lead (an article's
    first sentence), unless the topic says ``lead_context: false``; or two
@@ -200,10 +201,18 @@ class _Text:
         self.bounds: dict[tuple[int, int], list[int]] = {}  # a story body's sentence ends
         self._stories: list[Story] | None = None
         self.roundup = ROUNDUP.search(self.title) is not None
+        self._subtitles: list[tuple[int, int]] | None = None
 
-    def field(self, start: int) -> tuple[str, int]:
-        """(field, offset within it) of a haystack offset."""
-        return ("title", 0) if start < self.split else ("body", self.split)
+    def in_title(self, start: int, end: int) -> bool:
+        """Is [start, end) in the headline or in a roundup sub-story's own title? Where
+        ``title:`` terms may occur; each story then asks its own (Story.in_head)."""
+        if start < self.split:
+            return True
+        if not self.roundup:
+            return False
+        if self._subtitles is None:
+            self._subtitles = [s.heads[1] for s in self.stories if len(s.heads) > 1]
+        return any(s <= start and end <= e for s, e in self._subtitles)
 
     def sentence(self, start: int) -> int:
         if self._ends is None:
@@ -393,18 +402,22 @@ class Matcher:
             found.setdefault(self._patterns[index], []).append((start, end))
         if not found:
             return []
-        split = text.split
+        split, roundup = text.split, text.roundup
         candidates: set[int] = set()
         # Topics of one clause, by the key alone (most topics: anchors and context).
         single_any, single_title = self._single_any, self._single_title
         for k, occ in found.items():
             if k in single_any:
                 candidates.update(single_any[k])
-            if k in single_title and occ[0][0] < split:
+            if k in single_title and (occ[0][0] < split or (roundup and _titled(text, occ))):
                 candidates.update(single_title[k])
         if self._postings or self._index:
             present = {("any", k) for k in found}
-            present |= {("title", k) for k, occ in found.items() if occ[0][0] < split}
+            present |= {
+                ("title", k)
+                for k, occ in found.items()
+                if occ[0][0] < split or (roundup and _titled(text, occ))
+            }
             satisfied: dict[int, set[int]] = {}
             postings = self._postings
             for posting in present:
@@ -488,7 +501,7 @@ class _Run:
             found = self.verified[term] = [
                 (s, e)
                 for s, e in self.found.get(self.m._folded(term.text), ())
-                if (term.field != "title" or s < self.text.split)
+                if (term.field != "title" or self.text.in_title(s, e))
                 and (term.kind == "phrase" or self.is_word(s, e))
             ]
         return found
@@ -502,7 +515,13 @@ class _Run:
     ) -> Callable[[rules.Term], list[TermHit]]:
         """The hit source rules.evaluate asks, limited to one story, without what lies
         inside an ignored word. Without ignored words the lists are shared by every
-        topic asking about the same story."""
+        topic asking about the same story.
+
+        The story's headline is the field ``title`` — for a roundup's sub-story, its
+        own title line too, so ``title:`` terms hold there (and, as in any headline,
+        NEAR does not pair it with the text); title offsets are haystack offsets,
+        which keeps the two apart."""
+        split = self.text.split
 
         def hits(term: rules.Term) -> list[TermHit]:
             key = (story.number, term)
@@ -511,7 +530,10 @@ class _Run:
             out = []
             for s, e in self.spans(term):
                 if story.contains(s, e) and not _inside(s, e, ignored):
-                    name, base = self.text.field(s)
+                    if s < split or story.in_head(s, e):
+                        name, base = "title", 0
+                    else:
+                        name, base = "body", split
                     out.append(TermHit(term.text, name, s - base, e - base, self.text.sentence(s)))
             if not ignored:
                 self.story_hits[key] = out
@@ -616,12 +638,11 @@ class _Run:
         """The topic's verified word occurrences, in words order, without those that
         :func:`_uncovered` would drop anyway: a candidate inside a longer verified one
         is not checked at all (隐患 inside a verified 安全隐患)."""
-        split = self.text.split
         cands = [
             (term, name, s, e)
             for term, name, folded in (c.words[i] for i in present)
             for s, e in self.found.get(folded, ())
-            if term.field != "title" or s < split
+            if term.field != "title" or self.text.in_title(s, e)
         ]
         kept: list[tuple[int, int]] = []  # verified spans, longest first
         ok: set[int] = set()
@@ -773,6 +794,11 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
             if _different(o.term, other.term) and _apart(o, other):
                 return True
     return False
+
+
+def _titled(text: _Text, occs: Sequence[tuple[int, int]]) -> bool:
+    """Does one of a key's candidate occurrences lie where a ``title:`` term may?"""
+    return any(text.in_title(s, e) for s, e in occs)
 
 
 def _close_pair(occs: Sequence[tuple[int, int, str]]) -> bool:
