@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 # Bump when matching or scoring changes, so stored matches are recomputed.
 # 2: anchors and context, per sub-story matching, 0–100 salience scores.
 # 3: overlapping or touching context hits are one piece of evidence.
-MATCHER_VERSION = 3
+# 4: ``title:`` terms in a roundup's sub-story look at its own title.
+MATCHER_VERSION = 4
 
 ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MEANINGFUL = re.compile(r"[0-9a-z\u3400-\u9fff\uf900-\ufaff]")
