@@ -147,6 +147,28 @@ def test_without_the_tesseract_program_the_message_says_what_to_install(
     )
 
 
+@needs_tesseract
+def test_when_neither_engine_can_read_both_reasons_are_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # RapidOCR refused (as with too little scan.read_memory_mb), and no tesseract
+    # program to fall back on: the first reason is the one to fix, so it comes first.
+    def refuse() -> None:
+        raise ReadError("OCR engine RapidOCR cannot be loaded: failed to map segment")
+
+    image = docgen.to_image(docgen.scanned_pdf(), "PNG")
+    monkeypatch.setattr(ocr, "installed_engine", lambda: "rapidocr")
+    monkeypatch.setattr(ocr, "_rapid", refuse)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ReadError) as err:
+        read_bytes(Path("scan.png"), image, DIRECT)
+    assert str(err.value) == (
+        "OCR engine RapidOCR cannot be loaded: failed to map segment; and Tesseract cannot "
+        "read instead: OCR needs the tesseract program with its chi_sim model: "
+        "apt install tesseract-ocr tesseract-ocr-chi-sim"
+    )
+
+
 def test_without_the_extra_images_and_scanned_pdfs_name_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -192,18 +192,28 @@ def _choose() -> str:
     """The engine to read with (:func:`installed_engine`); refuses early, with the
     packages to install, when it cannot run."""
     name = installed_engine()
-    if name == "rapidocr":
+    if name != "rapidocr":
+        _tesseract_ready()
+        return name
+    try:
+        _rapid()
+        return name
+    except ReadError as exc:
+        # Its libraries and models need some 400 MB of the reader process's address
+        # space (scan.read_memory_mb): with less, Tesseract (a program of its own)
+        # reads the page, unless RapidOCR was asked for by name.
+        if ENGINE or not PYTESSERACT.installed():
+            raise
         try:
-            _rapid()
-            return name
-        except ReadError as exc:
-            # Its libraries and models need some 400 MB of the reader process's address
-            # space (scan.read_memory_mb): with less, Tesseract (a program of its own)
-            # reads the page, unless RapidOCR was asked for by name.
-            if ENGINE or not PYTESSERACT.installed():
-                raise
-            log.warning("%s; reading with Tesseract instead", exc)
-            name = "tesseract"
+            _tesseract_ready()
+        except ReadError as second:  # both reasons: the first is the one to fix
+            raise ReadError(f"{exc}; and Tesseract cannot read instead: {second}") from None
+        log.warning("%s; reading with Tesseract instead", exc)
+        return "tesseract"
+
+
+def _tesseract_ready() -> None:
+    """Refuse, saying what to install, when Tesseract cannot read Chinese here."""
     try:
         import pytesseract
     except ImportError:
@@ -214,7 +224,6 @@ def _choose() -> str:
         raise ReadError(NO_TESSERACT) from None
     if LANGUAGE not in languages:
         raise ReadError(NO_MODEL)
-    return name
 
 
 def recognise(
