@@ -10,8 +10,9 @@ one the bundled topics were tuned on) and a held-out half. Later batches were
 drawn by ``fresh_sample.py`` with other seeds, each after a round of tuning, and
 labelled by other readers: batch 2 (``bench/labels/fresh/``) measured the first
 round, then joined the development items for the second; batch 3
-(``bench/labels/fresh3/``) is shown as ``fresh`` once its labels exist. The
-figures are printed for each part and for all items.
+(``bench/labels/fresh3/``) measured the second round, then joined them for the
+third; batch 4 (``bench/labels/fresh4/``) is shown as ``fresh`` once its labels
+exist. The figures are printed for each part and for all items.
 
 Per topic: precision, recall and F1 of "the topic matched" against ``core``
 (``mention`` counts neither way), and a ranking figure: the share of
@@ -66,8 +67,10 @@ from watcher.segment import Segmenter, fold  # noqa: E402
 from watcher.watchlists import Topic, load_watchlists  # noqa: E402
 
 LABELS = ROOT / "bench" / "labels"
-BATCH2 = LABELS / "fresh"  # tuned on since the second round: part of ``dev``
-FRESH = LABELS / "fresh3"
+# Batches tuned on since a later round: part of ``dev`` (batch 2 since the second
+# round, batch 3 since the third).
+DEV_BATCHES = (LABELS / "fresh", LABELS / "fresh3")
+FRESH = LABELS / "fresh4"
 TOPICS = ("safety", "urban-renewal", "flood", "rural", "investment")
 SPLIT_SEED = 20261203
 # The last commit with the watchlists of the old model (min_score thresholds).
@@ -112,8 +115,8 @@ def load_items(corpus: Path) -> dict[str, Article]:
 
 def _batches() -> list[Path]:
     """The label batches: the first (split into development and held-out halves), the
-    second (development), then the fresh one once it is labelled."""
-    return [LABELS, BATCH2] + [FRESH] * (FRESH / "labels.jsonl").is_file()
+    later development ones, then the fresh one once it is labelled."""
+    return [LABELS, *DEV_BATCHES] + [FRESH] * (FRESH / "labels.jsonl").is_file()
 
 
 def all_labels() -> dict[str, dict[str, str]]:
@@ -421,12 +424,13 @@ def main(argv: list[str] | None = None) -> int:
 
     labels = load_labels()
     dev, held = split(labels)
-    second = load_labels(BATCH2)
-    assert not set(second) & set(labels), set(second) & set(labels)
-    dev |= set(second)
-    labels.update(second)
+    for batch in DEV_BATCHES:
+        more = load_labels(batch)
+        assert not set(more) & set(labels), set(more) & set(labels)
+        dev |= set(more)
+        labels.update(more)
     fresh = set()
-    if len(_batches()) > 2:
+    if (FRESH / "labels.jsonl").is_file():
         more = load_labels(FRESH)
         assert not set(more) & set(labels), set(more) & set(labels)
         fresh = set(more)
