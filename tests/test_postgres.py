@@ -248,6 +248,26 @@ def test_a_store_of_schema_11_gets_its_index_by_the_migration(
             assert "search_terms" in plan, plan
 
 
+def test_a_server_older_than_the_schema_needs_is_refused_naming_its_version(
+    pg_url: str,
+) -> None:
+    from watcher import store
+
+    shown = "postgresql://watcher@127.0.0.1/db"
+    assert store._version_problem(shown, 110022) == (
+        "the state database postgresql://watcher@127.0.0.1/db is on PostgreSQL 11, older "
+        "than watcher needs (12 or later, for generated columns); upgrade the server or "
+        "use a SQLite state file"
+    )
+    assert "on PostgreSQL 9.6," in str(store._version_problem(shown, 90624))
+    # The test server (Debian's) passes, as it must for every other test here.
+    conn = store._connect_postgres(pg_url)
+    try:
+        assert store._version_problem(shown, conn.conn.info.server_version) is None
+    finally:
+        conn.close()
+
+
 def test_a_replaced_article_leaves_the_postgresql_index(pg_url: str) -> None:
     from tests.test_search import _add
     from watcher import search

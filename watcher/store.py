@@ -2600,7 +2600,33 @@ def _connect_postgres(url: str) -> _Postgres:
         )
     except psycopg.Error as exc:
         raise StateError(_connect_problem(shown, str(exc))) from None
+    problem = _version_problem(shown, conn.info.server_version)
+    if problem:
+        conn.close()
+        raise StateError(problem)
     return _Postgres(conn)
+
+
+# The oldest server the schema runs on: schema 12's search column is a generated
+# column, which PostgreSQL has had since 12.
+PG_MIN_VERSION = 120000
+
+
+def _version_problem(shown: str, server_version: int) -> str | None:
+    """Why a server of this version (libpq's number: 150004 is 15.4, 90624 is 9.6.24)
+    cannot hold the state, or None."""
+    if server_version >= PG_MIN_VERSION:
+        return None
+    major = server_version // 10000
+    if major < 10:  # before 10 the major version had two parts
+        major_text = f"{major}.{server_version // 100 % 100}"
+    else:
+        major_text = str(major)
+    return (
+        f"the state database {shown} is on PostgreSQL {major_text}, older than watcher "
+        f"needs ({PG_MIN_VERSION // 10000} or later, for generated columns); upgrade the "
+        "server or use a SQLite state file"
+    )
 
 
 def _connect_problem(shown: str, text: str) -> str:
