@@ -321,11 +321,14 @@ def _start(config: Path, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_three_scans_at_once_count_each_document_new_exactly_once(
-    make_config: Callable[..., Config], tmp_path: Path, pg_url: str
+    make_config: Callable[..., Config], tmp_path: Path, pg_url: str, workers: int
 ) -> None:
+    # With workers: 2 each scan reads ahead in a pool of its own (45 files is past
+    # parallel.MIN_FILES) while claiming files one by one in its scanning process.
     files = _big_inbox(tmp_path / "inbox", 45)
-    pg = make_config(name="pg.yaml", state=pg_url)
+    pg = make_config(name="pg.yaml", state=pg_url, scan={"workers": workers})
     lite = make_config(name="lite.yaml", state="lite/watcher.db")
     # One store first, so the processes race on documents, not on creating the schema.
     assert watcher(pg.path, "status").returncode in (1, 3)
