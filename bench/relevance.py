@@ -11,8 +11,9 @@ drawn by ``fresh_sample.py`` with other seeds, each after a round of tuning, and
 labelled by other readers: batch 2 (``bench/labels/fresh/``) measured the first
 round, then joined the development items for the second; batch 3
 (``bench/labels/fresh3/``) measured the second round, then joined them for the
-third; batch 4 (``bench/labels/fresh4/``) is shown as ``fresh`` once its labels
-exist. The figures are printed for each part and for all items.
+third; batch 4 (``bench/labels/fresh4/``) measured the third, then joined them
+for the fourth; batch 5 (``bench/labels/fresh5/``) is shown as ``fresh`` once its
+labels exist. The figures are printed for each part and for all items.
 
 Per topic: precision, recall and F1 of "the topic matched" against ``core``
 (``mention`` counts neither way), and a ranking figure: the share of
@@ -68,9 +69,9 @@ from watcher.watchlists import Topic, load_watchlists  # noqa: E402
 
 LABELS = ROOT / "bench" / "labels"
 # Batches tuned on since a later round: part of ``dev`` (batch 2 since the second
-# round, batch 3 since the third).
-DEV_BATCHES = (LABELS / "fresh", LABELS / "fresh3")
-FRESH = LABELS / "fresh4"
+# round, batch 3 since the third, batch 4 since the fourth).
+DEV_BATCHES = (LABELS / "fresh", LABELS / "fresh3", LABELS / "fresh4")
+FRESH = LABELS / "fresh5"
 TOPICS = ("safety", "urban-renewal", "flood", "rural", "investment")
 SPLIT_SEED = 20261203
 # The last commit with the watchlists of the old model (min_score thresholds).

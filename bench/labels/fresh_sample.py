@@ -3,6 +3,7 @@
     python bench/labels/fresh_sample.py [--corpus ../shared/corpus] > bench/labels/fresh/items.jsonl
     python bench/labels/fresh_sample.py --batch 3 > bench/labels/fresh3/items.jsonl
     python bench/labels/fresh_sample.py --batch 4 > bench/labels/fresh4/items.jsonl
+    python bench/labels/fresh_sample.py --batch 5 > bench/labels/fresh5/items.jsonl
 
 Drawn after the bundled topics were tuned, so that it measures them on items nobody
 looked at while writing them: the same corpus, the same item cutting and the same
@@ -15,7 +16,8 @@ wide word nets as ``sample.py``, a different seed, and no item of the first batc
 ``--batch 3`` draws a third batch the same way (another seed, none of the items of
 the batches before it), with 40 more items from the narrower work-safety net
 (``sample.TOPUP``), since work safety is rare in a national programme; ``--batch 4``
-a fourth, with 40 more from the work-safety net and 30 from the urban-renewal one.
+a fourth, with 40 more from the work-safety net and 30 from the urban-renewal one;
+``--batch 5`` a fifth the same way.
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ from pathlib import Path
 
 from sample import FOLDER, ROOT, draw
 
-SEEDS = {2: 20261205, 3: 20261207, 4: 20261209}
-FOLDERS = {2: "fresh", 3: "fresh3", 4: "fresh4"}
+SEEDS = {2: 20261205, 3: 20261207, 4: 20261209, 5: 20261211}
+FOLDERS = {2: "fresh", 3: "fresh3", 4: "fresh4", 5: "fresh5"}
 # Extra items from the narrower nets (``sample.TOPUP``) of topics a random draw rarely
 # reaches: work safety in a national programme; urban renewal, of which batch 3 had
 # only four core items.
-TOPUPS = {2: {}, 3: {"safety": 40}, 4: {"safety": 40, "urban-renewal": 30}}
+TOPUPS = {
+    2: {},
+    3: {"safety": 40},
+    4: {"safety": 40, "urban-renewal": 30},
+    5: {"safety": 40, "urban-renewal": 30},
+}
 RANDOM_ITEMS = 120
 BROAD_ITEMS = 30
 
