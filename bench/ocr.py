@@ -58,12 +58,14 @@ def main() -> None:
     parser.add_argument("--columns", default="1,2")
     parser.add_argument("--dpi", type=int, default=docgen.SCAN_DPI)
     parser.add_argument("--corpus", type=int, default=0, help="新闻联播 days besides the seeds")
+    parser.add_argument("--seeds", default="", help="only seeds whose names start so: 001,003")
     parser.add_argument("--pdf", action="store_true", help="also as a scanned PDF")
     parser.add_argument(
-        "--engine", default="scan", help="engines side by side: scan, rapidocr, tesseract"
+        "--engine", default="scan", help="engines side by side: scan, ppocrv6, rapidocr, tesseract"
     )
     args = parser.parse_args()
-    pages = [(p.name, p.read_bytes()) for p in seed_files()]
+    wanted = tuple(s for s in args.seeds.split(",") if s)
+    pages = [(p.name, p.read_bytes()) for p in seed_files() if p.name.startswith(wanted or "")]
     pages += [(p.name, p.read_bytes()) for p in docgen.corpus_days(CORPUS, args.corpus)]
     for name in args.engine.split(","):
         engine = None if name == "scan" else name
