@@ -227,10 +227,11 @@ def _choose() -> str:
             # RapidOCR's libraries and models need some 400 MB of the reader process's
             # address space (scan.read_memory_mb): with less, the next engine reads
             # (Tesseract is a program of its own), unless one was asked for by name.
-            if not reasons:
-                reasons.append(str(exc))
+            # RapidOCR's reasons name it; Tesseract's say what to install.
+            if not reasons or name != "tesseract":
+                reasons.append(f"and {exc}" if reasons else str(exc))
             else:
-                reasons.append(f"and {LABELS[name]} cannot read instead: {exc}")
+                reasons.append(f"and Tesseract cannot read instead: {exc}")
             continue
         if reasons:
             log.warning("%s; reading with %s instead", reasons[0], LABELS[name])
@@ -564,7 +565,7 @@ def _load_v6() -> Any:
     would resolve (and download) models by its own table."""
     import rapidocr
 
-    models = Path(rapidocr.__file__).parent / "models"
+    models = Path(rapidocr.__file__ or ".").parent / "models"
     det, rec = (models / name for name in V6_MODELS)
     for model in (det, rec):
         if not model.is_file():
