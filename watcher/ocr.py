@@ -1,18 +1,21 @@
-"""Scanned pages → text by OCR (the only module that imports rapidocr_onnxruntime,
-pytesseract, Pillow and pypdfium2).
+"""Scanned pages → text by OCR (the only module that imports rapidocr,
+rapidocr_onnxruntime, pytesseract, Pillow and pypdfium2).
 
 A page image (``.png``, ``.jpg``, ``.tif``) or a PDF page without a text layer (rendered
-with PDFium) is recognised by one of two engines, the better one installed:
+with PDFium) is recognised by the best engine installed that loads (ENGINES):
 
-- **RapidOCR** (``rapidocr-onnxruntime``): PaddleOCR's PP-OCRv4 Chinese detection and
-  recognition models, shipped inside the wheel and run by ONNX Runtime on the CPU. It
-  finds text lines, and reads each line alone.
+- **RapidOCR 3** (``rapidocr`` with ``onnxruntime``): PaddleOCR's PP-OCRv6 small
+  detection and recognition models (18,708 characters, traditional forms among them),
+  shipped inside the wheel and run by ONNX Runtime on the CPU.
+- **RapidOCR 1.4** (``rapidocr-onnxruntime``): the same pipeline with PP-OCRv4's Chinese
+  models (6,623 characters).
 - **Tesseract** with its ``chi_sim`` model (Debian's packages, through ``pytesseract``):
   words with their boxes (its TSV output), gathered into lines here.
 
-Either way the lines, with a type size measured from their boxes, go through the same
-layout pass as a PDF's (:mod:`watcher.layout`): columns, bands, headlines by size. The
-engines' own reading order is not used.
+RapidOCR finds text lines, and each line is read alone. Either way the lines, with a type
+size measured from their boxes, go through the same layout pass as a PDF's
+(:mod:`watcher.layout`): columns, bands, headlines by size. The engines' own reading
+order is not used.
 
 Runs in the reader process (:mod:`watcher.sandbox`), under its memory limit (the
 ``tesseract`` program inherits it); each page is given the file's time limit.
