@@ -167,7 +167,7 @@ def test_when_no_engine_can_read_every_reason_is_given(
         read_bytes(Path("scan.png"), image, DIRECT)
     assert str(err.value) == (
         "OCR engine RapidOCR 3 (PP-OCRv6) cannot be loaded: failed to map segment; "
-        "and OCR engine RapidOCR cannot be loaded: failed to map segment; "
+        "and OCR engine RapidOCR 1.4 (PP-OCRv4) cannot be loaded: failed to map segment; "
         "and Tesseract cannot read instead: OCR needs the tesseract program with its "
         "chi_sim model: apt install tesseract-ocr tesseract-ocr-chi-sim"
     )

@@ -62,7 +62,11 @@ ENGINES = {
 }
 # The engine to use: one of ENGINES, or None for the best one installed that loads.
 ENGINE: str | None = None
-LABELS = {"ppocrv6": "RapidOCR 3 (PP-OCRv6)", "rapidocr": "RapidOCR", "tesseract": "Tesseract"}
+LABELS = {
+    "ppocrv6": "RapidOCR 3 (PP-OCRv6)",
+    "rapidocr": "RapidOCR 1.4 (PP-OCRv4)",
+    "tesseract": "Tesseract",
+}
 LANGUAGE = "chi_sim"
 NO_TESSERACT = (
     "OCR needs the tesseract program with its chi_sim model: "
