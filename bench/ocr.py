@@ -1,13 +1,15 @@
 """OCR of scanned pages: every seed page printed to PDF, rendered to images at 200 dpi
 and read back by OCR (watcher.ocr, in the reader process as a scan reads it).
 
-    python bench/ocr.py [--columns 1,2] [--dpi 200] [--corpus 0] [--engine scan,tesseract]
+    python bench/ocr.py [--columns 1,2] [--dpi 200] [--corpus 0] [--seeds 001,003]
+                        [--engine scan,rapidocr,tesseract]
 
 For each page and layout: character accuracy (1 − edit distance / length, whitespace and
 ``#`` markers ignored) against the text the PDF's own text layer gives, headlines found
 (spaces ignored), and whether the articles equal those of the text page. By default the
-engine a scan would use (RapidOCR when installed, else Tesseract with chi_sim) in the
-reader process ("scan"); ``--engine`` names engines to run side by side: ``scan``, or
+engine a scan would use (the first of watcher.ocr.ENGINES installed: RapidOCR 3 with
+PP-OCRv6, RapidOCR 1.4 with PP-OCRv4, Tesseract with chi_sim) in the reader process
+("scan"); ``--engine`` names engines to run side by side: ``scan``, or ``ppocrv6``,
 ``rapidocr`` and ``tesseract``, each in this process (the reader process picks its own).
 """
 
@@ -17,6 +19,7 @@ import argparse
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +51,15 @@ def squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text.replace("#", ""))
 
 
+def errors(truth: str, got: str) -> list[tuple[str, str]]:
+    """What the OCR text has in place of the truth's characters, difference by difference."""
+    import difflib
+
+    a, b = squeeze(truth), squeeze(got)
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return [(a[i:j], b[k:m]) for op, i, j, k, m in ops if op != "equal"]
+
+
 def accuracy(truth: str, got: str) -> float:
     a, b = squeeze(truth), squeeze(got)
     return 1 - distance(a, b) / max(1, len(a))
@@ -58,12 +70,15 @@ def main() -> None:
     parser.add_argument("--columns", default="1,2")
     parser.add_argument("--dpi", type=int, default=docgen.SCAN_DPI)
     parser.add_argument("--corpus", type=int, default=0, help="新闻联播 days besides the seeds")
+    parser.add_argument("--seeds", default="", help="only seeds whose names start so: 001,003")
     parser.add_argument("--pdf", action="store_true", help="also as a scanned PDF")
+    parser.add_argument("--errors", type=int, default=0, help="print the N commonest errors")
     parser.add_argument(
-        "--engine", default="scan", help="engines side by side: scan, rapidocr, tesseract"
+        "--engine", default="scan", help="engines side by side: scan, ppocrv6, rapidocr, tesseract"
     )
     args = parser.parse_args()
-    pages = [(p.name, p.read_bytes()) for p in seed_files()]
+    wanted = tuple(s for s in args.seeds.split(",") if s)
+    pages = [(p.name, p.read_bytes()) for p in seed_files() if p.name.startswith(wanted or "")]
     pages += [(p.name, p.read_bytes()) for p in docgen.corpus_days(CORPUS, args.corpus)]
     for name in args.engine.split(","):
         engine = None if name == "scan" else name
@@ -79,6 +94,7 @@ def run(
     """One engine over every page and layout: a table, then the totals."""
     total_chars = total_errors = heads_ok = heads_all = equal = docs = 0
     total_secs = 0.0
+    seen: Counter[tuple[str, str]] = Counter()
     print(f"\n{label}\n")
     print("| page | layout | characters | accuracy | headlines | articles | s |")
     print("|---|---|---|---|---|---|---|")
@@ -98,6 +114,8 @@ def run(
                 total_secs += secs
                 arts = split_page(got.text, markup=got.markup, today=docgen.READ_DAY)
                 score = accuracy(truth, got.text)
+                if args.errors:
+                    seen.update(errors(truth, got.text))
                 n = len(squeeze(truth))
                 total_chars += n
                 total_errors += round((1 - score) * n)
@@ -118,6 +136,8 @@ def run(
         f"headlines {heads_ok}/{heads_all}; articles equal to the text page {equal}/{docs}; "
         f"{total_secs:.0f} s reading"
     )
+    for (want, read), count in seen.most_common(args.errors):
+        print(f"  {count:4d} × {want or '∅'} → {read or '∅'}")
 
 
 if __name__ == "__main__":

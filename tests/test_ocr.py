@@ -1,7 +1,8 @@
 """Scanned pages read by OCR (watcher.ocr): seed stories printed to PDF with reportlab,
 rendered to images at 200 dpi by PDFium, read back in the reader process by the engine
-installed (RapidOCR from watcher[ocr], else the real tesseract), and by Tesseract on its
-own. The tests that need an engine skip without it."""
+installed (RapidOCR 3 with PP-OCRv6 from watcher[ocr], else RapidOCR 1.4 with PP-OCRv4,
+else the real tesseract), and by Tesseract on its own. The tests that need an engine skip
+without it."""
 
 from __future__ import annotations
 
@@ -31,20 +32,22 @@ def _tesseract_with_chinese() -> bool:
 
 _PRINTING = bool(importlib.util.find_spec("pypdfium2") and importlib.util.find_spec("reportlab"))
 _TESSERACT = bool(_tesseract_with_chinese() and importlib.util.find_spec("pytesseract"))
-_RAPIDOCR = bool(importlib.util.find_spec(ocr.RAPIDOCR) and importlib.util.find_spec("pytesseract"))
+_EXTRA = bool(importlib.util.find_spec("pytesseract"))
+_V6 = _EXTRA and all(importlib.util.find_spec(m) for m in ocr.ENGINES["ppocrv6"])
+_RAPIDOCR = bool(_EXTRA and (_V6 or importlib.util.find_spec(ocr.RAPIDOCR)))
 
 needs_ocr = pytest.mark.skipif(
     not (_PRINTING and (_TESSERACT or _RAPIDOCR)),
     reason="needs watcher[ocr] (RapidOCR), or tesseract with chi_sim "
     "(apt install tesseract-ocr tesseract-ocr-chi-sim)",
 )
+needs_v6 = pytest.mark.skipif(
+    not (_PRINTING and _V6), reason="needs watcher[ocr] (rapidocr 3 and onnxruntime)"
+)
 needs_tesseract = pytest.mark.skipif(
     not (_PRINTING and _TESSERACT),
     reason="needs tesseract with chi_sim (apt install tesseract-ocr tesseract-ocr-chi-sim) "
     "and watcher[ocr]",
-)
-needs_rapidocr = pytest.mark.skipif(
-    not importlib.util.find_spec(ocr.RAPIDOCR), reason="needs watcher[ocr] (rapidocr-onnxruntime)"
 )
 
 
@@ -85,8 +88,8 @@ def test_a_page_image_is_read_by_ocr_in_the_reader_process(printed: tuple[bytes,
     image = docgen.to_image(data, "TIFF")  # one frame a page
     text = read_bytes(Path("scan.tif"), image)  # default limits: in the reader process
     assert (text.encoding, text.markup) == ("ocr", "plain")
-    # Measured 99.5 % by RapidOCR, 98–99 % by Tesseract on these stories (bench/ocr.py
-    # measures every seed).
+    # Measured 99.5 % by RapidOCR (PP-OCRv4 and v6), 98–99 % by Tesseract on these
+    # stories (bench/ocr.py measures every seed).
     assert _accuracy(truth, text.text) > (0.98 if _RAPIDOCR else 0.95)
     # The headlines are set in display type: the layout pass marks them by their size.
     want = [a.headline for a in split_page(truth, today=docgen.READ_DAY)]
@@ -148,25 +151,100 @@ def test_without_the_tesseract_program_the_message_says_what_to_install(
 
 
 @needs_tesseract
-def test_when_neither_engine_can_read_both_reasons_are_given(
+def test_when_no_engine_can_read_every_reason_is_given(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # RapidOCR refused (as with too little scan.read_memory_mb), and no tesseract
+    # Both RapidOCRs refused (as with too little scan.read_memory_mb), and no tesseract
     # program to fall back on: the first reason is the one to fix, so it comes first.
-    def refuse() -> None:
-        raise ReadError("OCR engine RapidOCR cannot be loaded: failed to map segment")
+    def refuse(name: str) -> None:
+        raise ReadError(f"OCR engine {ocr.LABELS[name]} cannot be loaded: failed to map segment")
 
     image = docgen.to_image(docgen.scanned_pdf(), "PNG")
-    monkeypatch.setattr(ocr, "installed_engine", lambda: "rapidocr")
+    monkeypatch.setattr(ocr, "installed_engines", lambda: ["ppocrv6", "rapidocr", "tesseract"])
     monkeypatch.setattr(ocr, "_rapid", refuse)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ReadError) as err:
         read_bytes(Path("scan.png"), image, DIRECT)
     assert str(err.value) == (
-        "OCR engine RapidOCR cannot be loaded: failed to map segment; and Tesseract cannot "
-        "read instead: OCR needs the tesseract program with its chi_sim model: "
-        "apt install tesseract-ocr tesseract-ocr-chi-sim"
+        "OCR engine RapidOCR 3 (PP-OCRv6) cannot be loaded: failed to map segment; "
+        "and OCR engine RapidOCR 1.4 (PP-OCRv4) cannot be loaded: failed to map segment; "
+        "and Tesseract cannot read instead: OCR needs the tesseract program with its "
+        "chi_sim model: apt install tesseract-ocr tesseract-ocr-chi-sim"
     )
+
+
+@needs_v6
+def test_when_pp_ocrv6_cannot_be_loaded_the_next_engine_reads(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = ocr._rapid
+
+    def refuse_v6(name: str = "ppocrv6") -> object:
+        if name == "ppocrv6":
+            raise ReadError("OCR engine RapidOCR 3 (PP-OCRv6) cannot be loaded: out of memory")
+        return real(name)
+
+    monkeypatch.setattr(ocr, "_rapid", refuse_v6)
+    nxt = "rapidocr" if importlib.util.find_spec(ocr.RAPIDOCR) else "tesseract"
+    if nxt == "tesseract" and not _TESSERACT:
+        pytest.skip("needs RapidOCR 1.4 or tesseract with chi_sim to fall back on")
+    assert ocr.installed_engines()[0] == "ppocrv6"
+    with caplog.at_level("WARNING", logger="watcher.ocr"):
+        assert ocr._choose() == nxt
+    assert caplog.messages == [
+        "OCR engine RapidOCR 3 (PP-OCRv6) cannot be loaded: out of memory; "
+        f"reading with {ocr.LABELS[nxt]} instead"
+    ]
+
+
+@needs_v6
+@pytest.mark.slow
+def test_pp_ocrv6_reads_characters_pp_ocrv4_has_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 帙 (in a byline of seed 001) is not among PP-OCRv4's 6,623 characters; PP-OCRv6's
+    # dictionary of 18,708 holds it, and traditional forms such as 淥 too.
+    text = "株洲日报\n2021年6月3日\n\n# 城市更新资源集中发布\n\n记者 周帙恒 通讯员 李明\n\n全省城市更新领域预计带动投资。\n"
+    image = docgen.to_image(docgen.to_pdf(text, 1), "PNG")
+    monkeypatch.setattr(ocr, "ENGINE", "ppocrv6")
+    got = read_bytes(Path("scan.png"), image, DIRECT).text
+    assert "周帙恒" in _squeeze(got)
+    assert "城市更新资源集中发布" in _squeeze(got)
+
+
+@needs_v6
+def test_pp_ocrv6_models_come_from_its_wheel_and_none_is_downloaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Named by path, a model that is not there is an error: RapidOCR 3 would otherwise
+    # fetch the models its table names from a model hub.
+    monkeypatch.setattr(ocr, "_RAPID", {})
+    monkeypatch.setattr(ocr, "V6_MODELS", ("PP-OCRv6_det_small.onnx", "missing_rec.onnx"))
+    monkeypatch.setattr(ocr, "ENGINE", "ppocrv6")
+    with pytest.raises(ReadError) as err:
+        ocr._choose()
+    assert str(err.value).startswith(
+        "OCR engine RapidOCR 3 (PP-OCRv6) cannot be loaded: its wheel has no missing_rec.onnx"
+    )
+
+
+def test_a_line_found_by_two_strips_is_kept_once() -> None:
+    # The detector runs on strips 480 px tall overlapping by 120: a page 800 px tall is
+    # read as rows 0-480 and, the last strip a whole one, 320-800. A line at rows 410-430
+    # is found by both, boxed a little differently: its middle at 421 in the first strip
+    # and at 419 in the second. Each strip's own half of the overlap (up to 420, from 420)
+    # would have lost it.
+    np = pytest.importorskip("numpy")
+
+    class Detector:
+        def __call__(self, pixels: object, **steps: object) -> tuple[object, None]:
+            top = int(pixels[0, 0])  # type: ignore[index]  # each row holds its number
+            boxes = {0: [(100, 20, 40), (100, 411, 431)], 320: [(100, 89, 109), (300, 420, 440)]}
+            return [
+                [(x, y0), (x + 500, y0), (x + 500, y1), (x, y1)] for x, y0, y1 in boxes[top]
+            ], None
+
+    rows = np.repeat(np.arange(800, dtype=np.int32)[:, None], 4, axis=1)
+    boxes = ocr._detect(Detector(), rows, 0, deadline=float("inf"))
+    assert boxes == [(100, 20, 601, 41), (100, 411, 601, 432), (300, 740, 801, 761)]
 
 
 def test_without_the_extra_images_and_scanned_pdfs_name_it(
@@ -274,7 +352,6 @@ def test_ink_measured_sizes_snap_to_the_sizes_of_long_lines() -> None:
     assert sizes == [10.5, 10.5, 13.5, 12.5, 10.5, 12.5, 20.0]
 
 
-@needs_rapidocr
 def test_rapidocr_out_of_memory_is_a_memory_error() -> None:
     class Engine:
         def __call__(self, *args: object, **kwargs: object) -> object:

@@ -1,18 +1,21 @@
-"""Scanned pages → text by OCR (the only module that imports rapidocr_onnxruntime,
-pytesseract, Pillow and pypdfium2).
+"""Scanned pages → text by OCR (the only module that imports rapidocr,
+rapidocr_onnxruntime, pytesseract, Pillow and pypdfium2).
 
 A page image (``.png``, ``.jpg``, ``.tif``) or a PDF page without a text layer (rendered
-with PDFium) is recognised by one of two engines, the better one installed:
+with PDFium) is recognised by the best engine installed that loads (ENGINES):
 
-- **RapidOCR** (``rapidocr-onnxruntime``): PaddleOCR's PP-OCRv4 Chinese detection and
-  recognition models, shipped inside the wheel and run by ONNX Runtime on the CPU. It
-  finds text lines, and reads each line alone.
+- **RapidOCR 3** (``rapidocr`` with ``onnxruntime``): PaddleOCR's PP-OCRv6 small
+  detection and recognition models (18,708 characters, traditional forms among them),
+  shipped inside the wheel and run by ONNX Runtime on the CPU.
+- **RapidOCR 1.4** (``rapidocr-onnxruntime``): the same pipeline with PP-OCRv4's Chinese
+  models (6,623 characters).
 - **Tesseract** with its ``chi_sim`` model (Debian's packages, through ``pytesseract``):
   words with their boxes (its TSV output), gathered into lines here.
 
-Either way the lines, with a type size measured from their boxes, go through the same
-layout pass as a PDF's (:mod:`watcher.layout`): columns, bands, headlines by size. The
-engines' own reading order is not used.
+RapidOCR finds text lines, and each line is read alone. Either way the lines, with a type
+size measured from their boxes, go through the same layout pass as a PDF's
+(:mod:`watcher.layout`): columns, bands, headlines by size. The engines' own reading
+order is not used.
 
 Runs in the reader process (:mod:`watcher.sandbox`), under its memory limit (the
 ``tesseract`` program inherits it); each page is given the file's time limit.
@@ -46,10 +49,24 @@ log = logging.getLogger(__name__)
 # What OCR needs installed: the binding (and with it, in the same extra, Pillow and
 # pypdfium2), and the program with its Chinese model from the system's packages.
 PYTESSERACT = Package(module="pytesseract", name="pytesseract", extra="ocr", kind="image")
+# RapidOCR 3 (the ``rapidocr`` package, run by ``onnxruntime``), with the PP-OCRv6 small
+# models its wheel ships; and RapidOCR 1.4 (``rapidocr-onnxruntime``), PP-OCRv4.
+RAPIDOCR_V6 = "rapidocr"
 RAPIDOCR = "rapidocr_onnxruntime"
-# The engine to use: "rapidocr", "tesseract", or None for the better one installed
-# (RapidOCR: 99 % of characters on the seed scans where Tesseract reads 97 %; see README).
+V6_MODELS = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx")
+# The engines, best first: each one's modules must be installed for it to be tried.
+ENGINES = {
+    "ppocrv6": (RAPIDOCR_V6, "onnxruntime"),
+    "rapidocr": (RAPIDOCR,),
+    "tesseract": ("pytesseract",),
+}
+# The engine to use: one of ENGINES, or None for the best one installed that loads.
 ENGINE: str | None = None
+LABELS = {
+    "ppocrv6": "RapidOCR 3 (PP-OCRv6)",
+    "rapidocr": "RapidOCR 1.4 (PP-OCRv4)",
+    "tesseract": "Tesseract",
+}
 LANGUAGE = "chi_sim"
 NO_TESSERACT = (
     "OCR needs the tesseract program with its chi_sim model: "
@@ -183,33 +200,50 @@ def _to_text(pages: list[tuple[Any, float]], path: Path, timeout: float) -> Text
     return Text(text=text, encoding="ocr", markup="plain")
 
 
+def installed_engines() -> list[str]:
+    """The engines to try, in order: ``ENGINE`` alone, else those of ENGINES whose
+    modules are installed, best first, Tesseract last in any case (without it, the
+    message says what to install)."""
+    if ENGINE:
+        return [ENGINE]
+    found = importlib.util.find_spec
+    return [
+        name
+        for name, modules in ENGINES.items()
+        if name == "tesseract" or all(found(m) is not None for m in modules)
+    ]
+
+
 def installed_engine() -> str:
-    """The engine to read with: ``ENGINE``, else RapidOCR when installed, else Tesseract."""
-    return ENGINE or ("rapidocr" if importlib.util.find_spec(RAPIDOCR) else "tesseract")
+    """The engine a page would be read with when it loads: the first of
+    :func:`installed_engines`."""
+    return installed_engines()[0]
 
 
 def _choose() -> str:
-    """The engine to read with (:func:`installed_engine`); refuses early, with the
-    packages to install, when it cannot run."""
-    name = installed_engine()
-    if name != "rapidocr":
-        _tesseract_ready()
-        return name
-    try:
-        _rapid()
-        return name
-    except ReadError as exc:
-        # Its libraries and models need some 400 MB of the reader process's address
-        # space (scan.read_memory_mb): with less, Tesseract (a program of its own)
-        # reads the page, unless RapidOCR was asked for by name.
-        if ENGINE or not PYTESSERACT.installed():
-            raise
+    """The first engine of :func:`installed_engines` that can run here; refuses, with
+    every reason (the first is the one to fix) and the packages to install, when none can."""
+    reasons: list[str] = []
+    for name in installed_engines():
         try:
-            _tesseract_ready()
-        except ReadError as second:  # both reasons: the first is the one to fix
-            raise ReadError(f"{exc}; and Tesseract cannot read instead: {second}") from None
-        log.warning("%s; reading with Tesseract instead", exc)
-        return "tesseract"
+            if name == "tesseract":
+                _tesseract_ready()
+            else:
+                _rapid(name)
+        except ReadError as exc:
+            # RapidOCR's libraries and models need some 400 MB of the reader process's
+            # address space (scan.read_memory_mb): with less, the next engine reads
+            # (Tesseract is a program of its own), unless one was asked for by name.
+            # RapidOCR's reasons name it; Tesseract's say what to install.
+            if not reasons or name != "tesseract":
+                reasons.append(f"and {exc}" if reasons else str(exc))
+            else:
+                reasons.append(f"and Tesseract cannot read instead: {exc}")
+            continue
+        if reasons:
+            log.warning("%s; reading with %s instead", reasons[0], LABELS[name])
+        return name
+    raise ReadError("; ".join(reasons))
 
 
 def _tesseract_ready() -> None:
@@ -232,8 +266,8 @@ def recognise(
     """The lines OCR finds on one page image, in points from its top-left corner."""
     name = engine or _choose()
     gray = image.convert("L")
-    if name == "rapidocr":
-        return _rapid_lines(gray, dpi, page, timeout)
+    if name != "tesseract":
+        return _rapid_lines(gray, dpi, page, timeout, name)
     return _tesseract_lines(gray, dpi, page, timeout)
 
 
@@ -500,31 +534,79 @@ SOLID_LINE = 0.35
 # Pixels darker than this are ink.
 INK = 128
 
-_RAPID: list[Any] = []
+_RAPID: dict[str, Any] = {}
 
 
-def _rapid() -> Any:
-    """The RapidOCR engine, loaded once per process (its models ship in its wheel)."""
-    if not _RAPID:
+def _rapid(name: str = "ppocrv6") -> Any:
+    """A RapidOCR engine (``ppocrv6`` or ``rapidocr``, see ENGINES), loaded once per
+    process; its models ship in its wheel, and nothing is downloaded."""
+    if name not in _RAPID:
         # The reader process's memory limit counts address space. One thread for OpenBLAS
         # (loaded with OpenCV): a buffer for each of its threads took 180 MB; one malloc
         # heap for all threads: ONNX Runtime's and OpenCV's reserved 64 MB each (320 MB).
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
         _one_malloc_heap()
+        label = LABELS[name]
         try:
-            from rapidocr_onnxruntime import RapidOCR
+            engine = _load_v6() if name == "ppocrv6" else _load_v4()
         except (ImportError, MemoryError) as exc:  # "failed to map segment": memory
-            raise ReadError(f"OCR engine RapidOCR cannot be loaded: {exc}") from None
-        # One thread: the reader process shares the machine with the scan that started it.
-        # The detector enlarges a strip shorter than its limit_side_len (736) to it.
-        try:
-            engine = RapidOCR(
-                intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=STRIP // 2
-            )
+            raise ReadError(f"OCR engine {label} cannot be loaded: {exc}") from None
+        except ReadError as exc:
+            raise ReadError(f"OCR engine {label} cannot be loaded: {exc}") from None
         except Exception as exc:  # ONNX Runtime's own kinds: a model it cannot load
-            raise ReadError(f"OCR engine RapidOCR cannot be loaded: {exc}") from None
-        _RAPID.append(engine)
-    return _RAPID[0]
+            raise ReadError(f"OCR engine {label} cannot be loaded: {exc}") from None
+        _RAPID[name] = engine
+    return _RAPID[name]
+
+
+def _load_v4() -> Any:
+    from rapidocr_onnxruntime import RapidOCR
+
+    # One thread: the reader process shares the machine with the scan that started it.
+    # The detector enlarges a strip shorter than its limit_side_len (736) to it.
+    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, det_limit_side_len=STRIP // 2)
+
+
+def _load_v6() -> Any:
+    """RapidOCR 3 with the PP-OCRv6 models of its wheel, named by path: given none, it
+    would resolve (and download) models by its own table."""
+    import rapidocr
+
+    models = Path(rapidocr.__file__ or ".").parent / "models"
+    det, rec = (models / name for name in V6_MODELS)
+    for model in (det, rec):
+        if not model.is_file():
+            raise ReadError(f"its wheel has no {model.name} (in {models})")
+    engine = rapidocr.RapidOCR(
+        params={
+            "Global.use_cls": False,
+            "Global.log_level": "error",
+            "Det.model_path": str(det),
+            "Rec.model_path": str(rec),
+            "Det.limit_side_len": STRIP // 2,
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+    return _AsV4(engine)
+
+
+class _AsV4:
+    """RapidOCR 3 answering as RapidOCR 1.4 does: ``(boxes, _)`` when only detecting,
+    ``([(text, score)], _)`` when only recognising, ``(None, _)`` when nothing is found."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def __call__(
+        self, pixels: Any, *, use_cls: bool = False, use_det: bool = True, use_rec: bool = True
+    ) -> tuple[Any, None]:
+        out = self.engine(pixels, use_det=use_det, use_cls=use_cls, use_rec=use_rec)
+        if not use_rec:
+            boxes = getattr(out, "boxes", None)
+            return (None if boxes is None or not len(boxes) else list(boxes)), None
+        texts = getattr(out, "txts", None)
+        return (list(zip(texts, out.scores, strict=True)) if texts else None), None
 
 
 def _one_malloc_heap() -> None:
@@ -535,12 +617,14 @@ def _one_malloc_heap() -> None:
         ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX is -8
 
 
-def _rapid_lines(gray: Any, dpi: float, page: int, timeout: float) -> list[TextLine]:
+def _rapid_lines(
+    gray: Any, dpi: float, page: int, timeout: float, name: str = "ppocrv6"
+) -> list[TextLine]:
     """The lines RapidOCR finds on a page: lines found on a reduced copy, each read alone
     from the page at full size."""
     import numpy as np
 
-    engine = _rapid()
+    engine = _rapid(name)
     deadline = time.monotonic() + timeout
     pixels = np.asarray(gray)
     scale = min(1.0, DET_PIXELS / (10.0 * dpi / 72))
@@ -631,11 +715,15 @@ def _size_of_row_above(line: TextLine, lines: list[TextLine]) -> TextLine:
 
 def _detect(engine: Any, pixels: Any, page: int, deadline: float) -> list[tuple[int, ...]]:
     """Text lines' boxes (left, top, right, bottom) found on a page, strip by strip: a
-    box belongs to the strip its middle is in, away from the overlap's far half."""
+    box belongs to the strip its middle is in, away from the overlap's far half, give or
+    take a quarter of the overlap; one found again by the next strip is left out."""
     height = pixels.shape[0]
     step = STRIP - OVERLAP
     out: list[tuple[int, ...]] = []
     start = 0
+    # The same line found by two strips is not boxed alike: its middle in one may fall
+    # past the first's end and before the second's start (a line of seed 003 was lost so).
+    slack = OVERLAP / 4
     while True:
         if time.monotonic() > deadline:
             raise ReadError(f"OCR of page {page + 1} took longer than the time allowed")
@@ -644,15 +732,29 @@ def _detect(engine: Any, pixels: Any, page: int, deadline: float) -> list[tuple[
         # page would be enlarged by the detector to its minimum side.
         top = max(0, height - STRIP) if last else start
         found = _run(engine, pixels[top : top + STRIP], page, use_rec=False)
-        low = start + OVERLAP / 2 if start else float("-inf")
-        high = float("inf") if last else start + step + OVERLAP / 2
+        low = start + OVERLAP / 2 - slack if start else float("-inf")
+        high = float("inf") if last else start + step + OVERLAP / 2 + slack
+        earlier = len(out)
         for quad in found or []:
             xs, ys = [p[0] for p in quad], [p[1] + top for p in quad]
-            if low <= (min(ys) + max(ys)) / 2 < high:
-                out.append((int(min(xs)), int(min(ys)), int(max(xs)) + 1, int(max(ys)) + 1))
+            box = (int(min(xs)), int(min(ys)), int(max(xs)) + 1, int(max(ys)) + 1)
+            if low <= (box[1] + box[3]) / 2 < high and not any(
+                _same_box(box, other) for other in out[:earlier]
+            ):
+                out.append(box)
         if last:
             return out
         start += step
+
+
+def _same_box(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Two boxes (left, top, right, bottom) of one line: they overlap by more than half
+    of the smaller's height and of its width."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    return width > 0.5 * min(a[2] - a[0], b[2] - b[0]) and height > 0.5 * min(
+        a[3] - a[1], b[3] - b[1]
+    )
 
 
 def _without_overlapped(lines: list[TextLine]) -> list[TextLine]:
