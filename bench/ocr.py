@@ -6,7 +6,8 @@ and read back by OCR (watcher.ocr, in the reader process as a scan reads it).
 
 For each page and layout: character accuracy (1 − edit distance / length, whitespace and
 ``#`` markers ignored) against the text the PDF's own text layer gives, headlines found
-(spaces ignored), and whether the articles equal those of the text page. By default the
+(spaces ignored; and folded as matching and search fold text: variant forms such as
+淥/渌 and widths made one), and whether the articles equal those of the text page. By default the
 engine a scan would use (the first of watcher.ocr.ENGINES installed: RapidOCR 3 with
 PP-OCRv6, RapidOCR 1.4 with PP-OCRv4, Tesseract with chi_sim) in the reader process
 ("scan"); ``--engine`` names engines to run side by side: ``scan``, or ``ppocrv6``,
@@ -31,6 +32,7 @@ from watcher import ocr  # noqa: E402
 from watcher.pages import split_page  # noqa: E402
 from watcher.readers import read_bytes  # noqa: E402
 from watcher.reading import Limits  # noqa: E402
+from watcher.segment import fold  # noqa: E402
 
 
 def distance(a: str, b: str) -> int:
@@ -92,7 +94,7 @@ def run(
     pages: list[tuple[str, bytes]], args: argparse.Namespace, limits: Limits, label: str
 ) -> None:
     """One engine over every page and layout: a table, then the totals."""
-    total_chars = total_errors = heads_ok = heads_all = equal = docs = 0
+    total_chars = total_errors = heads_ok = heads_all = equal = docs = heads_folded = 0
     total_secs = 0.0
     seen: Counter[tuple[str, str]] = Counter()
     print(f"\n{label}\n")
@@ -122,6 +124,8 @@ def run(
                 found = {squeeze(a.headline or "") for a in arts}
                 heads = sum(1 for a in want if squeeze(a.headline or "") in found)
                 heads_ok, heads_all = heads_ok + heads, heads_all + len(want)
+                folded = {fold(h) for h in found}
+                heads_folded += sum(1 for a in want if fold(squeeze(a.headline or "")) in folded)
                 why = docgen.difference(arts, want)
                 equal += why is None
                 docs += 1
@@ -133,7 +137,8 @@ def run(
     print(
         f"\n{label}: {docs} scans at {args.dpi} dpi: character accuracy "
         f"{1 - total_errors / max(1, total_chars):.2%} of {total_chars} characters; "
-        f"headlines {heads_ok}/{heads_all}; articles equal to the text page {equal}/{docs}; "
+        f"headlines {heads_ok}/{heads_all} ({heads_folded} folded); "
+        f"articles equal to the text page {equal}/{docs}; "
         f"{total_secs:.0f} s reading"
     )
     for (want, read), count in seen.most_common(args.errors):
