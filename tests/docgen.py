@@ -1594,7 +1594,7 @@ def to_scanned_pdf(pdf: bytes, dpi: int = SCAN_DPI) -> bytes:
 
 def scanned_reason() -> str:
     """What reading :func:`scanned_pdf` fails with here: without watcher[ocr], that it
-    needs OCR; with RapidOCR, or without it the tesseract program, that OCR found no text
+    needs OCR; with a RapidOCR (3 or 1.4), or without one the tesseract program, that OCR found no text
     on it (its bars are no characters); else what to install."""
     import importlib.util
 
@@ -1602,7 +1602,7 @@ def scanned_reason() -> str:
 
     if importlib.util.find_spec("pytesseract") is None:
         return pdf.SCANNED
-    if importlib.util.find_spec(ocr.RAPIDOCR) is not None:
+    if any(importlib.util.find_spec(m) is not None for m in (ocr.RAPIDOCR_V6, ocr.RAPIDOCR)):
         return ocr.NOTHING_FOUND
     listed = (
         subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout
