@@ -197,6 +197,7 @@ _FORMAT = f"watcher jieba-dict 2 {sys.byteorder} I{array.array('I').itemsize}"
 
 
 _CROSSING_CACHE = 16_384  # answers kept by crosses() (a few MB) before starting afresh
+_PAIR_CACHE = 65_536  # pairs' reaches kept by crosses() (a few MB) before starting afresh
 
 
 class _BadCache(Exception):
@@ -263,6 +264,9 @@ class _WordDict:
         # crosses() answers by the few characters around a point that can matter,
         # and the same few characters recur across texts: answers kept by them.
         self._crossing: dict[tuple[str, int], bool] = {}
+        # The pair trie's answer, as (before, after) or None, kept by pair: one dict
+        # look-up where marisa's get and two reads of the reach bytes were.
+        self._pair_reach: dict[str, tuple[int, int] | None] = {}
         self.words = words
         self.total = total
         self.longest = longest
@@ -338,18 +342,32 @@ class _WordDict:
         if buf:
             yield buf
 
+    def _reach_of(self, chars: str) -> tuple[int, int] | None:
+        """How far words holding the pair ``chars`` reach before and after it (None:
+        no word holds it), from the pair trie, kept for the next time."""
+        pair = self._pairs.get(chars)
+        reach = None if pair is None else (self._reach[2 * pair], self._reach[2 * pair + 1])
+        if len(self._pair_reach) >= _PAIR_CACHE:
+            self._pair_reach.clear()
+        self._pair_reach[chars] = reach
+        return reach
+
     def crosses(self, text: str, p: int) -> bool:
         """Does some word ``text[i:j]`` with ``i < p < j`` exist?"""
         if p <= 0 or p >= len(text):
             return False
         # Such a word holds the pair of characters around p, and most pairs
         # met at a hit's edge are inside no word at all.
-        pair = self._pairs.get(text[p - 1 : p + 1])
-        if pair is None:
+        chars = text[p - 1 : p + 1]
+        try:
+            reach = self._pair_reach[chars]
+        except KeyError:
+            reach = self._reach_of(chars)
+        if reach is None:
             return False
         # No word holding the pair starts more than ``before`` characters ahead
         # of it or ends more than ``after`` past it: only that stretch matters.
-        before, after = self._reach[2 * pair], self._reach[2 * pair + 1]
+        before, after = reach
         lo, hi = max(0, p - 1 - before), min(len(text), p + 1 + after)
         key = (text[lo:hi], p - lo)
         known = self._crossing.get(key)
