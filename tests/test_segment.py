@@ -124,6 +124,18 @@ def test_fold_maps_every_character_to_one_character() -> None:
     assert all(ord(v) not in table for v in table.values())  # chains resolved
 
 
+def test_fold_is_the_table_for_every_character() -> None:
+    # The fast path finds the characters present with a regular expression (below
+    # U+10000) and falls back to a set test when a text holds a character above it.
+    table = segment._fold_table()
+    chars = "".join(sorted(map(chr, table)))
+    astral = [c for c in chars if c > "\uffff"]
+    texts = [chars, "長沙ＡＩ，國務院：" * 3, "no folding here", "", "😀長沙", *astral[:20]]
+    texts += [chars[i : i + 7] + "汉字" for i in range(0, len(chars), 7)]
+    for text in texts:
+        assert fold(text) == text.translate(table), text[:10]
+
+
 def test_fold_does_not_load_jieba() -> None:
     fresh = Segmenter(None)
     fold("長沙ＡＩ")

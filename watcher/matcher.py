@@ -679,18 +679,25 @@ class _Run:
 
     def near_pairs(self, entry: rules.Near) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         """Verified occurrences of both terms of a NEAR entry that are near each other."""
+        lefts, rights = self.spans(entry.left), self.spans(entry.right)
+        if not lefts or not rights:
+            return []
         out = []
-        for a in self.spans(entry.left):
-            for b in self.spans(entry.right):
-                first, second = sorted((a, b))
-                if first[1] > second[0] or (first[0] < self.text.split) != (
-                    second[0] < self.text.split
-                ):
+        split, distance = self.text.split, entry.distance
+        if distance is None:  # in one sentence: each occurrence's sentence found once
+            sentence = self.text.sentence
+            where = [sentence(b[0]) for b in rights]
+        for a in lefts:
+            if distance is None:
+                here = sentence(a[0])
+            for i, b in enumerate(rights):
+                first, second = (a, b) if a <= b else (b, a)
+                if first[1] > second[0] or (first[0] < split) != (second[0] < split):
                     continue  # one occurrence, or one in the headline and one in the body
-                if entry.distance is None:
-                    ok = self.text.sentence(first[0]) == self.text.sentence(second[0])
+                if distance is None:
+                    ok = here == where[i]
                 else:
-                    ok = second[0] - first[1] <= entry.distance
+                    ok = second[0] - first[1] <= distance
                 if ok:
                     out.append((a, b))
         return out
