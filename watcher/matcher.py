@@ -265,6 +265,7 @@ class _Compiled:
     single_context: dict[str, int]
     multi_context: tuple[tuple[str, ...], ...]
     word_at: dict[str, tuple[int, ...]]
+    word_one: dict[str, int] | None  # word_at where each key has one position
     order: dict[str, int]  # entry key → its place in ``names``
     nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
     twice: frozenset[str]  # one-term context keys that two context entries fold to
@@ -377,6 +378,11 @@ class Matcher:
             single_context=single_context,
             multi_context=tuple(k for k in context_keys if len(k) != 1),
             word_at={k: tuple(v) for k, v in word_at.items()},
+            word_one=(
+                {k: v[0] for k, v in word_at.items()}
+                if all(len(v) == 1 for v in word_at.values())
+                else None
+            ),
             order=order,
             twice=frozenset(k for k, n in single_context.items() if n > 1),
             nested=any(a != b and a in b for a in word_at for b in word_at),
@@ -629,7 +635,10 @@ class _Run:
         """Verified occurrences of the topic's counted terms, those inside a longer
         one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
         at = c.word_at
-        present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
+        if c.word_one is not None:  # (most topics: each folded key one word)
+            present = sorted(map(c.word_one.__getitem__, self.keys.intersection(c.word_one)))
+        else:
+            present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
         if c.nested:
             every = self._outermost(c, present)
             single = _uncovered(every)
@@ -820,9 +829,11 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
     text are one word twice, not two pieces of evidence. Nor are two occurrences that
     share characters or touch: 安全隐患排查 is one phrase, not 安全隐患 and 隐患排查.
     """
-    context = sorted((o for o in inside if c.roles[o.term] == "context"), key=lambda o: o.start)
-    if len(context) < len(inside):
-        return True  # an anchor
+    roles = c.roles
+    for o in inside:
+        if roles[o.term] != "context":
+            return True  # an anchor
+    context = sorted(inside, key=_start)
     leading = [o for o in context if story.in_head(o.start, o.end) or story.in_lead(o.start)]
     if leading and c.topic.lead_context:
         return True
