@@ -1011,6 +1011,8 @@ def _snippet(
         ends = (m.end() for m in SENTENCE_END.finditer(body))
         bounds = text.bounds[story.body] = [0, *ends, len(body)]
     snippet, marks = _best_sentence(raw_body, base, inner, roles, strongest, bounds)
+    if not title:
+        return snippet, marks  # merged already
     marks = tuple((a + len(title), b + len(title)) for a, b in marks)
     return title + snippet, merge_ranges([*title_marks, *marks])
 
