@@ -806,3 +806,20 @@ def test_is_word_and_spans_word_unchanged() -> None:
     assert not segment.is_word("区配")
     assert segment.spans_word("小区配", "套设施")
     assert not segment.spans_word("", "套设施")
+
+
+def test_crosses_answers_alike_when_its_caches_start_afresh(
+    seg: Segmenter, seeds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # crosses() keeps pairs' reaches and answers by the characters around a point;
+    # bounded caches that clear themselves must not change an answer.
+    words = seg._load()
+    text = seeds[:3000]
+    want = [words.crosses(text, p) for p in range(len(text))]
+    assert any(want) and not all(want)
+    monkeypatch.setattr(segment, "_PAIR_CACHE", 3)
+    monkeypatch.setattr(segment, "_CROSSING_CACHE", 5)
+    words._pair_reach.clear()
+    words._crossing.clear()
+    assert [words.crosses(text, p) for p in range(len(text))] == want
+    assert len(words._pair_reach) <= 3 and len(words._crossing) <= 5

@@ -692,22 +692,16 @@ class _Run:
         if not lefts or not rights:
             return []
         out = []
-        split, distance = self.text.split, entry.distance
-        if distance is None:  # in one sentence: each occurrence's sentence found once
-            sentence = self.text.sentence
-            where = [sentence(b[0]) for b in rights]
+        split, distance, sentence = self.text.split, entry.distance, self.text.sentence
+        # NEAR without a distance: in one sentence, each occurrence's found once.
+        where = [sentence(b[0]) for b in rights] if distance is None else []
         for a in lefts:
-            if distance is None:
-                here = sentence(a[0])
+            here = sentence(a[0]) if distance is None else 0
             for i, b in enumerate(rights):
                 first, second = (a, b) if a <= b else (b, a)
                 if first[1] > second[0] or (first[0] < split) != (second[0] < split):
                     continue  # one occurrence, or one in the headline and one in the body
-                if distance is None:
-                    ok = here == where[i]
-                else:
-                    ok = second[0] - first[1] <= distance
-                if ok:
+                if here == where[i] if distance is None else second[0] - first[1] <= distance:
                     out.append((a, b))
         return out
 
