@@ -270,8 +270,9 @@ class _Compiled:
     nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
     twice: frozenset[str]  # one-term context keys that two context entries fold to
     nested: bool  # a word of the topic holds another (安全隐患, 隐患)
-    # could_count is False for one one-term context key present (and no anchor): the
-    # topic has anchors or context, no NEAR entries, and lead_context: false.
+    # could_count is False for one one-term context key present (and no anchor) that
+    # two entries do not fold to: the topic has anchors or context, no NEAR entries,
+    # and lead_context: false.
     lone_fails: bool
     weights: dict[str, float]  # entry key → weight(role, boost)
 
