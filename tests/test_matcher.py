@@ -489,3 +489,26 @@ def test_scan_stores_matches_and_rematches_only_changed_topics(
         )
         assert pipeline.sync_topics(store, topics[:1], segmenter) == []
         assert store.matches(topic_id="rural") == []  # removed topic: matches dropped
+
+
+def test_shared_occurrences_are_what_each_topic_would_find_alone(
+    segmenter: Segmenter, topic: Callable[..., Topic]
+) -> None:
+    # Per article, a word's occurrences and term hits are made once and shared by
+    # every topic counting them; a topic none of whose words holds another skips the
+    # covering test. Each topic must still get what it gets matched on its own.
+    bundled = load_watchlists(ROOT / "config" / "watchlists")
+    extra = [
+        topic(id="dup", query="安全生产 AND (安全生产 OR 检查)"),  # one term twice
+        topic(id="flat", anchors="[安全生产, 检查组]", context="[督导, 隐患 NEAR 整改]"),
+    ]
+    every = bundled + extra
+    together = Matcher(every, segmenter)
+    alone = {t.id: Matcher([t], segmenter) for t in every}
+    seen = 0
+    for page in sorted(SEEDS.glob("*.txt")):
+        for a in split_page(page.read_text(encoding="utf-8")):
+            got = together.match(a)
+            assert got == [m for t in every for m in alone[t.id].match(a)], a.headline
+            seen += len(got)
+    assert seen >= 10

@@ -124,6 +124,18 @@ def test_fold_maps_every_character_to_one_character() -> None:
     assert all(ord(v) not in table for v in table.values())  # chains resolved
 
 
+def test_fold_is_the_table_for_every_character() -> None:
+    # The fast path finds the characters present with a regular expression (below
+    # U+10000) and falls back to a set test when a text holds a character above it.
+    table = segment._fold_table()
+    chars = "".join(sorted(map(chr, table)))
+    astral = [c for c in chars if c > "\uffff"]
+    texts = [chars, "長沙ＡＩ，國務院：" * 3, "no folding here", "", "😀長沙", *astral[:20]]
+    texts += [chars[i : i + 7] + "汉字" for i in range(0, len(chars), 7)]
+    for text in texts:
+        assert fold(text) == text.translate(table), text[:10]
+
+
 def test_fold_does_not_load_jieba() -> None:
     fresh = Segmenter(None)
     fold("長沙ＡＩ")
@@ -794,3 +806,20 @@ def test_is_word_and_spans_word_unchanged() -> None:
     assert not segment.is_word("区配")
     assert segment.spans_word("小区配", "套设施")
     assert not segment.spans_word("", "套设施")
+
+
+def test_crosses_answers_alike_when_its_caches_start_afresh(
+    seg: Segmenter, seeds: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # crosses() keeps pairs' reaches and answers by the characters around a point;
+    # bounded caches that clear themselves must not change an answer.
+    words = seg._load()
+    text = seeds[:3000]
+    want = [words.crosses(text, p) for p in range(len(text))]
+    assert any(want) and not all(want)
+    monkeypatch.setattr(segment, "_PAIR_CACHE", 3)
+    monkeypatch.setattr(segment, "_CROSSING_CACHE", 5)
+    words._pair_reach.clear()
+    words._crossing.clear()
+    assert [words.crosses(text, p) for p in range(len(text))] == want
+    assert len(words._pair_reach) <= 3 and len(words._crossing) <= 5

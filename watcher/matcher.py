@@ -199,6 +199,7 @@ class _Text:
         self.split = len(self.title) + 1
         self._ends: list[int] | None = None
         self.bounds: dict[tuple[int, int], list[int]] = {}  # a story body's sentence ends
+        self.bodies: dict[tuple[int, int], str] = {}  # a story body's raw text
         self._stories: list[Story] | None = None
         self.roundup = ROUNDUP.search(self.title) is not None
         self._subtitles: list[tuple[int, int]] | None = None
@@ -264,10 +265,15 @@ class _Compiled:
     single_context: dict[str, int]
     multi_context: tuple[tuple[str, ...], ...]
     word_at: dict[str, tuple[int, ...]]
+    word_one: dict[str, int] | None  # word_at where each key has one position
     order: dict[str, int]  # entry key → its place in ``names``
     nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
     twice: frozenset[str]  # one-term context keys that two context entries fold to
     nested: bool  # a word of the topic holds another (安全隐患, 隐患)
+    # could_count is False for one one-term context key present (and no anchor) that
+    # two entries do not fold to: the topic has anchors or context, no NEAR entries,
+    # and lead_context: false.
+    lone_fails: bool
     weights: dict[str, float]  # entry key → weight(role, boost)
 
 
@@ -316,6 +322,8 @@ class Matcher:
             for key in c.single_context:
                 self._context_of.setdefault(key, []).append(n)
         self._single_any = {k: v for (f, k), v in self._single.items() if f == "any"}
+        self._postings_any = {k: v for (f, k), v in self._postings.items() if f == "any"}
+        self._postings_title = {k: v for (f, k), v in self._postings.items() if f == "title"}
         self._single_title = {k: v for (f, k), v in self._single.items() if f == "title"}
         self._patterns = sorted(patterns)
         self._automaton = (
@@ -374,9 +382,17 @@ class Matcher:
             single_context=single_context,
             multi_context=tuple(k for k in context_keys if len(k) != 1),
             word_at={k: tuple(v) for k, v in word_at.items()},
+            word_one=(
+                {k: v[0] for k, v in word_at.items()}
+                if all(len(v) == 1 for v in word_at.values())
+                else None
+            ),
             order=order,
             twice=frozenset(k for k, n in single_context.items() if n > 1),
             nested=any(a != b and a in b for a in word_at for b in word_at),
+            lone_fails=bool(anchor_keys or context_keys)
+            and not any(len(k) != 1 for k in anchor_keys + context_keys)
+            and not topic.lead_context,
             nears=tuple((e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)),
             weights={name: weight(roles[name], topic.weight(name)) for name in order},
         )
@@ -412,26 +428,33 @@ class Matcher:
             if k in single_title and (occ[0][0] < split or (roundup and _titled(text, occ))):
                 candidates.update(single_title[k])
         if self._postings or self._index:
-            present = {("any", k) for k in found}
-            present |= {
-                ("title", k)
-                for k, occ in found.items()
-                if occ[0][0] < split or (roundup and _titled(text, occ))
-            }
             satisfied: dict[int, set[int]] = {}
-            postings = self._postings
-            for posting in present:
-                for n, ci in postings.get(posting, ()):
+            # The postings by key (a str look-up, not a tuple's), and a key's title
+            # test only where a ``title:`` posting asks for it.
+            for k in found.keys() & self._postings_any.keys():
+                for n, ci in self._postings_any[k]:
                     satisfied.setdefault(n, set()).add(ci)
+            for k in found.keys() & self._postings_title.keys():
+                occ = found[k]
+                if occ[0][0] < split or (roundup and _titled(text, occ)):
+                    for n, ci in self._postings_title[k]:
+                        satisfied.setdefault(n, set()).add(ci)
             candidates.update(
                 n
                 for n, cs in satisfied.items()
                 if len(cs) == len(self._compiled[n].clauses)  # type: ignore[arg-type]
             )
-            for key in found:
-                candidates.update(
-                    n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
-                )
+            if self._index:
+                present = {("any", k) for k in found}
+                present |= {
+                    ("title", k)
+                    for k, occ in found.items()
+                    if occ[0][0] < split or (roundup and _titled(text, occ))
+                }
+                for key in found:
+                    candidates.update(
+                        n for n in self._index.get(key, ()) if self._compiled[n].possible(present)
+                    )
         run = _Run(self, text, found)
         # For could_count, by set operations per key rather than loops per topic:
         # the candidates with a one-term anchor present, and each one's one-term
@@ -451,8 +474,14 @@ class Matcher:
         matches = []
         for n in sorted(candidates):
             c = self._compiled[n]
-            if n not in anchored and not run.could_count(c, context.get(n, ())):
-                continue
+            if n not in anchored:
+                singles = context.get(n, ())
+                # could_count's most common answer (three in four of its calls at 500
+                # topics), without the call: one context term where two are asked for.
+                if c.lone_fails and len(singles) == 1 and singles[0] not in c.twice:
+                    continue
+                if not run.could_count(c, singles):
+                    continue
             m = run.match_topic(c)
             if m is not None:
                 matches.append(m)
@@ -487,6 +516,10 @@ class _Run:
         self.verified: dict[rules.Term, list[tuple[int, int]]] = {}
         self.chars: dict[int, int] = {}  # story number → characters of text
         self.story_hits: dict[tuple[int, rules.Term], list[TermHit]] = {}
+        # A word's verified occurrences as _Occ, by entry key (which names one term):
+        # made once per article, whichever topics count the word.
+        self.occs: dict[str, list[_Occ]] = {}
+        self.term_hits: dict[tuple[int, int, str], TermHit] = {}  # (start, end, key) → hit
 
     def is_word(self, start: int, end: int) -> bool:
         key = (start, end)
@@ -559,6 +592,8 @@ class _Run:
             return False
         if c.twice and not c.twice.isdisjoint(singles):
             return True  # two entries folding alike: two terms at one place
+        if len(singles) == 1 and not c.topic.lead_context:
+            return False  # one context term, and the topic asks for two
         # _on_topic on candidates: a context term in the headline or lead (enough, or
         # with another term, if the topic says lead_context: false), or two terms'
         # occurrences close together.
@@ -613,16 +648,25 @@ class _Run:
         """Verified occurrences of the topic's counted terms, those inside a longer
         one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
         at = c.word_at
-        present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
+        if c.word_one is not None:  # (most topics: each folded key one word)
+            present = sorted(map(c.word_one.__getitem__, self.keys.intersection(c.word_one)))
+        else:
+            present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
         if c.nested:
             every = self._outermost(c, present)
+            single = _uncovered(every)
         else:
-            every = [
-                _Occ(name, s, e)
-                for term, name, _folded in (c.words[i] for i in present)
-                for s, e in self.spans(term)
-            ]
-        single = _uncovered(every)
+            occs = self.occs
+            every = []
+            for i in present:
+                term, name, _folded = c.words[i]
+                got = occs.get(name)
+                if got is None:
+                    got = occs[name] = [_Occ(name, s, e) for s, e in self.spans(term)]
+                every += got
+            # No word of the topic holds another, so no occurrence lies inside a
+            # longer one: _uncovered's order without its covering test.
+            single = sorted(dict.fromkeys(every), key=_by_start_longest)
         # A NEAR entry occurs where its two terms do, near enough: one occurrence per
         # pair, marked at both terms, neither covering nor covered by anything.
         if not c.nears:
@@ -657,19 +701,20 @@ class _Run:
 
     def near_pairs(self, entry: rules.Near) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         """Verified occurrences of both terms of a NEAR entry that are near each other."""
+        lefts, rights = self.spans(entry.left), self.spans(entry.right)
+        if not lefts or not rights:
+            return []
         out = []
-        for a in self.spans(entry.left):
-            for b in self.spans(entry.right):
-                first, second = sorted((a, b))
-                if first[1] > second[0] or (first[0] < self.text.split) != (
-                    second[0] < self.text.split
-                ):
+        split, distance, sentence = self.text.split, entry.distance, self.text.sentence
+        # NEAR without a distance: in one sentence, each occurrence's found once.
+        where = [sentence(b[0]) for b in rights] if distance is None else []
+        for a in lefts:
+            here = sentence(a[0]) if distance is None else 0
+            for i, b in enumerate(rights):
+                first, second = (a, b) if a <= b else (b, a)
+                if first[1] > second[0] or (first[0] < split) != (second[0] < split):
                     continue  # one occurrence, or one in the headline and one in the body
-                if entry.distance is None:
-                    ok = self.text.sentence(first[0]) == self.text.sentence(second[0])
-                else:
-                    ok = second[0] - first[1] <= entry.distance
-                if ok:
+                if here == where[i] if distance is None else second[0] - first[1] <= distance:
                     out.append((a, b))
         return out
 
@@ -685,16 +730,22 @@ class _Run:
             chars = self.chars[story.number] = sum(map(len, stretch.split()))
         # Per term, in order of first occurrence: in the headline, in the lead, body hits.
         seen: dict[str, list[int]] = {}
-        in_head, in_lead = story.in_head, story.in_lead
+        heads = story.heads
+        lead0, lead1 = story.lead
+        # Story.in_head and Story.in_lead, inline (asked for every occurrence).
+        head0, head1 = heads[0] if len(heads) == 1 else (0, -1)
         for o in inside:
             row = seen.get(o.term)
             if row is None:
                 row = seen[o.term] = [0, 0, 0]
-            if in_head(o.start, o.end):
+            start = o.start
+            if (head0 <= start and o.end <= head1) or (
+                len(heads) > 1 and story.in_head(start, o.end)
+            ):
                 row[0] = 1
             else:
                 row[2] += 1
-            if not row[1] and in_lead(o.start):
+            if not row[1] and lead0 <= start < lead1:
                 row[1] = 1
         weights = c.weights
         out = {
@@ -719,15 +770,22 @@ class _Run:
             counts[o.term] = counts.get(o.term, 0) + 1
         order = c.order
         terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
-        hits = []
+        # Title hits first, then body hits, each by start: in haystack offsets (the
+        # headline before the split) that is by start alone.
+        spans = [(s, e, o.term) for o in inside for s, e in o.parts or ((o.start, o.end),)]
+        spans.sort(key=_first)
         split = self.text.split
-        for o in inside:
-            for s, e in o.parts or ((o.start, o.end),):
+        made = self.term_hits
+        hits = []
+        for span in spans:
+            hit = made.get(span)
+            if hit is None:
+                s, e, term = span
                 if s < split:
-                    hits.append(TermHit(o.term, "title", s, e))
+                    hit = made[span] = TermHit(term, "title", s, e)
                 else:
-                    hits.append(TermHit(o.term, "body", s - split, e - split))
-        hits.sort(key=lambda h: (h.field != "title", h.start))
+                    hit = made[span] = TermHit(term, "body", s - split, e - split)
+            hits.append(hit)
         roles = c.roles
         strongest = max(values, key=lambda t: (roles[t] == "anchor", values[t]))
         snippet, marks = _snippet(self.text, story, inside, roles, strongest)
@@ -778,9 +836,11 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
     text are one word twice, not two pieces of evidence. Nor are two occurrences that
     share characters or touch: 安全隐患排查 is one phrase, not 安全隐患 and 隐患排查.
     """
-    context = sorted((o for o in inside if c.roles[o.term] == "context"), key=lambda o: o.start)
-    if len(context) < len(inside):
-        return True  # an anchor
+    roles = c.roles
+    for o in inside:
+        if roles[o.term] != "context":
+            return True  # an anchor
+    context = sorted(inside, key=_start)
     leading = [o for o in context if story.in_head(o.start, o.end) or story.in_lead(o.start)]
     if leading and c.topic.lead_context:
         return True
@@ -901,10 +961,22 @@ def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
     return any(s <= start and end <= e and (s, e) != (start, end) for s, e in spans)
 
 
+def _first(span: tuple[int, int, str]) -> int:
+    return span[0]
+
+
+def _start(o: _Occ) -> int:
+    return o.start
+
+
+def _by_start_longest(o: _Occ) -> tuple[int, int]:
+    return (o.start, -o.end)
+
+
 def _uncovered(occs: Sequence[_Occ]) -> list[_Occ]:
     """The occurrences that are not part of a longer term's occurrence, in order."""
     # dict.fromkeys, not set: equal spans of two terms stay in the order given.
-    ordered = sorted(dict.fromkeys(occs), key=lambda o: (o.start, -o.end))
+    ordered = sorted(dict.fromkeys(occs), key=_by_start_longest)
     out = []
     reach: list[tuple[int, int]] = []  # (end, length) of earlier occurrences still open
     for o in ordered:
@@ -925,12 +997,11 @@ def _snippet(
     among such sentences, the one with the most distinct terms. A sub-story's title
     goes in front (``title：sentence``), so the reader sees which story it was.
     """
-    raw_body = text.raw[story.body[0] : story.body[1]]
-    base = story.body[0]
-    inner = sorted(
-        (o for o in occs if story.body[0] <= o.start and o.end <= story.body[1]),
-        key=lambda o: o.start,
-    )
+    base, stop = story.body
+    raw_body = text.bodies.get(story.body)
+    if raw_body is None:  # once per story, as its sentence bounds below
+        raw_body = text.bodies[story.body] = text.raw[base:stop]
+    inner = sorted((o for o in occs if base <= o.start and o.end <= stop), key=_start)
     title = ""
     title_marks: list[tuple[int, int]] = []
     if story.number and len(story.heads) > 1:
@@ -947,6 +1018,8 @@ def _snippet(
         ends = (m.end() for m in SENTENCE_END.finditer(body))
         bounds = text.bounds[story.body] = [0, *ends, len(body)]
     snippet, marks = _best_sentence(raw_body, base, inner, roles, strongest, bounds)
+    if not title:
+        return snippet, marks  # merged already
     marks = tuple((a + len(title), b + len(title)) for a, b in marks)
     return title + snippet, merge_ranges([*title_marks, *marks])
 
@@ -963,7 +1036,7 @@ def _best_sentence(
     if not occs:
         flat = " ".join(raw[:SNIPPET_CHARS].split())
         return (flat + ("…" if len(raw) > SNIPPET_CHARS else ""), ())
-    hits = [(o.term, a - base, b - base) for o in occs for a, b in o.spans]
+    hits = [(o.term, a - base, b - base) for o in occs for a, b in o.parts or ((o.start, o.end),)]
     wanted = (
         {t for t, _, _ in hits if roles.get(t) == "anchor"}
         or {t for t, _, _ in hits if t == strongest}

@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -138,10 +138,28 @@ def fold(text: str) -> str:
         return text.translate(_fold_table())
     # A few str.replace passes over the characters present beat translate's
     # per-character look-ups about 2×; results are identical because every
-    # target is a fixed point (checked in _fold_chars).
-    for ch in keys.intersection(text):
+    # target is a fixed point (checked in _fold_chars). Which are present: the
+    # regular expression's character class scans the string in C, where a set
+    # test would make a str of each character (3× slower); it holds the
+    # characters below U+10000 (a class with any above cannot be a look-up table),
+    # so a text with one of those takes the set test.
+    if _ABOVE_BMP.search(text) is None:
+        present: Iterable[str] = set(_fold_pattern().findall(text))
+    else:
+        present = keys.intersection(text)
+    for ch in present:
         text = text.replace(ch, targets[ch])
     return text
+
+
+_ABOVE_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
+@functools.cache
+def _fold_pattern() -> re.Pattern[str]:
+    """A character class of the folded characters below U+10000."""
+    keys = sorted(k for k in _fold_chars()[0] if k <= "\uffff")
+    return re.compile("[" + "".join(re.escape(k) for k in keys) + "]")
 
 
 @functools.cache
@@ -197,6 +215,7 @@ _FORMAT = f"watcher jieba-dict 2 {sys.byteorder} I{array.array('I').itemsize}"
 
 
 _CROSSING_CACHE = 16_384  # answers kept by crosses() (a few MB) before starting afresh
+_PAIR_CACHE = 65_536  # pairs' reaches kept by crosses() (a few MB) before starting afresh
 
 
 class _BadCache(Exception):
@@ -263,6 +282,9 @@ class _WordDict:
         # crosses() answers by the few characters around a point that can matter,
         # and the same few characters recur across texts: answers kept by them.
         self._crossing: dict[tuple[str, int], bool] = {}
+        # The pair trie's answer, as (before, after) or None, kept by pair: one dict
+        # look-up where marisa's get and two reads of the reach bytes were.
+        self._pair_reach: dict[str, tuple[int, int] | None] = {}
         self.words = words
         self.total = total
         self.longest = longest
@@ -338,18 +360,32 @@ class _WordDict:
         if buf:
             yield buf
 
+    def _reach_of(self, chars: str) -> tuple[int, int] | None:
+        """How far words holding the pair ``chars`` reach before and after it (None:
+        no word holds it), from the pair trie, kept for the next time."""
+        pair = self._pairs.get(chars)
+        reach = None if pair is None else (self._reach[2 * pair], self._reach[2 * pair + 1])
+        if len(self._pair_reach) >= _PAIR_CACHE:
+            self._pair_reach.clear()
+        self._pair_reach[chars] = reach
+        return reach
+
     def crosses(self, text: str, p: int) -> bool:
         """Does some word ``text[i:j]`` with ``i < p < j`` exist?"""
         if p <= 0 or p >= len(text):
             return False
         # Such a word holds the pair of characters around p, and most pairs
         # met at a hit's edge are inside no word at all.
-        pair = self._pairs.get(text[p - 1 : p + 1])
-        if pair is None:
+        chars = text[p - 1 : p + 1]
+        try:
+            reach = self._pair_reach[chars]
+        except KeyError:
+            reach = self._reach_of(chars)
+        if reach is None:
             return False
         # No word holding the pair starts more than ``before`` characters ahead
         # of it or ends more than ``after`` past it: only that stretch matters.
-        before, after = self._reach[2 * pair], self._reach[2 * pair + 1]
+        before, after = reach
         lo, hi = max(0, p - 1 - before), min(len(text), p + 1 + after)
         key = (text[lo:hi], p - lo)
         known = self._crossing.get(key)
