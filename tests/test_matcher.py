@@ -311,6 +311,29 @@ def test_a_near_entry_counts_where_both_terms_are_close(
     assert not m.match(art("集团董事长出席。" + FILLER + "座谈会召开。推动项目建设。"))
 
 
+def test_one_occurrence_counts_once_for_a_near_entry_and_a_term(
+    segmenter: Segmenter, topic: Callable[..., Topic]
+) -> None:
+    # A pair with a term inside a longer counted one is that one again.
+    t = topic(anchors="[老旧小区改造]", context="[老旧小区 NEAR 改造, 完成投资, 投资 NEAR 亿元]")
+    m = Matcher([t], segmenter)
+    (hit,) = m.match(art("今年推进城镇老旧小区改造。"))
+    assert hit.clause == "anchors: 老旧小区改造"
+    # 完成投资50亿元 is one context term, not two: with lead_context false, not enough.
+    two = topic(context="[完成投资, 投资 NEAR 亿元, 开工]", lead_context="false")
+    assert not Matcher([two], segmenter).match(art(FILLER + "全年完成投资50亿元。"))
+    (hit,) = Matcher([two], segmenter).match(art(FILLER + "完成投资50亿元，新项目开工。"))
+    assert hit.clause == "context: 完成投资, 开工"
+    # A term's occurrence that is one of a pair's two counts for the pair only.
+    pair = topic(anchors="[老旧小区 NEAR 更新]", context="[老旧小区, 加装电梯]")
+    (hit,) = Matcher([pair], segmenter).match(art("对老旧小区进行设备更新。"))
+    assert hit.clause == "anchors: 老旧小区 NEAR 更新"
+    (hit,) = Matcher([pair], segmenter).match(
+        art("对老旧小区进行设备更新。另一个老旧小区加装电梯。")
+    )
+    assert hit.clause == "anchors: 老旧小区 NEAR 更新; context: 老旧小区, 加装电梯"
+
+
 def test_photos_and_ads_are_never_matched(
     segmenter: Segmenter, topic: Callable[..., Topic]
 ) -> None:

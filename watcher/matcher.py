@@ -668,15 +668,25 @@ class _Run:
             # longer one: _uncovered's order without its covering test.
             single = sorted(dict.fromkeys(every), key=_by_start_longest)
         # A NEAR entry occurs where its two terms do, near enough: one occurrence per
-        # pair, marked at both terms, neither covering nor covered by anything.
+        # pair, marked at both terms, covering nothing. A pair with a term inside a
+        # longer counted occurrence is partly that occurrence again (老旧小区 NEAR 改造
+        # in 老旧小区改造, 投资 NEAR 亿元 in 完成投资50亿元): it is left out, as a term
+        # inside a longer one is.
         if not c.nears:
             return single
+        spans = [(o.start, o.end) for o in single]
         pairs = [
             _Occ(name, min(a[0], b[0]), max(a[1], b[1]), (a, b))
             for entry, name in c.nears
             for a, b in self.near_pairs(entry)
+            if not _inside_any(a, spans) and not _inside_any(b, spans)
         ]
-        return single + pairs
+        if not pairs:
+            return single
+        # And a term's occurrence that is one of a pair's two is that pair's: 老旧小区
+        # in 老旧小区…更新 counts for 老旧小区 NEAR 更新 only.
+        parts = {p for o in pairs for p in o.parts}
+        return [o for o in single if (o.start, o.end) not in parts] + pairs
 
     def _outermost(self, c: _Compiled, present: Sequence[int]) -> list[_Occ]:
         """The topic's verified word occurrences, in words order, without those that
@@ -971,6 +981,12 @@ def _start(o: _Occ) -> int:
 
 def _by_start_longest(o: _Occ) -> tuple[int, int]:
     return (o.start, -o.end)
+
+
+def _inside_any(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``span`` lies within a longer one of ``spans``."""
+    s, e = span
+    return any(a <= s and e <= b and b - a > e - s for a, b in spans)
 
 
 def _uncovered(occs: Sequence[_Occ]) -> list[_Occ]:

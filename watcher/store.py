@@ -2625,10 +2625,8 @@ def _version_problem(shown: str, server_version: int) -> str | None:
     if server_version >= PG_MIN_VERSION:
         return None
     major = server_version // 10000
-    if major < 10:  # before 10 the major version had two parts
-        major_text = f"{major}.{server_version // 100 % 100}"
-    else:
-        major_text = str(major)
+    # Before 10 the major version had two parts.
+    major_text = f"{major}.{server_version // 100 % 100}" if major < 10 else str(major)
     return (
         f"the state database {shown} is on PostgreSQL {major_text}, older than watcher "
         f"needs ({PG_MIN_VERSION // 10000} or later, for generated columns); upgrade the "

@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 # 2: anchors and context, per sub-story matching, 0–100 salience scores.
 # 3: overlapping or touching context hits are one piece of evidence.
 # 4: ``title:`` terms in a roundup's sub-story look at its own title.
-MATCHER_VERSION = 4
+# 5: a NEAR pair with a term inside a longer counted term is left out, and a term
+#    occurrence that is one of a pair's two counts for the pair only.
+MATCHER_VERSION = 5
 
 ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MEANINGFUL = re.compile(r"[0-9a-z\u3400-\u9fff\uf900-\ufaff]")
