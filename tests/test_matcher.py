@@ -332,6 +332,20 @@ def test_one_occurrence_counts_once_for_a_near_entry_and_a_term(
         art("对老旧小区进行设备更新。另一个老旧小区加装电梯。")
     )
     assert hit.clause == "anchors: 老旧小区 NEAR 更新; context: 老旧小区, 加装电梯"
+    # More evidence never unmatches: an anchor stays beside a context pair.
+    ranked = topic(
+        anchors="[老旧小区]", context="[老旧小区 NEAR 更新, 加装电梯]", lead_context="false"
+    )
+    (hit,) = Matcher([ranked], segmenter).match(art(FILLER + "对老旧小区进行设备更新。"))
+    assert hit.clause == "anchors: 老旧小区; context: 老旧小区 NEAR 更新"
+    # A pair across two sub-stories of a roundup takes nothing from either.
+    across = topic(anchors="[老旧小区, 老旧小区 NEAR/30 更新]")
+    roundup = art(
+        "城区改造\n今年全市共改造老旧小区120个。\n设备更新\n全市推进大规模设备更新行动。",
+        headline="国内新闻快讯",
+    )
+    (hit,) = Matcher([across], segmenter).match(roundup)
+    assert hit.clause == "sub-story 1: anchors: 老旧小区"
 
 
 def test_photos_and_ads_are_never_matched(

@@ -217,6 +217,7 @@ def test_pp_ocrv6_models_come_from_its_wheel_and_none_is_downloaded(
     # Named by path, a model that is not there is an error: RapidOCR 3 would otherwise
     # fetch the models its table names from a model hub.
     monkeypatch.setattr(ocr, "_RAPID", {})
+    monkeypatch.setattr(ocr, "_FAILED", {})
     monkeypatch.setattr(ocr, "V6_MODELS", ("PP-OCRv6_det_small.onnx", "missing_rec.onnx"))
     monkeypatch.setattr(ocr, "ENGINE", "ppocrv6")
     with pytest.raises(ReadError) as err:
@@ -224,6 +225,11 @@ def test_pp_ocrv6_models_come_from_its_wheel_and_none_is_downloaded(
     assert str(err.value).startswith(
         "OCR engine RapidOCR 3 (PP-OCRv6) cannot be loaded: its wheel has no missing_rec.onnx"
     )
+    # The process remembers why: the next image does not load it again.
+    monkeypatch.setattr(ocr, "_load_v6", lambda: pytest.fail("loaded twice"))
+    with pytest.raises(ReadError) as again:
+        ocr._choose()
+    assert str(again.value) == str(err.value)
 
 
 def test_a_line_found_by_two_strips_is_kept_once() -> None:

@@ -626,6 +626,8 @@ class _Run:
                 inside = [o for o in occs if story.contains(o.start, o.end)]
             if not inside:
                 continue
+            if c.nears:
+                inside = _pairs_take_their_parts(inside, c.roles)
             if topic.written_query or exclude is not None:
                 hits = self.hits_in(story, ignored)
                 # A query made of the anchors and context holds wherever one counts.
@@ -681,12 +683,7 @@ class _Run:
             for a, b in self.near_pairs(entry)
             if not _inside_any(a, spans) and not _inside_any(b, spans)
         ]
-        if not pairs:
-            return single
-        # And a term's occurrence that is one of a pair's two is that pair's: 老旧小区
-        # in 老旧小区…更新 counts for 老旧小区 NEAR 更新 only.
-        parts = {p for o in pairs for p in o.parts}
-        return [o for o in single if (o.start, o.end) not in parts] + pairs
+        return single + pairs
 
     def _outermost(self, c: _Compiled, present: Sequence[int]) -> list[_Occ]:
         """The topic's verified word occurrences, in words order, without those that
@@ -981,6 +978,27 @@ def _start(o: _Occ) -> int:
 
 def _by_start_longest(o: _Occ) -> tuple[int, int]:
     return (o.start, -o.end)
+
+
+def _pairs_take_their_parts(inside: list[_Occ], roles: dict[str, str]) -> list[_Occ]:
+    """One story's occurrences, without a term's occurrence that is one of a NEAR
+    pair's two in the story: 老旧小区 in 老旧小区…更新 counts for 老旧小区 NEAR 更新
+    only. An anchor stays beside a context pair (more evidence never unmatches)."""
+    taken: dict[tuple[int, int], bool] = {}  # part → taken by an anchor pair
+    for o in inside:
+        if o.parts:
+            anchor = roles[o.term] == "anchor"
+            for part in o.parts:
+                taken[part] = taken.get(part, False) or anchor
+    if not taken:
+        return inside
+    return [
+        o
+        for o in inside
+        if o.parts
+        or (o.start, o.end) not in taken
+        or (roles[o.term] == "anchor" and not taken[(o.start, o.end)])
+    ]
 
 
 def _inside_any(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:

@@ -535,11 +535,16 @@ SOLID_LINE = 0.35
 INK = 128
 
 _RAPID: dict[str, Any] = {}
+# Why an engine could not be loaded, kept for the process (one scan's reader process):
+# not tried again for every image, nor warned about again.
+_FAILED: dict[str, ReadError] = {}
 
 
 def _rapid(name: str = "ppocrv6") -> Any:
     """A RapidOCR engine (``ppocrv6`` or ``rapidocr``, see ENGINES), loaded once per
     process; its models ship in its wheel, and nothing is downloaded."""
+    if name in _FAILED:
+        raise _FAILED[name]
     if name not in _RAPID:
         # The reader process's memory limit counts address space. One thread for OpenBLAS
         # (loaded with OpenCV): a buffer for each of its threads took 180 MB; one malloc
@@ -549,12 +554,10 @@ def _rapid(name: str = "ppocrv6") -> Any:
         label = LABELS[name]
         try:
             engine = _load_v6() if name == "ppocrv6" else _load_v4()
-        except (ImportError, MemoryError) as exc:  # "failed to map segment": memory
-            raise ReadError(f"OCR engine {label} cannot be loaded: {exc}") from None
-        except ReadError as exc:
-            raise ReadError(f"OCR engine {label} cannot be loaded: {exc}") from None
-        except Exception as exc:  # ONNX Runtime's own kinds: a model it cannot load
-            raise ReadError(f"OCR engine {label} cannot be loaded: {exc}") from None
+        except Exception as exc:  # ImportError; MemoryError ("failed to map segment");
+            # ReadError (a model missing from the wheel); ONNX Runtime's own kinds
+            failed = _FAILED[name] = ReadError(f"OCR engine {label} cannot be loaded: {exc}")
+            raise failed from None
         _RAPID[name] = engine
     return _RAPID[name]
 

@@ -54,7 +54,8 @@ def main() -> int:
             f"{same}/{len(pairs)}"
         )
     both, lost, added = pooled
-    print(f"{'micro':14} F1 {2 * both / (2 * both + lost + added):.2f}")
+    pooled_f1 = 2 * both / (2 * both + lost + added) if both + lost + added else 1.0
+    print(f"{'micro':14} F1 {pooled_f1:.2f}")
     return 0
 
 
