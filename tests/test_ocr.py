@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -205,6 +206,17 @@ def test_pp_ocrv6_reads_characters_pp_ocrv4_has_not(monkeypatch: pytest.MonkeyPa
     text = "株洲日报\n2021年6月3日\n\n# 城市更新资源集中发布\n\n记者 周帙恒 通讯员 李明\n\n全省城市更新领域预计带动投资。\n"
     image = docgen.to_image(docgen.to_pdf(text, 1), "PNG")
     monkeypatch.setattr(ocr, "ENGINE", "ppocrv6")
+    # Loaded afresh, with RapidOCR's downloader and the network refused: all it needs
+    # ships in its wheel.
+    from rapidocr.utils.download_file import DownloadFile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("RapidOCR tried to download")
+
+    monkeypatch.setattr(ocr, "_RAPID", {})
+    monkeypatch.setattr(ocr, "_FAILED", {})
+    monkeypatch.setattr(DownloadFile, "run", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
     got = read_bytes(Path("scan.png"), image, DIRECT).text
     assert "周帙恒" in _squeeze(got)
     assert "城市更新资源集中发布" in _squeeze(got)
