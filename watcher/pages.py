@@ -763,7 +763,11 @@ def _is_section_title(lines: list[Line], i: int) -> bool:
     if PAGE_TITLE.match(lines[i].text):
         return True
     nxt = next(
-        (ln for ln in lines[i + 1 :] if ln.kind not in (LineKind.FURNITURE, LineKind.LABEL)),
+        (
+            lines[k]
+            for k in range(i + 1, len(lines))  # not a copy of the rest of the page
+            if lines[k].kind not in (LineKind.FURNITURE, LineKind.LABEL)
+        ),
         None,
     )
     return nxt is None or (nxt.kind is LineKind.HEADING and nxt.level > lines[i].level)
@@ -817,13 +821,9 @@ def _headline(d: Draft, body: str) -> Headline | None:
     if d.heading is not None:
         text = d.heading.text
         # Most drafts have neither kicker nor subtitle lines: no join for them.
-        return Headline(
-            kicker=(" ".join([ln.text for ln in d.head]) or None) if d.head else None,
-            text=text,
-            subtitle=(" ".join([ln.text for ln in d.sub if ln.text != text]) or None)
-            if d.sub
-            else None,
-        )
+        kicker = (" ".join([ln.text for ln in d.head]) or None) if d.head else None
+        sub = (" ".join([ln.text for ln in d.sub if ln.text != text]) or None) if d.sub else None
+        return Headline(kicker, text, sub)
     block = _split_head(d.head)
     if block.text:
         return block
