@@ -294,7 +294,7 @@ def _prepare(text: str) -> list[Line]:
                 for k, p in enumerate(_pieces(s)):
                     out.append(Line(p, gap=gap if k == 0 else False))
             else:
-                out.append(Line(s, gap=gap))
+                out.append(Line(s, 0, gap))  # (text, level, gap): positional, the common case
         gap = False
     return out
 
@@ -399,11 +399,7 @@ def _classify(lines: list[Line], i: int) -> LineKind:
     ):
         # A page label, or page facts set on one line or as a table row.
         return LineKind.FURNITURE
-    if (
-        _dateline_kind(s)
-        and (m := DATELINE.match(s))
-        and n > m.end() + 1
-    ):
+    if _dateline_kind(s) and (m := DATELINE.match(s)) and n > m.end() + 1:
         ln.dateline = m
         return LineKind.LEAD
     if n > 64:  # a long line: body text, or a caption ending in its photo's credit
