@@ -249,6 +249,24 @@ def test_a_store_of_schema_11_gets_its_index_by_the_migration(
             assert "search_terms" in plan, plan
 
 
+def test_a_replaced_article_leaves_the_postgresql_index(pg_url: str) -> None:
+    from tests.test_search import _add
+    from watcher import search
+    from watcher.models import Article
+    from watcher.store import Store
+
+    with Store(pg_url) as store:
+        _add(store, "c", Article(0, "防汛抗旱", "防汛抗旱工作。"))
+        search.catch_up(store)
+        assert _candidate_ids(store, '"防汛 汛抗 抗旱"') == ["cccccccccccccccc-0"]
+        # The document read again (after a failure) replaces its articles.
+        _add(store, "c", Article(0, "别的标题", "别的内容。"))
+        search.catch_up(store)
+        assert _candidate_ids(store, '"防汛 汛抗 抗旱"') == []
+        assert store.count_candidates('"防汛 汛抗 抗旱"') == 0
+        assert _candidate_ids(store, 'title : "别的 的标"') == ["cccccccccccccccc-0"]
+
+
 def _as_schema_12(store: Any) -> None:
     """Undo schema 13 on a PostgreSQL store: articles queued one by one for the index, by
     a trigger on articles, as schema 10 made it (inside a transaction)."""
@@ -301,24 +319,6 @@ def test_a_store_of_schema_12_keeps_its_queue_and_then_queues_documents(
         assert _candidate_ids(b, '"防汛 汛抗 抗旱"') == ["dddddddddddddddd-0"]
         _add(b, "d", Article(0, "别的标题", "别的内容。"))
         assert b.search_backlog() == 1
-
-
-def test_a_replaced_article_leaves_the_postgresql_index(pg_url: str) -> None:
-    from tests.test_search import _add
-    from watcher import search
-    from watcher.models import Article
-    from watcher.store import Store
-
-    with Store(pg_url) as store:
-        _add(store, "c", Article(0, "防汛抗旱", "防汛抗旱工作。"))
-        search.catch_up(store)
-        assert _candidate_ids(store, '"防汛 汛抗 抗旱"') == ["cccccccccccccccc-0"]
-        # The document read again (after a failure) replaces its articles.
-        _add(store, "c", Article(0, "别的标题", "别的内容。"))
-        search.catch_up(store)
-        assert _candidate_ids(store, '"防汛 汛抗 抗旱"') == []
-        assert store.count_candidates('"防汛 汛抗 抗旱"') == 0
-        assert _candidate_ids(store, 'title : "别的 的标"') == ["cccccccccccccccc-0"]
 
 
 # --- several workers on one state ------------------------------------------------------
