@@ -223,10 +223,11 @@ def test_a_store_of_schema_11_gets_its_index_by_the_migration(
         with Store(cfg.state) as store:
             pipeline.scan(cfg, store, topics=pipeline.load_topics(cfg))
     with Store(pg.state) as store, store.transaction():  # as schema 11 left it
+        _as_schema_12(store)
         store.db.execute("ALTER TABLE search_rows DROP COLUMN terms")
         store.db.execute("UPDATE watcher_schema SET version = 11")
     with Store(lite.state) as a, Store(pg.state) as b:
-        assert b.schema_version() == SCHEMA_VERSION == 12
+        assert b.schema_version() == SCHEMA_VERSION == 13
         assert b.search_backlog() == 0  # the rows kept; their tsvectors made from them
         expressions = [e for e in (search.parse_query(q).expression for q in QUERIES) if e]
         for e in expressions:
@@ -287,6 +288,60 @@ def test_a_replaced_article_leaves_the_postgresql_index(pg_url: str) -> None:
         assert _candidate_ids(store, '"防汛 汛抗 抗旱"') == []
         assert store.count_candidates('"防汛 汛抗 抗旱"') == 0
         assert _candidate_ids(store, 'title : "别的 的标"') == ["cccccccccccccccc-0"]
+
+
+def _as_schema_12(store: Any) -> None:
+    """Undo schema 13 on a PostgreSQL store: articles queued one by one for the index, by
+    a trigger on articles, as schema 10 made it (inside a transaction)."""
+    for statement in (
+        "DROP TRIGGER search_queue_document ON documents",
+        "DROP FUNCTION watcher_search_queue_document()",
+        "DROP TABLE search_pending_docs",
+        """CREATE FUNCTION watcher_search_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO search_pending (doc_sha256, idx) VALUES (NEW.doc_sha256, NEW.idx)
+            ON CONFLICT DO NOTHING;
+            RETURN NULL;
+        END $$""",
+        "CREATE TRIGGER search_queue AFTER INSERT ON articles "
+        "FOR EACH ROW EXECUTE FUNCTION watcher_search_queue()",
+        "UPDATE watcher_schema SET version = 12",
+    ):
+        store.db.execute(statement)
+
+
+def test_a_store_of_schema_12_keeps_its_queue_and_then_queues_documents(
+    make_config: Callable[..., Config], seeded_inbox: Path, pg_url: str
+) -> None:
+    from tests.test_search import QUERIES, _add
+    from watcher import pipeline, search
+    from watcher.models import Article
+    from watcher.store import SCHEMA_VERSION, Store
+
+    lite, pg = make_config(), make_config(name="pg.yaml", state=pg_url)
+    for cfg in (lite, pg):
+        with Store(cfg.state) as store:
+            pipeline.scan(cfg, store)
+    with Store(pg.state) as store, store.transaction():  # schema 12, its index to rebuild
+        _as_schema_12(store)
+        store.db.execute("DELETE FROM search_rows")
+        store.db.execute("INSERT INTO search_pending SELECT doc_sha256, idx FROM articles")
+    with Store(lite.state) as a, Store(pg.state) as b:
+        assert b.schema_version() == SCHEMA_VERSION == 13
+        articles = a.counts()["articles"]
+        assert b.search_backlog() == articles  # the old queue, article by article
+        assert search.catch_up(b, chunk=7) == articles
+        expressions = [e for e in (search.parse_query(q).expression for q in QUERIES) if e]
+        for e in expressions:
+            assert sorted(_candidate_ids(b, e)) == sorted(_candidate_ids(a, e)), e
+        # A new document is queued once, with its articles (the upsert's update path too).
+        _add(b, "d", Article(0, "防汛抗旱", "防汛抗旱工作。"), Article(1, "又一条", "防汛。"))
+        assert b.search_backlog() == 2
+        assert b.db.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0
+        assert search.catch_up(b) == 2
+        assert _candidate_ids(b, '"防汛 汛抗 抗旱"') == ["dddddddddddddddd-0"]
+        _add(b, "d", Article(0, "别的标题", "别的内容。"))
+        assert b.search_backlog() == 1
 
 
 # --- several workers on one state ------------------------------------------------------

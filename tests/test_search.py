@@ -292,7 +292,8 @@ def _as_version_5(path: Path) -> None:
     """Make a current store look like one from before search (schema version 5)."""
     db = sqlite3.connect(path)
     db.executescript(
-        "DROP TRIGGER search_queue; DROP TRIGGER search_forget; DROP TABLE search_index; "
+        "DROP TRIGGER search_queue_document; DROP TRIGGER search_requeue_document; "
+        "DROP TABLE search_pending_docs; DROP TRIGGER search_forget; DROP TABLE search_index; "
         "DROP TABLE search_rows; DROP TABLE search_pending; DROP TABLE leases; "
         "ALTER TABLE articles DROP COLUMN source; PRAGMA user_version = 5;"
     )
@@ -319,6 +320,53 @@ def test_a_store_from_before_search_is_backfilled_in_chunks_with_a_log_line(
         "(a store from before search, or a scan cut short), 10 at a time"
     )
     assert lines[1].startswith(f"search index of {cfg.state}: {articles} articles indexed in ")
+
+
+def _as_version_12(path: Path) -> None:
+    """Make a current store look like one of schema 12 (every article queued for the index
+    one by one, by a trigger on articles), with its whole index waiting to be rebuilt."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        "DROP TRIGGER search_queue_document; DROP TRIGGER search_requeue_document; "
+        "DROP TABLE search_pending_docs; "
+        "CREATE TRIGGER search_queue AFTER INSERT ON articles BEGIN INSERT OR IGNORE INTO "
+        "search_pending (doc_sha256, idx) VALUES (new.doc_sha256, new.idx); END; "
+        "INSERT INTO search_index (search_index) VALUES ('delete-all'); DELETE FROM search_rows; "
+        "INSERT INTO search_pending (doc_sha256, idx) SELECT doc_sha256, idx FROM articles; "
+        "PRAGMA user_version = 12;"
+    )
+    db.close()
+
+
+def test_a_store_of_schema_12_keeps_its_queue_and_then_queues_documents(
+    cfg: Config, segmenter: Segmenter
+) -> None:
+    with Store(cfg.state) as store:
+        articles = store.counts()["articles"]
+        before = {q: _found(store, segmenter, q) for q in ("城市更新", "株洲")}
+    _as_version_12(cfg.state)
+    with Store(cfg.state) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        triggers = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE "
+                                                   "type = 'trigger'")}  # fmt: skip
+        assert "search_queue" not in triggers and "search_queue_document" in triggers
+        assert store.search_backlog() == articles  # the old queue, article by article
+        assert search.catch_up(store, chunk=7) == articles
+        assert {q: _found(store, segmenter, q) for q in before} == before
+        # A new document is queued once, with its articles: no row an article.
+        _add(store, "d", Article(0, "防汛抗旱", "防汛抗旱工作。"), Article(1, "又一条", "防汛。"))
+        assert store.search_backlog() == 2
+        assert store.db.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0
+        assert store.db.execute("SELECT count(*) FROM search_pending_docs").fetchone()[0] == 1
+        assert _found(store, segmenter, "防汛抗旱") == ["d" * 16 + "-0"]
+        assert store.search_backlog() == 0
+        # A document that failed is not queued; read later, it is (its status set to ok).
+        store.add_failure(sha256="e" * 64, path="/inbox/e.txt", size=1, mtime_ns=1,
+                          reason="cannot decode", now=NOW)  # fmt: skip
+        assert store.search_backlog() == 0
+        _add(store, "e", Article(0, "抗旱救灾", "抗旱救灾工作。"))
+        assert store.search_backlog() == 1
+        assert _found(store, segmenter, "抗旱救灾") == ["e" * 16 + "-0"]
 
 
 def test_the_first_scan_after_the_upgrade_backfills(cfg: Config) -> None:

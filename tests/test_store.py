@@ -45,6 +45,22 @@ def test_new_store_is_wal_and_current_schema(tmp_path: Path) -> None:
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_new_state_has_16_kib_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    with Store(tmp_path / "new.db") as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == 16384
+    old = tmp_path / "old.db"  # made with SQLite's default, as states were before
+    db = sqlite3.connect(old)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE before (x)")
+    db.close()
+    with Store(old) as store:
+        assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert store.schema_version() == SCHEMA_VERSION
+        store.add_document(sha256="a" * 64, path="/inbox/a.txt", size=1, mtime_ns=1,
+                           encoding="utf-8", articles=[_article(0)], now=NOW)  # fmt: skip
+        assert store.counts()["articles"] == 1
+
+
 def test_document_and_articles_round_trip(state: Path | str) -> None:
     with Store(state) as store:
         store.add_document(
