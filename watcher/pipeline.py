@@ -809,6 +809,10 @@ def _in_pool(
             while True:
                 if len(window) <= size // 2 and not broken:
                     broken = not _fill(config, store, todo, known, clock, pool, window, size)
+                    if broken and not warned:  # a worker died between two chunks' tasks
+                        log.warning("scan workers failed (the pool takes no more work); "
+                                    "reading the rest in this process")  # fmt: skip
+                        warned = True
                 if not window and broken:  # the rest one by one, read here
                     _fill(config, store, todo, known, clock, None, window, 1)
                 if not window:
