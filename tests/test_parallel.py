@@ -204,6 +204,29 @@ def test_a_worker_killed_mid_scan_leaves_its_files_to_the_scanning_process(
     assert _stored(pooled, run) == _stored(serial, run)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_a_pool_that_does_not_answer_is_killed_and_its_files_read_here(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # No wait at all: the first chunk's task, just sent to workers still starting,
+    # has not answered, as a hung pool would not.
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    monkeypatch.setattr(parallel, "TASK_TIMEOUT", 0.0)
+    inbox = _inbox(tmp_path, 40)
+    pooled, serial = _config(make_config, inbox, 2), _config(make_config, inbox, 1)
+    with caplog.at_level(logging.WARNING, "watcher.pipeline"):
+        report = _scan(pooled)
+    warned = [r.getMessage() for r in caplog.records if "scan workers" in r.getMessage()]
+    assert warned == ["scan workers hung (no answer in 0 s); reading the rest in this process"]
+    assert not [w for c in _children(os.getpid()) for w in _children(c)]  # none left behind
+    assert report == _scan(serial)
+    assert _stored(pooled, run) == _stored(serial, run)
+
+
 def test_two_workers_on_postgresql_store_what_one_stores_on_sqlite(
     make_config: Callable[..., Config],
     tmp_path: Path,

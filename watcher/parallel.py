@@ -33,6 +33,10 @@ T = TypeVar("T")
 
 # A pool pays from this many files to read on: starting it costs about 0.3 s.
 MIN_FILES = 16
+# How long the scanning process waits for one chunk's task before it takes the pool
+# for hung and reads the rest itself (a chunk is read in seconds; a worker killed at
+# the wrong moment can leave ProcessPoolExecutor waiting for ever).
+TASK_TIMEOUT = 300.0
 
 
 def count(setting: int | str) -> int:
@@ -101,6 +105,7 @@ class Pool:
         ctx.set_forkserver_preload(["watcher.pipeline"])
         level = logging.getLogger().getEffectiveLevel()
         self.workers = workers
+        self._killed = False
         self._pool = ProcessPoolExecutor(
             workers, mp_context=ctx, initializer=_start, initargs=(level, init, args)
         )
@@ -109,9 +114,30 @@ class Pool:
         """Run ``fn(*args)`` in a worker."""
         return self._pool.submit(fn, *args)
 
+    def settled(self, task: Future[Any]) -> bool:
+        """Wait for ``task`` up to TASK_TIMEOUT; False if it did not end: then the pool is
+        hung, and its workers are killed (every task not done fails)."""
+        try:
+            task.exception(timeout=TASK_TIMEOUT)
+        except TimeoutError:
+            self.kill()
+            return False
+        except BaseException:  # cancelled: it ended
+            pass
+        return True
+
+    def kill(self) -> None:
+        """End the workers at once (a hung pool)."""
+        # ProcessPoolExecutor has no public way to end its processes without waiting.
+        processes = getattr(self._pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.kill()
+        self._killed = True
+
     def close(self) -> None:
-        """Drop the work not started and end the workers (the one in hand finishes)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Drop the work not started and end the workers (the one in hand finishes; a
+        killed pool is not waited for)."""
+        self._pool.shutdown(wait=not self._killed, cancel_futures=True)
 
     def __enter__(self) -> Pool:
         return self

@@ -823,6 +823,12 @@ def _in_pool(
                 slot = window.popleft()
                 if slot.task is not None and not slot.task.done():
                     store.commit_batch()  # waiting on the workers: not under the write lock
+                if slot.task is not None and not pool.settled(slot.task):
+                    log.warning("scan workers hung (no answer in %.0f s); reading the rest "
+                                "in this process", parallel.TASK_TIMEOUT)  # fmt: skip
+                    for waiting in (slot, *window):
+                        waiting.task = None
+                    broken = warned = True
                 if not warned and slot.task is not None and _failed(slot.task):
                     log.warning("scan workers failed (%s); reading the rest in this process",
                                 slot.task.exception())  # fmt: skip
