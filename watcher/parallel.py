@@ -26,7 +26,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -122,7 +122,7 @@ class Pool:
         except TimeoutError:
             self.kill()
             return False
-        except BaseException:  # cancelled: it ended
+        except CancelledError:  # it ended (a Ctrl-C goes through)
             pass
         return True
 

@@ -826,8 +826,9 @@ def _in_pool(
                 if slot.task is not None and not pool.settled(slot.task):
                     log.warning("scan workers hung (no answer in %.0f s); reading the rest "
                                 "in this process", parallel.TASK_TIMEOUT)  # fmt: skip
-                    for waiting in (slot, *window):
-                        waiting.task = None
+                    for waiting in (slot, *window):  # answered ones keep their answers
+                        if waiting.task is not None and not waiting.task.done():
+                            waiting.task = None
                     broken = warned = True
                 if not warned and slot.task is not None and _failed(slot.task):
                     log.warning("scan workers failed (%s); reading the rest in this process",
