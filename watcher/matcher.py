@@ -681,7 +681,7 @@ class _Run:
             _Occ(name, min(a[0], b[0]), max(a[1], b[1]), (a, b))
             for entry, name in c.nears
             for a, b in self.near_pairs(entry)
-            if not _inside_any(a, spans) and not _inside_any(b, spans)
+            if not _inside(*a, spans) and not _inside(*b, spans)
         ]
         return single + pairs
 
@@ -999,12 +999,6 @@ def _pairs_take_their_parts(inside: list[_Occ], roles: dict[str, str]) -> list[_
         or (o.start, o.end) not in taken
         or (roles[o.term] == "anchor" and not taken[(o.start, o.end)])
     ]
-
-
-def _inside_any(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
-    """Whether ``span`` lies within a longer one of ``spans``."""
-    s, e = span
-    return any(a <= s and e <= b and b - a > e - s for a, b in spans)
 
 
 def _uncovered(occs: Sequence[_Occ]) -> list[_Occ]:
