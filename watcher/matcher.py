@@ -615,6 +615,7 @@ class _Run:
         occs = self._counted(c)
         if ignored:
             occs = [o for o in occs if not _inside(o.start, o.end, ignored)]
+        paired = bool(c.nears) and any(o.parts for o in occs)  # NEAR pairs found
         # An exclusion none of whose terms occurs cannot hold (it must require one).
         exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.found) else None
         best: tuple[float, Story, list[_Occ], dict[str, float], set[str]] | None = None
@@ -626,7 +627,7 @@ class _Run:
                 inside = [o for o in occs if story.contains(o.start, o.end)]
             if not inside:
                 continue
-            if c.nears:
+            if paired:
                 inside = _pairs_take_their_parts(inside, c.roles)
             if topic.written_query or exclude is not None:
                 hits = self.hits_in(story, ignored)
@@ -676,11 +677,13 @@ class _Run:
         # inside a longer one is.
         if not c.nears:
             return single
+        found = [(name, a, b) for entry, name in c.nears for a, b in self.near_pairs(entry)]
+        if not found:
+            return single
         spans = [(o.start, o.end) for o in single]
         pairs = [
             _Occ(name, min(a[0], b[0]), max(a[1], b[1]), (a, b))
-            for entry, name in c.nears
-            for a, b in self.near_pairs(entry)
+            for name, a, b in found
             if not _inside(*a, spans) and not _inside(*b, spans)
         ]
         return single + pairs
