@@ -156,6 +156,8 @@ def test_workers_is_auto_or_a_whole_number(make_config: Callable[..., Config]) -
 
 
 def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid``: not a zombie an earlier pool left for its
+    fork server to reap (killing one of those kills no worker of this scan)."""
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -163,7 +165,8 @@ def _children(pid: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
+            state, parent = stat.rpartition(")")[2].split()[:2]
+            if int(parent) == pid and state not in ("Z", "X"):
                 out.append(int(entry.name))
     return out
 
