@@ -252,3 +252,23 @@ def test_two_workers_on_postgresql_store_what_one_stores_on_sqlite(
     assert _stored(pooled, run) == _stored(serial, run)
     again = _scan(pooled)
     assert again.new == 0 and again.failed == _scan(serial).failed
+
+
+def test_a_short_wait_on_a_worker_keeps_the_batch_and_a_long_one_commits_it() -> None:
+    """The scanning process waits QUICK_ANSWER seconds on a chunk with its batch open
+    (a commit per short wait tripled a first scan's commits); longer, it commits first."""
+    import concurrent.futures
+    import threading
+    import time
+
+    release = threading.Event()
+    with concurrent.futures.ThreadPoolExecutor(2) as threads:
+        quick = threads.submit(time.sleep, pipeline.QUICK_ANSWER / 10)
+        slow = threads.submit(release.wait, 10)
+        assert pipeline._answered(quick)  # done within the grace: the batch stays open
+        began = time.monotonic()
+        assert not pipeline._answered(slow)  # not done: the caller commits, then waits
+        waited = time.monotonic() - began
+        release.set()
+        assert pipeline.QUICK_ANSWER * 0.9 <= waited < 5
+        assert slow.result(timeout=5) is True
