@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -1112,3 +1112,34 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ..
         else:
             out.append((s, e))
     return tuple(out)
+
+
+class TermWatch:
+    """Which topics' watched terms occur in an article, found as :class:`Matcher` finds
+    occurrences (one automaton pass over the folded headline and body): a re-match
+    after an edit of a few terms reads only the articles holding one of them."""
+
+    def __init__(self, terms: Mapping[str, Iterable[str]]) -> None:
+        by_key: dict[str, set[str]] = {}
+        for topic, words in terms.items():
+            for word in words:
+                if key := fold(word):
+                    by_key.setdefault(key, set()).add(topic)
+        self._keys = sorted(by_key)
+        self._topics = [frozenset(by_key[k]) for k in self._keys]
+        self._automaton = (
+            ahocorasick_rs.AhoCorasick(self._keys, matchkind=ahocorasick_rs.MatchKind.Standard)
+            if self._keys
+            else None
+        )
+
+    def topics_in(self, article: Article) -> set[str]:
+        """The topics one of whose watched terms occurs in ``article``."""
+        if self._automaton is None or article.kind != "article":
+            return set()
+        found: set[str] = set()
+        for index, _start, _end in self._automaton.find_matches_as_indexes(
+            _Text(article).folded, overlapping=True
+        ):
+            found |= self._topics[index]
+        return found

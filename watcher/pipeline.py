@@ -50,7 +50,7 @@ from watcher.archive import write_archive
 from watcher.config import Config, check_references
 from watcher.errors import DeliveryError, ReadError, ReaderUnavailable, WatcherError
 from watcher.inbox import list_inbox
-from watcher.matcher import Matcher
+from watcher.matcher import Matcher, TermWatch
 from watcher.models import (
     Article,
     Delivery,
@@ -66,7 +66,7 @@ from watcher.models import (
 from watcher.paths import inside, safe_text
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store, Worker, state_url
-from watcher.watchlists import Topic, load_watchlists
+from watcher.watchlists import Topic, edited_terms, load_watchlists
 
 if TYPE_CHECKING:  # the digest half imports jinja2 and the senders when it runs, so
     # that scan and match start without them (issue 14: start-up and memory)
@@ -167,7 +167,13 @@ def sync_topics(
     matches are part old, part new.
     """
     known = store.topic_versions()
-    changed = [t for t in topics if known.get(t.id) != t.version]
+    # A topic of a re-match left unfinished at another version (an edit undone before
+    # its re-match ended) has matches of both: it is redone too.
+    unfinished = store.unfinished_rematches()
+    changed = [
+        t for t in topics
+        if known.get(t.id) != t.version or unfinished.get(t.id, t.version) != t.version
+    ]  # fmt: skip
     redone: list[str] = []
     if changed:
         redone = _rematch(store, changed, segmenter, clock)
@@ -205,10 +211,16 @@ def _rematch(
     job, wanted = rematch_job(changed)
     ids = ", ".join(t for t, _, _ in wanted)
     bounds = rematch_bounds(store.counts()["articles"], REMATCH_CHUNK)
-    chunks = store.rematch_chunks(job, wanted, bounds)
+    chunks = store.rematch_chunks(job, wanted, bounds, _edits(store, changed))
+    edits = store.rematch_edits(job)  # as the job's first worker found them
+    every = {t.id for t in changed if edits.get(t.id) is None}
+    # Topics whose edit added, removed or reweighted terms: only the articles holding
+    # one of those terms can match otherwise, so only those are matched again.
+    watch = TermWatch({t: terms for t, terms in edits.items() if terms is not None})
+    written = {t.id: t.rules for t in changed}
     matcher = Matcher(list(changed), segmenter)
     started = time.perf_counter()
-    mine = articles = 0
+    mine = articles = again = 0
     finished = False
     # Each worker starts at its own place in the list, so several rarely collide.
     turn = int(hashlib.sha256(_ME.encode()).hexdigest(), 16) % len(chunks) if chunks else 0
@@ -220,10 +232,22 @@ def _rematch(
             if not store.rematch_chunk_open(chunk):
                 continue  # another worker did it since the list was read
             found = []
+            redone: dict[str, list[tuple[str, int]]] = {t: [] for t in edits if t not in every}
             for doc, article in store.rematch_articles(chunk.lo, chunk.hi):
                 articles += 1
-                found += [(doc, article.index, m) for m in matcher.match(article)]
-            done = store.store_rematch_chunk(chunk, wanted, found, clock(), _ME)
+                need = watch.topics_in(article)
+                for t in need:
+                    redone[t].append((doc, article.index))
+                if every or need:
+                    again += 1
+                    found += [
+                        (doc, article.index, m)
+                        for m in matcher.match(article)
+                        if m.topic_id in every or m.topic_id in need
+                    ]
+            done = store.store_rematch_chunk(
+                chunk, wanted, found, clock(), _ME, redone=redone, rules=written
+            )
         finally:
             store.release_lease(lease, _ME)
         mine += done is not None
@@ -231,12 +255,27 @@ def _rematch(
     if finished:
         log.info(
             "topics %s: stored articles re-matched (watchlist changed; %d of the chunks here, "
-            "%d articles, %.1fs)", ids, mine, articles, time.perf_counter() - started,
+            "%d articles read, %d matched again, %.1fs)",
+            ids, mine, articles, again, time.perf_counter() - started,
         )  # fmt: skip
         return [t for t, _, _ in wanted]
     if mine < len(chunks):
         log.info("topics %s: other workers are re-matching the rest of the stored articles", ids)
     return []
+
+
+def _edits(store: Store, changed: Sequence[Topic]) -> dict[str, frozenset[str] | None]:
+    """Per changed topic, the terms of its edit (watchlists.edited_terms against the
+    rules its stored matches reflect), or None: every stored article is matched again."""
+    stored = store.topic_rules()
+    out: dict[str, frozenset[str] | None] = {}
+    for topic in changed:
+        version, before = stored.get(topic.id, ("", None))
+        intact = before is not None and hashlib.sha256(before.encode()).hexdigest()[:16] == version
+        out[topic.id] = (
+            edited_terms(before, topic.rules) if before and intact and topic.rules else None
+        )
+    return out
 
 
 def scan(
@@ -808,7 +847,7 @@ def _in_pool(
     with parallel.Pool(workers, _worker_start, args) as pool:
         try:
             while True:
-                if len(window) <= size // 2 and not broken:
+                if len(window) <= size - CHUNK and not broken:
                     broken = not _fill(config, store, todo, known, clock, pool, window, size)
                     if broken and not warned:  # a worker died between two chunks' tasks
                         log.warning("scan workers failed (the pool takes no more work); "

@@ -25,7 +25,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 # PostgreSQL's search index: a headline's token also stands in search_rows.terms with
 # this in front (not a letter or digit, so no token of the text starts with it).
 TITLE_MARK = "^"
@@ -127,7 +127,9 @@ CREATE TABLE IF NOT EXISTS rematch_chunks (
     n       INTEGER NOT NULL,
     lo      TEXT NOT NULL,
     hi      TEXT NOT NULL,
-    topics  TEXT NOT NULL,         -- JSON [[topic_id, version, name], ...]
+    topics  TEXT NOT NULL,         -- JSON [[topic_id, version, name, terms], ...]: terms
+                                   -- the edit's (only articles holding one are matched
+                                   -- again, the rest keep theirs), or null (all are)
     done_at TEXT,
     done_by TEXT,                  -- the worker that did it
     PRIMARY KEY (job, n)
@@ -468,6 +470,9 @@ MIGRATIONS: list[Migration] = [
             "EXECUTE FUNCTION watcher_search_queue_document()",
         ),
     ),
+    # 14: a topic's rules as its matches reflect them (watchlists.Topic.rules), so a
+    # re-match after an edit of a few terms reads only the articles holding one.
+    Migration("ALTER TABLE topics ADD COLUMN rules TEXT;"),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -1037,11 +1042,20 @@ class Store:
     # --- re-matching in chunks ----------------------------------------------------------
 
     def rematch_chunks(
-        self, job: str, topics: Sequence[tuple[str, str, str]], bounds: Sequence[tuple[str, str]]
+        self,
+        job: str,
+        topics: Sequence[tuple[str, str, str]],
+        bounds: Sequence[tuple[str, str]],
+        edits: Mapping[str, frozenset[str] | None] | None = None,
     ) -> list[RematchChunk]:
         """The chunks of re-match ``job`` not done yet, creating the job (its chunks
         ``bounds``, for ``topics`` as (id, version, name)) if no worker did. A new job
-        supersedes any other: a chunk of an older one is no longer stored."""
+        supersedes any other: a chunk of an older one is no longer stored.
+
+        ``edits``: per topic, the terms whose articles alone need matching again (None or
+        absent: every article), kept with the job for every worker that joins it
+        (:meth:`rematch_edits`). A topic of a superseded job left unfinished has stored
+        matches of two versions: all its articles are matched again."""
         with self.transaction():
             if (
                 self.db.execute(
@@ -1049,8 +1063,25 @@ class Store:
                 ).fetchone()
                 is None
             ):
+                mixed = {
+                    t[0]
+                    for r in self.db.execute(
+                        "SELECT DISTINCT topics FROM rematch_chunks WHERE job != ? "
+                        "AND job IN (SELECT job FROM rematch_chunks WHERE done_at IS NULL)",
+                        (job,),
+                    )
+                    for t in json.loads(r["topics"])
+                }
                 self.db.execute("DELETE FROM rematch_chunks WHERE job != ?", (job,))
-                text = json.dumps([list(t) for t in topics], ensure_ascii=False)
+                plan = {} if edits is None else edits
+                text = json.dumps(
+                    [
+                        [*t, None if t[0] in mixed or plan.get(t[0]) is None
+                         else sorted(plan[t[0]] or ())]
+                        for t in topics
+                    ],
+                    ensure_ascii=False,
+                )  # fmt: skip
                 self.db.executemany(
                     "INSERT INTO rematch_chunks (job, n, lo, hi, topics) VALUES (?, ?, ?, ?, ?)",
                     [(job, n, lo, hi, text) for n, (lo, hi) in enumerate(bounds)],
@@ -1060,6 +1091,28 @@ class Store:
                 (job,),
             ).fetchall()
         return [RematchChunk(job, r["n"], r["lo"], r["hi"]) for r in rows]
+
+    def unfinished_rematches(self) -> dict[str, str]:
+        """Topic id → version of the re-match jobs left unfinished (superseded, or cut
+        short): their topics' stored matches are of two versions until redone."""
+        rows = self.db.execute(
+            "SELECT DISTINCT topics FROM rematch_chunks WHERE job IN "
+            "(SELECT job FROM rematch_chunks WHERE done_at IS NULL)"
+        )
+        return {t[0]: t[1] for r in rows for t in json.loads(r["topics"])}
+
+    def rematch_edits(self, job: str) -> dict[str, frozenset[str] | None]:
+        """Per topic of re-match ``job``: the terms of the edit whose articles alone are
+        matched again, or None (every article), as the job was created."""
+        row = self.db.execute(
+            "SELECT topics FROM rematch_chunks WHERE job = ? LIMIT 1", (job,)
+        ).fetchone()
+        if row is None:
+            return {}
+        return {
+            t[0]: None if len(t) < 4 or t[3] is None else frozenset(t[3])
+            for t in json.loads(row["topics"])
+        }
 
     def rematch_chunk_open(self, chunk: RematchChunk) -> bool:
         """Whether the chunk still waits to be done (in its job, not yet done)."""
@@ -1099,11 +1152,18 @@ class Store:
         matches: Iterable[tuple[str, int, Match]],
         now: dt.datetime,
         me: str = "",
+        *,
+        redone: Mapping[str, Sequence[tuple[str, int]]] | None = None,
+        rules: Mapping[str, str] | None = None,
     ) -> bool | None:
         """Swap the chunk's matches of the re-matched ``topics`` for ``matches`` and mark
         it done, in one transaction. The chunk done last records the topics' new
-        versions: True then; False for another chunk; None (nothing written) when the
-        chunk is done already or its job was superseded by a newer edit."""
+        versions (and ``rules``): True then; False for another chunk; None (nothing
+        written) when the chunk is done already or its job was superseded by a newer edit.
+
+        ``redone``: for a topic re-matched only where its edit can change anything, the
+        (document, index) of the articles matched again; its other matches in the chunk
+        stay as they are, with the new version."""
         with self.transaction():
             row = self.db.execute(
                 "SELECT done_at FROM rematch_chunks WHERE job = ? AND n = ?", (chunk.job, chunk.n)
@@ -1111,6 +1171,18 @@ class Store:
             if row is None or row["done_at"] is not None:
                 return None
             for topic_id, version, _name in topics:
+                if redone is not None and topic_id in redone:
+                    self.db.executemany(
+                        "DELETE FROM matches WHERE doc_sha256 = ? AND idx = ? AND topic_id = ? "
+                        "AND topic_version != ?",
+                        [(doc, idx, topic_id, version) for doc, idx in redone[topic_id]],
+                    )
+                    self.db.execute(
+                        "UPDATE matches SET topic_version = ? WHERE topic_id || '' = ? "
+                        "AND topic_version != ? AND doc_sha256 >= ? AND doc_sha256 < ?",
+                        (version, topic_id, version, chunk.lo, chunk.hi),
+                    )
+                    continue
                 # Matches of the new version stay: another worker, already on the edited
                 # watchlist, may have stored documents since ``matches`` was computed.
                 # ``topic_id || ''``: SQLite would otherwise walk the topic's index (every
@@ -1135,11 +1207,14 @@ class Store:
             ).fetchone()[0]
             if left:
                 return False
+            kept = rules or {}
             self.db.executemany(
-                "INSERT INTO topics (topic_id, version, name, matched_at) VALUES (?, ?, ?, ?) "
+                "INSERT INTO topics (topic_id, version, name, matched_at, rules) "
+                "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (topic_id) DO UPDATE SET version = excluded.version, "
-                "name = excluded.name, matched_at = excluded.matched_at",
-                [(tid, version, name, _iso(now)) for tid, version, name in topics],
+                "name = excluded.name, matched_at = excluded.matched_at, "
+                "rules = excluded.rules",
+                [(tid, version, name, _iso(now), kept.get(tid)) for tid, version, name in topics],
             )
         return True
 
@@ -1337,6 +1412,12 @@ class Store:
     def topic_versions(self) -> dict[str, str]:
         rows = self.db.execute("SELECT topic_id, version FROM topics")
         return {r["topic_id"]: r["version"] for r in rows}
+
+    def topic_rules(self) -> dict[str, tuple[str, str | None]]:
+        """(version, rules) of every topic whose matches are stored; rules None for
+        matches stored before watcher kept them (schema 14)."""
+        rows = self.db.execute("SELECT topic_id, version, rules FROM topics")
+        return {r["topic_id"]: (r["version"], r["rules"]) for r in rows}
 
     def replace_topic_matches(
         self,

@@ -232,9 +232,54 @@ class Topic:
     lead_context: bool = True  # one context term in the headline or lead is enough
     written_query: bool = True  # False: query is the OR of anchors and context
     warnings: tuple[str, ...] = ()  # file:line: key: message, for watcher check
+    rules: str = ""  # the JSON whose hash is ``version`` (see edited_terms)
 
     def weight(self, term: str) -> float:
         return dict(self.boost).get(term, 1.0)
+
+
+def edited_terms(old: str, new: str) -> frozenset[str] | None:
+    """The terms whose occurrences an edit from rules ``old`` to ``new`` (two topics'
+    ``rules``) can change the matches of; None when the edit can change any article's.
+
+    Terms and ignored words added, removed, moved between anchors and context or
+    given another boost: an article in which none of them occurs (as the matcher
+    finds occurrences: in the folded headline and body) is matched exactly as before,
+    since a topic's matches are made of its terms' occurrences alone (scores,
+    clauses and snippets included). A changed query, exclusion, ``min_score``,
+    region, ``lead_context``, matcher version or order of the remaining terms is
+    None: every article is matched again.
+    """
+    try:
+        a, b = json.loads(old), json.loads(new)
+    except ValueError:
+        return None
+    if not (isinstance(a, list) and isinstance(b, list) and len(a) == len(b) == 11):
+        return None
+    (version, query, exclude, boost, min_score, places, anchors, context, ignore,
+     lead, written) = a  # fmt: skip
+    if [version, exclude, min_score, places, lead, written] != [b[0], b[2], b[4], b[5], b[9],
+                                                              b[10]]:  # fmt: skip
+        return None
+    if written and query != b[1]:
+        return None
+    before = [(e, "anchor") for e in anchors] + [(e, "context") for e in context]
+    after = [(e, "anchor") for e in b[6]] + [(e, "context") for e in b[7]]
+    if len(set(before)) != len(before) or len(set(after)) != len(after):
+        return None
+    kept = set(before) & set(after)
+    # The why-line lists terms in watchlist order: the ones kept must keep theirs.
+    if [e for e in before if e in kept] != [e for e in after if e in kept]:
+        return None
+    changed = {e for e, _ in set(before) ^ set(after)}
+    changed |= {term for term, _ in {tuple(x) for x in boost} ^ {tuple(x) for x in b[3]}}
+    found: set[str] = set(set(ignore) ^ set(b[8]))
+    try:
+        for entry in changed:
+            found.update(t.text for t in rules.terms(rules.parse(entry)))
+    except RuleError:
+        return None
+    return frozenset(found)
 
 
 def topic_warnings(topics: Sequence[Topic]) -> list[str]:
@@ -394,24 +439,26 @@ def _compile(spec: TopicSpec, file: str, line: int, walk: Walk, prefix: str) -> 
                 "never apply; add it there or remove it",
             )
             return None
-    version = hashlib.sha256(
-        json.dumps(
-            [
-                MATCHER_VERSION,
-                rules.to_text(query),
-                rules.to_text(exclude) if exclude else None,
-                spec.boost,
-                spec.min_score,
-                spec.regions,
-                [rules.to_text(t) for t in anchors],
-                [rules.to_text(t) for t in context],
-                list(spec.ignore),
-                spec.lead_context,
-                spec.query is not None,
-            ],
-            ensure_ascii=False,
-        ).encode()
-    ).hexdigest()[:16]
+    # What the matches depend on, as JSON: its hash is the version, and the text is
+    # kept with the stored matches so an edit can be told apart from the old rules
+    # (edited_terms).
+    written = json.dumps(
+        [
+            MATCHER_VERSION,
+            rules.to_text(query),
+            rules.to_text(exclude) if exclude else None,
+            spec.boost,
+            spec.min_score,
+            spec.regions,
+            [rules.to_text(t) for t in anchors],
+            [rules.to_text(t) for t in context],
+            list(spec.ignore),
+            spec.lead_context,
+            spec.query is not None,
+        ],
+        ensure_ascii=False,
+    )
+    version = hashlib.sha256(written.encode()).hexdigest()[:16]
     return Topic(
         id=spec.id,
         name=spec.name or spec.id,
@@ -427,6 +474,7 @@ def _compile(spec: TopicSpec, file: str, line: int, walk: Walk, prefix: str) -> 
         file=file,
         line=line,
         version=version,
+        rules=written,
         anchors=anchors,
         context=context,
         ignore=tuple(_word(t) for t in spec.ignore),

@@ -1,0 +1,309 @@
+"""Re-matching stored articles after a watchlist edit: an edit of a few terms matches
+again only the articles holding one of them, and leaves the store exactly as matching
+every article with the edited topics would.
+
+The store: the seed pages and, when ``../shared/corpus`` is present, 60 新闻联播 days,
+scanned with the five bundled topics. Edits are drawn by a seeded generator (terms
+added from the other topics' vocabulary and from NEAR and ``title:`` forms, removed,
+moved between anchors and context, boosts set and changed, ignored words added and
+removed, one to five topics at a time), and after each the matches table is compared,
+row for row, with a fresh Matcher of the edited topics run over every stored article.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import CORPUS, ROOT, seed_files
+from watcher import pipeline
+from watcher.config import Config
+from watcher.matcher import Matcher
+from watcher.segment import Segmenter
+from watcher.store import Store
+from watcher.watchlists import Topic, edited_terms, load_watchlists
+
+BUNDLED = ROOT / "config" / "watchlists"
+DAYS = 60
+
+
+def _bundled() -> dict[str, dict[str, Any]]:
+    return {
+        p.name: yaml.safe_load(p.read_text(encoding="utf-8"))
+        for p in sorted(BUNDLED.glob("*.yaml"))
+    }
+
+
+def _write(folder: Path, specs: dict[str, dict[str, Any]]) -> list[Topic]:
+    for old in folder.glob("*.yaml"):
+        old.unlink()
+    for name, spec in specs.items():
+        (folder / name).write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return load_watchlists(folder)
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory: pytest.TempPathFactory) -> Segmenter:
+    return Segmenter(tmp_path_factory.mktemp("jieba"))
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A state holding the seeds (and corpus days) scanned with the bundled topics."""
+    base = tmp_path_factory.mktemp("rematch")
+    inbox = base / "inbox"
+    inbox.mkdir()
+    for f in seed_files():
+        shutil.copy(f, inbox / f.name)
+    days = sorted((CORPUS / "xwlb_china_data_2017_2021").glob("*.md"))
+    for f in random.Random(14).sample(days, min(DAYS, len(days))):
+        shutil.copy(f, inbox / f.name)
+    (base / "watchlists").mkdir()
+    topics = _write(base / "watchlists", _bundled())
+    (base / "watcher.yaml").write_text(
+        "inbox: inbox\nstate: state/watcher.db\nwatchlists: watchlists\n"
+        "scan:\n  settle_seconds: 0\n",
+        encoding="utf-8",
+    )
+    from watcher.config import load_config
+
+    cfg = load_config(base / "watcher.yaml")
+    with Store(cfg.state) as store:
+        pipeline.scan(cfg, store, topics=topics)
+    yield cfg.state
+
+
+def _copy(state: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "watcher.db"
+    with Store(state) as source:
+        source.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(state, copy)
+    return copy
+
+
+def _table(store: Store) -> set[tuple[Any, ...]]:
+    return {(d, i, m.topic_id, m.topic_version, m.score, m.terms, m.hits, m.clause, m.snippet,
+             m.marks) for d, i, m in store.matches()}  # fmt: skip
+
+
+def _truth(store: Store, topics: list[Topic], segmenter: Segmenter) -> set[tuple[Any, ...]]:
+    matcher = Matcher(topics, segmenter)
+    return {
+        (d, a.index, m.topic_id, m.topic_version, m.score, m.terms, m.hits, m.clause, m.snippet,
+         m.marks)
+        for d, a in store.rematch_articles("", "g")
+        for m in matcher.match(a)
+    }  # fmt: skip
+
+
+_POOL = ["项目", "安全", "改造", "检查", "防汛", "乡村", "投资", "企业", "隐患", "建设",
+         "项目 NEAR 开工", "title:检查", "title:项目", "发展 NEAR/8 产业", "城市", "农业"]  # fmt: skip
+
+
+def _edit(spec: dict[str, Any], rng: random.Random, vocabulary: list[str]) -> str:
+    """One term-level edit of ``spec``, in place; what it did."""
+    anchors, context = spec.setdefault("anchors", []), spec.setdefault("context", [])
+    present = set(anchors) | set(context)
+    kind = rng.choice(["add", "add", "remove", "move", "boost", "ignore", "unignore"])
+    if kind == "add":
+        # Half the time a common word: an edit that changes many articles' matches.
+        source = _POOL if rng.random() < 0.5 else vocabulary
+        term = rng.choice([t for t in source if t not in present] or ["农机"])
+        into = anchors if rng.random() < 0.4 else context
+        into.insert(rng.randrange(len(into) + 1), term)
+        return f"add {term}"
+    if kind == "remove" and len(anchors) + len(context) > 2:
+        pick = rng.choice(anchors + context)
+        (anchors if pick in anchors else context).remove(pick)
+        spec["boost"] = {k: v for k, v in (spec.get("boost") or {}).items() if k != pick}
+        return f"remove {pick}"
+    if kind == "move" and anchors and context:
+        if rng.random() < 0.5:
+            term = anchors.pop(rng.randrange(len(anchors)))
+            context.append(term)
+        else:
+            term = context.pop(rng.randrange(len(context)))
+            anchors.append(term)
+        return f"move {term}"
+    if kind == "boost" and anchors + context:
+        term = rng.choice(anchors + context)
+        spec.setdefault("boost", {})[term] = rng.choice([0.5, 1.5, 2.0, 3.0])
+        return f"boost {term}"
+    ignore = spec.setdefault("ignore", [])
+    if kind == "unignore" and ignore:
+        return f"unignore {ignore.pop(rng.randrange(len(ignore)))}"
+    longer = [t + s for t in anchors + context if " " not in t and ":" not in t
+              for s in ("工作", "会议", "项目")]  # fmt: skip
+    word = rng.choice(longer)
+    if word not in ignore:
+        ignore.append(word)
+    return f"ignore {word}"
+
+
+def _again(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
+    """(articles read, matched again) of the last re-match logged."""
+    lines = [
+        r.getMessage() for r in caplog.records if "stored articles re-matched" in r.getMessage()
+    ]
+    m = re.search(r"(\d+) articles read, (\d+) matched again", lines[-1])
+    assert m, lines
+    return int(m[1]), int(m[2])
+
+
+def test_term_edits_rematch_only_the_articles_holding_a_term_and_store_what_matching_all_would(
+    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = _copy(stored, tmp_path)
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    specs = _bundled()
+    vocabulary = sorted(
+        {t for s in specs.values() for t in s.get("anchors", []) + s.get("context", [])}
+    )
+    rng = random.Random(2026)
+    partial = 0
+    with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        total = store.counts()["articles"]
+        assert _table(store) == _truth(store, _write(folder, specs), segmenter)
+        for round_ in range(10):
+            names = rng.sample(sorted(specs), rng.randint(1, 5))
+            done = [f"{n}: {_edit(specs[n], rng, vocabulary)}" for n in names]
+            topics = _write(folder, specs)
+            redone = pipeline.sync_topics(store, topics, segmenter)
+            assert sorted(redone) == sorted(t.id for t in topics if t.file.endswith(tuple(names)))
+            read, again = _again(caplog)
+            partial += again < read
+            assert _table(store) == _truth(store, topics, segmenter), (round_, done)
+    assert partial >= 8  # the edits above are term edits: most re-read only a few articles
+    assert total > 0
+
+
+def test_an_edit_beyond_terms_matches_every_article_again(
+    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = _copy(stored, tmp_path)
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    specs = _bundled()
+    with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        for key, value in (("min_score", 35), ("exclude", "title:会议"), ("lead_context", True)):
+            spec = specs["01-safety.yaml"]
+            spec[key] = value
+            topics = _write(folder, specs)
+            assert pipeline.sync_topics(store, topics, segmenter) == ["safety"]
+            read, again = _again(caplog)
+            assert again == read > 0, key
+            assert _table(store) == _truth(store, topics, segmenter), key
+
+
+def test_an_edit_undone_before_its_rematch_ended_is_redone_whole(
+    stored: Path, tmp_path: Path, segmenter: Segmenter
+) -> None:
+    """Edit A re-matched a few chunks, then the watchlist went back: those chunks hold
+    A's matches, so the topic is matched again everywhere, not taken as unchanged."""
+    state = _copy(stored, tmp_path)
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    specs = _bundled()
+    original = _write(folder, specs)
+    specs["04-rural.yaml"]["anchors"].insert(0, "发展")
+    edited = _write(folder, specs)
+    rural = [t for t in edited if t.id == "rural"]
+    with Store(state) as store:
+        job, wanted = pipeline.rematch_job(rural)
+        bounds = pipeline.rematch_bounds(store.counts()["articles"], 50)
+        chunks = store.rematch_chunks(job, wanted, bounds)  # every article, as an old one did
+        matcher = Matcher(rural, segmenter)
+        for chunk in chunks[: len(chunks) // 2]:
+            found = [(d, a.index, m) for d, a in store.rematch_articles(chunk.lo, chunk.hi)
+                     for m in matcher.match(a)]  # fmt: skip
+            assert store.store_rematch_chunk(chunk, wanted, found, _now()) is False
+        assert store.unfinished_rematches() == {"rural": rural[0].version}
+        assert pipeline.sync_topics(store, original, segmenter) == ["rural"]
+        assert _table(store) == _truth(store, original, segmenter)
+        assert store.unfinished_rematches() == {}
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(("before", "after", "terms"), [
+    ({"anchors": ["安全生产"], "context": ["隐患"]},
+     {"anchors": ["安全生产", "危化品"], "context": ["隐患"]}, {"危化品"}),
+    ({"anchors": ["安全生产"], "context": ["隐患", "督办"]},
+     {"anchors": ["安全生产", "隐患"], "context": ["督办"]}, {"隐患"}),
+    ({"anchors": ["安全生产"], "context": ["项目 NEAR 开工"]},
+     {"anchors": ["安全生产"], "context": []}, {"项目", "开工"}),
+    ({"anchors": ["安全生产"], "context": ["隐患"]},
+     {"anchors": ["安全生产"], "context": ["隐患"], "boost": {"隐患": 2}}, {"隐患"}),
+    ({"anchors": ["安全生产"], "context": ["隐患"]},
+     {"anchors": ["安全生产"], "context": ["隐患"], "ignore": ["安全生产月"]}, {"安全生产月"}),
+    ({"anchors": ["安全生产"], "context": ["隐患"]},
+     {"anchors": ["安全生产"], "context": ["隐患"], "name": "安全"}, set()),
+    ({"anchors": ["安全生产", "危化品"], "context": ["隐患"]},
+     {"anchors": ["危化品", "安全生产"], "context": ["隐患"]}, None),  # the why-line's order
+    ({"anchors": ["安全生产"], "context": ["隐患"]},
+     {"anchors": ["安全生产"], "context": ["隐患"], "min_score": 30}, None),
+    ({"anchors": ["安全生产"], "context": ["隐患"]},
+     {"anchors": ["安全生产"], "context": ["隐患"], "exclude": "招聘"}, None),
+    ({"query": "暗访 AND 安全生产"}, {"query": "暗访 AND (安全生产 OR 隐患)"}, None),
+    ({"query": "暗访 AND 安全生产"},
+     {"query": "暗访 AND 安全生产", "boost": {"暗访": 2}}, {"暗访"}),
+])  # fmt: skip
+def test_edited_terms_names_what_an_edit_can_change(
+    tmp_path: Path, before: dict[str, Any], after: dict[str, Any], terms: set[str] | None
+) -> None:
+    folder = tmp_path / "w"
+    folder.mkdir()
+    (old,) = _write(folder, {"a.yaml": {"id": "t", **before}})
+    (new,) = _write(folder, {"a.yaml": {"id": "t", **after}})
+    found = edited_terms(old.rules, new.rules)
+    assert (None if found is None else set(found)) == terms
+
+
+def test_rules_are_kept_with_the_matches_and_hash_to_the_version(
+    make_config: Callable[..., Config], segmenter: Segmenter
+) -> None:
+    import hashlib
+
+    cfg = make_config()
+    (cfg.watchlists / "a.yaml").write_text("- id: t\n  anchors: [安全生产]\n", encoding="utf-8")
+    topics = load_watchlists(cfg.watchlists)
+    with Store(cfg.state) as store:
+        pipeline.sync_topics(store, topics, segmenter)
+        ((version, rules),) = store.topic_rules().values()
+    assert version == topics[0].version == hashlib.sha256(rules.encode()).hexdigest()[:16]
+    assert rules == topics[0].rules
+
+
+def test_a_term_edit_on_either_back_end_stores_what_matching_all_would(
+    make_config: Callable[..., Config],
+    seeded_inbox: Path,
+    state: Path | str,
+    segmenter: Segmenter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cfg = make_config(state=state)
+    specs = _bundled()
+    topics = _write(cfg.watchlists, specs)
+    with Store(cfg.state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        pipeline.scan(cfg, store, topics=topics, segmenter=segmenter)
+        specs["01-safety.yaml"]["context"].insert(3, "检查")
+        specs["04-rural.yaml"]["anchors"].remove("驻村")
+        edited = _write(cfg.watchlists, specs)
+        assert pipeline.sync_topics(store, edited, segmenter) == ["rural", "safety"]
+        read, again = _again(caplog)
+        assert 0 < again < read
+        assert _table(store) == _truth(store, edited, segmenter)
+        assert _table(store) != _truth(store, topics, segmenter)  # the edit changed matches
