@@ -6,11 +6,18 @@
 The store: one ``watcher scan`` of the two 新闻联播 folders (3,510 files, ~52k
 articles) with the five bundled topics, into ``--state`` (kept and reused when it
 exists) or a temporary file. Then, in this one process, ``pipeline.sync_topics``
-after "editing" the first bundled topic and after editing all five (each a new
-version, same rules: the re-match must store the very matches the scan stored),
-the two taking turns ``-n`` times; min of each, and the ratio 5/1 from this run.
+after editing the first bundled topic and after editing all five, the two taking
+turns ``-n`` times; min of each, and the ratio 5/1 from this run, for two kinds of
+edit (each time a new one):
 
-``--check`` compares the matches table with the scan's after every re-match;
+* beyond terms: a new exclusion, of a word no article holds, so every stored
+  article is matched again (and the re-match must store the very matches the scan
+  stored);
+* of terms: a context term added (from ``ADDED``), so only the articles holding it
+  are matched again (then undone, untimed).
+
+``--check`` compares the matches table with the scan's after every re-match beyond
+terms, and with matching every stored article by the edited topics after a term edit;
 ``--profile N`` prints cProfile's top functions of one re-match of N topics;
 ``--dump FILE`` writes the matches table (without versions and times) after the
 runs, to compare two checkouts' output.
@@ -20,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import dataclasses
 import json
 import pstats
 import shutil
@@ -85,52 +91,85 @@ def dump(state: Path) -> list[tuple[Any, ...]]:
         db.close()
 
 
+class Watchlists:
+    """The state's watchlists as YAML mappings, edited and loaded from a folder of
+    their own (the bench never writes the state's watchlists)."""
+
+    def __init__(self, config: Any, folder: Path) -> None:
+        import yaml
+
+        self.yaml, self.folder = yaml, folder
+        self.source = {
+            p.name: yaml.safe_load(p.read_text(encoding="utf-8"))
+            for p in sorted(Path(config.watchlists).glob("*.yaml"))
+        }
+
+        self.current = json.loads(json.dumps(self.source))
+
+    def load(self, specs: dict[str, Any] | None = None) -> list[Any]:
+        """Write ``specs`` (the bundled ones: back to the start) and load them."""
+        from watcher.watchlists import load_watchlists
+
+        self.current = json.loads(json.dumps(specs or self.source))
+        for name, spec in self.current.items():
+            text = self.yaml.safe_dump(spec, allow_unicode=True)
+            (self.folder / name).write_text(text, encoding="utf-8")
+        return load_watchlists(self.folder)
+
+    def edited(self, n: int, edit: Any) -> list[Any]:
+        """The topics as now, with ``edit(spec)`` applied to the first ``n`` of them."""
+        specs = json.loads(json.dumps(self.current))
+        for name in list(specs)[:n]:
+            edit(specs[name])
+        return self.load(specs)
+
+
 def measure(cfg: Path, runs: int, profile: int = 0, check: bool = False) -> dict[str, float]:
-    """Min seconds of ``sync_topics`` after editing 1 and 5 topics, taking turns;
-    ``check``: the matches table after each is the one the scan stored."""
+    """Min seconds of ``sync_topics`` after an edit beyond terms (a new exclusion, of
+    a word no article holds: every article is matched again, to the same matches) of
+    1 and of 5 topics, taking turns; ``check``: the matches table after each is the
+    one the scan stored."""
     config = load_config(cfg)
-    topics = pipeline.load_topics(config)
     segmenter = pipeline.segmenter_for(config)
     best = {1: float("inf"), 5: float("inf")}
     edits = 0
-    with Store(config.state) as store:
-        # A kept state may hold matches of an older watcher: brought up to date first.
-        pipeline.sync_topics(store, topics, segmenter)
-    scanned = dump(Path(config.state)) if check else []
-    with Store(config.state) as store:
-        articles = store.counts()["articles"]
 
-        current = list(topics)
+    excludes: dict[str, str | None] = {}
 
-        def edited(n: int) -> list[Any]:
-            nonlocal edits, current
-            edits += 1
-            mark = f"-bench{time.time_ns()}-{edits}"
-            current = [
-                dataclasses.replace(t, version=topics[i].version + mark) if i < n else t
-                for i, t in enumerate(current)
-            ]
-            return current
+    def beyond(spec: dict[str, Any]) -> None:
+        word = "丂丄" + chr(0x4E00 + edits)  # no article holds it: the same matches
+        first = excludes.setdefault(spec["id"], spec.get("exclude"))
+        spec["exclude"] = f"{first} OR {word}" if first else word
 
-        pipeline.sync_topics(store, edited(1), segmenter)  # warm: caches, page cache
-        for _ in range(runs):
-            for n in (1, 5):
-                changed = edited(n)
-                t0 = CLOCK()
-                redone = pipeline.sync_topics(store, changed, segmenter)
-                best[n] = min(best[n], CLOCK() - t0)
-                assert len(redone) == n, redone
-                if check:
-                    assert dump(Path(config.state)) == scanned, f"{n} edited: other matches"
-        if profile:
-            changed = edited(profile)
-            prof = cProfile.Profile()
-            prof.enable()
-            pipeline.sync_topics(store, changed, segmenter)
-            prof.disable()
-            pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
-            pstats.Stats(prof).sort_stats("tottime").print_stats(25)
-        pipeline.sync_topics(store, topics, segmenter)  # back to the scanned versions
+    with tempfile.TemporaryDirectory(prefix="watcher-edit-") as tmp:
+        lists = Watchlists(config, Path(tmp))
+        topics = lists.load()
+        with Store(config.state) as store:
+            # A kept state may hold matches of an older watcher: brought up to date first.
+            pipeline.sync_topics(store, topics, segmenter)
+            articles = store.counts()["articles"]
+        scanned = dump(Path(config.state)) if check else []
+        with Store(config.state) as store:
+            for _ in range(runs):
+                for n in (1, 5):
+                    edits += 1
+                    changed = lists.edited(n, beyond)
+                    t0 = CLOCK()
+                    redone = pipeline.sync_topics(store, changed, segmenter)
+                    best[n] = min(best[n], CLOCK() - t0)
+                    assert len(redone) == n, redone
+                    if check:
+                        assert dump(Path(config.state)) == scanned, f"{n} edited: other matches"
+            if profile:
+                edits += 1
+                changed = lists.edited(profile, beyond)
+                prof = cProfile.Profile()
+                prof.enable()
+                pipeline.sync_topics(store, changed, segmenter)
+                prof.disable()
+                pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+                pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+            pipeline.sync_topics(store, topics, segmenter)  # back to the scanned versions
     return {"one": best[1], "five": best[5], "articles": articles}
 
 
@@ -146,35 +185,24 @@ def measure_terms(cfg: Path, runs: int, check: bool = False) -> dict[str, float]
     """Min seconds of ``sync_topics`` after adding a context term to 1 topic and to 5,
     taking turns (each run new terms); ``check``: the matches table after each is what
     matching every stored article with the edited topics gives."""
-    import yaml
-
     from watcher.matcher import Matcher
-    from watcher.watchlists import load_watchlists
 
     config = load_config(cfg)
     segmenter = pipeline.segmenter_for(config)
-    source = {p.name: yaml.safe_load(p.read_text(encoding="utf-8"))
-              for p in sorted(Path(config.watchlists).glob("*.yaml"))}  # fmt: skip
     words = iter(ADDED * (runs + 2))
     best = {1: float("inf"), 5: float("inf")}
-    counts = {1: 0, 5: 0}
+    checked = 0
+
+    def add(spec: dict[str, Any]) -> None:
+        spec["context"] = [next(words), *spec.get("context", [])]
+
     with tempfile.TemporaryDirectory(prefix="watcher-edit-") as tmp, Store(config.state) as store:
-        folder = Path(tmp)
-
-        def write(specs: dict[str, Any]) -> list[Any]:
-            for name, spec in specs.items():
-                text = yaml.safe_dump(spec, allow_unicode=True)
-                (folder / name).write_text(text, encoding="utf-8")
-            return load_watchlists(folder)
-
-        original = write(source)
+        lists = Watchlists(config, Path(tmp))
+        original = lists.load()
         pipeline.sync_topics(store, original, segmenter)  # rules kept (an older state: none)
         for _ in range(runs):
             for n in (1, 5):
-                specs = json.loads(json.dumps(source))
-                for name in list(specs)[:n]:
-                    specs[name]["context"] = [next(words), *specs[name].get("context", [])]
-                edited = write(specs)
+                edited = lists.edited(n, add)
                 t0 = CLOCK()
                 redone = pipeline.sync_topics(store, edited, segmenter)
                 best[n] = min(best[n], CLOCK() - t0)
@@ -187,9 +215,9 @@ def measure_terms(cfg: Path, runs: int, check: bool = False) -> dict[str, float]
                     got = {(d, i, m.topic_id, m.score, m.clause, m.snippet)
                            for d, i, m in store.matches()}  # fmt: skip
                     assert got == truth, f"{n} edited: {len(got ^ truth)} rows differ"
-                    counts[n] += 1
-                pipeline.sync_topics(store, write(source), segmenter)  # undone, untimed
-    return {"terms_one": best[1], "terms_five": best[5], "checked": counts[1] + counts[5]}
+                    checked += 1
+                pipeline.sync_topics(store, lists.load(), segmenter)  # undone, untimed
+    return {"terms_one": best[1], "terms_five": best[5], "checked": checked}
 
 
 def rows(ctx: Any) -> list[SuiteRow]:

@@ -307,3 +307,27 @@ def test_a_term_edit_on_either_back_end_stores_what_matching_all_would(
         assert 0 < again < read
         assert _table(store) == _truth(store, edited, segmenter)
         assert _table(store) != _truth(store, topics, segmenter)  # the edit changed matches
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_term_watch_finds_the_topics_whose_terms_occur_as_the_matcher_folds_them(
+    many: bool,
+) -> None:
+    from watcher import matcher
+    from watcher.pages import split_page
+    from watcher.readers import read_bytes
+    from watcher.segment import fold
+
+    terms = {"a": ["安全生产", "ＡＢＣ"], "b": ["城市更新", "乡村"]}  # a full-width term folds
+    if many:  # past _FEW_TERMS: one automaton pass instead of a test per term
+        terms["c"] = [f"不存在的词{n}" for n in range(matcher._FEW_TERMS)] + ["项目"]
+    watch = matcher.TermWatch(terms)
+    seen = 0
+    for f in seed_files():
+        for article in split_page(read_bytes(f, f.read_bytes()).text):
+            text = fold(article.headline + "\n" + article.body)
+            want = {t for t, words in terms.items() if any(fold(w) in text for w in words)}
+            got = watch.topics_in(article)
+            assert got == (want if article.kind == "article" else set()), article.headline
+            seen += bool(got)
+    assert seen >= 5

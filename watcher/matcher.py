@@ -1114,10 +1114,16 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ..
     return tuple(out)
 
 
+# Up to this many watched terms, ``str.__contains__`` per term beats an automaton
+# pass (52,441 folded articles: 1 term 0.04 s against 0.08–0.16 s, 5 terms 0.11 s
+# against 0.20–0.45 s); beyond, the automaton's single pass wins.
+_FEW_TERMS = 8
+
+
 class TermWatch:
     """Which topics' watched terms occur in an article, found as :class:`Matcher` finds
-    occurrences (one automaton pass over the folded headline and body): a re-match
-    after an edit of a few terms reads only the articles holding one of them."""
+    occurrences (as substrings of the folded headline and body): a re-match after an
+    edit of a few terms reads only the articles holding one of them."""
 
     def __init__(self, terms: Mapping[str, Iterable[str]]) -> None:
         by_key: dict[str, set[str]] = {}
@@ -1128,18 +1134,28 @@ class TermWatch:
         self._keys = sorted(by_key)
         self._topics = [frozenset(by_key[k]) for k in self._keys]
         self._automaton = (
-            ahocorasick_rs.AhoCorasick(self._keys, matchkind=ahocorasick_rs.MatchKind.Standard)
-            if self._keys
+            ahocorasick_rs.AhoCorasick(
+                self._keys,
+                matchkind=ahocorasick_rs.MatchKind.Standard,
+                implementation=ahocorasick_rs.Implementation.DFA,
+            )
+            if len(self._keys) > _FEW_TERMS
             else None
         )
 
     def topics_in(self, article: Article) -> set[str]:
         """The topics one of whose watched terms occurs in ``article``."""
-        if self._automaton is None or article.kind != "article":
+        if not self._keys or article.kind != "article":
             return set()
+        folded = _Text(article).folded
         found: set[str] = set()
+        if self._automaton is None:
+            for key, topics in zip(self._keys, self._topics, strict=True):
+                if key in folded:
+                    found |= topics
+            return found
         for index, _start, _end in self._automaton.find_matches_as_indexes(
-            _Text(article).folded, overlapping=True
+            folded, overlapping=True
         ):
             found |= self._topics[index]
         return found

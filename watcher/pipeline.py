@@ -218,7 +218,10 @@ def _rematch(
     # one of those terms can match otherwise, so only those are matched again.
     watch = TermWatch({t: terms for t, terms in edits.items() if terms is not None})
     written = {t.id: t.rules for t in changed}
-    matcher = Matcher(list(changed), segmenter)
+    whole = Matcher([t for t in changed if t.id in every], segmenter)
+    # One Matcher a term-edited topic: an article holding one topic's new term is
+    # matched for that topic only.
+    alone = {t.id: Matcher([t], segmenter) for t in changed if t.id not in every}
     started = time.perf_counter()
     mine = articles = again = 0
     finished = False
@@ -240,11 +243,9 @@ def _rematch(
                     redone[t].append((doc, article.index))
                 if every or need:
                     again += 1
-                    found += [
-                        (doc, article.index, m)
-                        for m in matcher.match(article)
-                        if m.topic_id in every or m.topic_id in need
-                    ]
+                    found += [(doc, article.index, m) for m in whole.match(article)]
+                    for t in need:
+                        found += [(doc, article.index, m) for m in alone[t].match(article)]
             done = store.store_rematch_chunk(
                 chunk, wanted, found, clock(), _ME, redone=redone, rules=written
             )
