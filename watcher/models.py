@@ -162,7 +162,7 @@ class Match:
     """An article belongs to a topic: how strongly, and why."""
 
     topic_id: str
-    topic_version: str
+    topic_version: str  # the rules that made it (an edit of other terms keeps it)
     score: float
     terms: tuple[tuple[str, int], ...]  # term → number of hits, in query order
     hits: tuple[TermHit, ...]
