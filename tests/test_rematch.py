@@ -345,3 +345,22 @@ def test_term_watch_finds_the_topics_whose_terms_occur_as_the_matcher_folds_them
             assert got == (want if article.kind == "article" else set()), article.headline
             seen += bool(got)
     assert seen >= 5
+
+
+def test_a_state_from_before_the_rules_were_kept_matches_every_article_once(
+    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = _copy(stored, tmp_path)
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    specs = _bundled()
+    with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        with store.transaction():  # as schema 14's migration leaves an older state
+            store.db.execute("UPDATE topics SET rules = NULL")
+        for round_ in range(2):
+            specs["03-flood.yaml"]["context"].insert(0, f"堤防{round_}")
+            topics = _write(folder, specs)
+            assert pipeline.sync_topics(store, topics, segmenter) == ["flood"]
+            read, again = _again(caplog)
+            assert (again == read) is (round_ == 0)  # then the rules are kept
+            assert _table(store) == _truth(store, topics, segmenter)
