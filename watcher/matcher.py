@@ -200,6 +200,10 @@ class _Text:
         self._ends: list[int] | None = None
         self.bounds: dict[tuple[int, int], list[int]] = {}  # a story body's sentence ends
         self.bodies: dict[tuple[int, int], str] = {}  # a story body's raw text
+        # (story number, occurrences, wanted terms) → snippet and marks (_snippet)
+        self.snippets: dict[
+            tuple[int, tuple[_Occ, ...], frozenset[str]], tuple[str, tuple[tuple[int, int], ...]]
+        ] = {}
         self._stories: list[Story] | None = None
         self.roundup = ROUNDUP.search(self.title) is not None
         self._subtitles: list[tuple[int, int]] | None = None
@@ -519,7 +523,7 @@ class _Run:
         # A word's verified occurrences as _Occ, by entry key (which names one term):
         # made once per article, whichever topics count the word.
         self.occs: dict[str, list[_Occ]] = {}
-        self.term_hits: dict[tuple[int, int, str], TermHit] = {}  # (start, end, key) → hit
+        self.term_hits: dict[_Occ, TermHit] = {}  # a plain occurrence → its hit
 
     def is_word(self, start: int, end: int) -> bool:
         key = (start, end)
@@ -647,29 +651,46 @@ class _Run:
         total, story, inside, values, heads = best
         return self._match(c, story, inside, total, values, heads, ignored)
 
+    def word_occs(self, term: rules.Term, name: str) -> list[_Occ]:
+        """A counted word's verified occurrences as _Occ, in order of start: made once
+        per article, whichever topics count the word (callers copy before changing)."""
+        got = self.occs.get(name)
+        if got is None:
+            got = self.occs[name] = [_Occ(name, s, e) for s, e in self.spans(term)]
+        return got
+
     def _counted(self, c: _Compiled) -> list[_Occ]:
         """Verified occurrences of the topic's counted terms, those inside a longer
         one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
-        at = c.word_at
-        if c.word_one is not None:  # (most topics: each folded key one word)
-            present = sorted(map(c.word_one.__getitem__, self.keys.intersection(c.word_one)))
+        word_one = c.word_one
+        if word_one is not None and not c.nested:  # (most topics)
+            # Each folded key is one word and none holds another, so no two
+            # occurrences share a start (the shorter word would be a prefix of the
+            # longer): _uncovered's order is by start alone, nothing to drop.
+            words = c.words
+            present = self.keys.intersection(word_one)
+            if len(present) == 1:  # (one word: its own list is in that order)
+                term, name, _folded = words[word_one[present.pop()]]
+                single = self.word_occs(term, name)
+            else:
+                single = []
+                for k in present:
+                    term, name, _folded = words[word_one[k]]
+                    single += self.word_occs(term, name)
+                single.sort(key=_start)
         else:
-            present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
-        if c.nested:
-            every = self._outermost(c, present)
-            single = _uncovered(every)
-        else:
-            occs = self.occs
-            every = []
-            for i in present:
-                term, name, _folded = c.words[i]
-                got = occs.get(name)
-                if got is None:
-                    got = occs[name] = [_Occ(name, s, e) for s, e in self.spans(term)]
-                every += got
-            # No word of the topic holds another, so no occurrence lies inside a
-            # longer one: _uncovered's order without its covering test.
-            single = sorted(dict.fromkeys(every), key=_by_start_longest)
+            at = c.word_at
+            present_at = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
+            if c.nested:
+                single = _uncovered(self._outermost(c, present_at))
+            else:
+                every = []
+                for i in present_at:
+                    term, name, _folded = c.words[i]
+                    every += self.word_occs(term, name)
+                # No word of the topic holds another, so no occurrence lies inside a
+                # longer one: _uncovered's order without its covering test.
+                single = sorted(dict.fromkeys(every), key=_by_start_longest)
         # A NEAR entry occurs where its two terms do, near enough: one occurrence per
         # pair, marked at both terms, covering nothing. A pair with a term inside a
         # longer counted occurrence is partly that occurrence again (老旧小区 NEAR 改造
@@ -776,39 +797,54 @@ class _Run:
     ) -> Match:
         topic = c.topic
         counts: dict[str, int] = {}
+        paired = False
         for o in inside:
             counts[o.term] = counts.get(o.term, 0) + 1
-        order = c.order
-        terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
-        # Title hits first, then body hits, each by start: in haystack offsets (the
-        # headline before the split) that is by start alone.
-        spans = [(s, e, o.term) for o in inside for s, e in o.parts or ((o.start, o.end),)]
-        spans.sort(key=_first)
-        split = self.text.split
-        made = self.term_hits
-        hits = []
-        for span in spans:
-            hit = made.get(span)
-            if hit is None:
-                s, e, term = span
-                if s < split:
-                    hit = made[span] = TermHit(term, "title", s, e)
-                else:
-                    hit = made[span] = TermHit(term, "body", s - split, e - split)
-            hits.append(hit)
+            if o.parts:
+                paired = True
+        if len(counts) == 1:  # (most matches: nothing to order)
+            terms = tuple(counts.items())
+        else:
+            order = c.order
+            terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
         roles = c.roles
-        strongest = max(values, key=lambda t: (roles[t] == "anchor", values[t]))
+        if len(values) == 1:
+            strongest = next(iter(values))
+        else:
+            strongest = max(values, key=lambda t: (roles[t] == "anchor", values[t]))
         snippet, marks = _snippet(self.text, story, inside, roles, strongest)
         return Match(
             topic_id=topic.id,
             topic_version=topic.version,
             score=round(total, 1),
             terms=terms,
-            hits=tuple(hits),
+            hits=self._hits(inside, paired),
             clause=self._why(c, story, terms, heads, ignored),
             snippet=snippet,
             marks=marks,
         )
+
+    def _hits(self, inside: list[_Occ], paired: bool) -> tuple[TermHit, ...]:
+        """The match's hits: title hits first, then body hits, each by start — in
+        haystack offsets (the headline before the split) that is by start alone.
+        Each TermHit is made once per article, whichever topics it is a hit of."""
+        made = self.term_hits
+        split = self.text.split
+        if paired:  # a NEAR entry is marked at its two terms
+            occs = sorted((_Occ(o.term, s, e) for o in inside for s, e in o.spans), key=_start)
+        else:  # already by start: made in that order, and only ever filtered since
+            occs = inside
+        hits = []
+        for o in occs:
+            hit = made.get(o)
+            if hit is None:
+                s, e = o.start, o.end
+                if s < split:
+                    hit = made[o] = TermHit(o.term, "title", s, e)
+                else:
+                    hit = made[o] = TermHit(o.term, "body", s - split, e - split)
+            hits.append(hit)
+        return tuple(hits)
 
     def _why(
         self,
@@ -824,16 +860,19 @@ class _Run:
         if not (c.topic.anchors or c.topic.context):
             hits = self.hits_in(story, ignored)
             return where + (rules.explain(c.topic.query, hits) or rules.to_text(c.topic.query))
-
-        def show(term: str, n: int) -> str:
-            head = " (headline)" if term in heads else ""
-            return term + (f" ×{n}" if n > 1 else "") + head
-
+        roles = c.roles
+        anchors: list[str] = []
+        context: list[str] = []
+        for term, n in terms:
+            shown = term if n == 1 else f"{term} ×{n}"
+            if term in heads:
+                shown += " (headline)"
+            (anchors if roles[term] == "anchor" else context).append(shown)
         parts = []
-        for role, label in (("anchor", "anchors"), ("context", "context")):
-            shown = [show(t, n) for t, n in terms if c.roles[t] == role]
-            if shown:
-                parts.append(f"{label}: {', '.join(shown)}")
+        if anchors:
+            parts.append("anchors: " + ", ".join(anchors))
+        if context:
+            parts.append("context: " + ", ".join(context))
         return where + "; ".join(parts)
 
 
@@ -1029,10 +1068,29 @@ def _snippet(
     goes in front (``title：sentence``), so the reader sees which story it was.
     """
     base, stop = story.body
+    inner = sorted((o for o in occs if base <= o.start and o.end <= stop), key=_start)
+    # The terms the sentence must show: what the snippet depends on besides the
+    # occurrences, so topics counting the same occurrences alike share it (one
+    # match in four at 500 topics: the same broad anchor in several topics).
+    wanted = (
+        frozenset(o.term for o in inner if roles.get(o.term) == "anchor")
+        or frozenset(o.term for o in inner if o.term == strongest)
+        or frozenset(o.term for o in inner)
+    )
+    key = (story.number, tuple(occs), wanted)
+    made = text.snippets.get(key)
+    if made is None:
+        made = text.snippets[key] = _make_snippet(text, story, occs, inner, wanted)
+    return made
+
+
+def _make_snippet(
+    text: _Text, story: Story, occs: Sequence[_Occ], inner: Sequence[_Occ], wanted: frozenset[str]
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    base, stop = story.body
     raw_body = text.bodies.get(story.body)
     if raw_body is None:  # once per story, as its sentence bounds below
         raw_body = text.bodies[story.body] = text.raw[base:stop]
-    inner = sorted((o for o in occs if base <= o.start and o.end <= stop), key=_start)
     title = ""
     title_marks: list[tuple[int, int]] = []
     if story.number and len(story.heads) > 1:
@@ -1048,7 +1106,7 @@ def _snippet(
         body = text.folded[story.body[0] : story.body[1]]
         ends = (m.end() for m in SENTENCE_END.finditer(body))
         bounds = text.bounds[story.body] = [0, *ends, len(body)]
-    snippet, marks = _best_sentence(raw_body, base, inner, roles, strongest, bounds)
+    snippet, marks = _best_sentence(raw_body, base, inner, wanted, bounds)
     if not title:
         return snippet, marks  # merged already
     marks = tuple((a + len(title), b + len(title)) for a, b in marks)
@@ -1059,20 +1117,15 @@ def _best_sentence(
     raw: str,
     base: int,
     occs: Sequence[_Occ],
-    roles: dict[str, str],
-    strongest: str,
+    wanted: frozenset[str],
     bounds: Sequence[int],
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """``bounds``: 0, the end of each sentence of the (folded) body, its length."""
+    """``bounds``: 0, the end of each sentence of the (folded) body, its length;
+    ``wanted``: the terms (of ``occs``) of which the sentence must hold one."""
     if not occs:
         flat = " ".join(raw[:SNIPPET_CHARS].split())
         return (flat + ("…" if len(raw) > SNIPPET_CHARS else ""), ())
     hits = [(o.term, a - base, b - base) for o in occs for a, b in o.parts or ((o.start, o.end),)]
-    wanted = (
-        {t for t, _, _ in hits if roles.get(t) == "anchor"}
-        or {t for t, _, _ in hits if t == strongest}
-        or {t for t, _, _ in hits}
-    )
     # The hits of each sentence n (bounds[n] <= start < bounds[n + 1]), in order.
     by_sentence: dict[int, list[tuple[str, int, int]]] = {}
     for h in hits:
