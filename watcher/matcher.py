@@ -75,8 +75,12 @@ def salience(headline: bool, lead: bool, body_hits: int, chars: int) -> float:
     hit in a short story adds almost nothing.
     """
     density = 1000.0 * body_hits / max(chars, MIN_CHARS)
-    rest = (1 - HEADLINE) ** headline * (1 - LEAD) ** lead * math.exp(-density / DENSITY)
-    return 1.0 - rest
+    return 1.0 - _MARKED[headline][lead] * math.exp(-density / DENSITY)
+
+
+# ``(1 − HEADLINE)^headline × (1 − LEAD)^lead`` for each of the four cases, as
+# salience() computed it per call (the same floating-point values).
+_MARKED = tuple(tuple((1 - HEADLINE) ** h * (1 - LEAD) ** ld for ld in (0, 1)) for h in (0, 1))
 
 
 def weight(role: str, boost: float = 1.0) -> float:
@@ -265,9 +269,8 @@ class _Compiled:
     # context entries each stands for, the entries of more terms (NEAR), and the
     # positions in ``words`` of each folded key.
     single_anchors: frozenset[str]
-    multi_anchors: tuple[tuple[str, ...], ...]
     single_context: dict[str, int]
-    multi_context: tuple[tuple[str, ...], ...]
+    multi: tuple[tuple[str, ...], ...]  # (anchors and context)
     word_at: dict[str, tuple[int, ...]]
     word_one: dict[str, int] | None  # word_at where each key has one position
     order: dict[str, int]  # entry key → its place in ``names``
@@ -275,8 +278,8 @@ class _Compiled:
     twice: frozenset[str]  # one-term context keys that two context entries fold to
     nested: bool  # a word of the topic holds another (安全隐患, 隐患)
     # could_count is False for one one-term context key present (and no anchor) that
-    # two entries do not fold to: the topic has anchors or context, no NEAR entries,
-    # and lead_context: false.
+    # two entries do not fold to, with no entry of more terms (NEAR) all present: the
+    # topic has anchors or context, and lead_context: false.
     lone_fails: bool
     weights: dict[str, float]  # entry key → weight(role, boost)
 
@@ -382,9 +385,7 @@ class Matcher:
             possible=_upper_bound(topic.query, self._folded),
             clauses=_cnf(topic.query, self._folded),
             single_anchors=frozenset(k[0] for k in anchor_keys if len(k) == 1),
-            multi_anchors=tuple(k for k in anchor_keys if len(k) != 1),
             single_context=single_context,
-            multi_context=tuple(k for k in context_keys if len(k) != 1),
             word_at={k: tuple(v) for k, v in word_at.items()},
             word_one=(
                 {k: v[0] for k, v in word_at.items()}
@@ -394,9 +395,8 @@ class Matcher:
             order=order,
             twice=frozenset(k for k, n in single_context.items() if n > 1),
             nested=any(a != b and a in b for a in word_at for b in word_at),
-            lone_fails=bool(anchor_keys or context_keys)
-            and not any(len(k) != 1 for k in anchor_keys + context_keys)
-            and not topic.lead_context,
+            lone_fails=bool(anchor_keys or context_keys) and not topic.lead_context,
+            multi=tuple(k for k in anchor_keys + context_keys if len(k) != 1),
             nears=tuple((e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)),
             weights={name: weight(roles[name], topic.weight(name)) for name in order},
         )
@@ -482,7 +482,12 @@ class Matcher:
                 singles = context.get(n, ())
                 # could_count's most common answer (three in four of its calls at 500
                 # topics), without the call: one context term where two are asked for.
-                if c.lone_fails and len(singles) == 1 and singles[0] not in c.twice:
+                if (
+                    c.lone_fails
+                    and len(singles) == 1
+                    and singles[0] not in c.twice
+                    and not (c.multi and _any_all_present(c.multi, found))
+                ):
                     continue
                 if not run.could_count(c, singles):
                     continue
@@ -587,10 +592,7 @@ class _Run:
         one-term context keys that are present."""
         if not c.anchor_keys and not c.context_keys:
             return True
-        found = self.found
-        if c.multi_anchors and any(all(k in found for k in keys) for keys in c.multi_anchors):
-            return True
-        if c.multi_context and any(all(k in found for k in keys) for keys in c.multi_context):
+        if c.multi and _any_all_present(c.multi, self.found):
             return True  # NEAR spans vary
         if not singles:
             return False
@@ -601,6 +603,7 @@ class _Run:
         # _on_topic on candidates: a context term in the headline or lead (enough, or
         # with another term, if the topic says lead_context: false), or two terms'
         # occurrences close together.
+        found = self.found
         occs = sorted((s, e, k) for k in singles for s, e in found[k])
         if self.text.roundup:  # sub-stories have titles of their own: each story asked
             return any(_could_hold(st, occs, c.topic.lead_context) for st in self.text.stories)
@@ -628,7 +631,17 @@ class _Run:
                 split = self.text.split
                 inside = [o for o in occs if o.start >= split or o.end < split]
             else:
-                inside = [o for o in occs if story.contains(o.start, o.end)]
+                # Story.contains, inline (asked for every occurrence of every story).
+                b0, b1 = story.body
+                h1 = story.heads[0][1]  # the headline: (0, its length)
+                t0, t1 = story.heads[1] if len(story.heads) > 1 else (0, -1)
+                inside = [
+                    o
+                    for o in occs
+                    if (b0 <= o.start and o.end <= b1)
+                    or o.end <= h1
+                    or (t0 <= o.start and o.end <= t1)
+                ]
             if not inside:
                 continue
             if paired:
@@ -779,11 +792,13 @@ class _Run:
             if not row[1] and lead0 <= start < lead1:
                 row[1] = 1
         weights = c.weights
-        out = {
-            term: weights[term] * salience(bool(head), bool(lead), body, chars)
-            for term, (head, lead, body) in seen.items()
-        }
-        return out, {term for term, row in seen.items() if row[0]}
+        out = {}
+        in_head = set()
+        for term, (head, lead, body) in seen.items():
+            out[term] = weights[term] * salience(head, lead, body, chars)
+            if head:
+                in_head.add(term)
+        return out, in_head
 
     def _match(
         self,
@@ -902,6 +917,17 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
                 break
             if _different(o.term, other.term) and _apart(o, other):
                 return True
+    return False
+
+
+def _any_all_present(entries: Iterable[Sequence[str]], found: dict[str, object]) -> bool:
+    """Do all keys of one of the entries (a NEAR entry's two terms) occur?"""
+    for keys in entries:
+        for k in keys:
+            if k not in found:
+                break
+        else:
+            return True
     return False
 
 
@@ -1125,35 +1151,43 @@ def _best_sentence(
     if not occs:
         flat = " ".join(raw[:SNIPPET_CHARS].split())
         return (flat + ("…" if len(raw) > SNIPPET_CHARS else ""), ())
-    hits = [(o.term, a - base, b - base) for o in occs for a, b in o.parts or ((o.start, o.end),)]
-    # The hits of each sentence n (bounds[n] <= start < bounds[n + 1]), in order.
-    by_sentence: dict[int, list[tuple[str, int, int]]] = {}
-    for h in hits:
-        by_sentence.setdefault(bisect.bisect_right(bounds, h[1]) - 1, []).append(h)
-    best: tuple[int, int, int] | None = None  # (-distinct, -hits, sentence no)
-    for n, in_sentence in by_sentence.items():
-        if any(t in wanted for t, _, _ in in_sentence):
-            key = (-len({t for t, _, _ in in_sentence}), -len(in_sentence), n)
-            best = key if best is None or key < best else best
-    assert best is not None
-    n = best[2]
+    hits: list[tuple[str, int, int]] = []  # (term, start, end) in the body
+    for o in occs:
+        if o.parts:  # a NEAR entry: its two terms
+            hits += [(o.term, a - base, b - base) for a, b in o.parts]
+        else:
+            hits.append((o.term, o.start - base, o.end - base))
+    # The sentence n of each hit: bounds[n] <= start < bounds[n + 1].
+    where = bisect.bisect_right
+    numbers = [where(bounds, h[1]) - 1 for h in hits]
+    n = numbers[0]
+    if n != min(numbers) or n != max(numbers):  # (most snippets: all hits in one sentence)
+        # The hits of each sentence, in order.
+        by_sentence: dict[int, list[tuple[str, int, int]]] = {}
+        for h, m in zip(hits, numbers, strict=True):
+            by_sentence.setdefault(m, []).append(h)
+        best: tuple[int, int, int] | None = None  # (-distinct, -hits, sentence no)
+        for m, in_sentence in by_sentence.items():
+            if any(t in wanted for t, _, _ in in_sentence):
+                key = (-len({t for t, _, _ in in_sentence}), -len(in_sentence), m)
+                best = key if best is None or key < best else best
+        assert best is not None
+        n = best[2]
     start, end = bounds[n], bounds[n + 1]
     if end - start < SNIPPET_CHARS // 2 and n + 2 < len(bounds):
         end = bounds[n + 2]  # a short sentence reads better with the next one
-    first = next(h[1] for h in hits if start <= h[1] and h[0] in wanted)
     if end - start > SNIPPET_CHARS:
         # Keep the wanted hit in view, with some context before it.
+        first = next(h[1] for h in hits if start <= h[1] and h[0] in wanted)
         start = max(start, min(first - 20, end - SNIPPET_CHARS))
         end = min(end, start + SNIPPET_CHARS)
     piece = raw[start:end]
     lead = "…" if start > 0 and bounds[n] != start else ""
     tail = "…" if end < len(raw) and SENTENCE_END.match(raw[end - 1]) is None else ""
     flat = piece.replace("\n", " ").strip()
-    shift = len(lead) - (len(piece) - len(piece.lstrip()))
-    marks = tuple(
-        (s - start + shift, e - start + shift) for _, s, e in hits if start <= s and e <= end
-    )
-    return lead + flat + tail, merge_ranges(marks)
+    shift = len(lead) - (len(piece) - len(piece.lstrip())) - start
+    marks = [(s + shift, e + shift) for _, s, e in hits if start <= s and e <= end]
+    return lead + flat + tail, (tuple(marks) if len(marks) < 2 else merge_ranges(marks))
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
