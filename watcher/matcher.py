@@ -274,7 +274,8 @@ class _Compiled:
     word_at: dict[str, tuple[int, ...]]
     word_one: dict[str, int] | None  # word_at where each key has one position
     order: dict[str, int]  # entry key → its place in ``names``
-    nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
+    # The NEAR entries: each with its key and its two terms' folded texts.
+    nears: tuple[tuple[rules.Near, str, str, str], ...]
     twice: frozenset[str]  # one-term context keys that two context entries fold to
     nested: bool  # a word of the topic holds another (安全隐患, 隐患)
     # could_count is False for one one-term context key present (and no anchor) that
@@ -397,7 +398,11 @@ class Matcher:
             nested=any(a != b and a in b for a in word_at for b in word_at),
             lone_fails=bool(anchor_keys or context_keys) and not topic.lead_context,
             multi=tuple(k for k in anchor_keys + context_keys if len(k) != 1),
-            nears=tuple((e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)),
+            nears=tuple(
+                (e, entry_key(e), self._folded(e.left.text), self._folded(e.right.text))
+                for e in vocabulary
+                if isinstance(e, rules.Near)
+            ),
             weights={name: weight(roles[name], topic.weight(name)) for name in order},
         )
 
@@ -711,7 +716,14 @@ class _Run:
         # inside a longer one is.
         if not c.nears:
             return single
-        found = [(name, a, b) for entry, name in c.nears for a, b in self.near_pairs(entry)]
+        # (Both terms must occur: neither is word-checked where the other is absent.)
+        keys = self.found
+        found = [
+            (name, a, b)
+            for entry, name, left, right in c.nears
+            if left in keys and right in keys
+            for a, b in self.near_pairs(entry)
+        ]
         if not found:
             return single
         spans = [(o.start, o.end) for o in single]
