@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -1052,8 +1053,8 @@ def _first(span: tuple[int, int, str]) -> int:
     return span[0]
 
 
-def _start(o: _Occ) -> int:
-    return o.start
+# An occurrence's start, as a sort key (in C: sorts of occurrences are per match).
+_start: Callable[[_Occ], int] = operator.attrgetter("start")
 
 
 def _by_start_longest(o: _Occ) -> tuple[int, int]:
@@ -1115,7 +1116,9 @@ def _snippet(
         or frozenset(o.term for o in inner if o.term == strongest)
         or frozenset(o.term for o in inner)
     )
-    key = (story.number, tuple(occs), wanted)
+    # A sub-story's title line is marked where any occurrence lies in it; the body by
+    # the inner ones alone.
+    key = (story.number, tuple(occs) if len(story.heads) > 1 else tuple(inner), wanted)
     made = text.snippets.get(key)
     if made is None:
         made = text.snippets[key] = _make_snippet(text, story, occs, inner, wanted)
