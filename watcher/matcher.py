@@ -630,7 +630,7 @@ class _Run:
             occs = [o for o in occs if not _inside(o.start, o.end, ignored)]
         paired = bool(c.nears) and any(o.parts for o in occs)  # NEAR pairs found
         # An exclusion none of whose terms occurs cannot hold (it must require one).
-        exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.found) else None
+        exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.keys) else None
         best: tuple[float, Story, list[_Occ], dict[str, float], set[str]] | None = None
         for story in self.text.stories:
             if story.number == 0:  # the whole article: every occurrence but across the split
