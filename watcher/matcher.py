@@ -1145,8 +1145,8 @@ def _make_snippet(
     bounds = text.bounds.get(story.body)
     if bounds is None:  # once per story, whichever topics it gives a snippet for
         body = text.folded[story.body[0] : story.body[1]]
-        ends = (m.end() for m in SENTENCE_END.finditer(body))
-        bounds = text.bounds[story.body] = [0, *ends, len(body)]
+        bounds = [0, *[m.end() for m in SENTENCE_END.finditer(body)], len(body)]
+        text.bounds[story.body] = bounds
     snippet, marks = _best_sentence(raw_body, base, inner, wanted, bounds)
     if not title:
         return snippet, marks  # merged already
