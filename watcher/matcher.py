@@ -31,7 +31,7 @@ import bisect
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -808,7 +808,7 @@ class _Run:
         out = {}
         in_head = set()
         for term, (head, lead, body) in seen.items():
-            out[term] = weights[term] * salience(head, lead, body, chars)
+            out[term] = weights[term] * salience(bool(head), bool(lead), body, chars)
             if head:
                 in_head.add(term)
         return out, in_head
@@ -933,7 +933,7 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
     return False
 
 
-def _any_all_present(entries: Iterable[Sequence[str]], found: dict[str, object]) -> bool:
+def _any_all_present(entries: Iterable[Sequence[str]], found: Container[str]) -> bool:
     """Do all keys of one of the entries (a NEAR entry's two terms) occur?"""
     for keys in entries:
         for k in keys:
