@@ -680,7 +680,8 @@ class _Run:
 
     def _counted(self, c: _Compiled) -> list[_Occ]:
         """Verified occurrences of the topic's counted terms, those inside a longer
-        one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
+        one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only). The list
+        may be one word's shared list (:meth:`word_occs`): not to be changed."""
         word_one = c.word_one
         if word_one is not None and not c.nested:  # (most topics)
             # Each folded key is one word and none holds another, so no two
@@ -1049,10 +1050,6 @@ def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
     return any(s <= start and end <= e and (s, e) != (start, end) for s, e in spans)
 
 
-def _first(span: tuple[int, int, str]) -> int:
-    return span[0]
-
-
 # An occurrence's start, as a sort key (in C: sorts of occurrences are per match).
 _start: Callable[[_Occ], int] = operator.attrgetter("start")
 
@@ -1176,7 +1173,7 @@ def _best_sentence(
     where = bisect.bisect_right
     numbers = [where(bounds, h[1]) - 1 for h in hits]
     n = numbers[0]
-    if n != min(numbers) or n != max(numbers):  # (most snippets: all hits in one sentence)
+    if min(numbers) != max(numbers):  # (most snippets: all hits in one sentence)
         # The hits of each sentence, in order.
         by_sentence: dict[int, list[tuple[str, int, int]]] = {}
         for h, m in zip(hits, numbers, strict=True):
