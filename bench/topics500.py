@@ -1,7 +1,7 @@
 """Benchmark: the match step at 500 topics, against the same step at 5 (issue 14).
 
     python bench/topics500.py [--corpus ../shared/corpus] [--days 300] [-n 3] [--profile]
-                              [--dump FILE] [--cpu]
+                              [--dump FILE] [--cpu] [--against FILE]
 
 Articles: ``--days`` 新闻联播 transcripts of the corpus, split as watcher splits them
 (plus the THUCNews sample when present). Topics: the five bundled ones, and those
@@ -17,6 +17,13 @@ articles/s: the five bundled topics, 505 topics, the 505 query-only topics of
 in the same run: the Aho-Corasick pass alone (``find_matches_as_indexes`` over the
 folded text of every article, with the 505 topics' automaton), which no matcher
 can beat. ``--profile`` prints where the 505-topic pass spends its time.
+
+``--against FILE`` (another version's ``watcher/matcher.py``, say from
+``git show main:watcher/matcher.py > old.py``) measures that matcher beside this
+one in the same process, on the same topics and dictionary: both take turns on
+each stretch of 250 articles, the minimum of N turns each, which cancels most of
+what a shared machine adds to one of two separate runs; their matches must be
+equal.
 """
 
 from __future__ import annotations
@@ -178,6 +185,65 @@ def _floor(matcher: Matcher, articles: list[Article], runs: int) -> float:
     return len(articles) / best
 
 
+def _load_matcher(path: Path) -> Any:
+    """Another version's matcher module, importing the rest of watcher from here."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("watcher_matcher_against", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (dataclasses look their module up by name)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _in_turns(
+    ours: Matcher, theirs: Any, articles: list[Article], runs: int, stretch: int = 250
+) -> tuple[float, float]:
+    """Articles/s of two matchers taking turns on each stretch of articles."""
+    for a in articles:
+        if repr(ours.match(a)) != repr(theirs.match(a)):
+            raise SystemExit(f"the two matchers differ on {a.headline!r}")
+    totals = [0.0, 0.0]
+    for i in range(0, len(articles), stretch):
+        part = articles[i : i + stretch]
+        best = [float("inf"), float("inf")]
+        for turn in range(runs):
+            for side in (0, 1) if turn % 2 == 0 else (1, 0):
+                matcher = (ours, theirs)[side]
+                t0 = CLOCK()
+                for a in part:
+                    matcher.match(a)
+                best[side] = min(best[side], CLOCK() - t0)
+        totals[0] += best[0]
+        totals[1] += best[1]
+    return len(articles) / totals[0], len(articles) / totals[1]
+
+
+def against(path: Path, corpus: Path, days: int, runs: int) -> list[str]:
+    """Table rows: this matcher and the one at ``path``, in turns (5 and 505 topics)."""
+    module = _load_matcher(path)
+    articles = load_articles(corpus, days)
+    bundled = load_watchlists(ROOT / "config" / "watchlists")
+    out = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        big = bundled + generated_topics(tmp, bundled, articles)
+        segmenter = Segmenter(tmp / "cache")
+        segmenter.warm()
+        for topics in (bundled, big):
+            ours, theirs = Matcher(topics, segmenter), module.Matcher(topics, segmenter)
+            for a in articles[:500]:  # warm the caches both share
+                ours.match(a)
+                theirs.match(a)
+            rate, other = _in_turns(ours, theirs, articles, runs)
+            out.append(
+                f"| {len(topics)} topics, {len(articles):,} articles | {rate:,.0f} "
+                f"| {other:,.0f} | {rate / other:.2f}× |"
+            )
+    return out
+
+
 def rows(ctx: Any) -> list[SuiteRow]:
     """The rows for ``bench/run.py`` (``ctx.runs`` passes each, ``ctx.corpus``)."""
     return [r.suite() for r in measure(ctx.corpus, runs=ctx.runs) if "floor" not in r.name]
@@ -255,10 +321,22 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--dump", type=Path, help="write every 505-topic match to this file")
     parser.add_argument("--cpu", action="store_true", help="time by CPU time, not wall time")
+    parser.add_argument(
+        "--against", type=Path, help="another matcher.py, measured in turns with this one"
+    )
     args = parser.parse_args()
     if args.cpu:
         global CLOCK
         CLOCK = time.process_time
+    if args.against is not None:
+        if not (args.corpus / "xwlb_cctv_news").is_dir():
+            print(f"skipped: corpus not found under {args.corpus}")
+            return 0
+        table = against(args.against, args.corpus, args.days, args.runs)
+        print(f"| match step | articles/s | {args.against} articles/s | ratio |")
+        print("|---|---|---|---|")
+        print("\n".join(table))
+        return 0
     got = measure(args.corpus, args.days, args.runs, args.profile, args.dump)
     if not got:
         print(f"skipped: corpus not found under {args.corpus}")

@@ -532,12 +532,22 @@ def test_shared_occurrences_are_what_each_topic_would_find_alone(
     segmenter: Segmenter, topic: Callable[..., Topic]
 ) -> None:
     # Per article, a word's occurrences and term hits are made once and shared by
-    # every topic counting them; a topic none of whose words holds another skips the
-    # covering test. Each topic must still get what it gets matched on its own.
+    # every topic counting them, and so is a snippet showing the same occurrences for
+    # the same wanted terms; a topic none of whose words holds another skips the
+    # covering test; one context term where two are asked for ends a topic before its
+    # words are checked. Each topic must still get what it gets matched on its own.
     bundled = load_watchlists(ROOT / "config" / "watchlists")
     extra = [
         topic(id="dup", query="安全生产 AND (安全生产 OR 检查)"),  # one term twice
         topic(id="flat", anchors="[安全生产, 检查组]", context="[督导, 隐患 NEAR 整改]"),
+        topic(id="same", anchors="[安全生产]"),  # flat's occurrences, other roles
+        topic(id="roles", anchors="[督导]", context="[安全生产, 检查组]"),
+        topic(
+            id="lone",
+            anchors="[暴雨]",
+            context="[安全生产, 隐患 NEAR 整改, 检查]",
+            lead_context="false",
+        ),
     ]
     every = bundled + extra
     together = Matcher(every, segmenter)
@@ -549,3 +559,19 @@ def test_shared_occurrences_are_what_each_topic_would_find_alone(
             assert got == [m for t in every for m in alone[t.id].match(a)], a.headline
             seen += len(got)
     assert seen >= 10
+
+
+def test_topics_counting_the_same_occurrences_differently_get_their_own_snippets(
+    segmenter: Segmenter, topic: Callable[..., Topic]
+) -> None:
+    # A snippet is shared by topics showing the same occurrences for the same wanted
+    # terms; here the anchor of one is the other's context term.
+    first = topic(id="first", anchors="[安全生产]", context="[督导]")
+    second = topic(id="second", anchors="[督导]", context="[安全生产]")
+    a = art("安全生产形势总体平稳，安全生产责任层层落实。省里派人督导。", headline="会议召开")
+    together = Matcher([first, second], segmenter).match(a)
+    alone = [m for t in (first, second) for m in Matcher([t], segmenter).match(a)]
+    assert together == alone
+    assert [m.topic_id for m in together] == ["first", "second"]
+    assert together[0].snippet.startswith("安全生产")
+    assert together[1].snippet == "省里派人督导。"

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -75,8 +76,12 @@ def salience(headline: bool, lead: bool, body_hits: int, chars: int) -> float:
     hit in a short story adds almost nothing.
     """
     density = 1000.0 * body_hits / max(chars, MIN_CHARS)
-    rest = (1 - HEADLINE) ** headline * (1 - LEAD) ** lead * math.exp(-density / DENSITY)
-    return 1.0 - rest
+    return 1.0 - _MARKED[headline][lead] * math.exp(-density / DENSITY)
+
+
+# ``(1 − HEADLINE)^headline × (1 − LEAD)^lead`` for each of the four cases, as
+# salience() computed it per call (the same floating-point values).
+_MARKED = tuple(tuple((1 - HEADLINE) ** h * (1 - LEAD) ** ld for ld in (0, 1)) for h in (0, 1))
 
 
 def weight(role: str, boost: float = 1.0) -> float:
@@ -200,6 +205,10 @@ class _Text:
         self._ends: list[int] | None = None
         self.bounds: dict[tuple[int, int], list[int]] = {}  # a story body's sentence ends
         self.bodies: dict[tuple[int, int], str] = {}  # a story body's raw text
+        # (story number, occurrences, wanted terms) → snippet and marks (_snippet)
+        self.snippets: dict[
+            tuple[int, tuple[_Occ, ...], frozenset[str]], tuple[str, tuple[tuple[int, int], ...]]
+        ] = {}
         self._stories: list[Story] | None = None
         self.roundup = ROUNDUP.search(self.title) is not None
         self._subtitles: list[tuple[int, int]] | None = None
@@ -261,18 +270,18 @@ class _Compiled:
     # context entries each stands for, the entries of more terms (NEAR), and the
     # positions in ``words`` of each folded key.
     single_anchors: frozenset[str]
-    multi_anchors: tuple[tuple[str, ...], ...]
     single_context: dict[str, int]
-    multi_context: tuple[tuple[str, ...], ...]
+    multi: tuple[tuple[str, ...], ...]  # (anchors and context)
     word_at: dict[str, tuple[int, ...]]
     word_one: dict[str, int] | None  # word_at where each key has one position
     order: dict[str, int]  # entry key → its place in ``names``
-    nears: tuple[tuple[rules.Near, str], ...]  # the NEAR entries and their keys
+    # The NEAR entries: each with its key and its two terms' folded texts.
+    nears: tuple[tuple[rules.Near, str, str, str], ...]
     twice: frozenset[str]  # one-term context keys that two context entries fold to
     nested: bool  # a word of the topic holds another (安全隐患, 隐患)
     # could_count is False for one one-term context key present (and no anchor) that
-    # two entries do not fold to: the topic has anchors or context, no NEAR entries,
-    # and lead_context: false.
+    # two entries do not fold to, with no entry of more terms (NEAR) all present: the
+    # topic has anchors or context, and lead_context: false.
     lone_fails: bool
     weights: dict[str, float]  # entry key → weight(role, boost)
 
@@ -378,9 +387,7 @@ class Matcher:
             possible=_upper_bound(topic.query, self._folded),
             clauses=_cnf(topic.query, self._folded),
             single_anchors=frozenset(k[0] for k in anchor_keys if len(k) == 1),
-            multi_anchors=tuple(k for k in anchor_keys if len(k) != 1),
             single_context=single_context,
-            multi_context=tuple(k for k in context_keys if len(k) != 1),
             word_at={k: tuple(v) for k, v in word_at.items()},
             word_one=(
                 {k: v[0] for k, v in word_at.items()}
@@ -390,10 +397,13 @@ class Matcher:
             order=order,
             twice=frozenset(k for k, n in single_context.items() if n > 1),
             nested=any(a != b and a in b for a in word_at for b in word_at),
-            lone_fails=bool(anchor_keys or context_keys)
-            and not any(len(k) != 1 for k in anchor_keys + context_keys)
-            and not topic.lead_context,
-            nears=tuple((e, entry_key(e)) for e in vocabulary if isinstance(e, rules.Near)),
+            lone_fails=bool(anchor_keys or context_keys) and not topic.lead_context,
+            multi=tuple(k for k in anchor_keys + context_keys if len(k) != 1),
+            nears=tuple(
+                (e, entry_key(e), self._folded(e.left.text), self._folded(e.right.text))
+                for e in vocabulary
+                if isinstance(e, rules.Near)
+            ),
             weights={name: weight(roles[name], topic.weight(name)) for name in order},
         )
 
@@ -478,7 +488,12 @@ class Matcher:
                 singles = context.get(n, ())
                 # could_count's most common answer (three in four of its calls at 500
                 # topics), without the call: one context term where two are asked for.
-                if c.lone_fails and len(singles) == 1 and singles[0] not in c.twice:
+                if (
+                    c.lone_fails
+                    and len(singles) == 1
+                    and singles[0] not in c.twice
+                    and not (c.multi and _any_all_present(c.multi, found))
+                ):
                     continue
                 if not run.could_count(c, singles):
                     continue
@@ -519,7 +534,7 @@ class _Run:
         # A word's verified occurrences as _Occ, by entry key (which names one term):
         # made once per article, whichever topics count the word.
         self.occs: dict[str, list[_Occ]] = {}
-        self.term_hits: dict[tuple[int, int, str], TermHit] = {}  # (start, end, key) → hit
+        self.term_hits: dict[_Occ, TermHit] = {}  # a plain occurrence → its hit
 
     def is_word(self, start: int, end: int) -> bool:
         key = (start, end)
@@ -583,10 +598,7 @@ class _Run:
         one-term context keys that are present."""
         if not c.anchor_keys and not c.context_keys:
             return True
-        found = self.found
-        if c.multi_anchors and any(all(k in found for k in keys) for keys in c.multi_anchors):
-            return True
-        if c.multi_context and any(all(k in found for k in keys) for keys in c.multi_context):
+        if c.multi and _any_all_present(c.multi, self.found):
             return True  # NEAR spans vary
         if not singles:
             return False
@@ -597,6 +609,7 @@ class _Run:
         # _on_topic on candidates: a context term in the headline or lead (enough, or
         # with another term, if the topic says lead_context: false), or two terms'
         # occurrences close together.
+        found = self.found
         occs = sorted((s, e, k) for k in singles for s, e in found[k])
         if self.text.roundup:  # sub-stories have titles of their own: each story asked
             return any(_could_hold(st, occs, c.topic.lead_context) for st in self.text.stories)
@@ -617,14 +630,24 @@ class _Run:
             occs = [o for o in occs if not _inside(o.start, o.end, ignored)]
         paired = bool(c.nears) and any(o.parts for o in occs)  # NEAR pairs found
         # An exclusion none of whose terms occurs cannot hold (it must require one).
-        exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.found) else None
+        exclude = topic.exclude if not c.exclude_keys.isdisjoint(self.keys) else None
         best: tuple[float, Story, list[_Occ], dict[str, float], set[str]] | None = None
         for story in self.text.stories:
             if story.number == 0:  # the whole article: every occurrence but across the split
                 split = self.text.split
                 inside = [o for o in occs if o.start >= split or o.end < split]
             else:
-                inside = [o for o in occs if story.contains(o.start, o.end)]
+                # Story.contains, inline (asked for every occurrence of every story).
+                b0, b1 = story.body
+                h1 = story.heads[0][1]  # the headline: (0, its length)
+                t0, t1 = story.heads[1] if len(story.heads) > 1 else (0, -1)
+                inside = [
+                    o
+                    for o in occs
+                    if (b0 <= o.start and o.end <= b1)
+                    or o.end <= h1
+                    or (t0 <= o.start and o.end <= t1)
+                ]
             if not inside:
                 continue
             if paired:
@@ -647,29 +670,47 @@ class _Run:
         total, story, inside, values, heads = best
         return self._match(c, story, inside, total, values, heads, ignored)
 
+    def word_occs(self, term: rules.Term, name: str) -> list[_Occ]:
+        """A counted word's verified occurrences as _Occ, in order of start: made once
+        per article, whichever topics count the word (callers copy before changing)."""
+        got = self.occs.get(name)
+        if got is None:
+            got = self.occs[name] = [_Occ(name, s, e) for s, e in self.spans(term)]
+        return got
+
     def _counted(self, c: _Compiled) -> list[_Occ]:
         """Verified occurrences of the topic's counted terms, those inside a longer
-        one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only)."""
-        at = c.word_at
-        if c.word_one is not None:  # (most topics: each folded key one word)
-            present = sorted(map(c.word_one.__getitem__, self.keys.intersection(c.word_one)))
+        one's occurrence left out (隐患 in 安全隐患 counts for 安全隐患 only). The list
+        may be one word's shared list (:meth:`word_occs`): not to be changed."""
+        word_one = c.word_one
+        if word_one is not None and not c.nested:  # (most topics)
+            # Each folded key is one word and none holds another, so no two
+            # occurrences share a start (the shorter word would be a prefix of the
+            # longer): _uncovered's order is by start alone, nothing to drop.
+            words = c.words
+            present = self.keys.intersection(word_one)
+            if len(present) == 1:  # (one word: its own list is in that order)
+                term, name, _folded = words[word_one[present.pop()]]
+                single = self.word_occs(term, name)
+            else:
+                single = []
+                for k in present:
+                    term, name, _folded = words[word_one[k]]
+                    single += self.word_occs(term, name)
+                single.sort(key=_start)
         else:
-            present = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
-        if c.nested:
-            every = self._outermost(c, present)
-            single = _uncovered(every)
-        else:
-            occs = self.occs
-            every = []
-            for i in present:
-                term, name, _folded = c.words[i]
-                got = occs.get(name)
-                if got is None:
-                    got = occs[name] = [_Occ(name, s, e) for s, e in self.spans(term)]
-                every += got
-            # No word of the topic holds another, so no occurrence lies inside a
-            # longer one: _uncovered's order without its covering test.
-            single = sorted(dict.fromkeys(every), key=_by_start_longest)
+            at = c.word_at
+            present_at = sorted(i for k in self.keys.intersection(at) for i in at[k])  # words order
+            if c.nested:
+                single = _uncovered(self._outermost(c, present_at))
+            else:
+                every = []
+                for i in present_at:
+                    term, name, _folded = c.words[i]
+                    every += self.word_occs(term, name)
+                # No word of the topic holds another, so no occurrence lies inside a
+                # longer one: _uncovered's order without its covering test.
+                single = sorted(dict.fromkeys(every), key=_by_start_longest)
         # A NEAR entry occurs where its two terms do, near enough: one occurrence per
         # pair, marked at both terms, covering nothing. A pair with a term inside a
         # longer counted occurrence is partly that occurrence again (老旧小区 NEAR 改造
@@ -677,7 +718,14 @@ class _Run:
         # inside a longer one is.
         if not c.nears:
             return single
-        found = [(name, a, b) for entry, name in c.nears for a, b in self.near_pairs(entry)]
+        # (Both terms must occur: neither is word-checked where the other is absent.)
+        keys = self.found
+        found = [
+            (name, a, b)
+            for entry, name, left, right in c.nears
+            if left in keys and right in keys
+            for a, b in self.near_pairs(entry)
+        ]
         if not found:
             return single
         spans = [(o.start, o.end) for o in single]
@@ -758,11 +806,13 @@ class _Run:
             if not row[1] and lead0 <= start < lead1:
                 row[1] = 1
         weights = c.weights
-        out = {
-            term: weights[term] * salience(bool(head), bool(lead), body, chars)
-            for term, (head, lead, body) in seen.items()
-        }
-        return out, {term for term, row in seen.items() if row[0]}
+        out = {}
+        in_head = set()
+        for term, (head, lead, body) in seen.items():
+            out[term] = weights[term] * salience(bool(head), bool(lead), body, chars)
+            if head:
+                in_head.add(term)
+        return out, in_head
 
     def _match(
         self,
@@ -776,39 +826,54 @@ class _Run:
     ) -> Match:
         topic = c.topic
         counts: dict[str, int] = {}
+        paired = False
         for o in inside:
             counts[o.term] = counts.get(o.term, 0) + 1
-        order = c.order
-        terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
-        # Title hits first, then body hits, each by start: in haystack offsets (the
-        # headline before the split) that is by start alone.
-        spans = [(s, e, o.term) for o in inside for s, e in o.parts or ((o.start, o.end),)]
-        spans.sort(key=_first)
-        split = self.text.split
-        made = self.term_hits
-        hits = []
-        for span in spans:
-            hit = made.get(span)
-            if hit is None:
-                s, e, term = span
-                if s < split:
-                    hit = made[span] = TermHit(term, "title", s, e)
-                else:
-                    hit = made[span] = TermHit(term, "body", s - split, e - split)
-            hits.append(hit)
+            if o.parts:
+                paired = True
+        if len(counts) == 1:  # (most matches: nothing to order)
+            terms = tuple(counts.items())
+        else:
+            order = c.order
+            terms = tuple(sorted(counts.items(), key=lambda tc: order[tc[0]]))
         roles = c.roles
-        strongest = max(values, key=lambda t: (roles[t] == "anchor", values[t]))
+        if len(values) == 1:
+            strongest = next(iter(values))
+        else:
+            strongest = max(values, key=lambda t: (roles[t] == "anchor", values[t]))
         snippet, marks = _snippet(self.text, story, inside, roles, strongest)
         return Match(
             topic_id=topic.id,
             topic_version=topic.version,
             score=round(total, 1),
             terms=terms,
-            hits=tuple(hits),
+            hits=self._hits(inside, paired),
             clause=self._why(c, story, terms, heads, ignored),
             snippet=snippet,
             marks=marks,
         )
+
+    def _hits(self, inside: list[_Occ], paired: bool) -> tuple[TermHit, ...]:
+        """The match's hits: title hits first, then body hits, each by start — in
+        haystack offsets (the headline before the split) that is by start alone.
+        Each TermHit is made once per article, whichever topics it is a hit of."""
+        made = self.term_hits
+        split = self.text.split
+        if paired:  # a NEAR entry is marked at its two terms
+            occs = sorted((_Occ(o.term, s, e) for o in inside for s, e in o.spans), key=_start)
+        else:  # already by start: made in that order, and only ever filtered since
+            occs = inside
+        hits = []
+        for o in occs:
+            hit = made.get(o)
+            if hit is None:
+                s, e = o.start, o.end
+                if s < split:
+                    hit = made[o] = TermHit(o.term, "title", s, e)
+                else:
+                    hit = made[o] = TermHit(o.term, "body", s - split, e - split)
+            hits.append(hit)
+        return tuple(hits)
 
     def _why(
         self,
@@ -824,16 +889,19 @@ class _Run:
         if not (c.topic.anchors or c.topic.context):
             hits = self.hits_in(story, ignored)
             return where + (rules.explain(c.topic.query, hits) or rules.to_text(c.topic.query))
-
-        def show(term: str, n: int) -> str:
-            head = " (headline)" if term in heads else ""
-            return term + (f" ×{n}" if n > 1 else "") + head
-
+        roles = c.roles
+        anchors: list[str] = []
+        context: list[str] = []
+        for term, n in terms:
+            shown = term if n == 1 else f"{term} ×{n}"
+            if term in heads:
+                shown += " (headline)"
+            (anchors if roles[term] == "anchor" else context).append(shown)
         parts = []
-        for role, label in (("anchor", "anchors"), ("context", "context")):
-            shown = [show(t, n) for t, n in terms if c.roles[t] == role]
-            if shown:
-                parts.append(f"{label}: {', '.join(shown)}")
+        if anchors:
+            parts.append("anchors: " + ", ".join(anchors))
+        if context:
+            parts.append("context: " + ", ".join(context))
         return where + "; ".join(parts)
 
 
@@ -863,6 +931,17 @@ def _on_topic(c: _Compiled, story: Story, inside: list[_Occ]) -> bool:
                 break
             if _different(o.term, other.term) and _apart(o, other):
                 return True
+    return False
+
+
+def _any_all_present(entries: Iterable[Sequence[str]], found: Container[str]) -> bool:
+    """Do all keys of one of the entries (a NEAR entry's two terms) occur?"""
+    for keys in entries:
+        for k in keys:
+            if k not in found:
+                break
+        else:
+            return True
     return False
 
 
@@ -971,12 +1050,8 @@ def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
     return any(s <= start and end <= e and (s, e) != (start, end) for s, e in spans)
 
 
-def _first(span: tuple[int, int, str]) -> int:
-    return span[0]
-
-
-def _start(o: _Occ) -> int:
-    return o.start
+# An occurrence's start, as a sort key (in C: sorts of occurrences are per match).
+_start: Callable[[_Occ], int] = operator.attrgetter("start")
 
 
 def _by_start_longest(o: _Occ) -> tuple[int, int]:
@@ -1029,10 +1104,31 @@ def _snippet(
     goes in front (``title：sentence``), so the reader sees which story it was.
     """
     base, stop = story.body
+    inner = sorted((o for o in occs if base <= o.start and o.end <= stop), key=_start)
+    # The terms the sentence must show: what the snippet depends on besides the
+    # occurrences, so topics counting the same occurrences alike share it (one
+    # match in four at 500 topics: the same broad anchor in several topics).
+    wanted = (
+        frozenset(o.term for o in inner if roles.get(o.term) == "anchor")
+        or frozenset(o.term for o in inner if o.term == strongest)
+        or frozenset(o.term for o in inner)
+    )
+    # A sub-story's title line is marked where any occurrence lies in it; the body by
+    # the inner ones alone.
+    key = (story.number, tuple(occs) if len(story.heads) > 1 else tuple(inner), wanted)
+    made = text.snippets.get(key)
+    if made is None:
+        made = text.snippets[key] = _make_snippet(text, story, occs, inner, wanted)
+    return made
+
+
+def _make_snippet(
+    text: _Text, story: Story, occs: Sequence[_Occ], inner: Sequence[_Occ], wanted: frozenset[str]
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    base, stop = story.body
     raw_body = text.bodies.get(story.body)
     if raw_body is None:  # once per story, as its sentence bounds below
         raw_body = text.bodies[story.body] = text.raw[base:stop]
-    inner = sorted((o for o in occs if base <= o.start and o.end <= stop), key=_start)
     title = ""
     title_marks: list[tuple[int, int]] = []
     if story.number and len(story.heads) > 1:
@@ -1046,9 +1142,9 @@ def _snippet(
     bounds = text.bounds.get(story.body)
     if bounds is None:  # once per story, whichever topics it gives a snippet for
         body = text.folded[story.body[0] : story.body[1]]
-        ends = (m.end() for m in SENTENCE_END.finditer(body))
-        bounds = text.bounds[story.body] = [0, *ends, len(body)]
-    snippet, marks = _best_sentence(raw_body, base, inner, roles, strongest, bounds)
+        bounds = [0, *[m.end() for m in SENTENCE_END.finditer(body)], len(body)]
+        text.bounds[story.body] = bounds
+    snippet, marks = _best_sentence(raw_body, base, inner, wanted, bounds)
     if not title:
         return snippet, marks  # merged already
     marks = tuple((a + len(title), b + len(title)) for a, b in marks)
@@ -1059,48 +1155,51 @@ def _best_sentence(
     raw: str,
     base: int,
     occs: Sequence[_Occ],
-    roles: dict[str, str],
-    strongest: str,
+    wanted: frozenset[str],
     bounds: Sequence[int],
 ) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """``bounds``: 0, the end of each sentence of the (folded) body, its length."""
+    """``bounds``: 0, the end of each sentence of the (folded) body, its length;
+    ``wanted``: the terms (of ``occs``) of which the sentence must hold one."""
     if not occs:
         flat = " ".join(raw[:SNIPPET_CHARS].split())
         return (flat + ("…" if len(raw) > SNIPPET_CHARS else ""), ())
-    hits = [(o.term, a - base, b - base) for o in occs for a, b in o.parts or ((o.start, o.end),)]
-    wanted = (
-        {t for t, _, _ in hits if roles.get(t) == "anchor"}
-        or {t for t, _, _ in hits if t == strongest}
-        or {t for t, _, _ in hits}
-    )
-    # The hits of each sentence n (bounds[n] <= start < bounds[n + 1]), in order.
-    by_sentence: dict[int, list[tuple[str, int, int]]] = {}
-    for h in hits:
-        by_sentence.setdefault(bisect.bisect_right(bounds, h[1]) - 1, []).append(h)
-    best: tuple[int, int, int] | None = None  # (-distinct, -hits, sentence no)
-    for n, in_sentence in by_sentence.items():
-        if any(t in wanted for t, _, _ in in_sentence):
-            key = (-len({t for t, _, _ in in_sentence}), -len(in_sentence), n)
-            best = key if best is None or key < best else best
-    assert best is not None
-    n = best[2]
+    hits: list[tuple[str, int, int]] = []  # (term, start, end) in the body
+    for o in occs:
+        if o.parts:  # a NEAR entry: its two terms
+            hits += [(o.term, a - base, b - base) for a, b in o.parts]
+        else:
+            hits.append((o.term, o.start - base, o.end - base))
+    # The sentence n of each hit: bounds[n] <= start < bounds[n + 1].
+    where = bisect.bisect_right
+    numbers = [where(bounds, h[1]) - 1 for h in hits]
+    n = numbers[0]
+    if min(numbers) != max(numbers):  # (most snippets: all hits in one sentence)
+        # The hits of each sentence, in order.
+        by_sentence: dict[int, list[tuple[str, int, int]]] = {}
+        for h, m in zip(hits, numbers, strict=True):
+            by_sentence.setdefault(m, []).append(h)
+        best: tuple[int, int, int] | None = None  # (-distinct, -hits, sentence no)
+        for m, in_sentence in by_sentence.items():
+            if any(t in wanted for t, _, _ in in_sentence):
+                key = (-len({t for t, _, _ in in_sentence}), -len(in_sentence), m)
+                best = key if best is None or key < best else best
+        assert best is not None
+        n = best[2]
     start, end = bounds[n], bounds[n + 1]
     if end - start < SNIPPET_CHARS // 2 and n + 2 < len(bounds):
         end = bounds[n + 2]  # a short sentence reads better with the next one
-    first = next(h[1] for h in hits if start <= h[1] and h[0] in wanted)
     if end - start > SNIPPET_CHARS:
         # Keep the wanted hit in view, with some context before it.
+        first = next(h[1] for h in hits if start <= h[1] and h[0] in wanted)
         start = max(start, min(first - 20, end - SNIPPET_CHARS))
         end = min(end, start + SNIPPET_CHARS)
     piece = raw[start:end]
     lead = "…" if start > 0 and bounds[n] != start else ""
     tail = "…" if end < len(raw) and SENTENCE_END.match(raw[end - 1]) is None else ""
     flat = piece.replace("\n", " ").strip()
-    shift = len(lead) - (len(piece) - len(piece.lstrip()))
-    marks = tuple(
-        (s - start + shift, e - start + shift) for _, s, e in hits if start <= s and e <= end
-    )
-    return lead + flat + tail, merge_ranges(marks)
+    shift = len(lead) - (len(piece) - len(piece.lstrip())) - start
+    marks = [(s + shift, e + shift) for _, s, e in hits if start <= s and e <= end]
+    return lead + flat + tail, (tuple(marks) if len(marks) < 2 else merge_ranges(marks))
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
