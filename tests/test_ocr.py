@@ -223,6 +223,37 @@ def test_pp_ocrv6_reads_characters_pp_ocrv4_has_not(monkeypatch: pytest.MonkeyPa
 
 
 @needs_v6
+@pytest.mark.slow
+def test_lines_are_read_with_white_above_and_below(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read from the detector's box with a tenth of its height of margin, 门 crowded
+    # against the crop's edge was read as 内 (22 of 26 times on the seed pages; all 5 here).
+    body = "气象部门预报，有关部门要加强监管，各部门深入基层，把服务送到家门口。"
+    text = f"株洲日报\n2021年6月3日\n\n# 各部门扎实推进为民办实事\n\n{body}\n"
+    image = docgen.to_image(docgen.to_pdf(text, 1), "PNG")
+    monkeypatch.setattr(ocr, "ENGINE", "ppocrv6")
+    got = _squeeze(read_bytes(Path("scan.png"), image, DIRECT).text)
+    assert body in got
+    assert "各部门扎实推进为民办实事" in got
+
+
+def test_a_line_is_framed_in_white_to_its_share_of_the_height() -> None:
+    np = pytest.importorskip("numpy")
+    crop = np.full((36, 200), 255, dtype=np.uint8)
+    crop[4:32, 10:190] = 0  # ink 28 px high in a crop 36 px high
+    framed = ocr._framed(crop)
+    assert framed.shape == (round(28 / ocr.LINE_SHARE), 200)
+    ink = ocr._ink(framed)
+    assert ink is not None and ink[3] - ink[1] == 28
+    above, below = ink[1], framed.shape[0] - ink[3]
+    assert abs(above - below) <= 1  # the crop's own margins were alike
+    loose = np.full((80, 200), 255, dtype=np.uint8)
+    loose[30:50, 10:190] = 0  # already more white than LINE_SHARE asks: kept
+    assert ocr._framed(loose) is loose
+    blank = np.full((36, 200), 255, dtype=np.uint8)
+    assert ocr._framed(blank) is blank
+
+
+@needs_v6
 def test_pp_ocrv6_models_come_from_its_wheel_and_none_is_downloaded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

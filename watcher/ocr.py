@@ -513,6 +513,13 @@ NESTED = 0.5
 # Lines the recogniser is less sure of than this (0–1) are left out: RapidOCR's own 0.5
 # let a bar of a picture through as "1" (0.58).
 MIN_SCORE = 0.6
+# A line is read with white above and below, its ink this share of the crop's height
+# (the recogniser scales a crop to 48 px high): the detector's box, widened by MARGIN,
+# left ink at 0.65-0.75 of it, and 门 crowded against the edge was read as 内 (22 times
+# on the seed pages). bench/ocr.py, characters wrong on the seeds / 4 新闻联播 days:
+# 107 / 84 as found, 90 / - at 0.6, 79 / 61 at 0.55, 79 / 63 at 0.5; at 0.45 and 0.4 a
+# headline's last character, alone on its row, was lost.
+LINE_SHARE = 0.5
 # A line is padded to a multiple of this many of the recogniser's input pixels (it scales
 # lines to 48 px high): ONNX Runtime prepares each new input shape anew, slowly.
 WIDTH_STEP = 160
@@ -882,9 +889,10 @@ def _recognise_line(engine: Any, crop: Any, page: int) -> str:
     """One line's text, read alone (and padded with white to a common width)."""
     import numpy as np
 
-    height, width = crop.shape
-    if height < 4 or width < 4:
+    if crop.shape[0] < 4 or crop.shape[1] < 4:
         return ""
+    crop = _framed(crop)
+    height, width = crop.shape
     step = height * WIDTH_STEP / 48
     if width >= PADDED_FROM * step:
         # Short lines are not padded: white space beside one character is read as another.
@@ -895,6 +903,21 @@ def _recognise_line(engine: Any, crop: Any, page: int) -> str:
         return ""
     text, score = found[0]
     return "" if float(score) < MIN_SCORE else _DASHES.sub("—", str(text).strip())
+
+
+def _framed(crop: Any) -> Any:
+    """A line's crop with white added above and below, alike, until its ink is LINE_SHARE
+    of its height (a crop with more white already is kept as it is)."""
+    import numpy as np
+
+    ink = _ink(crop)
+    if ink is None:
+        return crop
+    extra = round((ink[3] - ink[1]) / LINE_SHARE) - crop.shape[0]
+    if extra <= 0:
+        return crop
+    above = extra // 2
+    return np.pad(crop, ((above, extra - above), (0, 0)), constant_values=255)
 
 
 # The model reads a dash (——) in Chinese text as full-width hyphens (－－).
