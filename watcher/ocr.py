@@ -520,6 +520,12 @@ MIN_SCORE = 0.6
 # 107 / 84 as found, 90 / - at 0.6, 79 / 61 at 0.55, 79 / 63 at 0.5; at 0.45 and 0.4 a
 # headline's last character, alone on its row, was lost.
 LINE_SHARE = 0.5
+# Display lines (ink REREAD times the body's or taller: headlines, decks), few on a
+# page, are read at each of these shares, and the reading the recogniser is surest of
+# (its score) is kept. Which of two near forms a model takes can turn on a pixel: by
+# its CTC output PP-OCRv6 weighs 淥 against 渌 at 0.3-0.6 each in every scan of seed
+# 003, and which wins changes with the share, the page's layout and the resolution.
+DISPLAY_SHARES = (0.5, 0.45, 0.4, 0.35)
 # A line is padded to a multiple of this many of the recogniser's input pixels (it scales
 # lines to 48 px high): ONNX Runtime prepares each new input shape anew, slowly.
 WIDTH_STEP = 160
@@ -666,7 +672,7 @@ def _rapid_lines(
         if time.monotonic() > deadline:
             raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s")
         for a, b in _pieces(crop, body, found):
-            line = _read_piece(engine, crop[:, a:b], left + a, top, points, page)
+            line = _read_piece(engine, crop[:, a:b], left + a, top, points, page, body)
             if line is not None:
                 out.append(line)
     if out:
@@ -817,15 +823,18 @@ def _pieces(
 
 
 def _read_piece(
-    engine: Any, crop: Any, left: int, top: int, points: float, page: int
+    engine: Any, crop: Any, left: int, top: int, points: float, page: int, body: float = 0.0
 ) -> TextLine | None:
     """One piece of a found line, read: its box is its ink, as a PDF's glyphs' boxes (and
-    Tesseract's words) are; its size follows from its width and its characters."""
+    Tesseract's words) are; its size follows from its width and its characters. A piece
+    whose ink is REREAD times ``body`` (the body type's ink height) or taller is display
+    type, read at each of DISPLAY_SHARES."""
     ink = _ink(crop)
     if ink is None:
         return None
     ix0, iy0, ix1, iy1 = ink
-    text = _recognise_line(engine, crop, page)
+    display = bool(body) and iy1 - iy0 >= REREAD * body
+    text = _recognise_line(engine, crop, page, DISPLAY_SHARES if display else (LINE_SHARE,))
     if not text:
         return None
     if len(text) <= 2 and (crop[iy0:iy1, ix0:ix1] < INK).mean() > SOLID_LINE:
@@ -885,35 +894,41 @@ def _run(engine: Any, pixels: Any, page: int, **steps: bool) -> Any:
     return found
 
 
-def _recognise_line(engine: Any, crop: Any, page: int) -> str:
-    """One line's text, read alone (and padded with white to a common width)."""
+def _recognise_line(
+    engine: Any, crop: Any, page: int, shares: tuple[float, ...] = (LINE_SHARE,)
+) -> str:
+    """One line's text, read alone (framed in white to each of ``shares``, and padded with
+    white to a common width): the reading with the best score."""
     import numpy as np
 
     if crop.shape[0] < 4 or crop.shape[1] < 4:
         return ""
-    crop = _framed(crop)
-    height, width = crop.shape
-    step = height * WIDTH_STEP / 48
-    if width >= PADDED_FROM * step:
-        # Short lines are not padded: white space beside one character is read as another.
-        padded = int(-(-width // step) * step)
-        crop = np.pad(crop, ((0, 0), (0, max(0, padded - width))), constant_values=255)
-    found = _run(engine, crop, page, use_det=False)
-    if not found:
+    best: tuple[str, float] | None = None
+    for share in shares:
+        framed = _framed(crop, share)
+        height, width = framed.shape
+        step = height * WIDTH_STEP / 48
+        if width >= PADDED_FROM * step:
+            # Short lines are not padded: white beside one character is read as another.
+            padded = int(-(-width // step) * step)
+            framed = np.pad(framed, ((0, 0), (0, max(0, padded - width))), constant_values=255)
+        found = _run(engine, framed, page, use_det=False)
+        if found and (best is None or float(found[0][1]) > best[1]):
+            best = (str(found[0][0]), float(found[0][1]))
+    if best is None or best[1] < MIN_SCORE:
         return ""
-    text, score = found[0]
-    return "" if float(score) < MIN_SCORE else _DASHES.sub("—", str(text).strip())
+    return _DASHES.sub("—", best[0].strip())
 
 
-def _framed(crop: Any) -> Any:
-    """A line's crop with white added above and below, alike, until its ink is LINE_SHARE
+def _framed(crop: Any, share: float = LINE_SHARE) -> Any:
+    """A line's crop with white added above and below, alike, until its ink is ``share``
     of its height (a crop with more white already is kept as it is)."""
     import numpy as np
 
     ink = _ink(crop)
     if ink is None:
         return crop
-    extra = round((ink[3] - ink[1]) / LINE_SHARE) - crop.shape[0]
+    extra = round((ink[3] - ink[1]) / share) - crop.shape[0]
     if extra <= 0:
         return crop
     above = extra // 2
