@@ -526,6 +526,13 @@ LINE_SHARE = 0.5
 # its CTC output PP-OCRv6 weighs 淥 against 渌 at 0.3-0.6 each in every scan of seed
 # 003, and which wins changes with the share, the page's layout and the resolution.
 DISPLAY_SHARES = (0.5, 0.45, 0.4, 0.35)
+# The framings (body lines', display lines') each engine's recogniser is read with: both
+# measured for PP-OCRv6; PP-OCRv4 reads the detector's box best as it is (framed at 0.5
+# it fell from 99.47 to 97.22 % on seeds 003 and 004, bench/ocr.py --engine rapidocr).
+FRAMINGS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "ppocrv6": ((LINE_SHARE,), DISPLAY_SHARES),
+    "rapidocr": ((1.0,), (1.0,)),
+}
 # A line is padded to a multiple of this many of the recogniser's input pixels (it scales
 # lines to 48 px high): ONNX Runtime prepares each new input shape anew, slowly.
 WIDTH_STEP = 160
@@ -672,7 +679,9 @@ def _rapid_lines(
         if time.monotonic() > deadline:
             raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s")
         for a, b in _pieces(crop, body, found):
-            line = _read_piece(engine, crop[:, a:b], left + a, top, points, page, body)
+            line = _read_piece(
+                engine, crop[:, a:b], left + a, top, points, page, body, FRAMINGS[name]
+            )
             if line is not None:
                 out.append(line)
     if out:
@@ -823,18 +832,25 @@ def _pieces(
 
 
 def _read_piece(
-    engine: Any, crop: Any, left: int, top: int, points: float, page: int, body: float = 0.0
+    engine: Any,
+    crop: Any,
+    left: int,
+    top: int,
+    points: float,
+    page: int,
+    body: float = 0.0,
+    framings: tuple[tuple[float, ...], tuple[float, ...]] = FRAMINGS["ppocrv6"],
 ) -> TextLine | None:
     """One piece of a found line, read: its box is its ink, as a PDF's glyphs' boxes (and
     Tesseract's words) are; its size follows from its width and its characters. A piece
     whose ink is REREAD times ``body`` (the body type's ink height) or taller is display
-    type, read at each of DISPLAY_SHARES."""
+    type, read at each of the display framings of ``framings`` (see FRAMINGS)."""
     ink = _ink(crop)
     if ink is None:
         return None
     ix0, iy0, ix1, iy1 = ink
     display = bool(body) and iy1 - iy0 >= REREAD * body
-    text = _recognise_line(engine, crop, page, DISPLAY_SHARES if display else (LINE_SHARE,))
+    text = _recognise_line(engine, crop, page, framings[1] if display else framings[0])
     if not text:
         return None
     if len(text) <= 2 and (crop[iy0:iy1, ix0:ix1] < INK).mean() > SOLID_LINE:
