@@ -223,6 +223,79 @@ def test_pp_ocrv6_reads_characters_pp_ocrv4_has_not(monkeypatch: pytest.MonkeyPa
 
 
 @needs_v6
+@pytest.mark.slow
+def test_lines_are_read_with_white_above_and_below(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read from the detector's box with a tenth of its height of margin, 门 crowded
+    # against the crop's edge was read as 内 (22 of 26 times on the seed pages; all 5 here).
+    body = "气象部门预报，有关部门要加强监管，各部门深入基层，把服务送到家门口。"
+    text = f"株洲日报\n2021年6月3日\n\n# 各部门扎实推进为民办实事\n\n{body}\n"
+    image = docgen.to_image(docgen.to_pdf(text, 1), "PNG")
+    monkeypatch.setattr(ocr, "ENGINE", "ppocrv6")
+    got = _squeeze(read_bytes(Path("scan.png"), image, DIRECT).text)
+    assert body in got
+    assert "各部门扎实推进为民办实事" in got
+
+
+@needs_v6
+@pytest.mark.slow
+@pytest.mark.parametrize("columns", [1, 2])
+def test_a_headline_is_read_as_the_recogniser_is_surest(
+    columns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seed 003's headline: read at the body's framing alone, PP-OCRv6 took its 淥 for
+    # 渌 (the simplified form) on this page in both layouts (and with a shorter last
+    # sentence in neither: which form wins turns on how the pixels fall).
+    head = "激浊扬清的“淥口担当”"
+    text = (
+        f"株洲日报\n2021年6月4日\n\n# {head}\n\n——“淥口发展这五年”系列报道·政治生态篇\n\n"
+        "2016年来，淥口区主要经济指标均实现快速增长，绩效评估连续5年获评全市一类（优秀），"
+        "基层党建述职考核连续位居前列。\n"
+    )
+    image = docgen.to_image(docgen.to_pdf(text, columns), "PNG")
+    monkeypatch.setattr(ocr, "ENGINE", "ppocrv6")
+    got = read_bytes(Path("scan.png"), image, DIRECT).text
+    assert [a.headline for a in split_page(got, today=docgen.READ_DAY)] == [head]
+
+
+def test_display_lines_keep_the_surest_of_their_readings() -> None:
+    np = pytest.importorskip("numpy")
+    heights: list[int] = []
+
+    class Recogniser:
+        """Reads a crop by its height: surest of the one framed at 0.4."""
+
+        def __call__(self, pixels: object, **steps: object) -> tuple[object, None]:
+            height = pixels.shape[0]  # type: ignore[attr-defined]
+            heights.append(height)
+            return [(f"读{height}", 0.9 if height == round(28 / 0.4) else 0.7)], None
+
+    crop = np.full((36, 400), 255, dtype=np.uint8)
+    crop[4:32, 10:390] = 0
+    assert ocr._recognise_line(Recogniser(), crop, 0) == f"读{round(28 / ocr.LINE_SHARE)}"
+    assert heights == [round(28 / ocr.LINE_SHARE)]  # body type: read once
+    heights.clear()
+    assert ocr._recognise_line(Recogniser(), crop, 0, ocr.DISPLAY_SHARES) == "读70"
+    assert heights == [round(28 / share) for share in ocr.DISPLAY_SHARES]
+
+
+def test_a_line_is_framed_in_white_to_its_share_of_the_height() -> None:
+    np = pytest.importorskip("numpy")
+    crop = np.full((36, 200), 255, dtype=np.uint8)
+    crop[4:32, 10:190] = 0  # ink 28 px high in a crop 36 px high
+    framed = ocr._framed(crop)
+    assert framed.shape == (round(28 / ocr.LINE_SHARE), 200)
+    ink = ocr._ink(framed)
+    assert ink is not None and ink[3] - ink[1] == 28
+    above, below = ink[1], framed.shape[0] - ink[3]
+    assert abs(above - below) <= 1  # the crop's own margins were alike
+    loose = np.full((80, 200), 255, dtype=np.uint8)
+    loose[30:50, 10:190] = 0  # already more white than LINE_SHARE asks: kept
+    assert ocr._framed(loose) is loose
+    blank = np.full((36, 200), 255, dtype=np.uint8)
+    assert ocr._framed(blank) is blank
+
+
+@needs_v6
 def test_pp_ocrv6_models_come_from_its_wheel_and_none_is_downloaded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

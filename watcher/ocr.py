@@ -513,6 +513,26 @@ NESTED = 0.5
 # Lines the recogniser is less sure of than this (0–1) are left out: RapidOCR's own 0.5
 # let a bar of a picture through as "1" (0.58).
 MIN_SCORE = 0.6
+# A line is read with white above and below, its ink this share of the crop's height
+# (the recogniser scales a crop to 48 px high): the detector's box, widened by MARGIN,
+# left ink at 0.65-0.75 of it, and 门 crowded against the edge was read as 内 (22 times
+# on the seed pages). bench/ocr.py, characters wrong on the seeds / 4 新闻联播 days:
+# 107 / 84 as found, 90 / - at 0.6, 79 / 61 at 0.55, 79 / 63 at 0.5; at 0.45 and 0.4 a
+# headline's last character, alone on its row, was lost.
+LINE_SHARE = 0.5
+# Display lines (ink REREAD times the body's or taller: headlines, decks), few on a
+# page, are read at each of these shares, and the reading the recogniser is surest of
+# (its score) is kept. Which of two near forms a model takes can turn on a pixel: by
+# its CTC output PP-OCRv6 weighs 淥 against 渌 at 0.3-0.6 each in every scan of seed
+# 003, and which wins changes with the share, the page's layout and the resolution.
+DISPLAY_SHARES = (0.5, 0.45, 0.4, 0.35)
+# The framings (body lines', display lines') each engine's recogniser is read with: both
+# measured for PP-OCRv6; PP-OCRv4 reads the detector's box best as it is (framed at 0.5
+# it fell from 99.47 to 97.22 % on seeds 003 and 004, bench/ocr.py --engine rapidocr).
+FRAMINGS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "ppocrv6": ((LINE_SHARE,), DISPLAY_SHARES),
+    "rapidocr": ((1.0,), (1.0,)),
+}
 # A line is padded to a multiple of this many of the recogniser's input pixels (it scales
 # lines to 48 px high): ONNX Runtime prepares each new input shape anew, slowly.
 WIDTH_STEP = 160
@@ -659,7 +679,9 @@ def _rapid_lines(
         if time.monotonic() > deadline:
             raise ReadError(f"OCR of page {page + 1} took longer than {timeout:g} s")
         for a, b in _pieces(crop, body, found):
-            line = _read_piece(engine, crop[:, a:b], left + a, top, points, page)
+            line = _read_piece(
+                engine, crop[:, a:b], left + a, top, points, page, body, FRAMINGS[name]
+            )
             if line is not None:
                 out.append(line)
     if out:
@@ -810,15 +832,25 @@ def _pieces(
 
 
 def _read_piece(
-    engine: Any, crop: Any, left: int, top: int, points: float, page: int
+    engine: Any,
+    crop: Any,
+    left: int,
+    top: int,
+    points: float,
+    page: int,
+    body: float = 0.0,
+    framings: tuple[tuple[float, ...], tuple[float, ...]] = FRAMINGS["ppocrv6"],
 ) -> TextLine | None:
     """One piece of a found line, read: its box is its ink, as a PDF's glyphs' boxes (and
-    Tesseract's words) are; its size follows from its width and its characters."""
+    Tesseract's words) are; its size follows from its width and its characters. A piece
+    whose ink is REREAD times ``body`` (the body type's ink height) or taller is display
+    type, read at each of the display framings of ``framings`` (see FRAMINGS)."""
     ink = _ink(crop)
     if ink is None:
         return None
     ix0, iy0, ix1, iy1 = ink
-    text = _recognise_line(engine, crop, page)
+    display = bool(body) and iy1 - iy0 >= REREAD * body
+    text = _recognise_line(engine, crop, page, framings[1] if display else framings[0])
     if not text:
         return None
     if len(text) <= 2 and (crop[iy0:iy1, ix0:ix1] < INK).mean() > SOLID_LINE:
@@ -878,23 +910,45 @@ def _run(engine: Any, pixels: Any, page: int, **steps: bool) -> Any:
     return found
 
 
-def _recognise_line(engine: Any, crop: Any, page: int) -> str:
-    """One line's text, read alone (and padded with white to a common width)."""
+def _recognise_line(
+    engine: Any, crop: Any, page: int, shares: tuple[float, ...] = (LINE_SHARE,)
+) -> str:
+    """One line's text, read alone (framed in white to each of ``shares``, and padded with
+    white to a common width): the reading with the best score."""
     import numpy as np
 
-    height, width = crop.shape
-    if height < 4 or width < 4:
+    if crop.shape[0] < 4 or crop.shape[1] < 4:
         return ""
-    step = height * WIDTH_STEP / 48
-    if width >= PADDED_FROM * step:
-        # Short lines are not padded: white space beside one character is read as another.
-        padded = int(-(-width // step) * step)
-        crop = np.pad(crop, ((0, 0), (0, max(0, padded - width))), constant_values=255)
-    found = _run(engine, crop, page, use_det=False)
-    if not found:
+    best: tuple[str, float] | None = None
+    for share in shares:
+        framed = _framed(crop, share)
+        height, width = framed.shape
+        step = height * WIDTH_STEP / 48
+        if width >= PADDED_FROM * step:
+            # Short lines are not padded: white beside one character is read as another.
+            padded = int(-(-width // step) * step)
+            framed = np.pad(framed, ((0, 0), (0, max(0, padded - width))), constant_values=255)
+        found = _run(engine, framed, page, use_det=False)
+        if found and (best is None or float(found[0][1]) > best[1]):
+            best = (str(found[0][0]), float(found[0][1]))
+    if best is None or best[1] < MIN_SCORE:
         return ""
-    text, score = found[0]
-    return "" if float(score) < MIN_SCORE else _DASHES.sub("—", str(text).strip())
+    return _DASHES.sub("—", best[0].strip())
+
+
+def _framed(crop: Any, share: float = LINE_SHARE) -> Any:
+    """A line's crop with white added above and below, alike, until its ink is ``share``
+    of its height (a crop with more white already is kept as it is)."""
+    import numpy as np
+
+    ink = _ink(crop)
+    if ink is None:
+        return crop
+    extra = round((ink[3] - ink[1]) / share) - crop.shape[0]
+    if extra <= 0:
+        return crop
+    above = extra // 2
+    return np.pad(crop, ((above, extra - above), (0, 0)), constant_values=255)
 
 
 # The model reads a dash (——) in Chinese text as full-width hyphens (－－).
