@@ -272,17 +272,3 @@ def test_a_short_wait_on_a_worker_keeps_the_batch_and_a_long_one_commits_it() ->
         release.set()
         assert pipeline.QUICK_ANSWER * 0.9 <= waited < 5
         assert slow.result(timeout=5) is True
-
-
-def _niceness() -> int:
-    return os.nice(0)
-
-
-def test_workers_run_below_the_scanning_process() -> None:
-    """The one writer gets a core whenever it has work; the workers fill the rest."""
-    with parallel.Pool(2, _no_setup, ()) as pool:
-        assert pool.submit(_niceness).result(timeout=60) == os.nice(0) + parallel.NICE
-
-
-def _no_setup() -> None:
-    pass

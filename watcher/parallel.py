@@ -37,11 +37,6 @@ MIN_FILES = 16
 # for hung and reads the rest itself (a chunk is read in seconds; a worker killed at
 # the wrong moment can leave ProcessPoolExecutor waiting for ever).
 TASK_TIMEOUT = 300.0
-# Workers run at this lower priority: the scanning process (the one writer, holding the
-# write lock while a batch is open) then gets a core whenever it has work, and the
-# workers fill the rest; at equal priority three busy processes on two cores each got
-# two thirds of one, and the writer fell behind its workers.
-NICE = 5
 
 
 def count(setting: int | str) -> int:
@@ -77,7 +72,6 @@ def _start(level: int, init: Callable[..., None], args: tuple[Any, ...]) -> None
     global _COLLECT
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the daemon's handler is not ours
-    os.nice(NICE)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -808,7 +808,7 @@ def _store_one(
 # sandboxed reader process anyway) are read here, in their turn.
 
 CHUNK = 8  # files per task
-WINDOW = 16  # chunks per worker in flight
+WINDOW = 8  # chunks per worker in flight
 
 
 @dataclass
@@ -848,7 +848,7 @@ def _in_pool(
     with parallel.Pool(workers, _worker_start, args) as pool:
         try:
             while True:
-                if len(window) <= size - CHUNK and not broken:
+                if len(window) <= size // 2 and not broken:
                     broken = not _fill(config, store, todo, known, clock, pool, window, size)
                     if broken and not warned:  # a worker died between two chunks' tasks
                         log.warning("scan workers failed (the pool takes no more work); "
