@@ -124,6 +124,14 @@ class Watchlists:
         return self.load(specs)
 
 
+def _timed(store: Store, topics: list[Any], segmenter: Any, n: int, best: dict[int, float]) -> None:
+    """``sync_topics`` after an edit of ``n`` topics, its time kept in ``best[n]`` if lower."""
+    t0 = CLOCK()
+    redone = pipeline.sync_topics(store, topics, segmenter)
+    best[n] = min(best[n], CLOCK() - t0)
+    assert len(redone) == n, redone
+
+
 def measure(cfg: Path, runs: int, profile: int = 0, check: bool = False) -> dict[str, float]:
     """Min seconds of ``sync_topics`` after an edit beyond terms (a new exclusion, of
     a word no article holds: every article is matched again, to the same matches) of
@@ -153,11 +161,7 @@ def measure(cfg: Path, runs: int, profile: int = 0, check: bool = False) -> dict
             for _ in range(runs):
                 for n in (1, 5):
                     edits += 1
-                    changed = lists.edited(n, beyond)
-                    t0 = CLOCK()
-                    redone = pipeline.sync_topics(store, changed, segmenter)
-                    best[n] = min(best[n], CLOCK() - t0)
-                    assert len(redone) == n, redone
+                    _timed(store, lists.edited(n, beyond), segmenter, n, best)
                     if check:
                         assert dump(Path(config.state)) == scanned, f"{n} edited: other matches"
             if profile:
@@ -203,10 +207,7 @@ def measure_terms(cfg: Path, runs: int, check: bool = False) -> dict[str, float]
         for _ in range(runs):
             for n in (1, 5):
                 edited = lists.edited(n, add)
-                t0 = CLOCK()
-                redone = pipeline.sync_topics(store, edited, segmenter)
-                best[n] = min(best[n], CLOCK() - t0)
-                assert len(redone) == n, redone
+                _timed(store, edited, segmenter, n, best)
                 if check:
                     matcher = Matcher(edited, segmenter)
                     truth = {(d, a.index, m.topic_id, m.score, m.clause, m.snippet)

@@ -81,12 +81,15 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield cfg.state
 
 
-def _copy(state: Path, tmp_path: Path) -> Path:
+def _workspace(state: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, dict[str, Any]]]:
+    """A copy of the stored state, a watchlists folder, and the bundled topics to edit."""
     copy = tmp_path / "watcher.db"
     with Store(state) as source:
         source.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copy(state, copy)
-    return copy
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    return copy, folder, _bundled()
 
 
 def _table(store: Store) -> set[tuple[Any, ...]]:
@@ -166,10 +169,7 @@ def _again(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
 def test_term_edits_rematch_only_the_articles_holding_a_term_and_store_what_matching_all_would(
     stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    state = _copy(stored, tmp_path)
-    folder = tmp_path / "watchlists"
-    folder.mkdir()
-    specs = _bundled()
+    state, folder, specs = _workspace(stored, tmp_path)
     vocabulary = sorted(
         {t for s in specs.values() for t in s.get("anchors", []) + s.get("context", [])}
     )
@@ -203,10 +203,7 @@ def test_term_edits_rematch_only_the_articles_holding_a_term_and_store_what_matc
 def test_an_edit_beyond_terms_matches_every_article_again(
     stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    state = _copy(stored, tmp_path)
-    folder = tmp_path / "watchlists"
-    folder.mkdir()
-    specs = _bundled()
+    state, folder, specs = _workspace(stored, tmp_path)
     with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
         for key, value in (("min_score", 35), ("exclude", "title:会议"), ("lead_context", True)):
             spec = specs["01-safety.yaml"]
@@ -223,10 +220,7 @@ def test_an_edit_undone_before_its_rematch_ended_is_redone_whole(
 ) -> None:
     """Edit A re-matched a few chunks, then the watchlist went back: those chunks hold
     A's matches, so the topic is matched again everywhere, not taken as unchanged."""
-    state = _copy(stored, tmp_path)
-    folder = tmp_path / "watchlists"
-    folder.mkdir()
-    specs = _bundled()
+    state, folder, specs = _workspace(stored, tmp_path)
     original = _write(folder, specs)
     specs["04-rural.yaml"]["anchors"].insert(0, "发展")
     edited = _write(folder, specs)
@@ -350,10 +344,7 @@ def test_term_watch_finds_the_topics_whose_terms_occur_as_the_matcher_folds_them
 def test_a_state_from_before_the_rules_were_kept_matches_every_article_once(
     stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
 ) -> None:
-    state = _copy(stored, tmp_path)
-    folder = tmp_path / "watchlists"
-    folder.mkdir()
-    specs = _bundled()
+    state, folder, specs = _workspace(stored, tmp_path)
     with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
         with store.transaction():  # as schema 14's migration leaves an older state
             store.db.execute("UPDATE topics SET rules = NULL")
