@@ -151,9 +151,10 @@ def _edit(spec: dict[str, Any], rng: random.Random, vocabulary: list[str]) -> st
     longer = [t + s for t in anchors + context if " " not in t and ":" not in t
               for s in ("工作", "会议", "项目")]  # fmt: skip
     word = rng.choice(longer)
-    if word not in ignore:
-        ignore.append(word)
-    return f"ignore {word}"
+    written = rng.choice([word, f"title:{word}", f"“{word}”"])  # as users write them
+    if all(word not in w for w in ignore):
+        ignore.append(written)
+    return f"ignore {written}"
 
 
 def _again(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
@@ -268,6 +269,14 @@ def _now() -> Any:
     ({"query": "暗访 AND 安全生产"}, {"query": "暗访 AND (安全生产 OR 隐患)"}, None),
     ({"query": "暗访 AND 安全生产"},
      {"query": "暗访 AND 安全生产", "boost": {"暗访": 2}}, {"暗访"}),
+    # The first anchor of a query-only topic, or its last: what counts changes (review).
+    ({"query": '"安全生产"'}, {"query": '"安全生产"', "anchors": ["防汛"]}, None),
+    ({"query": '"安全生产"', "anchors": ["防汛"]}, {"query": '"安全生产"'}, None),
+    ({"query": '"安全生产"', "anchors": ["防汛"]},
+     {"query": '"安全生产"', "anchors": ["防汛", "抗旱"]}, {"抗旱"}),
+    # Ignored words as the matcher reads them: ``title:`` and quotes are syntax (review).
+    ({"anchors": ['"招商"']}, {"anchors": ['"招商"'], "ignore": ["title:招商银行"]}, {"招商银行"}),
+    ({"anchors": ['"招商"']}, {"anchors": ['"招商"'], "ignore": ["“招商银行”"]}, {"招商银行"}),
 ])  # fmt: skip
 def test_edited_terms_names_what_an_edit_can_change(
     tmp_path: Path, before: dict[str, Any], after: dict[str, Any], terms: set[str] | None
@@ -355,3 +364,26 @@ def test_a_state_from_before_the_rules_were_kept_matches_every_article_once(
             read, again = _again(caplog)
             assert (again == read) is (round_ == 0)  # then the rules are kept
             assert _table(store) == _truth(store, topics, segmenter)
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ({"query": '"安全生产"'}, {"query": '"安全生产"', "anchors": ["防汛"]}),
+    ({"query": '"安全生产"', "anchors": ["防汛"]}, {"query": '"安全生产"'}),
+    ({"anchors": ["乡村振兴", "安全生产"]},
+     {"anchors": ["乡村振兴", "安全生产"], "ignore": ["“乡村振兴战略”", "title:安全生产工作"]}),
+])  # fmt: skip
+def test_edits_the_review_found_store_what_matching_all_would(
+    make_config: Callable[..., Config],
+    seeded_inbox: Path,
+    segmenter: Segmenter,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    cfg = make_config()
+    old = _write(cfg.watchlists, {"a.yaml": {"id": "t", **before}})
+    with Store(cfg.state) as store:
+        pipeline.scan(cfg, store, topics=old, segmenter=segmenter)
+        new = _write(cfg.watchlists, {"a.yaml": {"id": "t", **after}})
+        assert pipeline.sync_topics(store, new, segmenter) == ["t"]
+        assert _table(store) == _truth(store, new, segmenter)
+        assert _table(store) != _truth(store, old, segmenter)  # the edit changed matches

@@ -243,8 +243,9 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
     ``rules``) can change the matches of; None when the edit can change any article's.
 
     Terms and ignored words added, removed, moved between anchors and context or
-    given another boost: an article in which none of them occurs (as the matcher
-    finds occurrences: in the folded headline and body) is matched exactly as before,
+    given another boost, where the topic keeps having (or not having) anchors or
+    context: an article in which none of them occurs (as the matcher finds
+    occurrences: in the folded headline and body) is matched exactly as before,
     since a topic's matches are made of its terms' occurrences alone (scores,
     clauses and snippets included). A changed query, exclusion, ``min_score``,
     region, ``lead_context``, matcher version or order of the remaining terms is
@@ -263,6 +264,11 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
         return None
     if written and query != b[1]:
         return None
+    # Whether a topic has anchors or context at all decides what counts (a query-only
+    # topic counts its query's terms): gaining the first or losing the last is no
+    # edit of terms.
+    if bool(anchors or context) != bool(b[6] or b[7]):
+        return None
     before = [(e, "anchor") for e in anchors] + [(e, "context") for e in context]
     after = [(e, "anchor") for e in b[6]] + [(e, "context") for e in b[7]]
     if len(set(before)) != len(before) or len(set(after)) != len(after):
@@ -273,7 +279,10 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
         return None
     changed = {e for e, _ in set(before) ^ set(after)}
     changed |= {term for term, _ in {tuple(x) for x in boost} ^ {tuple(x) for x in b[3]}}
-    found: set[str] = set(set(ignore) ^ set(b[8]))
+    # Ignored words as the matcher reads them: parsed (``title:`` and quotes are
+    # syntax, not text to look for).
+    changed |= set(ignore) ^ set(b[8])
+    found: set[str] = set()
     try:
         for entry in changed:
             found.update(t.text for t in rules.terms(rules.parse(entry)))
