@@ -1063,15 +1063,7 @@ class Store:
                 ).fetchone()
                 is None
             ):
-                mixed = {
-                    t[0]
-                    for r in self.db.execute(
-                        "SELECT DISTINCT topics FROM rematch_chunks WHERE job != ? "
-                        "AND job IN (SELECT job FROM rematch_chunks WHERE done_at IS NULL)",
-                        (job,),
-                    )
-                    for t in json.loads(r["topics"])
-                }
+                mixed = self.unfinished_rematches()  # this job does not exist yet
                 self.db.execute("DELETE FROM rematch_chunks WHERE job != ?", (job,))
                 plan = {} if edits is None else edits
                 text = json.dumps(
