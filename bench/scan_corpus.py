@@ -1,6 +1,7 @@
 """Benchmark: scan the 新闻联播 corpus twice and compare with a plain read of it.
 
     python bench/scan_corpus.py [--corpus ../shared/corpus] [--workers N|auto] [--warm]
+                                [--topics]
 
 Prints files, articles, seconds for the first scan and the rescan, the bytes
 the process read during each (from /proc/self/io), peak memory, and ratios
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,21 +41,31 @@ def _rchar() -> int:
     return -1
 
 
-def _config(tmp: Path, inbox: Path, state: Path, workers: str | None = None) -> Path:
+def _config(
+    tmp: Path, inbox: Path, state: Path, workers: str | None = None, topics: bool = False
+) -> Path:
     path = tmp / f"{inbox.name}.yaml"
     # No workers key unless asked: the same file is read by versions without it.
     extra = f"  workers: {workers}\n" if workers is not None else ""
+    watchlists = tmp  # no topic: the scan alone
+    if topics:  # the bundled topics: the match step in the scan too
+        watchlists = tmp / "watchlists"
+        if not watchlists.exists():
+            shutil.copytree(ROOT / "config" / "watchlists", watchlists)
     path.write_text(
-        f"inbox: {inbox}\nstate: {state}\nwatchlists: {tmp}\nlog_level: WARNING\n"
+        f"inbox: {inbox}\nstate: {state}\nwatchlists: {watchlists}\nlog_level: WARNING\n"
         f"scan:\n  settle_seconds: 0\n{extra}",
         encoding="utf-8",
     )
     return path
 
 
-def measure(corpus: Path, workers: str | None = None, warm: bool = False) -> dict[str, float]:
+def measure(
+    corpus: Path, workers: str | None = None, warm: bool = False, topics: bool = False
+) -> dict[str, float]:
     """One fresh process's figures: the baseline, the first scan and the rescan of the
-    corpus into a new store (seconds, bytes read, files, articles), and peak RSS."""
+    corpus into a new store (seconds, bytes read, files, articles), and peak RSS;
+    ``topics``: matched with the bundled watchlists as it is scanned."""
     folders = [corpus / f for f in FOLDERS]
     # Baseline: read and decode every file, nothing else.
     t0 = time.perf_counter()
@@ -67,7 +79,7 @@ def measure(corpus: Path, workers: str | None = None, warm: bool = False) -> dic
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         state = tmp / "state.db"
-        configs = [load_config(_config(tmp, f, state, workers)) for f in folders]
+        configs = [load_config(_config(tmp, f, state, workers, topics)) for f in folders]
         if warm:  # in a process of its own: building the cache costs memory once
             code = (
                 "import sys; from watcher import pipeline; from watcher.config import "
@@ -79,7 +91,8 @@ def measure(corpus: Path, workers: str | None = None, warm: bool = False) -> dic
             files = articles = new = unchanged = 0
             for cfg in configs:
                 with Store(cfg.state) as store:
-                    rep = pipeline.scan(cfg, store)
+                    found = pipeline.load_topics(cfg) if topics else ()
+                    rep = pipeline.scan(cfg, store, topics=found)
                 files += rep.new + rep.unchanged + rep.duplicate + rep.failed
                 articles += rep.articles
                 new += rep.new
@@ -103,9 +116,9 @@ def measure(corpus: Path, workers: str | None = None, warm: bool = False) -> dic
 
 def rows(ctx: Any) -> list[Any]:
     """bench/run.py's rows: the first scan with workers 1 (against ``ctx.rev`` when
-    given) and 2 (against 1), and the rescan; each the minimum of ``ctx.runs`` fresh
-    processes, interleaved, the dictionary cache made before timing (``--warm``); the
-    CPU figures the minimum of the runs as well."""
+    given) and 2 (against 1), both again with the bundled topics, and the rescan; each
+    the minimum of ``ctx.runs`` fresh processes, interleaved, the dictionary cache made
+    before timing (``--warm``); the CPU figures the minimum of the runs as well."""
     from run import Row
 
     if not all((ctx.corpus / f).is_dir() for f in FOLDERS):
@@ -113,6 +126,8 @@ def rows(ctx: Any) -> list[Any]:
     jobs: dict[str, tuple[Path | None, tuple[str, ...]]] = {
         "1": (None, ("--workers", "1")),
         "2": (None, ("--workers", "2")),
+        "1t": (None, ("--workers", "1", "--topics")),
+        "2t": (None, ("--workers", "2", "--topics")),
     }
     if ctx.against is not None:
         jobs["old"] = (ctx.against, ())  # its own default: it may not know scan.workers
@@ -173,6 +188,25 @@ def rows(ctx: Any) -> list[Any]:
             note(two),
         )
     )
+    topics1, topics2 = best["1t"], best["2t"]
+    out.append(
+        Row(
+            "first scan of the corpus with the 5 bundled topics (matched as read), workers: 1",
+            f"{topics1['first']:.2f} s",
+            f"without topics {one['first']:.2f} s",
+            f"{topics1['first'] / one['first']:.2f}x the time",
+            note(topics1),
+        )
+    )
+    out.append(
+        Row(
+            "first scan of the corpus with the 5 bundled topics, workers: 2",
+            f"{topics2['first']:.2f} s",
+            f"workers: 1 {topics1['first']:.2f} s",
+            f"{topics1['first'] / topics2['first']:.2f}x faster",
+            note(topics2),
+        )
+    )
     out.append(
         Row(
             f"rescan of the {one['rescan_unchanged']:.0f} unchanged files",
@@ -195,12 +229,15 @@ def main() -> int:
         action="store_true",
         help="make the state's dictionary cache before timing (a one-off per state)",
     )
+    parser.add_argument(
+        "--topics", action="store_true", help="match with the bundled watchlists as it scans"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object (for bench/run.py)")
     args = parser.parse_args()
     if not all((args.corpus / f).is_dir() for f in FOLDERS):
         print(f"skipped: corpus not found under {args.corpus}")
         return 0
-    r = measure(args.corpus, args.workers, args.warm)
+    r = measure(args.corpus, args.workers, args.warm, args.topics)
     if args.json:
         print(json.dumps(r))
         return 0

@@ -272,3 +272,55 @@ def test_a_short_wait_on_a_worker_keeps_the_batch_and_a_long_one_commits_it() ->
         release.set()
         assert pipeline.QUICK_ANSWER * 0.9 <= waited < 5
         assert slow.result(timeout=5) is True
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="Linux pipes")
+def test_the_results_pipe_holds_a_chunks_result_so_a_worker_need_not_wait_to_write() -> None:
+    import fcntl
+
+    with parallel.Pool(1, _noop, ()) as pool:
+        writer = pool._pool._result_queue._writer  # type: ignore[attr-defined]
+        assert fcntl.fcntl(writer.fileno(), fcntl.F_GETPIPE_SZ) >= parallel.RESULTS_PIPE
+        assert pool.submit(len, "本报讯").result(timeout=60) == 3
+
+
+def _noop() -> None:
+    pass
+
+
+def test_files_are_read_here_in_turn_while_the_workers_start(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first worker's start (the fork server importing the pipeline) is not waited
+    for: the scanning process reads the first files itself, then hands the rest out."""
+    import threading
+
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    inbox = _inbox(tmp_path, 40)
+    pooled, serial = _config(make_config, inbox, 2), _config(make_config, inbox, 1)
+    taken: list[str] = []
+    go = threading.Event()
+    start = parallel.Pool._start_first
+
+    def slow_start(self: parallel.Pool) -> None:
+        go.wait(60)  # the workers start once the scan has taken five files here
+        start(self)
+
+    def progress(n: int) -> None:  # called first with the unchanged files' count
+        taken.append("x")
+        if len(taken) == 6:  # five files done here
+            go.set()
+
+    monkeypatch.setattr(parallel.Pool, "_start_first", slow_start)
+    with Store(pooled.state) as store, caplog.at_level(logging.DEBUG, "watcher.pipeline"):
+        topics = pipeline.load_topics(pooled)
+        report = pipeline.scan(pooled, store, topics=topics, clock=_clock, progress=progress)
+    started = [m for m in caplog.messages if m.startswith("scan workers started")]
+    assert started and int(started[0].split("; ")[1].split()[0]) >= 5, started
+    assert not [m for m in caplog.messages if "scan workers failed" in m]
+    assert report == _scan(serial)
+    assert _stored(pooled, run) == _stored(serial, run)

@@ -206,7 +206,7 @@ def test_an_edit_beyond_terms_matches_every_article_again(
 ) -> None:
     state, folder, specs = _workspace(stored, tmp_path)
     with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
-        for key, value in (("min_score", 35), ("exclude", "title:会议"), ("lead_context", True)):
+        for key, value in (("min_score", 35), ("lead_context", True), ("query", "安全生产")):
             spec = specs["01-safety.yaml"]
             spec[key] = value
             topics = _write(folder, specs)
@@ -214,6 +214,49 @@ def test_an_edit_beyond_terms_matches_every_article_again(
             read, again = _again(caplog)
             assert again == read > 0, key
             assert _table(store) == _truth(store, topics, segmenter), key
+
+
+def _rewrite(spec: dict[str, Any], rng: random.Random, words: list[str]) -> str:
+    """One edit of ``spec``'s exclusion or written query, in place; what it did."""
+    kind = rng.choice(["exclude", "exclude", "unexclude", "query"])
+    word = rng.choice(words)
+    if kind == "query" and "query" in spec:
+        a, b, c = rng.sample(words, 3)
+        spec["query"] = rng.choice([f"{a} OR {b}", f"({a} OR {b}) AND {c}",
+                                    f"({a} OR {b}) -{c}", f"{a} NEAR/10 {b}"])  # fmt: skip
+        return f"query {spec['query']}"
+    old = spec.get("exclude")
+    if kind == "unexclude" and old and " OR " in old:
+        spec["exclude"] = old.rsplit(" OR ", 1)[0]
+        return f"unexclude {old.rsplit(' OR ', 1)[1]}"
+    added = rng.choice([word, f"title:{word}", f"({word} -{rng.choice(words)})"])
+    spec["exclude"] = f"{old} OR {added}" if old else added
+    return f"exclude {added}"
+
+
+def test_exclusions_and_written_queries_rewritten_rematch_only_the_articles_holding_their_terms(
+    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
+) -> None:
+    state, folder, specs = _workspace(stored, tmp_path)
+    # Two topics gate on a written query (the bundled ones derive theirs): set up first.
+    specs["03-flood.yaml"]["query"] = "防汛 OR 汛期 OR 洪水"
+    specs["05-investment.yaml"]["query"] = "(项目 OR 投资) AND NOT 招聘"
+    words = sorted({t for t in _POOL if " " not in t and ":" not in t} | {"会议", "防汛", "汛期"})
+    rng = random.Random(1410)
+    with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        pipeline.sync_topics(store, _write(folder, specs), segmenter)
+        changed = 0
+        for round_ in range(8):
+            names = rng.sample(sorted(specs), rng.randint(1, 3))
+            done = [f"{n}: {_rewrite(specs[n], rng, words)}" for n in names]
+            truth_before = _table(store)
+            topics = _write(folder, specs)
+            assert pipeline.sync_topics(store, topics, segmenter)
+            read, again = _again(caplog)
+            assert again < read, done  # only the articles holding a rewritten rule's term
+            assert _table(store) == _truth(store, topics, segmenter), (round_, done)
+            changed += _table(store) != truth_before
+    assert changed >= 4  # the rewrites changed what matched, most rounds
 
 
 def test_an_edit_undone_before_its_rematch_ended_is_redone_whole(
@@ -264,9 +307,21 @@ def _now() -> Any:
      {"anchors": ["危化品", "安全生产"], "context": ["隐患"]}, None),  # the why-line's order
     ({"anchors": ["安全生产"], "context": ["隐患"]},
      {"anchors": ["安全生产"], "context": ["隐患"], "min_score": 30}, None),
+    # An exclusion or a written query rewritten: all the old and new one's terms.
     ({"anchors": ["安全生产"], "context": ["隐患"]},
-     {"anchors": ["安全生产"], "context": ["隐患"], "exclude": "招聘"}, None),
-    ({"query": "暗访 AND 安全生产"}, {"query": "暗访 AND (安全生产 OR 隐患)"}, None),
+     {"anchors": ["安全生产"], "context": ["隐患"], "exclude": "招聘"}, {"招聘"}),
+    ({"anchors": ["安全生产"], "exclude": "招聘 OR title:广告"},
+     {"anchors": ["安全生产"], "exclude": "招聘 AND NOT 公告"}, {"招聘", "广告", "公告"}),
+    ({"anchors": ["安全生产"], "exclude": "招聘"}, {"anchors": ["安全生产"]}, {"招聘"}),
+    ({"query": "暗访 AND 安全生产"}, {"query": "暗访 AND (安全生产 OR 隐患)"},
+     {"暗访", "安全生产", "隐患"}),
+    ({"query": "暗访 AND 安全生产", "anchors": ["督查"]},
+     {"query": "暗访 AND NOT 演练", "anchors": ["督查"], "exclude": "招聘"},
+     {"暗访", "安全生产", "演练", "招聘"}),
+    # A query written where it was derived: the anchors no longer make the query.
+    ({"anchors": ["安全生产"]}, {"anchors": ["安全生产"], "query": "安全生产"}, None),
+    ({"anchors": ["安全生产"], "context": ["隐患"]},
+     {"anchors": ["安全生产"], "context": ["隐患"], "lead_context": False}, None),
     ({"query": "暗访 AND 安全生产"},
      {"query": "暗访 AND 安全生产", "boost": {"暗访": 2}}, {"暗访"}),
     # The first anchor of a query-only topic, or its last: what counts changes (review).

@@ -845,10 +845,18 @@ def _in_pool(
     broken = warned = False
     args = (tuple(topics), segmenter.cache_dir, config.inbox, limits)
     log.info("scan of %s: reading in %d worker processes", safe_text(config.inbox), workers)
+    starting, early = True, 0  # files taken in turn here while the workers start
     with parallel.Pool(workers, _worker_start, args) as pool:
         try:
             while True:
-                if len(window) <= size // 2 and not broken:
+                if starting and pool.ready():
+                    starting = False
+                    log.debug("scan workers started; %d files taken here meanwhile", early)
+                if starting and not broken:  # the workers are starting: read here
+                    if not window:
+                        _fill(config, store, todo, known, clock, None, window, 1)
+                        early += len(window)
+                elif len(window) <= size // 2 and not broken:
                     broken = not _fill(config, store, todo, known, clock, pool, window, size)
                     if broken and not warned:  # a worker died between two chunks' tasks
                         log.warning("scan workers failed (the pool takes no more work); "

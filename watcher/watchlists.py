@@ -247,9 +247,12 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
     context: an article in which none of them occurs (as the matcher finds
     occurrences: in the folded headline and body) is matched exactly as before,
     since a topic's matches are made of its terms' occurrences alone (scores,
-    clauses and snippets included). A changed query, exclusion, ``min_score``,
-    region, ``lead_context``, matcher version or order of the remaining terms is
-    None: every article is matched again.
+    clauses and snippets included). A changed exclusion or written query: the terms
+    of both the old and the new one, since each must require a term
+    (``rules.parse``), so an article holding none of them is excluded by neither,
+    and fails both queries. A changed ``min_score``, region, ``lead_context``,
+    matcher version, order of the remaining terms, or a query written where it was
+    derived (or the other way) is None: every article is matched again.
     """
     try:
         a, b = json.loads(old), json.loads(new)
@@ -259,11 +262,12 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
         return None
     (version, query, exclude, boost, min_score, places, anchors, context, ignore,
      lead, written) = a  # fmt: skip
-    if [version, exclude, min_score, places, lead, written] != [b[0], b[2], b[4], b[5], b[9],
-                                                              b[10]]:  # fmt: skip
+    if [version, min_score, places, lead, written] != [b[0], b[4], b[5], b[9], b[10]]:
         return None
-    if written and query != b[1]:
-        return None
+    # An exclusion or written query rewritten: all its old and new terms are edited (a
+    # derived query changes with the anchors and context, compared entry by entry below).
+    pairs = [(exclude, b[2]), (query, b[1])] if written else [(exclude, b[2])]
+    rewritten = [rule for pair in pairs if pair[0] != pair[1] for rule in pair if rule]
     # Whether a topic has anchors or context at all decides what counts (a query-only
     # topic counts its query's terms): gaining the first or losing the last is no
     # edit of terms.
@@ -284,7 +288,7 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
     changed |= set(ignore) ^ set(b[8])
     found: set[str] = set()
     try:
-        for entry in changed:
+        for entry in (*changed, *rewritten):
             found.update(t.text for t in rules.terms(rules.parse(entry)))
     except RuleError:
         return None
