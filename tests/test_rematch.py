@@ -206,7 +206,7 @@ def test_an_edit_beyond_terms_matches_every_article_again(
 ) -> None:
     state, folder, specs = _workspace(stored, tmp_path)
     with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
-        for key, value in (("min_score", 35), ("lead_context", True), ("query", "安全生产")):
+        for key, value in (("min_score", 15), ("lead_context", True), ("query", "安全生产")):
             spec = specs["01-safety.yaml"]
             spec[key] = value
             topics = _write(folder, specs)
@@ -218,8 +218,11 @@ def test_an_edit_beyond_terms_matches_every_article_again(
 
 def _rewrite(spec: dict[str, Any], rng: random.Random, words: list[str]) -> str:
     """One edit of ``spec``'s exclusion or written query, in place; what it did."""
-    kind = rng.choice(["exclude", "exclude", "unexclude", "query"])
+    kind = rng.choice(["exclude", "exclude", "unexclude", "query", "raise"])
     word = rng.choice(words)
+    if kind == "raise":  # the matches under it are dropped, the others kept as stored
+        spec["min_score"] = spec.get("min_score", 0) + rng.choice([0.5, 2, 5, 12])
+        return f"min_score {spec['min_score']}"
     if kind == "query" and "query" in spec:
         a, b, c = rng.sample(words, 3)
         spec["query"] = rng.choice([f"{a} OR {b}", f"({a} OR {b}) AND {c}",
@@ -234,7 +237,7 @@ def _rewrite(spec: dict[str, Any], rng: random.Random, words: list[str]) -> str:
     return f"exclude {added}"
 
 
-def test_exclusions_and_written_queries_rewritten_rematch_only_the_articles_holding_their_terms(
+def test_rewritten_exclusions_and_queries_and_raised_scores_rematch_only_the_articles_they_touch(
     stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
 ) -> None:
     state, folder, specs = _workspace(stored, tmp_path)
@@ -246,7 +249,7 @@ def test_exclusions_and_written_queries_rewritten_rematch_only_the_articles_hold
     with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
         pipeline.sync_topics(store, _write(folder, specs), segmenter)
         changed = 0
-        for round_ in range(8):
+        for round_ in range(10):
             names = rng.sample(sorted(specs), rng.randint(1, 3))
             done = [f"{n}: {_rewrite(specs[n], rng, words)}" for n in names]
             truth_before = _table(store)
@@ -254,6 +257,7 @@ def test_exclusions_and_written_queries_rewritten_rematch_only_the_articles_hold
             assert pipeline.sync_topics(store, topics, segmenter)
             read, again = _again(caplog)
             assert again < read, done  # only the articles holding a rewritten rule's term
+            # (or, for a raised min_score, matched under it)
             assert _table(store) == _truth(store, topics, segmenter), (round_, done)
             changed += _table(store) != truth_before
     assert changed >= 4  # the rewrites changed what matched, most rounds
@@ -305,8 +309,13 @@ def _now() -> Any:
      {"anchors": ["安全生产"], "context": ["隐患"], "name": "安全"}, set()),
     ({"anchors": ["安全生产", "危化品"], "context": ["隐患"]},
      {"anchors": ["危化品", "安全生产"], "context": ["隐患"]}, None),  # the why-line's order
-    ({"anchors": ["安全生产"], "context": ["隐患"]},
-     {"anchors": ["安全生产"], "context": ["隐患"], "min_score": 30}, None),
+    # A raised min_score: no term, the matches under it are read again (SCORE_MARGIN).
+    ({"anchors": ["安全生产"], "context": ["隐患"], "min_score": 20},
+     {"anchors": ["安全生产"], "context": ["隐患"], "min_score": 30}, set()),
+    ({"anchors": ["安全生产"], "context": ["隐患"], "min_score": 20},
+     {"anchors": ["安全生产"], "context": ["隐患", "督办"], "min_score": 25}, {"督办"}),
+    ({"anchors": ["安全生产"], "context": ["隐患"], "min_score": 30},
+     {"anchors": ["安全生产"], "context": ["隐患"], "min_score": 20}, None),
     # An exclusion or a written query rewritten: all the old and new one's terms.
     ({"anchors": ["安全生产"], "context": ["隐患"]},
      {"anchors": ["安全生产"], "context": ["隐患"], "exclude": "招聘"}, {"招聘"}),

@@ -1106,6 +1106,25 @@ class Store:
             for t in json.loads(row["topics"])
         }
 
+    def matched_below(
+        self, chunk: RematchChunk, scores: Mapping[str, float]
+    ) -> dict[str, set[tuple[str, int]]]:
+        """Per topic of ``scores``: the (document, index) of its stored matches in the
+        chunk that score under its figure (a re-match after a raised min_score)."""
+        out: dict[str, set[tuple[str, int]]] = {t: set() for t in scores}
+        if not scores:
+            return out
+        marks = ", ".join("?" * len(scores))
+        rows = self.db.execute(
+            "SELECT doc_sha256, idx, topic_id, score FROM matches "
+            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id IN ({marks})",
+            (chunk.lo, chunk.hi, *scores),
+        )
+        for doc, idx, topic, score in rows:
+            if score < scores[topic]:
+                out[topic].add((doc, idx))
+        return out
+
     def rematch_chunk_open(self, chunk: RematchChunk) -> bool:
         """Whether the chunk still waits to be done (in its job, not yet done)."""
         row = self.db.execute(

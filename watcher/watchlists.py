@@ -238,6 +238,12 @@ class Topic:
         return dict(self.boost).get(term, 1.0)
 
 
+# A stored score is rounded to 0.1, the threshold compared with the unrounded one: a
+# match stored within this of a raised min_score may fall either side of it, and one
+# stored below it falls under it; such matches are matched again.
+SCORE_MARGIN = 0.1
+
+
 def edited_terms(old: str, new: str) -> frozenset[str] | None:
     """The terms whose occurrences an edit from rules ``old`` to ``new`` (two topics'
     ``rules``) can change the matches of; None when the edit can change any article's.
@@ -250,9 +256,11 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
     clauses and snippets included). A changed exclusion or written query: the terms
     of both the old and the new one, since each must require a term
     (``rules.parse``), so an article holding none of them is excluded by neither,
-    and fails both queries. A changed ``min_score``, region, ``lead_context``,
-    matcher version, order of the remaining terms, or a query written where it was
-    derived (or the other way) is None: every article is matched again.
+    and fails both queries. A raised ``min_score`` drops only matches that score
+    under it: the re-match reads those again too (``SCORE_MARGIN``). A lowered one,
+    a changed region, ``lead_context``, matcher version, order of the remaining
+    terms, or a query written where it was derived (or the other way) is None:
+    every article is matched again.
     """
     try:
         a, b = json.loads(old), json.loads(new)
@@ -262,7 +270,7 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
         return None
     (version, query, exclude, boost, min_score, places, anchors, context, ignore,
      lead, written) = a  # fmt: skip
-    if [version, min_score, places, lead, written] != [b[0], b[4], b[5], b[9], b[10]]:
+    if [version, places, lead, written] != [b[0], b[5], b[9], b[10]] or b[4] < min_score:
         return None
     # An exclusion or written query rewritten: all its old and new terms are edited (a
     # derived query changes with the anchors and context, compared entry by entry below).
