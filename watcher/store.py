@@ -1115,9 +1115,10 @@ class Store:
         if not scores:
             return out
         marks = ", ".join("?" * len(scores))
+        # ``topic_id || ''``: the chunk's key range, not every match of the topics.
         rows = self.db.execute(
             "SELECT doc_sha256, idx, topic_id, score FROM matches "
-            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id IN ({marks})",
+            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id || '' IN ({marks})",
             (chunk.lo, chunk.hi, *scores),
         )
         for doc, idx, topic, score in rows:
