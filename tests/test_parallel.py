@@ -278,14 +278,65 @@ def test_a_short_wait_on_a_worker_keeps_the_batch_and_a_long_one_commits_it() ->
 def test_the_results_pipe_holds_a_chunks_result_so_a_worker_need_not_wait_to_write() -> None:
     import fcntl
 
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text()) if os.geteuid() else 1 << 30
     with parallel.Pool(1, _noop, ()) as pool:
         writer = pool._pool._result_queue._writer  # type: ignore[attr-defined]
-        assert fcntl.fcntl(writer.fileno(), fcntl.F_GETPIPE_SZ) >= parallel.RESULTS_PIPE
+        got = fcntl.fcntl(writer.fileno(), fcntl.F_GETPIPE_SZ)
+        assert got >= min(parallel.RESULTS_PIPE, limit) and got > 65536
         assert pool.submit(len, "本报讯").result(timeout=60) == 3
 
 
 def _noop() -> None:
     pass
+
+
+def _hang(*_args: object) -> None:
+    """A worker set-up that does not end (as one stuck on a dead mount would not)."""
+    import time
+
+    time.sleep(120)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_workers_that_do_not_start_are_killed_and_the_scan_reads_here(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A first worker that never starts holds none of the scan's work: the scan reads
+    everything itself, says so once, and leaves no process behind (review: closing
+    the pool used to wait for the start for ever)."""
+    import time
+
+    monkeypatch.setattr(parallel, "MIN_FILES", 2)
+    monkeypatch.setattr(parallel, "START_TIMEOUT", 2.0)
+    monkeypatch.setattr(pipeline, "_worker_start", _hang)  # sent to the pool by name
+    inbox = _inbox(tmp_path, 40)
+    pooled, serial = _config(make_config, inbox, 2), _config(make_config, inbox, 1)
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING, "watcher.pipeline"):
+        report = _scan(pooled)
+    assert time.monotonic() - began < 60
+    warned = [m for m in caplog.messages if "scan workers" in m]
+    assert warned in (
+        ["scan workers did not start in 2 s; reading the rest in this process"],
+        [],  # read through before the 2 s were up: the start was dropped at the end
+    ), warned
+    assert not [w for c in _children(os.getpid()) for w in _children(c)]  # none left behind
+    assert report == _scan(serial)
+    assert _stored(pooled, run) == _stored(serial, run)
+
+
+def test_closing_a_pool_still_starting_does_not_wait_for_it() -> None:
+    import time
+
+    pool = parallel.Pool(1, _hang, ())
+    began = time.monotonic()
+    pool.close()
+    assert not pool.ready() or pool.hung_at_start is False
+    assert time.monotonic() - began < 10
 
 
 def test_files_are_read_here_in_turn_while_the_workers_start(

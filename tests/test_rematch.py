@@ -327,6 +327,20 @@ def _now() -> Any:
     ({"query": "暗访 AND 安全生产", "anchors": ["督查"]},
      {"query": "暗访 AND NOT 演练", "anchors": ["督查"], "exclude": "招聘"},
      {"暗访", "安全生产", "演练", "招聘"}),
+    # Only the top-level OR branches added or removed (review): the kept ones decide
+    # alone where the others' terms are absent.
+    ({"anchors": ["安全生产"], "exclude": "招聘 OR (title:会见 -title:脱贫) OR 广告"},
+     {"anchors": ["安全生产"], "exclude": "招聘 OR (title:会见 -title:脱贫) OR 广告 OR 冷链物流"},
+     {"冷链物流"}),
+    ({"anchors": ["安全生产"], "exclude": "招聘 OR 广告"},
+     {"anchors": ["安全生产"], "exclude": "广告 OR 招聘"}, set()),
+    ({"anchors": ["安全生产"], "exclude": "招聘 OR (广告 OR 公告)"},
+     {"anchors": ["安全生产"], "exclude": "招聘 OR 广告"}, {"公告"}),
+    ({"query": "防汛 OR 汛期"}, {"query": "防汛 OR 汛期 OR 洪水"}, {"洪水"}),
+    ({"query": "防汛 OR 汛期 OR 洪水"}, {"query": "防汛 OR 洪水"}, {"汛期"}),
+    ({"query": "防汛 OR 汛期"}, {"query": "汛期 OR 防汛"}, None),  # the why-line's order
+    ({"query": "防汛 OR 汛期", "anchors": ["水位"]},
+     {"query": "(防汛 OR 汛期) AND 水位", "anchors": ["水位"]}, {"防汛", "汛期", "水位"}),
     # A query written where it was derived: the anchors no longer make the query.
     ({"anchors": ["安全生产"]}, {"anchors": ["安全生产"], "query": "安全生产"}, None),
     ({"anchors": ["安全生产"], "context": ["隐患"]},

@@ -41,6 +41,9 @@ MIN_FILES = 16
 # for hung and reads the rest itself (a chunk is read in seconds; a worker killed at
 # the wrong moment can leave ProcessPoolExecutor waiting for ever).
 TASK_TIMEOUT = 300.0
+# How long the first worker may take to start (the fork server's imports, the
+# worker's set-up: a second or so) before the pool is taken for hung and killed.
+START_TIMEOUT = 300.0
 
 
 def count(setting: int | str) -> int:
@@ -142,13 +145,17 @@ class Pool:
         # pipeline (~0.3 s, the scanning process blocked on it): done by a thread, so
         # that the scanning process reads files itself meanwhile (see ready()).
         self._started = threading.Event()
+        self.hung_at_start = False  # the first worker did not start in START_TIMEOUT
         self._boot = threading.Thread(target=self._start_first, name="scan-pool-start",
                                       daemon=True)  # fmt: skip
         self._boot.start()
 
     def _start_first(self) -> None:
         try:
-            self._pool.submit(_ready).exception(timeout=TASK_TIMEOUT)
+            self._pool.submit(_ready).exception(timeout=START_TIMEOUT)
+        except TimeoutError:  # hung (its set-up, say): nothing of the scan's is in it
+            self.hung_at_start = True
+            self.kill()
         except Exception as exc:  # a broken pool: the next submit says so
             log.debug("scan workers did not start (%s)", exc)
         finally:
@@ -185,7 +192,9 @@ class Pool:
 
     def close(self) -> None:
         """Drop the work not started and end the workers (the one in hand finishes; a
-        killed pool is not waited for)."""
+        killed pool is not waited for, nor one still starting: it holds no work)."""
+        if not self.ready():
+            self.kill()
         self._pool.shutdown(wait=not self._killed, cancel_futures=True)
         self._boot.join(timeout=None if not self._killed else 1.0)
 

@@ -857,6 +857,10 @@ def _in_pool(
                 if starting and pool.ready():
                     starting = False
                     log.debug("scan workers started; %d files taken here meanwhile", early)
+                    if pool.hung_at_start:
+                        log.warning("scan workers did not start in %.0f s; reading the rest "
+                                    "in this process", parallel.START_TIMEOUT)  # fmt: skip
+                        broken = warned = True
                 if starting and not broken:  # the workers are starting: read here
                     if not window:
                         _fill(config, store, todo, known, clock, None, window, 1)

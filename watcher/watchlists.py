@@ -254,9 +254,10 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
     occurrences: in the folded headline and body) is matched exactly as before,
     since a topic's matches are made of its terms' occurrences alone (scores,
     clauses and snippets included). A changed exclusion or written query: the terms
-    of both the old and the new one, since each must require a term
-    (``rules.parse``), so an article holding none of them is excluded by neither,
-    and fails both queries. A raised ``min_score`` drops only matches that score
+    of the top-level OR branches added or removed (``_rewritten``; a written query's
+    kept branches in their order), since each branch must require a term
+    (``rules.parse``), so an article holding none of them is excluded, or passes the
+    query, exactly as before. A raised ``min_score`` drops only matches that score
     under it: the re-match reads those again too (``SCORE_MARGIN``). A lowered one,
     a changed region, ``lead_context``, matcher version, order of the remaining
     terms, or a query written where it was derived (or the other way) is None:
@@ -272,10 +273,15 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
      lead, written) = a  # fmt: skip
     if [version, places, lead, written] != [b[0], b[5], b[9], b[10]] or b[4] < min_score:
         return None
-    # An exclusion or written query rewritten: all its old and new terms are edited (a
-    # derived query changes with the anchors and context, compared entry by entry below).
-    pairs = [(exclude, b[2]), (query, b[1])] if written else [(exclude, b[2])]
-    rewritten = [rule for pair in pairs if pair[0] != pair[1] for rule in pair if rule]
+    # An exclusion or written query rewritten: the terms of its OR branches added or
+    # removed are edited (a derived query changes with the anchors and context,
+    # compared entry by entry below).
+    try:
+        rewritten = _rewritten(exclude, b[2], ordered=False)
+        if written:
+            rewritten += _rewritten(query, b[1], ordered=True)
+    except _NoTermEdit:
+        return None
     # Whether a topic has anchors or context at all decides what counts (a query-only
     # topic counts its query's terms): gaining the first or losing the last is no
     # edit of terms.
@@ -301,6 +307,47 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
     except RuleError:
         return None
     return frozenset(found)
+
+
+class _NoTermEdit(Exception):
+    """An edit that is not one of terms alone (edited_terms: None)."""
+
+
+def _rewritten(old: str | None, new: str | None, *, ordered: bool) -> list[str]:
+    """The top-level OR branches (canonical text) one of the rules ``old`` and ``new``
+    has and the other not. Each branch must require a term (``rules.parse``), so in an
+    article holding none of those branches' terms they are all false, and the rule is
+    the OR of the branches both keep, before and after. ``ordered``: the kept branches
+    keep their order (a query-only topic's why-line lists its terms in query order)."""
+    if old == new:
+        return []
+    try:
+        before, after = _branches(old), _branches(new)
+    except RuleError:
+        raise _NoTermEdit from None
+    if len(set(before)) != len(before) or len(set(after)) != len(after):
+        raise _NoTermEdit
+    kept = set(before) & set(after)
+    if ordered and [x for x in before if x in kept] != [x for x in after if x in kept]:
+        raise _NoTermEdit
+    return sorted(set(before) ^ set(after))
+
+
+def _branches(rule: str | None) -> list[str]:
+    """A rule's top-level OR branches as canonical text (none for no rule)."""
+    if not rule:
+        return []
+    out: list[str] = []
+
+    def walk(node: rules.Node) -> None:
+        if isinstance(node, rules.Or):
+            for child in node.children:
+                walk(child)
+        else:
+            out.append(rules.to_text(node))
+
+    walk(rules.parse(rule))
+    return out
 
 
 def topic_warnings(topics: Sequence[Topic]) -> list[str]:
