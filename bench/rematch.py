@@ -260,8 +260,8 @@ def rows(ctx: Any) -> list[SuiteRow]:
             f"{got['excl_five']:.2f} s",
             f"in 1 topic {got['excl_one']:.2f} s",
             f"{got['excl_five'] / got['excl_one']:.2f}× one topic",
-            "target ≤ 1.3×; only the articles holding an old or new exclusion term are "
-            "matched again (so for a rewritten written query)",
+            "target ≤ 1.3×; only the articles holding a term of an OR branch added or "
+            "removed are matched again (so for a rewritten written query)",
         ),
         SuiteRow(
             "re-match after raising min_score by 5 in 5 topics",
