@@ -225,7 +225,12 @@ def test_a_pool_that_does_not_answer_is_killed_and_its_files_read_here(
         report = _scan(pooled)
     warned = [r.getMessage() for r in caplog.records if "scan workers" in r.getMessage()]
     assert warned == ["scan workers hung (no answer in 0 s); reading the rest in this process"]
-    assert not [w for c in _children(os.getpid()) for w in _children(c)]  # none left behind
+    _as_serial(pooled, serial, run, report)
+
+
+def _as_serial(pooled: Config, serial: Config, run: Run, report: ScanReport) -> None:
+    """No worker left behind, and the report and store of the serial scan."""
+    assert not [w for c in _children(os.getpid()) for w in _children(c)]
     assert report == _scan(serial)
     assert _stored(pooled, run) == _stored(serial, run)
 
@@ -324,9 +329,7 @@ def test_workers_that_do_not_start_are_killed_and_the_scan_reads_here(
         ["scan workers did not start in 2 s; reading the rest in this process"],
         [],  # read through before the 2 s were up: the start was dropped at the end
     ), warned
-    assert not [w for c in _children(os.getpid()) for w in _children(c)]  # none left behind
-    assert report == _scan(serial)
-    assert _stored(pooled, run) == _stored(serial, run)
+    _as_serial(pooled, serial, run, report)
 
 
 def test_closing_a_pool_still_starting_does_not_wait_for_it() -> None:
