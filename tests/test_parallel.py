@@ -215,10 +215,12 @@ def test_a_pool_that_does_not_answer_is_killed_and_its_files_read_here(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # No wait at all: the first chunk's task, just sent to workers still starting,
-    # has not answered, as a hung pool would not.
+    # No wait at all: the first chunk's task, just sent to the workers, has not
+    # answered, as a hung pool would not. The scan waits for the first worker to be
+    # up (else it may read every file itself meanwhile, and send no chunk).
     monkeypatch.setattr(parallel, "MIN_FILES", 2)
     monkeypatch.setattr(parallel, "TASK_TIMEOUT", 0.0)
+    monkeypatch.setattr(parallel.Pool, "ready", lambda self: self._started.wait(60))
     inbox = _inbox(tmp_path, 40)
     pooled, serial = _config(make_config, inbox, 2), _config(make_config, inbox, 1)
     with caplog.at_level(logging.WARNING, "watcher.pipeline"):
