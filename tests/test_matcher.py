@@ -99,6 +99,18 @@ def test_bare_terms_match_words_only(
     assert matches(segmenter, topic(query=f"'{term}'"), art(text)) is hit
 
 
+@pytest.mark.parametrize(
+    "query", ["NOT NOT 改造", "文化 OR NOT NOT 改造", "NOT (NOT 改造 AND NOT 文化)"]
+)
+def test_a_double_negation_holds_where_its_term_occurs(
+    segmenter: Segmenter, topic: Callable[..., Topic], query: str
+) -> None:
+    # Review: such a query had no clause to be posted under, so it was never a
+    # candidate and matched nothing, even an article holding every term.
+    assert matches(segmenter, topic(query=f"'{query}'"), art("老旧小区改造全面启动。"))
+    assert not matches(segmenter, topic(query=f"'{query}'"), art("今天天气晴。"))
+
+
 def test_traditional_and_full_width_forms_match(
     segmenter: Segmenter, topic: Callable[..., Topic]
 ) -> None:

@@ -449,6 +449,8 @@ def test_a_state_from_before_the_rules_were_kept_matches_every_article_once(
     ({"query": '"安全生产"', "anchors": ["防汛"]}, {"query": '"安全生产"'}),
     ({"anchors": ["乡村振兴", "安全生产"]},
      {"anchors": ["乡村振兴", "安全生产"], "ignore": ["“乡村振兴战略”", "title:安全生产工作"]}),
+    # A branch that is a double negation (review: it had made no candidate at all).
+    ({"query": "文化 OR NOT NOT 改造"}, {"query": "文化"}),
 ])  # fmt: skip
 def test_edits_the_review_found_store_what_matching_all_would(
     make_config: Callable[..., Config],

@@ -385,7 +385,7 @@ class Matcher:
             ),
             places=tuple(self._folded(p) for p in topic.places),
             possible=_upper_bound(topic.query, self._folded),
-            clauses=_cnf(topic.query, self._folded),
+            clauses=_cnf(topic.query, self._folded) or None,  # (): no clause to post it under
             single_anchors=frozenset(k[0] for k in anchor_keys if len(k) == 1),
             single_context=single_context,
             word_at={k: tuple(v) for k, v in word_at.items()},

@@ -141,6 +141,9 @@ class Pool:
             workers, mp_context=ctx, initializer=_start, initargs=(level, init, args)
         )
         _widen_results_pipe(self._pool)
+        # The executor's own dict, filled as it spawns (shutdown() drops the attribute).
+        got = getattr(self._pool, "_processes", None)
+        self._processes = got if got is not None else {}
         # Starting the first worker means starting the fork server, which imports the
         # pipeline (~0.3 s, the scanning process blocked on it): done by a thread, so
         # that the scanning process reads files itself meanwhile (see ready()).
@@ -152,7 +155,10 @@ class Pool:
 
     def _start_first(self) -> None:
         try:
-            self._pool.submit(_ready).exception(timeout=START_TIMEOUT)
+            first = self._pool.submit(_ready)
+            if self._killed:  # closed while the worker was being spawned
+                self.kill()
+            first.exception(timeout=START_TIMEOUT)
         except TimeoutError:  # hung (its set-up, say): nothing of the scan's is in it
             self.hung_at_start = True
             self.kill()
@@ -185,8 +191,7 @@ class Pool:
     def kill(self) -> None:
         """End the workers at once (a hung pool)."""
         # ProcessPoolExecutor has no public way to end its processes without waiting.
-        processes = getattr(self._pool, "_processes", None) or {}
-        for process in list(processes.values()):
+        for process in list(self._processes.values()):
             process.kill()
         self._killed = True
 

@@ -856,8 +856,9 @@ def _in_pool(
             while True:
                 if starting and pool.ready():
                     starting = False
-                    log.debug("scan workers started; %d files taken here meanwhile", early)
-                    if pool.hung_at_start:
+                    if not pool.hung_at_start:
+                        log.debug("scan workers started; %d files taken here meanwhile", early)
+                    else:
                         log.warning("scan workers did not start in %.0f s; reading the rest "
                                     "in this process", parallel.START_TIMEOUT)  # fmt: skip
                         broken = warned = True
