@@ -216,11 +216,13 @@ def test_a_pool_that_does_not_answer_is_killed_and_its_files_read_here(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # No wait at all: the first chunk's task, just sent to the workers, has not
-    # answered, as a hung pool would not. The scan waits for the first worker to be
-    # up (else it may read every file itself meanwhile, and send no chunk).
+    # answered, as a hung pool would not (each chunk takes a second: a warm fork
+    # server's workers answer within the scan's short wait). The scan waits for the
+    # first worker to be up (else it may read every file itself meanwhile).
     monkeypatch.setattr(parallel, "MIN_FILES", 2)
     monkeypatch.setattr(parallel, "TASK_TIMEOUT", 0.0)
     monkeypatch.setattr(parallel.Pool, "ready", lambda self: self._started.wait(60))
+    monkeypatch.setattr(pipeline, "_read_in_worker", _slow_read)  # sent by name
     inbox = _inbox(tmp_path, 40)
     pooled, serial = _config(make_config, inbox, 2), _config(make_config, inbox, 1)
     with caplog.at_level(logging.WARNING, "watcher.pipeline"):
@@ -228,6 +230,14 @@ def test_a_pool_that_does_not_answer_is_killed_and_its_files_read_here(
     warned = [r.getMessage() for r in caplog.records if "scan workers" in r.getMessage()]
     assert warned == ["scan workers hung (no answer in 0 s); reading the rest in this process"]
     _as_serial(pooled, serial, run, report)
+
+
+def _slow_read(chunk: list[tuple[object, dt.date]]) -> object:
+    """In a worker (where pipeline's own is not replaced): a chunk read a second late."""
+    import time
+
+    time.sleep(1.0)
+    return pipeline._read_in_worker(chunk)  # type: ignore[arg-type]
 
 
 def _as_serial(pooled: Config, serial: Config, run: Run, report: ScanReport) -> None:

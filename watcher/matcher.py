@@ -91,6 +91,13 @@ def weight(role: str, boost: float = 1.0) -> float:
     return 1.0 - (1.0 - base) ** boost
 
 
+# A match's score is kept rounded to one decimal, the threshold compared with the
+# unrounded total: a stored score within SCORE_MARGIN of a min_score may lie either
+# side of it (a re-match after a raised min_score reads those again).
+_SCORE_DIGITS = 1
+SCORE_MARGIN = 10.0**-_SCORE_DIGITS
+
+
 def score(contributions: Iterable[float]) -> float:
     """0–100 from each counted term's weight × salience (each below 1):
     ``100 × (1 − Π (1 − c))`` — every term adds, none can pass 100."""
@@ -845,7 +852,7 @@ class _Run:
         return Match(
             topic_id=topic.id,
             topic_version=topic.version,
-            score=round(total, 1),
+            score=round(total, _SCORE_DIGITS),
             terms=terms,
             hits=self._hits(inside, paired),
             clause=self._why(c, story, terms, heads, ignored),

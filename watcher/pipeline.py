@@ -50,7 +50,7 @@ from watcher.archive import write_archive
 from watcher.config import Config, check_references
 from watcher.errors import DeliveryError, ReadError, ReaderUnavailable, WatcherError
 from watcher.inbox import list_inbox
-from watcher.matcher import Matcher, TermWatch
+from watcher.matcher import SCORE_MARGIN, Matcher, TermWatch
 from watcher.models import (
     Article,
     Delivery,
@@ -66,7 +66,7 @@ from watcher.models import (
 from watcher.paths import inside, safe_text
 from watcher.segment import Segmenter
 from watcher.store import FileState, Store, Worker, state_url
-from watcher.watchlists import SCORE_MARGIN, Topic, edited_terms, load_watchlists
+from watcher.watchlists import Topic, edited_terms, load_watchlists
 
 if TYPE_CHECKING:  # the digest half imports jinja2 and the senders when it runs, so
     # that scan and match start without them (issue 14: start-up and memory)
@@ -222,7 +222,9 @@ def _rematch(
     # One Matcher a term-edited topic: an article holding one topic's new term is
     # matched for that topic only.
     alone = {t.id: Matcher([t], segmenter) for t in changed if t.id not in every}
-    floor = {t.id: t.min_score for t in changed}
+    # A raised min_score (or the same one) drops the matches under it: those stored
+    # near or under it are matched again, with the term-edited articles.
+    under = {t.id: t.min_score + SCORE_MARGIN for t in changed if t.id in alone}
     started = time.perf_counter()
     mine = articles = again = 0
     finished = False
@@ -237,9 +239,7 @@ def _rematch(
                 continue  # another worker did it since the list was read
             found = []
             redone: dict[str, list[tuple[str, int]]] = {t: [] for t in edits if t not in every}
-            # A raised min_score (or the same one) drops the matches under it: those
-            # stored near or under it are matched again, with the term-edited articles.
-            low = store.matched_below(chunk, {t: floor[t] + SCORE_MARGIN for t in alone})
+            low = {t: near for t, near in store.matched_below(chunk, under).items() if near}
             for doc, article in store.rematch_articles(chunk.lo, chunk.hi):
                 articles += 1
                 need = watch.topics_in(article)

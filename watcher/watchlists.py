@@ -238,12 +238,6 @@ class Topic:
         return dict(self.boost).get(term, 1.0)
 
 
-# A stored score is rounded to 0.1, the threshold compared with the unrounded one: a
-# match stored within this of a raised min_score may fall either side of it, and one
-# stored below it falls under it; such matches are matched again.
-SCORE_MARGIN = 0.1
-
-
 def edited_terms(old: str, new: str) -> frozenset[str] | None:
     """The terms whose occurrences an edit from rules ``old`` to ``new`` (two topics'
     ``rules``) can change the matches of; None when the edit can change any article's.
@@ -258,7 +252,7 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
     kept branches in their order), since each branch must require a term
     (``rules.parse``), so an article holding none of them is excluded, or passes the
     query, exactly as before. A raised ``min_score`` drops only matches that score
-    under it: the re-match reads those again too (``SCORE_MARGIN``). A lowered one,
+    under it: the re-match reads those again too (``matcher.SCORE_MARGIN``). A lowered one,
     a changed region, ``lead_context``, matcher version, order of the remaining
     terms, or a query written where it was derived (or the other way) is None:
     every article is matched again.
@@ -334,20 +328,12 @@ def _rewritten(old: str | None, new: str | None, *, ordered: bool) -> list[str]:
 
 
 def _branches(rule: str | None) -> list[str]:
-    """A rule's top-level OR branches as canonical text (none for no rule)."""
+    """A rule's top-level OR branches as canonical text (none for no rule); the parser
+    flattens nested ORs, ``a OR (b OR c)`` included."""
     if not rule:
         return []
-    out: list[str] = []
-
-    def walk(node: rules.Node) -> None:
-        if isinstance(node, rules.Or):
-            for child in node.children:
-                walk(child)
-        else:
-            out.append(rules.to_text(node))
-
-    walk(rules.parse(rule))
-    return out
+    node = rules.parse(rule)
+    return [rules.to_text(n) for n in (node.children if isinstance(node, rules.Or) else [node])]
 
 
 def topic_warnings(topics: Sequence[Topic]) -> list[str]:
