@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import ahocorasick_rs  # noqa: E402
 from run import Row as SuiteRow  # noqa: E402 (bench/run.py's row, defined once)
 
-from watcher.matcher import Matcher  # noqa: E402
+from watcher.matcher import COMPILED, Matcher, PureMatcher  # noqa: E402
 from watcher.models import Article  # noqa: E402
 from watcher.segment import Segmenter, fold  # noqa: E402
 from watcher.watchlists import Topic, load_watchlists  # noqa: E402
@@ -271,6 +271,11 @@ def measure(
         floor = _floor(large, articles, runs)
         rate5, m5 = _rate(small, articles, runs)
         rate505, m505 = _rate(large, articles, runs)
+        # The same topics in pure Python, where the build compiled the matcher (setup.py).
+        pure_rate = 0.0
+        if COMPILED:
+            pure_rate, pure_m = _rate(PureMatcher(big, segmenter), articles, runs)
+            assert pure_m == m505
         # The 500 topics of bench/match_corpus.py: query-only, an AND of two ORs of
         # dictionary words each (how issue 14 first measured 500 topics).
         sys.path.insert(0, str(ROOT / "bench"))
@@ -302,6 +307,18 @@ def measure(
             rate505,
             floor,
             "≥ 4,000 articles/s",
+        ),
+        *(
+            [
+                Row(
+                    f"{len(big)} topics, the matcher in pure Python (not compiled)",
+                    pure_rate,
+                    floor,
+                    f"compiled: {rate505 / pure_rate:.2f}× this",
+                )
+            ]
+            if pure_rate
+            else []
         ),
         Row(
             f"505 topics of bench/match_corpus.py (query-only), {n:,} articles ({m_q:,} matches)",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from watcher import site
+from watcher import matcher, site
 from watcher.config import load_config
 from watcher.errors import WatcherError
 from watcher.site import init_site, next_steps
@@ -228,13 +228,17 @@ def test_the_wheel_carries_the_starter_site(tmp_path: Path) -> None:
     # pyproject.toml's explicit list would be left out).
     package = ROOT / "watcher"
     for path in package.rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
+        # (the compiled matcher's copy and builds: made by each build, checked below)
+        native = path.name.startswith("_native_matcher")
+        if path.is_file() and "__pycache__" not in path.parts and not native:
             name = f"watcher/{path.relative_to(package).as_posix()}"
             assert name in names, (
                 f"{name} is not in the wheel: add its package to [tool.setuptools] packages, "
                 "or its files to package-data, in pyproject.toml"
             )
 
+    if matcher.COMPILED:  # this checkout's build compiled the matcher: so did the wheel's
+        assert any(n.startswith("watcher/_native_matcher.") and n.endswith(".so") for n in names)
     venv = fresh_venv(tmp_path / "venv")
     python = str(venv / "bin" / "python")
     # Nothing of this run's Python path may make pip or the venv see another watcher.
@@ -250,7 +254,8 @@ def test_the_wheel_carries_the_starter_site(tmp_path: Path) -> None:
     script = (
         "import sys, watcher; from pathlib import Path; "
         "from watcher.site import init_site, next_steps, bundled_watchlists; "
-        "print(watcher.__file__); print(bundled_watchlists()); "
+        "from watcher import matcher; "
+        "print(watcher.__file__); print(bundled_watchlists()); print(matcher.COMPILED); "
         "init_site(Path('site')); print(next_steps(Path('site')))"
     )
     done = subprocess.run(
@@ -262,7 +267,8 @@ def test_the_wheel_carries_the_starter_site(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    module, watchlists = done.stdout.splitlines()[:2]
+    module, watchlists, compiled = done.stdout.splitlines()[:3]
+    assert compiled == str(matcher.COMPILED)  # the wheel's matcher.py is its build's
     assert Path(module).is_relative_to(venv)
     assert Path(watchlists).is_relative_to(venv)
     folder = elsewhere / "site"
