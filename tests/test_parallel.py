@@ -104,7 +104,7 @@ def test_two_workers_store_what_one_stores(
     one, two = _config(make_config, inbox, 1), _config(make_config, inbox, 2)
     with caplog.at_level(logging.INFO, logger="watcher.pipeline"):
         first = _scan(one), _scan(two)
-    pooled = f"scan of {inbox}: reading in 2 worker processes"
+    pooled = f"scan of {inbox}: reading in 2 processes (this one and 1 worker)"
     assert [r.getMessage() for r in caplog.records].count(pooled) == 1
     assert first[0] == first[1]
     assert first[0].new >= 6 and first[0].duplicate == 1 and first[0].skipped == 1
@@ -265,7 +265,7 @@ def test_two_workers_on_postgresql_store_what_one_stores_on_sqlite(
         shutil.copy(f, pooled.watchlists / f.name)
     with caplog.at_level(logging.INFO, logger="watcher.pipeline"):
         assert _scan(pooled) == _scan(serial)
-    assert f"scan of {inbox}: reading in 2 worker processes" in caplog.messages
+    assert f"scan of {inbox}: reading in 2 processes (this one and 1 worker)" in caplog.messages
     assert _stored(pooled, run) == _stored(serial, run)
     again = _scan(pooled)
     assert again.new == 0 and again.failed == _scan(serial).failed
@@ -398,4 +398,34 @@ def test_files_are_read_here_in_turn_while_the_workers_start(
     assert started and int(started[0].split("; ")[1].split()[0]) >= 5, started
     assert not [m for m in caplog.messages if "scan workers failed" in m]
     assert report == _scan(serial)
+    assert _stored(pooled, run) == _stored(serial, run)
+
+
+def test_this_process_and_the_worker_share_the_reading(
+    make_config: Callable[..., Config],
+    tmp_path: Path,
+    run: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """workers: 2 is two reading processes, this one and one worker: the worker is given
+    chunks from the far end of the window, this process reads from its turn on."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    texts = [f.read_text(encoding="utf-8") for f in seed_files() if f.suffix == ".txt"]
+    for n in range(64):  # 8 chunks, each file its own content
+        (inbox / f"page-{n:02d}.txt").write_text(
+            texts[n % len(texts)] + f"\n本报讯 第{n}期。\n", encoding="utf-8"
+        )
+        os.utime(inbox / f"page-{n:02d}.txt", (1_600_000_000, 1_600_000_000))
+    pooled, serial = _config(make_config, inbox, 2), _config(make_config, inbox, 1)
+    # The worker up before the first file is taken, so that both have work from the start.
+    monkeypatch.setattr(parallel.Pool, "ready", lambda self: self._started.wait(60) or True)
+    # (the root logger's level: the workers take theirs from it)
+    with Store(pooled.state) as store, caplog.at_level(logging.DEBUG):
+        report = pipeline.scan(pooled, store, topics=pipeline.load_topics(pooled), clock=_clock)
+    where = {r.process for r in caplog.records if r.getMessage().endswith(" articles")
+             and ": read (" in r.getMessage()}  # fmt: skip
+    assert os.getpid() in where and len(where) == 2, where
+    assert report == _scan(serial) and report.new == 64
     assert _stored(pooled, run) == _stored(serial, run)

@@ -65,7 +65,7 @@ from watcher.models import (
 )
 from watcher.paths import inside, safe_text
 from watcher.segment import Segmenter
-from watcher.store import FileState, Store, Worker, state_url
+from watcher.store import DocumentRows, FileState, Store, Worker, document_rows, state_url
 from watcher.watchlists import Topic, edited_terms, load_watchlists
 
 if TYPE_CHECKING:  # the digest half imports jinja2 and the senders when it runs, so
@@ -709,6 +709,15 @@ class Processed:
     matches: tuple[list[Match], ...] = ()
     waiting: bool = False  # its reader cannot run now: left for the next scan
     failure: str | None = None  # recorded as failed
+    # From a scan worker: the articles and matches as the store's rows instead (they
+    # cross the process boundary as plain tuples; see store.DocumentRows).
+    rows: DocumentRows | None = None
+
+    def counts(self) -> tuple[int, int]:
+        """(articles, articles matched)."""
+        if self.rows is not None:
+            return len(self.rows.articles), self.rows.matched
+        return len(self.articles), sum(1 for found in self.matches if found)
 
 
 def _process(
@@ -733,6 +742,8 @@ def _process(
     except Exception as exc:  # one strange document must not stop the scan
         log.exception("%s: could not process", path)
         return Processed(failure=f"internal error: {type(exc).__name__}: {exc}")
+    # (Where the reading was done: a worker's records are replayed with its pid.)
+    log.debug("%s: read (%s), %d articles", path, text.encoding, len(articles))
     return Processed(text.encoding, tuple(articles), found)
 
 
@@ -800,20 +811,36 @@ def _store_one(
         articles=done.articles,
         now=clock,  # read under the write lock: see Store.add_document
         matches=done.matches,
+        rows=done.rows,
     )
-    log.debug("%s: %d articles (%s)", path, len(done.articles), done.encoding)
-    return Outcome("new", len(done.articles), sum(1 for f in done.matches if f))
+    articles, matched = done.counts()
+    log.debug("%s: %d articles (%s)", path, articles, done.encoding)
+    return Outcome("new", articles, matched)
 
 
 # --- the scan in worker processes (scan.workers) --------------------------------------
 #
-# The scanning process lists, triages and claims files in order, sends those to be read
-# to the pool in chunks, a window ahead, and records every file in its turn: the store
-# sees the serial scan's writes in the serial order. PDF and DOCX files (read in the
-# sandboxed reader process anyway) are read here, in their turn.
+# The scanning process lists, triages and claims files in order, and records every file
+# in its turn: the store sees the serial scan's writes in the serial order. It reads
+# files too: ``scan.workers: N`` is N processes reading, this one and N - 1 workers
+# (on 2 cores, two processes rather than three: the writer is one of the readers). The
+# files to read are grouped in chunks as they enter the window; the workers are given
+# chunks from the far end of the window, a few each in hand, and this process reads the
+# chunks its turn reaches that no worker was given: each takes work from its own end,
+# so neither waits for the other and the shares follow their speeds. PDF and DOCX
+# files (read in the sandboxed reader process anyway) are read here, in their turn.
 
 CHUNK = 8  # files per task
-WINDOW = 8  # chunks per worker in flight
+WINDOW = 8  # chunks per reading process in the window
+HELD = 4  # chunks a worker has in hand (sent, not yet answered)
+
+
+@dataclass(eq=False)  # (compared by identity)
+class _Chunk:
+    """Up to CHUNK files of the window to read: by a worker (sent) or here."""
+
+    slots: list[_Slot]
+    sent: bool = False
 
 
 @dataclass
@@ -826,6 +853,7 @@ class _Slot:
     lease: str | None = None
     task: Future[list[tuple[Fetched, Processed | None, list[logging.LogRecord]]]] | None = None
     at: int = 0  # its place in the task's chunk
+    chunk: _Chunk | None = None  # the chunk it is read in (None: nothing to read)
 
 
 def _in_pool(
@@ -841,17 +869,22 @@ def _in_pool(
     workers: int,
     should_stop: Callable[[], bool] | None,
 ) -> Iterator[tuple[FileInfo, Outcome]]:
-    """(file, outcome) in scan order, the reading done by ``workers`` processes."""
+    """(file, outcome) in scan order, the reading shared by this process and
+    ``workers - 1`` worker processes."""
     segmenter.warm()  # the dictionary's cache file, made once, before the workers read it
     limits = read_limits(config)
     window: collections.deque[_Slot] = collections.deque()
+    unsent: collections.deque[_Chunk] = collections.deque()  # in window order
+    in_hand: set[Future[Any]] = set()
     todo = iter(files)
     size = workers * CHUNK * WINDOW
     broken = warned = False
     args = (tuple(topics), segmenter.cache_dir, config.inbox, limits)
-    log.info("scan of %s: reading in %d worker processes", safe_text(config.inbox), workers)
+    plural = "" if workers == 2 else "s"
+    log.info("scan of %s: reading in %d processes (this one and %d worker%s)",
+             safe_text(config.inbox), workers, workers - 1, plural)  # fmt: skip
     starting, early = True, 0  # files taken in turn here while the workers start
-    with parallel.Pool(workers, _worker_start, args) as pool:
+    with parallel.Pool(workers - 1, _worker_start, args) as pool:
         try:
             while True:
                 if starting and pool.ready():
@@ -862,24 +895,27 @@ def _in_pool(
                         log.warning("scan workers did not start in %.0f s; reading the rest "
                                     "in this process", parallel.START_TIMEOUT)  # fmt: skip
                         broken = warned = True
-                if starting and not broken:  # the workers are starting: read here
+                if starting or broken:  # one by one, read here
                     if not window:
-                        _fill(config, store, todo, known, clock, None, window, 1)
-                        early += len(window)
-                elif len(window) <= size // 2 and not broken:
-                    broken = not _fill(config, store, todo, known, clock, pool, window, size)
+                        _fill(config, store, todo, known, clock, window, unsent, 1)
+                        early += len(window) if starting else 0
+                elif len(window) <= size - CHUNK:
+                    _fill(config, store, todo, known, clock, window, unsent, size)
+                if not (starting or broken):
+                    broken = not _feed(config, clock, pool, unsent, in_hand,
+                                       HELD * pool.workers)  # fmt: skip
                     if broken and not warned:  # a worker died between two chunks' tasks
                         log.warning("scan workers failed (the pool takes no more work); "
                                     "reading the rest in this process")  # fmt: skip
                         warned = True
-                if not window and broken:  # the rest one by one, read here
-                    _fill(config, store, todo, known, clock, None, window, 1)
                 if not window:
                     return
                 if should_stop is not None and should_stop():
                     log.info("scan stopped early on request")
                     return
                 slot = window.popleft()
+                if slot.chunk is not None and not slot.chunk.sent:
+                    _take(unsent, slot.chunk)  # reached here first: read here, in turn
                 if slot.task is not None and not _answered(slot.task):
                     store.commit_batch()  # waiting on the workers: not under the write lock
                 if slot.task is not None and not pool.settled(slot.task):
@@ -930,28 +966,13 @@ def _fill(
     todo: Iterator[FileInfo],
     known: Mapping[str, FileState],
     clock: Clock,
-    pool: parallel.Pool | None,
     window: collections.deque[_Slot],
+    unsent: collections.deque[_Chunk],
     size: int,
-) -> bool:
-    """Triage files into the window until it holds ``size``, the ones to read sent to
-    ``pool`` in chunks (None: read here in their turn). False if the pool is broken."""
-    chunk: list[_Slot] = []
-
-    def send() -> bool:
-        if not chunk or pool is None:
-            return True
-        work = [(s.info, (s.now or clock()).astimezone(config.tz).date()) for s in chunk]
-        try:
-            task = pool.submit(_read_in_worker, work)
-        except Exception as exc:  # a pool whose worker died takes no more work
-            log.debug("scan workers take no more work (%s)", exc)
-            return False
-        for k, s in enumerate(chunk):
-            s.task, s.at = task, k
-        chunk.clear()
-        return True
-
+) -> None:
+    """Triage files into the window until it holds ``size``; the ones to read grouped
+    in chunks, appended to ``unsent``."""
+    chunk = _Chunk([])
     while len(window) < size and (info := next(todo, None)) is not None:
         now = clock()
         claim = _claim(config, store, info, known.get(info.key), clock)
@@ -964,10 +985,49 @@ def _fill(
         window.append(slot)
         reader = readers.reader_for(info.path)
         if decided is None and reader is not None and not reader.isolated(info.size):
-            chunk.append(slot)
-            if len(chunk) == CHUNK and not send():
-                return False
-    return send()
+            slot.chunk = chunk
+            chunk.slots.append(slot)
+            if len(chunk.slots) == CHUNK:
+                unsent.append(chunk)
+                chunk = _Chunk([])
+    if chunk.slots:
+        unsent.append(chunk)
+
+
+def _take(unsent: collections.deque[_Chunk], chunk: _Chunk) -> None:
+    """Take ``chunk`` out of ``unsent`` (where the scan's turn reaches it, the first)."""
+    if unsent and unsent[0] is chunk:
+        unsent.popleft()
+    elif chunk in unsent:
+        unsent.remove(chunk)
+    chunk.slots = []  # (slot and chunk refer to each other: a cycle, kept till a GC pass)
+
+
+def _feed(
+    config: Config,
+    clock: Clock,
+    pool: parallel.Pool,
+    unsent: collections.deque[_Chunk],
+    in_hand: set[Future[Any]],
+    most: int,
+) -> bool:
+    """Give the workers chunks from the far end of the window until they hold ``most``
+    unanswered; False if the pool is broken."""
+    in_hand.difference_update([t for t in in_hand if t.done()])
+    while unsent and len(in_hand) < most:
+        chunk = unsent.pop()  # the newest: the scan's turn reaches it last
+        work = [(s.info, (s.now or clock()).astimezone(config.tz).date()) for s in chunk.slots]
+        try:
+            task = pool.submit(_read_in_worker, work)
+        except Exception as exc:  # a pool whose worker died takes no more work
+            log.debug("scan workers take no more work (%s)", exc)
+            unsent.append(chunk)
+            return False
+        for k, s in enumerate(chunk.slots):
+            s.task, s.at = task, k
+        chunk.sent, chunk.slots = True, []  # (see _take)
+        in_hand.add(task)
+    return True
 
 
 def _finish(
@@ -1025,6 +1085,8 @@ def _read_in_worker(
         done = None
         if fetched.sha is not None:
             done = _process(info, fetched.data, today, matcher, None, limits)
+            rows = document_rows(done.articles, done.matches)
+            done = replace(done, articles=(), matches=(), rows=rows)
             fetched = replace(fetched, data=b"")
         out.append((fetched, done, parallel.collected()))
     return out

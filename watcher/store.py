@@ -1274,13 +1274,17 @@ class Store:
         articles: Sequence[Article],
         now: dt.datetime | Callable[[], dt.datetime],
         matches: Sequence[Sequence[Match]] = (),
+        rows: DocumentRows | None = None,
     ) -> None:
         """Store a document, its articles and their matches in one transaction.
 
         ``now`` may be a clock: it is then read once the write lock is held, so
         a digest cut-off taken by another process is either before the whole
-        document or after it.
+        document or after it. ``rows``: the articles and matches as
+        :func:`document_rows` made them, instead of ``articles`` and ``matches``.
         """
+        if rows is None:
+            rows = document_rows(articles, matches)
         with self.transaction():
             if callable(now):
                 now = now()
@@ -1296,27 +1300,25 @@ class Store:
                 "first_seen = CASE WHEN documents.status = 'failed' "
                 "THEN excluded.first_seen ELSE documents.first_seen END "
                 "RETURNING first_seen",
-                (sha256, path, size, mtime_ns, seen, encoding, len(articles)),
+                (sha256, path, size, mtime_ns, seen, encoding, len(rows.articles)),
             ).fetchall()[0][0]
+            head = (sha256, first_seen)
             self.db.executemany(
-                "INSERT INTO articles (doc_sha256, idx, kind, headline, kicker, subtitle, body, "
-                "newspaper, date, event_date, page, section, byline, dateline, continued, "
-                "captions, chars, first_seen, source) "
+                "INSERT INTO articles (doc_sha256, first_seen, idx, kind, headline, kicker, "
+                "subtitle, body, newspaper, date, event_date, page, section, byline, dateline, "
+                "continued, captions, chars, source) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_article_row(sha256, a, first_seen) for a in articles],
+                [head + r for r in rows.articles],
             )
             # One statement for all the matches (the DELETE above took the old ones with
             # their articles): on PostgreSQL each statement is a round trip.
-            if any(matches):
+            if rows.matches:
+                doc, stamp = (sha256,), (seen,)
                 self.db.executemany(
                     "INSERT INTO matches (doc_sha256, idx, topic_id, topic_version, score, terms, "
                     "hits, clause, snippet, marks, matched_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        _match_row(sha256, article.index, m, now)
-                        for article, found in zip(articles, matches, strict=False)
-                        for m in found
-                    ],
+                    [doc + r + stamp for r in rows.matches],
                 )
             self._put_file(path, size, mtime_ns, sha256, "ok", now, None)
 
@@ -2617,9 +2619,10 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]:
+def _article_fields(a: Article) -> tuple[object, ...]:
+    """An article's row of ``articles`` without its document and first_seen
+    (_INSERT_ARTICLE's columns after those two)."""
     return (
-        sha256,
         a.index,
         a.kind,
         a.headline,
@@ -2636,7 +2639,6 @@ def _article_row(sha256: str, a: Article, first_seen: str) -> tuple[object, ...]
         a.continued,
         json.dumps(list(a.captions), ensure_ascii=False) if a.captions else "[]",
         len(a.body),  # a.chars
-        first_seen,
         a.source,
     )
 
@@ -2678,9 +2680,12 @@ _ENCODE_TEXT = json.JSONEncoder(ensure_ascii=False).encode
 
 def _match_row(doc: str, idx: int, m: Match, now: dt.datetime | str) -> tuple[object, ...]:
     """The row of one match (``now``: a time, or one already written as text)."""
+    return (doc, idx, *_match_fields(m), now if isinstance(now, str) else _iso(now))
+
+
+def _match_fields(m: Match) -> tuple[object, ...]:
+    """A match's row without its article and matched_at (_match_row's middle)."""
     return (
-        doc,
-        idx,
         m.topic_id,
         m.topic_version,
         m.score,
@@ -2689,7 +2694,30 @@ def _match_row(doc: str, idx: int, m: Match, now: dt.datetime | str) -> tuple[ob
         m.clause,
         m.snippet,
         json.dumps([list(x) for x in m.marks]),
-        now if isinstance(now, str) else _iso(now),
+    )
+
+
+@dataclass(frozen=True)
+class DocumentRows:
+    """A document's articles and matches as rows, made where they were read (a scan
+    worker: :func:`document_rows`), so that the writer only inserts them — plain tuples
+    travel between processes at a fraction of the cost of the dataclasses (issue 14)."""
+
+    articles: tuple[tuple[object, ...], ...]  # _article_fields of each
+    matches: tuple[tuple[object, ...], ...]  # (article index, *_match_fields) of each
+    matched: int  # articles with at least one match
+
+
+def document_rows(articles: Sequence[Article], matches: Sequence[Sequence[Match]]) -> DocumentRows:
+    """The rows :meth:`Store.add_document` writes for ``articles`` and their matches."""
+    return DocumentRows(
+        articles=tuple(_article_fields(a) for a in articles),
+        matches=tuple(
+            (a.index, *_match_fields(m))
+            for a, found in zip(articles, matches, strict=False)
+            for m in found
+        ),
+        matched=sum(1 for found in matches if found),
     )
 
 
