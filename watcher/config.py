@@ -184,9 +184,10 @@ class ScanConfig:
         1,
         Workers(),
         "Processes that read, split and match new files at once: a number, or auto (one "
-        "per CPU core). The scan itself writes the database, in the serial order, so the "
-        "result is the same for every value; a pool starts only for a scan with at least "
-        "16 new or changed files. 1: everything in the scanning process.",
+        "per CPU core); the scanning process is one of them, the others are workers. The "
+        "scan itself writes the database, in the serial order, so the result is the same "
+        "for every value; workers start only for a scan with at least 16 new or changed "
+        "files. 1: everything in the scanning process.",
     )
 
 
