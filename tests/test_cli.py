@@ -66,6 +66,10 @@ def test_check_lists_the_formats_and_what_is_missing(
         ".html .htm: built-in (pip install 'watcher[html]' for article extraction); "
         f".pdf: {pdf}; .docx: no, pip install 'watcher[docx]'; .png .jpg .jpeg .tif .tiff: {ocr}"
     )
+    # Which matcher runs: compiled at install, or the source (tests/test_native.py).
+    from watcher import matcher
+
+    assert f"  matcher:    {matcher.RUNS}" in out.splitlines()
 
 
 def test_check_reports_every_problem_with_file_and_line(run: Run, tmp_path: Path) -> None:

@@ -424,8 +424,14 @@ def test_this_process_and_the_worker_share_the_reading(
     # (the root logger's level: the workers take theirs from it)
     with Store(pooled.state) as store, caplog.at_level(logging.DEBUG):
         report = pipeline.scan(pooled, store, topics=pipeline.load_topics(pooled), clock=_clock)
-    where = {r.process for r in caplog.records if r.getMessage().endswith(" articles")
-             and ": read (" in r.getMessage()}  # fmt: skip
-    assert os.getpid() in where and len(where) == 2, where
+    reads = [(r.getMessage().split(": read (")[0], r.process) for r in caplog.records
+             if ": read (" in r.getMessage()]  # fmt: skip
+    assert len(reads) == 64 and len({path for path, _ in reads}) == 64  # each once
+    here = sorted(path for path, pid in reads if pid == os.getpid())
+    assert here and len({pid for _, pid in reads}) == 2, reads
+    # This process reads from its turn on, the worker from the far end: this process's
+    # files come before the worker's, but for where they met.
+    order = sorted(path for path, _ in reads)
+    assert order.index(here[0]) == 0
     assert report == _scan(serial) and report.new == 64
     assert _stored(pooled, run) == _stored(serial, run)

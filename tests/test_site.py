@@ -172,7 +172,7 @@ def build_wheel(out: Path) -> Path:
     """Build the wheel from a copy of the working tree, as `pip wheel .` would.
 
     A copy, so that the build's build/ and egg-info never land in the shared
-    checkout. Skips when pip cannot get setuptools (no network, nothing cached).
+    checkout. Skips when pip cannot get the build's requirements (no network, nothing cached).
     """
     source = out / "source"
     shutil.copytree(
@@ -191,8 +191,8 @@ def build_wheel(out: Path) -> Path:
     if done.returncode != 0:
         if _OFFLINE.search(done.stdout + done.stderr):
             pytest.skip(
-                "cannot build the wheel: pip could not get setuptools>=68 for the build "
-                "(no network and none in pip's cache)"
+                "cannot build the wheel: pip could not get the build's requirements "
+                "(setuptools>=68, mypy for mypyc: no network and none in pip's cache)"
             )
         raise AssertionError(f"pip wheel failed:\n{done.stdout}\n{done.stderr}")
     (wheel,) = out.glob("watcher-*.whl")

@@ -27,7 +27,7 @@ from watcher import search as search_mod
 from watcher.config import Config, env_warnings, find_config, load_config
 from watcher.display import page_facts
 from watcher.errors import ConfigError, ReadError, WatcherError
-from watcher.matcher import Matcher
+from watcher.matcher import RUNS, Matcher
 from watcher.models import Article, Match, Text, article_id
 from watcher.options import closest
 from watcher.paths import safe_text
@@ -170,6 +170,7 @@ def check(obj: Context) -> None:
     if topics:
         click.echo(", ".join(f"{t.id} ({t.name})" for t in topics))
     click.echo("  formats:    " + "; ".join(readers.formats()))
+    click.echo(f"  matcher:    {RUNS}")
     for warning in [*topic_warnings(topics), *env_warnings(cfg, os.environ)]:
         click.echo(f"warning: {warning}")
 

@@ -28,12 +28,8 @@ the longer term only (隐患 inside 安全隐患, 投资 inside 总投资).
 from __future__ import annotations
 
 import bisect
-import hashlib
-import importlib
-import importlib.machinery
 import math
 import operator
-import os
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,7 +38,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from watcher import rules
+from watcher import native, rules
 from watcher.models import Article, Match, TermHit
 from watcher.segment import Segmenter, fold
 from watcher.watchlists import Topic
@@ -1290,28 +1286,11 @@ class TermWatch:
 
 # --- the compiled matcher -------------------------------------------------------------
 # setup.py compiles a copy of this module (everything above the line) with mypyc, as
-# watcher._native_matcher; its Matcher is used while the copy was made from this very
-# file (its digest), else this one: an edited checkout never runs a stale build.
-# WATCHER_PURE=1 keeps this one. The pure class stays at hand as PureMatcher.
+# watcher._native_matcher; its Matcher is used while the package's modules are the ones
+# it was built from (watcher/native.py), else this one. WATCHER_PURE=1 keeps this one.
+# The pure class stays at hand as PureMatcher; RUNS says which one runs, in words.
 
 PureMatcher = Matcher
-
-
-def _native() -> type[Matcher] | None:
-    if os.environ.get("WATCHER_PURE"):
-        return None
-    try:
-        native = importlib.import_module("watcher._native_matcher")
-    except ImportError:
-        return None
-    if not str(native.__file__).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
-        return None  # the copy's source without its build
-    try:
-        mine = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    except OSError:
-        return None
-    return native.Matcher if mine == native.SOURCE else None
-
-
-Matcher = _native() or PureMatcher  # type: ignore[misc]
+_compiled, RUNS = native.compiled_matcher(Path(__file__).resolve().parent)
+Matcher = _compiled or PureMatcher  # type: ignore[misc]
 COMPILED = Matcher is not PureMatcher

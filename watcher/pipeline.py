@@ -1012,9 +1012,11 @@ def _feed(
     most: int,
 ) -> bool:
     """Give the workers chunks from the far end of the window until they hold ``most``
-    unanswered; False if the pool is broken."""
+    unanswered (all but the oldest); False if the pool is broken."""
     in_hand.difference_update([t for t in in_hand if t.done()])
-    while unsent and len(in_hand) < most:
+    # The oldest chunk stays: the scan's turn is about to reach it, and sending it would
+    # only make this process wait for it.
+    while len(unsent) > 1 and len(in_hand) < most:
         chunk = unsent.pop()  # the newest: the scan's turn reaches it last
         work = [(s.info, (s.now or clock()).astimezone(config.tz).date()) for s in chunk.slots]
         try:

@@ -2620,8 +2620,8 @@ def _statements(script: str) -> list[str]:
 
 
 def _article_fields(a: Article) -> tuple[object, ...]:
-    """An article's row of ``articles`` without its document and first_seen
-    (_INSERT_ARTICLE's columns after those two)."""
+    """An article's row of ``articles`` without its document and first_seen (the
+    columns after those two in add_document's INSERT)."""
     return (
         a.index,
         a.kind,
