@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import itertools
 import os
@@ -115,6 +116,28 @@ class PgServer:
         with psycopg.connect(self.url("postgres"), password=PG_PASSWORD, autocommit=True) as c:
             c.execute(f"CREATE DATABASE {name}")
         return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of the working tree, built once per test run (a build compiles the
+    matcher: tens of seconds): the wheel test and the deploy test install this one.
+    Under pytest-xdist the workers share it: the first builds it, under a lock, in the
+    run's common temporary folder; the others wait for it."""
+    from tests.test_site import build_wheel
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # (each worker's base folder is inside the run's)
+    folder = root / "built-wheel"
+    folder.mkdir(exist_ok=True)
+    with (root / "built-wheel.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            found = sorted(folder.glob("watcher-*.whl"))
+            return found[0] if found else build_wheel(folder)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")

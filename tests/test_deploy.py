@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, seed_files
-from tests.test_site import BUNDLED_NAMES, build_wheel, fresh_venv
+from tests.test_site import BUNDLED_NAMES, fresh_venv
 from watcher.config import EmailConfig, ScanConfig, WebhookConfig, load_config
 from watcher.site import STARTER_CONFIG
 from watcher.watchlists import load_watchlists
@@ -203,7 +203,7 @@ def install(root: Path, wheel: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+def installed(built_wheel: Path) -> Iterator[Installed]:
     """deploy/install.sh run with DESTDIR: a server laid out in a scratch root.
 
     The root is world-traversable (not under pytest's private tmp folder) so
@@ -217,7 +217,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 
     if "init" not in cli.commands:
         pytest.skip("cli.py has no `watcher init` command yet; install.sh runs it")
-    wheel = build_wheel(tmp_path_factory.mktemp("wheel"))
+    wheel = built_wheel
     root = Path(tempfile.mkdtemp(prefix="watcher-destdir-"))
     try:
         root.chmod(0o755)

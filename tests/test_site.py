@@ -218,8 +218,8 @@ def fresh_venv(folder: Path, python: str | None = None, *, with_pip: bool = Fals
 
 
 @pytest.mark.slow
-def test_the_wheel_carries_the_starter_site(tmp_path: Path) -> None:
-    wheel = build_wheel(tmp_path / "dist")
+def test_the_wheel_carries_the_starter_site(tmp_path: Path, built_wheel: Path) -> None:
+    wheel = built_wheel
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in BUNDLED_NAMES:
         assert f"watcher/data/watchlists/{name}" in names
