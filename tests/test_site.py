@@ -192,7 +192,7 @@ def build_wheel(out: Path) -> Path:
         if _OFFLINE.search(done.stdout + done.stderr):
             pytest.skip(
                 "cannot build the wheel: pip could not get the build's requirements "
-                "(setuptools>=68, mypy for mypyc: no network and none in pip's cache)"
+                "(setuptools>=77, mypy for mypyc: no network and none in pip's cache)"
             )
         raise AssertionError(f"pip wheel failed:\n{done.stdout}\n{done.stderr}")
     (wheel,) = out.glob("watcher-*.whl")
