@@ -217,19 +217,18 @@ def installed(built_wheel: Path) -> Iterator[Installed]:
 
     if "init" not in cli.commands:
         pytest.skip("cli.py has no `watcher init` command yet; install.sh runs it")
-    wheel = built_wheel
     root = Path(tempfile.mkdtemp(prefix="watcher-destdir-"))
     try:
         root.chmod(0o755)
         fresh_venv(root / "opt" / "watcher", _same_python(), with_pip=True)
-        done = install(root, wheel)
+        done = install(root, built_wheel)
         assert done.returncode == 0, done.stdout + done.stderr
         entry = next(
             line.split(":")
             for line in (root / "etc" / "passwd").read_text().splitlines()
             if line.startswith("watcher:")
         )
-        yield Installed(root, wheel, int(entry[2]), int(entry[3]), done.stdout)
+        yield Installed(root, built_wheel, int(entry[2]), int(entry[3]), done.stdout)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
