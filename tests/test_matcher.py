@@ -208,6 +208,27 @@ def test_min_score_is_on_the_same_scale(segmenter: Segmenter, topic: Callable[..
     assert not Matcher([topic(anchors="[暗访]", min_score=45)], segmenter).match(text)
 
 
+def test_what_min_score_alone_keeps_out_is_a_near_miss_with_its_score(
+    segmenter: Segmenter, topic: Callable[..., Topic]
+) -> None:
+    """assess(): the match min_score 0 would make, as a near miss; an article another
+    rule keeps out is none (a lowered min_score cannot let it in)."""
+    text = art("会议听取了工作汇报。" * 40 + "省长暗访企业。")
+    high = topic(id="high", anchors="[暗访]", min_score=45)
+    low = topic(id="low", anchors="[暗访]", min_score=44.7)
+    excluded = topic(id="x", anchors="[暗访]", exclude="企业", min_score=45)
+    absent = topic(id="y", anchors="[督查]", min_score=45)
+    found, missed = Matcher([high, low, excluded, absent], segmenter).assess(text)
+    assert [m.topic_id for m in found] == ["low"]
+    assert [(n.topic_id, n.topic_version, n.score) for n in missed] == [
+        ("high", high.version, 44.7)
+    ]
+    assert Matcher([high], segmenter).assess(art("省长暗访企业。")) == (
+        Matcher([high], segmenter).match(art("省长暗访企业。")),
+        [],
+    )
+
+
 # --- anchors and context -------------------------------------------------------------------
 
 FILLER = "会议听取了工作汇报，研究部署了下一阶段的各项任务。" * 8  # 200 characters, no terms

@@ -227,7 +227,7 @@ def test_a_store_of_schema_11_gets_its_index_by_the_migration(
         store.db.execute("ALTER TABLE search_rows DROP COLUMN terms")
         store.db.execute("UPDATE watcher_schema SET version = 11")
     with Store(lite.state) as a, Store(pg.state) as b:
-        assert b.schema_version() == SCHEMA_VERSION == 14
+        assert b.schema_version() == SCHEMA_VERSION == 15
         assert b.search_backlog() == 0  # the rows kept; their tsvectors made from them
         expressions = [e for e in (search.parse_query(q).expression for q in QUERIES) if e]
         for e in expressions:
@@ -291,10 +291,12 @@ def test_a_replaced_article_leaves_the_postgresql_index(pg_url: str) -> None:
 
 
 def _as_schema_12(store: Any) -> None:
-    """Undo schemas 14 and 13 on a PostgreSQL store: no rules beside the topics' versions;
-    articles queued one by one for the index, by a trigger on articles, as schema 10 made
-    it (inside a transaction)."""
+    """Undo schemas 15, 14 and 13 on a PostgreSQL store: no near misses, no rules beside
+    the topics' versions; articles queued one by one for the index, by a trigger on
+    articles, as schema 10 made it (inside a transaction)."""
     for statement in (
+        "DROP TABLE near_misses",
+        "ALTER TABLE topics DROP COLUMN near_misses",
         "ALTER TABLE topics DROP COLUMN rules",
         "DROP TRIGGER search_queue_document ON documents",
         "DROP FUNCTION watcher_search_queue_document()",
@@ -329,7 +331,7 @@ def test_a_store_of_schema_12_keeps_its_queue_and_then_queues_documents(
         store.db.execute("DELETE FROM search_rows")
         store.db.execute("INSERT INTO search_pending SELECT doc_sha256, idx FROM articles")
     with Store(lite.state) as a, Store(pg.state) as b:
-        assert b.schema_version() == SCHEMA_VERSION == 14
+        assert b.schema_version() == SCHEMA_VERSION == 15
         articles = a.counts()["articles"]
         assert b.search_backlog() == articles  # the old queue, article by article
         assert search.catch_up(b, chunk=7) == articles

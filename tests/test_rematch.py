@@ -26,7 +26,7 @@ import yaml
 from tests.conftest import CORPUS, ROOT, seed_files
 from watcher import pipeline
 from watcher.config import Config
-from watcher.matcher import Matcher
+from watcher.matcher import SCORE_MARGIN, Matcher
 from watcher.segment import Segmenter
 from watcher.store import Store
 from watcher.watchlists import Topic, edited_terms, load_watchlists
@@ -206,8 +206,13 @@ def test_an_edit_beyond_terms_matches_every_article_again(
 ) -> None:
     state, folder, specs = _workspace(stored, tmp_path)
     with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
-        for key, value in (("min_score", 15), ("lead_context", True), ("query", "安全生产")):
-            spec = specs["01-safety.yaml"]
+        spec = specs["01-safety.yaml"]
+        edits = (
+            ("regions", ["湖南"]),
+            ("lead_context", not spec.get("lead_context", True)),
+            ("query", "安全生产"),
+        )
+        for key, value in edits:
             spec[key] = value
             topics = _write(folder, specs)
             assert pipeline.sync_topics(store, topics, segmenter) == ["safety"]
@@ -217,11 +222,14 @@ def test_an_edit_beyond_terms_matches_every_article_again(
 
 
 def _rewrite(spec: dict[str, Any], rng: random.Random, words: list[str]) -> str:
-    """One edit of ``spec``'s exclusion or written query, in place; what it did."""
-    kind = rng.choice(["exclude", "exclude", "unexclude", "query", "raise"])
+    """One edit of ``spec``'s exclusion, written query or min_score, in place; what it did."""
+    kind = rng.choice(["exclude", "exclude", "unexclude", "query", "raise", "lower"])
     word = rng.choice(words)
     if kind == "raise":  # the matches under it are dropped, the others kept as stored
         spec["min_score"] = spec.get("min_score", 0) + rng.choice([0.5, 2, 5, 12])
+        return f"min_score {spec['min_score']}"
+    if kind == "lower":  # the near misses over it join, the others kept as stored
+        spec["min_score"] = max(0, spec.get("min_score", 0) - rng.choice([0.5, 2, 5, 12]))
         return f"min_score {spec['min_score']}"
     if kind == "query" and "query" in spec:
         a, b, c = rng.sample(words, 3)
@@ -237,7 +245,7 @@ def _rewrite(spec: dict[str, Any], rng: random.Random, words: list[str]) -> str:
     return f"exclude {added}"
 
 
-def test_rewritten_exclusions_and_queries_and_raised_scores_rematch_only_the_articles_they_touch(
+def test_rewritten_exclusions_and_queries_and_new_scores_rematch_only_the_articles_they_touch(
     stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
 ) -> None:
     state, folder, specs = _workspace(stored, tmp_path)
@@ -257,7 +265,7 @@ def test_rewritten_exclusions_and_queries_and_raised_scores_rematch_only_the_art
             assert pipeline.sync_topics(store, topics, segmenter)
             read, again = _again(caplog)
             assert again < read, done  # only the articles holding a rewritten rule's term
-            # (or, for a raised min_score, matched under it)
+            # (or, for a raised min_score, matched under it; for a lowered one, missed over it)
             assert _table(store) == _truth(store, topics, segmenter), (round_, done)
             changed += _table(store) != truth_before
     assert changed >= 4  # the rewrites changed what matched, most rounds
@@ -288,6 +296,93 @@ def test_an_edit_undone_before_its_rematch_ended_is_redone_whole(
         assert store.unfinished_rematches() == {}
 
 
+def _near(store: Store) -> set[tuple[Any, ...]]:
+    """The near_misses table, without the versions."""
+    rows = store.db.execute("SELECT doc_sha256, idx, topic_id, score FROM near_misses")
+    return {tuple(r) for r in rows}
+
+
+def _near_truth(store: Store, topics: list[Topic], segmenter: Segmenter) -> set[tuple[Any, ...]]:
+    matcher = Matcher(topics, segmenter)
+    return {
+        (d, a.index, n.topic_id, n.score)
+        for d, a in store.rematch_articles("", "g")
+        for n in matcher.assess(a)[1]
+    }
+
+
+def test_a_lowered_min_score_rematches_only_the_near_misses_over_it(
+    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """min_score raised to 45 (the matches under it become near misses), then lowered
+    step by step to 0, every topic at once or one alone, each step landing on or beside
+    a stored near miss's score (its rounding edge): the matches and near misses are
+    those of matching every article, and only the near misses are read again."""
+    state, folder, specs = _workspace(stored, tmp_path)
+    rng = random.Random(15)
+    with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        topics = _write(folder, specs)
+        assert store.near_missed_topics() == {t.id for t in topics}  # made by the scan
+        assert _near(store) == _near_truth(store, topics, segmenter)
+        first, missed = len(_table(store)), len(_near(store))
+        for spec in specs.values():
+            spec["min_score"] = 45
+        topics = _write(folder, specs)
+        pipeline.sync_topics(store, topics, segmenter)
+        assert _near(store) == _near_truth(store, topics, segmenter)
+        assert len(_near(store)) > missed  # the matches under 45 joined them
+        rounds = 0
+        while _near(store):
+            assert rounds < 12
+            near = sorted(_near(store))
+            ids = sorted({row[2] for row in near})
+            chosen = ids if rounds % 2 == 0 else [rng.choice(ids)]
+            for spec in specs.values():
+                if spec["id"] in chosen:
+                    under = [r[3] for r in near if r[2] == spec["id"]]
+                    edge = rng.choice(under) + rng.choice([-0.05, 0.0, 0.04, 0.05])
+                    low = round(edge, 4) if rounds < 6 else 0
+                    spec["min_score"] = max(0, min(low, spec["min_score"] - 0.5))
+            # Read again: the near misses, and the matches within SCORE_MARGIN of a
+            # new min_score (read as for a raised one).
+            most = len(near) + sum(
+                1 for row in _table(store) if row[3] < specs_min(specs, row[2]) + SCORE_MARGIN
+            )
+            topics = _write(folder, specs)
+            assert sorted(pipeline.sync_topics(store, topics, segmenter)) == chosen
+            read, again = _again(caplog)
+            assert 0 < again <= most < read, rounds  # the near misses, no more
+            assert _table(store) == _truth(store, topics, segmenter), (rounds, chosen)
+            assert _near(store) == _near_truth(store, topics, segmenter), (rounds, chosen)
+            rounds += 1
+        assert rounds >= 2 and len(_table(store)) > first  # all in at 0, more than at 20
+
+
+def specs_min(specs: dict[str, dict[str, Any]], topic_id: str) -> float:
+    """A topic's min_score in ``specs``."""
+    return float(next(s.get("min_score", 0) for s in specs.values() if s["id"] == topic_id))
+
+
+def test_a_state_without_near_misses_matches_every_article_once_for_a_lowered_min_score(
+    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
+) -> None:
+    state, folder, specs = _workspace(stored, tmp_path)
+    with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        with store.transaction():  # as schema 15's migration leaves an older state
+            store.db.execute("DELETE FROM near_misses")
+            store.db.execute("UPDATE topics SET near_misses = 0")
+        for round_ in range(2):
+            specs["04-rural.yaml"]["min_score"] -= 3
+            topics = _write(folder, specs)
+            assert pipeline.sync_topics(store, topics, segmenter) == ["rural"]
+            read, again = _again(caplog)
+            assert (again == read) is (round_ == 0)  # then the near misses are stored
+            assert _table(store) == _truth(store, topics, segmenter)
+            assert store.near_missed_topics() == {"rural"}  # the others' were never made
+        assert {r[2] for r in _near(store)} == {"rural"}  # the others' were never made
+        assert _near(store) == {r for r in _near_truth(store, topics, segmenter) if r[2] == "rural"}
+
+
 def _now() -> Any:
     import datetime as dt
 
@@ -315,7 +410,7 @@ def _now() -> Any:
     ({"anchors": ["安全生产"], "context": ["隐患"], "min_score": 20},
      {"anchors": ["安全生产"], "context": ["隐患", "督办"], "min_score": 25}, {"督办"}),
     ({"anchors": ["安全生产"], "context": ["隐患"], "min_score": 30},
-     {"anchors": ["安全生产"], "context": ["隐患"], "min_score": 20}, None),
+     {"anchors": ["安全生产"], "context": ["隐患"], "min_score": 20}, None),  # (see below)
     # An exclusion or a written query rewritten: all the old and new one's terms.
     ({"anchors": ["安全生产"], "context": ["隐患"]},
      {"anchors": ["安全生产"], "context": ["隐患"], "exclude": "招聘"}, {"招聘"}),
@@ -365,6 +460,11 @@ def test_edited_terms_names_what_an_edit_can_change(
     (new,) = _write(folder, {"a.yaml": {"id": "t", **after}})
     found = edited_terms(old.rules, new.rules)
     assert (None if found is None else set(found)) == terms
+    # With the near misses stored, a lowered min_score is an edit of no terms (the
+    # re-match reads the near misses over it); nothing else changes.
+    lowered = new.min_score < old.min_score
+    found = edited_terms(old.rules, new.rules, near_misses=True)
+    assert (None if found is None else set(found)) == (set() if lowered else terms)
 
 
 def test_rules_are_kept_with_the_matches_and_hash_to_the_version(
@@ -402,6 +502,30 @@ def test_a_term_edit_on_either_back_end_stores_what_matching_all_would(
         assert 0 < again < read
         assert _table(store) == _truth(store, edited, segmenter)
         assert _table(store) != _truth(store, topics, segmenter)  # the edit changed matches
+
+
+def test_a_lowered_min_score_on_either_back_end_stores_what_matching_all_would(
+    make_config: Callable[..., Config],
+    seeded_inbox: Path,
+    state: Path | str,
+    segmenter: Segmenter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cfg = make_config(state=state)
+    specs = _bundled()
+    topics = _write(cfg.watchlists, specs)
+    with Store(cfg.state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        pipeline.scan(cfg, store, topics=topics, segmenter=segmenter)
+        assert _near(store) == _near_truth(store, topics, segmenter) != set()
+        for name in ("01-safety.yaml", "04-rural.yaml"):
+            specs[name]["min_score"] = 5
+        edited = _write(cfg.watchlists, specs)
+        assert pipeline.sync_topics(store, edited, segmenter) == ["rural", "safety"]
+        read, again = _again(caplog)
+        assert 0 < again < read
+        assert _table(store) == _truth(store, edited, segmenter)
+        assert _table(store) != _truth(store, topics, segmenter)  # the edit changed matches
+        assert _near(store) == _near_truth(store, edited, segmenter)
 
 
 @pytest.mark.parametrize("many", [False, True])
@@ -498,12 +622,14 @@ def _spec(rng: random.Random) -> dict[str, Any]:
         spec["_q"] = [_branch(rng) for _ in range(rng.randint(1, 3))]
     if rng.random() < 0.7:
         spec["_x"] = [_branch(rng) for _ in range(rng.randint(1, 3))]
-    if rng.random() < 0.3:
-        spec["min_score"] = rng.choice([5, 10, 20])
+    if rng.random() < 0.4:
+        spec["min_score"] = rng.choice([5, 10, 20, 40])
     return spec
 
 
-def _edit_spec(spec: dict[str, Any], rng: random.Random, scores: list[float]) -> None:
+def _edit_spec(
+    spec: dict[str, Any], rng: random.Random, scores: list[float], missed: list[float]
+) -> None:
     for _ in range(rng.randint(1, 2)):
         kind = rng.choice(["_x", "_x", "_q", "_q", "min", "add", "drop"])
         if kind in ("_x", "_q") and (spec.get(kind) or kind == "_x"):
@@ -515,9 +641,15 @@ def _edit_spec(spec: dict[str, Any], rng: random.Random, scores: list[float]) ->
             else:
                 branches[0] = _branch(rng)
             spec[kind] = branches
-        elif kind == "min" and scores:  # to a stored score's rounding edge
-            edge = rng.choice(scores) + rng.choice([-0.05, -0.049, 0.0, 0.04, 0.05, 0.06, 0.15])
-            spec["min_score"] = max(spec.get("min_score", 0), round(edge, 4))
+        elif kind == "min":
+            # To a stored match's rounding edge (raised), a near miss's (lowered), or
+            # down a step.
+            pick = rng.choice([scores, missed, []])
+            if pick:
+                edge = rng.choice(pick) + rng.choice([-0.05, -0.049, 0.0, 0.04, 0.05, 0.06, 0.15])
+            else:
+                edge = spec.get("min_score", 0) - rng.choice([1, 5, 15])
+            spec["min_score"] = max(0, round(edge, 4))
         elif kind == "add":
             spec[rng.choice(["anchors", "context"])].append(_entry(rng))
         elif kind == "drop" and spec["anchors"] + spec["context"]:
@@ -541,7 +673,7 @@ def _topic(folder: Path, spec: dict[str, Any]) -> Topic | None:
 def test_random_edits_never_change_an_article_holding_none_of_the_edited_terms(
     tmp_path: Path, segmenter: Segmenter
 ) -> None:
-    from watcher.matcher import SCORE_MARGIN, TermWatch
+    from watcher.matcher import TermWatch
     from watcher.pages import split_page
     from watcher.readers import read_bytes
 
@@ -549,27 +681,35 @@ def test_random_edits_never_change_an_article_holding_none_of_the_edited_terms(
     articles = [a for f in files for a in split_page(read_bytes(f, f.read_bytes()).text)
                 if a.kind == "article"]  # fmt: skip
     rng = random.Random(2212)
-    pairs = compared = 0
+    pairs = compared = lowered = 0
     for _ in range(80):
         spec = _spec(rng)
         old = _topic(tmp_path, spec)
         if old is None:
             continue
-        before = [Matcher([old], segmenter).match(a) for a in articles]
+        before = [Matcher([old], segmenter).assess(a) for a in articles]
         edited = yaml.safe_load(yaml.safe_dump(spec, allow_unicode=True))
-        _edit_spec(edited, rng, [m.score for ms in before for m in ms])
+        _edit_spec(
+            edited, rng, [m.score for ms, _ in before for m in ms],
+            [n.score for _, ns in before for n in ns],
+        )  # fmt: skip
         new = _topic(tmp_path, edited)
-        terms = None if new is None else edited_terms(old.rules, new.rules)
+        terms = None if new is None else edited_terms(old.rules, new.rules, near_misses=True)
         if new is None or terms is None:
             continue
         pairs += 1
+        lowered += new.min_score < old.min_score
         watch, after = TermWatch({"t": terms}), Matcher([new], segmenter)
-        for a, was in zip(articles, before, strict=True):
-            if watch.topics_in(a) or any(m.score < new.min_score + SCORE_MARGIN for m in was):
+        for a, (was, missed) in zip(articles, before, strict=True):
+            if (
+                watch.topics_in(a)
+                or any(m.score < new.min_score + SCORE_MARGIN for m in was)
+                or any(n.score >= new.min_score - SCORE_MARGIN for n in missed)
+            ):
                 continue  # matched again by the re-match
             compared += 1
             now = after.match(a)
             assert [(m.score, m.terms, m.hits, m.clause, m.snippet, m.marks) for m in was] == [
                 (m.score, m.terms, m.hits, m.clause, m.snippet, m.marks) for m in now
             ], (spec, edited, sorted(terms), a.headline)
-    assert pairs >= 30 and compared > 1000, (pairs, compared)
+    assert pairs >= 30 and compared > 1000 and lowered >= 3, (pairs, compared, lowered)

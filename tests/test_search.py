@@ -296,6 +296,7 @@ def _as_version_5(path: Path) -> None:
         "DROP TABLE search_pending_docs; DROP TRIGGER search_forget; DROP TABLE search_index; "
         "DROP TABLE search_rows; DROP TABLE search_pending; DROP TABLE leases; "
         "ALTER TABLE articles DROP COLUMN source; ALTER TABLE topics DROP COLUMN rules; "
+        "DROP TABLE near_misses; ALTER TABLE topics DROP COLUMN near_misses; "
         "PRAGMA user_version = 5;"
     )
     db.close()
@@ -325,8 +326,8 @@ def test_a_store_from_before_search_is_backfilled_in_chunks_with_a_log_line(
 
 def _as_version_12(path: Path) -> None:
     """Make a current store look like one of schema 12 (every article queued for the index
-    one by one, by a trigger on articles; no rules beside the topics' versions), with its
-    whole index waiting to be rebuilt."""
+    one by one, by a trigger on articles; no rules beside the topics' versions, no near
+    misses), with its whole index waiting to be rebuilt."""
     db = sqlite3.connect(path)
     db.executescript(
         "DROP TRIGGER search_queue_document; DROP TRIGGER search_requeue_document; "
@@ -335,7 +336,8 @@ def _as_version_12(path: Path) -> None:
         "search_pending (doc_sha256, idx) VALUES (new.doc_sha256, new.idx); END; "
         "INSERT INTO search_index (search_index) VALUES ('delete-all'); DELETE FROM search_rows; "
         "INSERT INTO search_pending (doc_sha256, idx) SELECT doc_sha256, idx FROM articles; "
-        "ALTER TABLE topics DROP COLUMN rules; PRAGMA user_version = 12;"
+        "ALTER TABLE topics DROP COLUMN rules; DROP TABLE near_misses; "
+        "ALTER TABLE topics DROP COLUMN near_misses; PRAGMA user_version = 12;"
     )
     db.close()
 

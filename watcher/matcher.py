@@ -39,7 +39,7 @@ from typing import NamedTuple
 import ahocorasick_rs
 
 from watcher import native, rules
-from watcher.models import Article, Match, TermHit
+from watcher.models import Article, Match, NearMiss, TermHit
 from watcher.segment import Segmenter, fold
 from watcher.watchlists import Topic
 
@@ -426,8 +426,14 @@ class Matcher:
         Only articles: a photo caption or an advertisement (a public-service banner
         of the 安委办 included) is nobody's topic.
         """
+        return self.assess(article)[0]
+
+    def assess(self, article: Article) -> tuple[list[Match], list[NearMiss]]:
+        """:meth:`match`, and the topics the article would belong to with a lower
+        ``min_score`` (their best story's score under it), in watchlist order: stored,
+        they make a lowered min_score's re-match read only those articles again."""
         if self._automaton is None or article.kind != "article":
-            return []
+            return [], []
         text = _Text(article)
         found: dict[str, list[tuple[int, int]]] = {}
         for index, start, end in self._automaton.find_matches_as_indexes(
@@ -435,7 +441,7 @@ class Matcher:
         ):
             found.setdefault(self._patterns[index], []).append((start, end))
         if not found:
-            return []
+            return [], []
         split, roundup = text.split, text.roundup
         candidates: set[int] = set()
         # Topics of one clause, by the key alone (most topics: anchors and context).
@@ -508,7 +514,7 @@ class Matcher:
             m = run.match_topic(c)
             if m is not None:
                 matches.append(m)
-        return matches
+        return matches, run.missed
 
 
 class _Occ(NamedTuple):
@@ -543,6 +549,7 @@ class _Run:
         # made once per article, whichever topics count the word.
         self.occs: dict[str, list[_Occ]] = {}
         self.term_hits: dict[_Occ, TermHit] = {}  # a plain occurrence → its hit
+        self.missed: list[NearMiss] = []  # topics whose best story scored under min_score
 
     def is_word(self, start: int, end: int) -> bool:
         key = (start, end)
@@ -689,7 +696,10 @@ class _Run:
             total = score(values.values())
             if best is None or total > best[0]:
                 best = (total, story, inside, values, heads)
-        if best is None or best[0] < topic.min_score:
+        if best is None:
+            return None
+        if best[0] < topic.min_score:
+            self.missed.append(NearMiss(topic.id, topic.version, round(best[0], _SCORE_DIGITS)))
             return None
         total, story, inside, values, heads = best
         return self._match(c, story, inside, total, values, heads, ignored)

@@ -176,6 +176,16 @@ class Match:
 
 
 @dataclass(frozen=True)
+class NearMiss:
+    """An article a topic's ``min_score`` alone keeps out: everything else about the
+    topic holds in one of its stories, whose score (rounded as a Match's) is this."""
+
+    topic_id: str
+    topic_version: str
+    score: float
+
+
+@dataclass(frozen=True)
 class DigestItem:
     """One article in a digest, with everything the templates show."""
 

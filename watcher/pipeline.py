@@ -59,6 +59,7 @@ from watcher.models import (
     Failure,
     FileInfo,
     Match,
+    NearMiss,
     ScanRecord,
     ScanReport,
     WeeklyDigest,
@@ -223,8 +224,10 @@ def _rematch(
     # matched for that topic only.
     alone = {t.id: Matcher([t], segmenter) for t in changed if t.id not in every}
     # A raised min_score (or the same one) drops the matches under it: those stored
-    # near or under it are matched again, with the term-edited articles.
+    # near or under it are matched again, with the term-edited articles; a lowered one
+    # lets in the near misses over it, and only those.
     under = {t.id: t.min_score + SCORE_MARGIN for t in changed if t.id in alone}
+    over = {t.id: t.min_score - SCORE_MARGIN for t in changed if t.id in alone}
     started = time.perf_counter()
     mine = articles = again = 0
     finished = False
@@ -237,22 +240,27 @@ def _rematch(
         try:
             if not store.rematch_chunk_open(chunk):
                 continue  # another worker did it since the list was read
-            found = []
+            found: list[tuple[str, int, Match]] = []
+            missed: list[tuple[str, int, NearMiss]] = []
             redone: dict[str, list[tuple[str, int]]] = {t: [] for t in edits if t not in every}
-            low = {t: near for t, near in store.matched_below(chunk, under).items() if near}
+            # The stored matches a raised min_score can drop, the near misses a lowered
+            # one can let in.
+            scored = [store.matched_below(chunk, under), store.missed_above(chunk, over)]
+            near = {t: got for by in scored for t, got in by.items() if got}
             for doc, article in store.rematch_articles(chunk.lo, chunk.hi):
                 articles += 1
                 need = watch.topics_in(article)
-                need |= {t for t, near in low.items() if (doc, article.index) in near}
+                need |= {t for t, got in near.items() if (doc, article.index) in got}
                 for t in need:
                     redone[t].append((doc, article.index))
                 if every or need:
                     again += 1
-                    found += [(doc, article.index, m) for m in whole.match(article)]
-                    for t in need:
-                        found += [(doc, article.index, m) for m in alone[t].match(article)]
+                    for matcher in (whole, *(alone[t] for t in need)):
+                        got, under_min = matcher.assess(article)
+                        found += [(doc, article.index, m) for m in got]
+                        missed += [(doc, article.index, n) for n in under_min]
             done = store.store_rematch_chunk(
-                chunk, wanted, found, clock(), _ME, redone=redone, rules=written
+                chunk, wanted, found, clock(), _ME, redone=redone, rules=written, missed=missed
             )
         finally:
             store.release_lease(lease, _ME)
@@ -274,12 +282,15 @@ def _edits(store: Store, changed: Sequence[Topic]) -> dict[str, frozenset[str] |
     """Per changed topic, the terms of its edit (watchlists.edited_terms against the
     rules its stored matches reflect), or None: every stored article is matched again."""
     stored = store.topic_rules()
+    missed = store.near_missed_topics()
     out: dict[str, frozenset[str] | None] = {}
     for topic in changed:
         version, before = stored.get(topic.id, ("", None))
         intact = before is not None and hashlib.sha256(before.encode()).hexdigest()[:16] == version
         out[topic.id] = (
-            edited_terms(before, topic.rules) if before and intact and topic.rules else None
+            edited_terms(before, topic.rules, near_misses=topic.id in missed)
+            if before and intact and topic.rules
+            else None
         )
     return out
 
@@ -707,6 +718,7 @@ class Processed:
     encoding: str = ""
     articles: tuple[Article, ...] = ()
     matches: tuple[list[Match], ...] = ()
+    missed: tuple[list[NearMiss], ...] = ()  # per article, as Matcher.assess gives them
     waiting: bool = False  # its reader cannot run now: left for the next scan
     failure: str | None = None  # recorded as failed
     # From a scan worker: the articles and matches as the store's rows instead (they
@@ -733,7 +745,7 @@ def _process(
     try:
         text = readers.read_bytes(info.path, data, limits, worker)
         articles = pages.split_page(text.text, markup=text.markup, today=today, known=text.page)
-        found = tuple(matcher.match(a) for a in articles) if matcher else ()
+        assessed = [matcher.assess(a) for a in articles] if matcher else []
     except ReaderUnavailable as exc:
         log.warning("%s: not read now, will retry on the next scan: %s", path, exc)
         return Processed(waiting=True)
@@ -744,7 +756,12 @@ def _process(
         return Processed(failure=f"internal error: {type(exc).__name__}: {exc}")
     # (Where the reading was done: a worker's records are replayed with its pid.)
     log.debug("%s: read (%s), %d articles", path, text.encoding, len(articles))
-    return Processed(text.encoding, tuple(articles), found)
+    return Processed(
+        text.encoding,
+        tuple(articles),
+        tuple(found for found, _ in assessed),
+        tuple(near for _, near in assessed),
+    )
 
 
 def _read_one(
@@ -812,6 +829,7 @@ def _store_one(
         now=clock,  # read under the write lock: see Store.add_document
         matches=done.matches,
         rows=done.rows,
+        missed=done.missed,
     )
     articles, matched = done.counts()
     log.debug("%s: %d articles (%s)", path, articles, done.encoding)
@@ -1087,8 +1105,8 @@ def _read_in_worker(
         done = None
         if fetched.sha is not None:
             done = _process(info, fetched.data, today, matcher, None, limits)
-            rows = document_rows(done.articles, done.matches)
-            done = replace(done, articles=(), matches=(), rows=rows)
+            rows = document_rows(done.articles, done.matches, done.missed)
+            done = replace(done, articles=(), matches=(), missed=(), rows=rows)
             fetched = replace(fetched, data=b"")
         out.append((fetched, done, parallel.collected()))
     return out

@@ -40,6 +40,7 @@ from watcher.models import (
     FileStatus,
     Label,
     Match,
+    NearMiss,
     ScanRecord,
     ScanReport,
     TermHit,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 # PostgreSQL's search index: a headline's token also stands in search_rows.terms with
 # this in front (not a letter or digit, so no token of the text starts with it).
 TITLE_MARK = "^"
@@ -76,6 +77,11 @@ _UPSERT_MATCH = (
     "topic_version = excluded.topic_version, score = excluded.score, "
     "terms = excluded.terms, hits = excluded.hits, clause = excluded.clause, "
     "snippet = excluded.snippet, marks = excluded.marks, matched_at = excluded.matched_at"
+)
+_UPSERT_NEAR_MISS = (
+    "INSERT INTO near_misses (doc_sha256, idx, topic_id, topic_version, score) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (doc_sha256, idx, topic_id) DO UPDATE SET "
+    "topic_version = excluded.topic_version, score = excluded.score"
 )
 _RESET = (
     "status = 'pending', key = ?, next_attempt = ?, last_error = NULL, failure = NULL, "
@@ -473,6 +479,23 @@ MIGRATIONS: list[Migration] = [
     # 14: a topic's rules as its matches reflect them (watchlists.Topic.rules), so a
     # re-match after an edit of a few terms reads only the articles holding one.
     Migration("ALTER TABLE topics ADD COLUMN rules TEXT;"),
+    # 15: the articles each topic's min_score alone keeps out, with their scores, so a
+    # re-match after a lowered min_score reads only those again. topics.near_misses: 1
+    # once every stored article's are here (a re-match of every article made them, or
+    # the topic is newer than the articles); a state from before has none, so its first
+    # lowered min_score still matches every article again.
+    Migration("""
+    CREATE TABLE near_misses (
+        doc_sha256    TEXT NOT NULL,
+        idx           INTEGER NOT NULL,
+        topic_id      TEXT NOT NULL,
+        topic_version TEXT NOT NULL,   -- the rules version that made the row
+        score         REAL NOT NULL,   -- under the topic's min_score, rounded as a match's
+        PRIMARY KEY (doc_sha256, idx, topic_id),
+        FOREIGN KEY (doc_sha256, idx) REFERENCES articles (doc_sha256, idx) ON DELETE CASCADE
+    );
+    ALTER TABLE topics ADD COLUMN near_misses INTEGER NOT NULL DEFAULT 0;
+    """),
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -486,6 +509,7 @@ COPIED: dict[str, str] = {
     "articles": "doc_sha256, idx",
     "topics": "topic_id",
     "matches": "doc_sha256, idx, topic_id",
+    "near_misses": "doc_sha256, idx, topic_id",
     "labels": "doc_sha256, idx, topic_id",
     "scans": "id",
     "digests": "day",
@@ -1126,6 +1150,25 @@ class Store:
                 out[topic].add((doc, idx))
         return out
 
+    def missed_above(
+        self, chunk: RematchChunk, scores: Mapping[str, float]
+    ) -> dict[str, set[tuple[str, int]]]:
+        """Per topic of ``scores``: the (document, index) of its stored near misses in the
+        chunk that score at or over its figure (a re-match after a lowered min_score)."""
+        out: dict[str, set[tuple[str, int]]] = {t: set() for t in scores}
+        if not scores:
+            return out
+        marks = ", ".join("?" * len(scores))
+        rows = self.db.execute(
+            "SELECT doc_sha256, idx, topic_id, score FROM near_misses "
+            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id IN ({marks})",
+            (chunk.lo, chunk.hi, *scores),
+        )
+        for doc, idx, topic, score in rows:
+            if score >= scores[topic]:
+                out[topic].add((doc, idx))
+        return out
+
     def rematch_chunk_open(self, chunk: RematchChunk) -> bool:
         """Whether the chunk still waits to be done (in its job, not yet done)."""
         row = self.db.execute(
@@ -1167,11 +1210,14 @@ class Store:
         *,
         redone: Mapping[str, Sequence[tuple[str, int]]] | None = None,
         rules: Mapping[str, str] | None = None,
+        missed: Iterable[tuple[str, int, NearMiss]] = (),
     ) -> bool | None:
-        """Swap the chunk's matches of the re-matched ``topics`` for ``matches`` and mark
-        it done, in one transaction. The chunk done last records the topics' new
-        versions (and ``rules``): True then; False for another chunk; None (nothing
-        written) when the chunk is done already or its job was superseded by a newer edit.
+        """Swap the chunk's matches (and near misses, ``missed``) of the re-matched
+        ``topics`` for ``matches`` and mark it done, in one transaction. The chunk done
+        last records the topics' new versions (and ``rules``, and that a topic matched
+        in every article has all its near misses stored): True then; False for another
+        chunk; None (nothing written) when the chunk is done already or its job was
+        superseded by a newer edit.
 
         ``redone``: for a topic re-matched only where its edit can change anything, the
         (document, index) of the articles matched again; its other matches stay as they
@@ -1184,26 +1230,32 @@ class Store:
             if row is None or row["done_at"] is not None:
                 return None
             for topic_id, version, _name in topics:
-                if redone is not None and topic_id in redone:
-                    self.db.executemany(
-                        "DELETE FROM matches WHERE doc_sha256 = ? AND idx = ? AND topic_id = ? "
-                        "AND topic_version != ?",
-                        [(doc, idx, topic_id, version) for doc, idx in redone[topic_id]],
+                for table in ("matches", "near_misses"):
+                    if redone is not None and topic_id in redone:
+                        self.db.executemany(
+                            f"DELETE FROM {table} WHERE doc_sha256 = ? AND idx = ? "
+                            "AND topic_id = ? AND topic_version != ?",
+                            [(doc, idx, topic_id, version) for doc, idx in redone[topic_id]],
+                        )
+                        continue
+                    # Rows of the new version stay: another worker, already on the edited
+                    # watchlist, may have stored documents since ``matches`` was computed.
+                    # ``topic_id || ''``: SQLite would otherwise walk the topic's index
+                    # (every match of the topic, for each chunk) instead of the chunk's
+                    # key range.
+                    self.db.execute(
+                        f"DELETE FROM {table} WHERE topic_id || '' = ? AND topic_version != ? "
+                        "AND doc_sha256 >= ? AND doc_sha256 < ?",
+                        (topic_id, version, chunk.lo, chunk.hi),
                     )
-                    continue
-                # Matches of the new version stay: another worker, already on the edited
-                # watchlist, may have stored documents since ``matches`` was computed.
-                # ``topic_id || ''``: SQLite would otherwise walk the topic's index (every
-                # match of the topic, for each chunk) instead of the chunk's key range.
-                self.db.execute(
-                    "DELETE FROM matches WHERE topic_id || '' = ? AND topic_version != ? "
-                    "AND doc_sha256 >= ? AND doc_sha256 < ?",
-                    (topic_id, version, chunk.lo, chunk.hi),
-                )
             stamp = _iso(now)
             self.db.executemany(
                 _UPSERT_MATCH,
                 [_match_row(doc, idx, m, stamp) for doc, idx, m in matches],
+            )
+            self.db.executemany(
+                _UPSERT_NEAR_MISS,
+                [(doc, idx, n.topic_id, n.topic_version, n.score) for doc, idx, n in missed],
             )
             self.db.execute(
                 "UPDATE rematch_chunks SET done_at = ?, done_by = ? WHERE job = ? AND n = ?",
@@ -1224,6 +1276,9 @@ class Store:
                 "rules = excluded.rules",
                 [(tid, version, name, _iso(now), kept.get(tid)) for tid, version, name in topics],
             )
+            # Every article matched again for these: their near misses are all stored.
+            every = [(tid,) for tid, _, _ in topics if redone is None or tid not in redone]
+            self.db.executemany("UPDATE topics SET near_misses = 1 WHERE topic_id = ?", every)
         return True
 
     def document_status(self, sha256: str) -> str | None:
@@ -1275,8 +1330,10 @@ class Store:
         now: dt.datetime | Callable[[], dt.datetime],
         matches: Sequence[Sequence[Match]] = (),
         rows: DocumentRows | None = None,
+        missed: Sequence[Sequence[NearMiss]] = (),
     ) -> None:
-        """Store a document, its articles and their matches in one transaction.
+        """Store a document, its articles, their matches and near misses in one
+        transaction.
 
         ``now`` may be a clock: it is then read once the write lock is held, so
         a digest cut-off taken by another process is either before the whole
@@ -1284,7 +1341,7 @@ class Store:
         :func:`document_rows` made them, instead of ``articles`` and ``matches``.
         """
         if rows is None:
-            rows = document_rows(articles, matches)
+            rows = document_rows(articles, matches, missed)
         with self.transaction():
             if callable(now):
                 now = now()
@@ -1319,6 +1376,12 @@ class Store:
                     "hits, clause, snippet, marks, matched_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [doc + r + stamp for r in rows.matches],
+                )
+            if rows.missed:
+                self.db.executemany(
+                    "INSERT INTO near_misses (doc_sha256, idx, topic_id, topic_version, score) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(sha256, *r) for r in rows.missed],
                 )
             self._put_file(path, size, mtime_ns, sha256, "ok", now, None)
 
@@ -1429,6 +1492,11 @@ class Store:
         rows = self.db.execute("SELECT topic_id, version, rules FROM topics")
         return {r["topic_id"]: (r["version"], r["rules"]) for r in rows}
 
+    def near_missed_topics(self) -> set[str]:
+        """The topics whose near misses are stored for every article (schema 15)."""
+        rows = self.db.execute("SELECT topic_id FROM topics WHERE near_misses = 1")
+        return {r["topic_id"] for r in rows}
+
     def replace_topic_matches(
         self,
         topic_id: str,
@@ -1464,6 +1532,7 @@ class Store:
         """A topic was removed from the watchlists: drop its matches."""
         with self.transaction():
             self.db.execute("DELETE FROM matches WHERE topic_id = ?", (topic_id,))
+            self.db.execute("DELETE FROM near_misses WHERE topic_id = ?", (topic_id,))
             self.db.execute("DELETE FROM topics WHERE topic_id = ?", (topic_id,))
 
     def matches(
@@ -2706,10 +2775,16 @@ class DocumentRows:
     articles: tuple[tuple[object, ...], ...]  # _article_fields of each
     matches: tuple[tuple[object, ...], ...]  # (article index, *_match_fields) of each
     matched: int  # articles with at least one match
+    missed: tuple[tuple[object, ...], ...] = ()  # (index, topic, version, score) of each
 
 
-def document_rows(articles: Sequence[Article], matches: Sequence[Sequence[Match]]) -> DocumentRows:
-    """The rows :meth:`Store.add_document` writes for ``articles`` and their matches."""
+def document_rows(
+    articles: Sequence[Article],
+    matches: Sequence[Sequence[Match]],
+    missed: Sequence[Sequence[NearMiss]] = (),
+) -> DocumentRows:
+    """The rows :meth:`Store.add_document` writes for ``articles``, their matches and
+    near misses."""
     return DocumentRows(
         articles=tuple(_article_fields(a) for a in articles),
         matches=tuple(
@@ -2718,6 +2793,11 @@ def document_rows(articles: Sequence[Article], matches: Sequence[Sequence[Match]
             for m in found
         ),
         matched=sum(1 for found in matches if found),
+        missed=tuple(
+            (a.index, n.topic_id, n.topic_version, n.score)
+            for a, near in zip(articles, missed, strict=False)
+            for n in near
+        ),
     )
 
 

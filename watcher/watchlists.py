@@ -238,7 +238,7 @@ class Topic:
         return dict(self.boost).get(term, 1.0)
 
 
-def edited_terms(old: str, new: str) -> frozenset[str] | None:
+def edited_terms(old: str, new: str, *, near_misses: bool = False) -> frozenset[str] | None:
     """The terms whose occurrences an edit from rules ``old`` to ``new`` (two topics'
     ``rules``) can change the matches of; None when the edit can change any article's.
 
@@ -252,10 +252,12 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
     kept branches in their order), since each branch must require a term
     (``rules.parse``), so an article holding none of them is excluded, or passes the
     query, exactly as before. A raised ``min_score`` drops only matches that score
-    under it: the re-match reads those again too (``matcher.SCORE_MARGIN``). A lowered one,
-    a changed region, ``lead_context``, matcher version, order of the remaining
-    terms, or a query written where it was derived (or the other way) is None:
-    every article is matched again.
+    under it: the re-match reads those again too (``matcher.SCORE_MARGIN``). A lowered one
+    lets in only the topic's near misses over it (``matcher.NearMiss``), which the
+    re-match reads too where ``near_misses`` says the store holds them for every
+    article; otherwise it is None. A changed region, ``lead_context``, matcher version,
+    order of the remaining terms, or a query written where it was derived (or the other
+    way) is None: every article is matched again.
     """
     try:
         a, b = json.loads(old), json.loads(new)
@@ -265,7 +267,9 @@ def edited_terms(old: str, new: str) -> frozenset[str] | None:
         return None
     (version, query, exclude, boost, min_score, places, anchors, context, ignore,
      lead, written) = a  # fmt: skip
-    if [version, places, lead, written] != [b[0], b[5], b[9], b[10]] or b[4] < min_score:
+    if [version, places, lead, written] != [b[0], b[5], b[9], b[10]]:
+        return None
+    if b[4] < min_score and not near_misses:
         return None
     # An exclusion or written query rewritten: the terms of its OR branches added or
     # removed are edited (a derived query changes with the anchors and context,
