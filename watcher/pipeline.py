@@ -218,6 +218,9 @@ def _rematch(
     # Topics whose edit added, removed or reweighted terms: only the articles holding
     # one of those terms can match otherwise, so only those are matched again.
     watch = TermWatch({t: terms for t, terms in edits.items() if terms is not None})
+    # An edit of min_score alone (no topic matched everywhere, no term to look for):
+    # only the stored matches and near misses it can change are read at all.
+    scores_only = not every and not any(edits.values())
     written = {t.id: t.rules for t in changed}
     whole = Matcher([t for t in changed if t.id in every], segmenter)
     # One Matcher a term-edited topic: an article holding one topic's new term is
@@ -247,7 +250,8 @@ def _rematch(
             # one can let in.
             scored = [store.matched_below(chunk, under), store.missed_above(chunk, over)]
             near = {t: got for by in scored for t, got in by.items() if got}
-            for doc, article in store.rematch_articles(chunk.lo, chunk.hi):
+            only = {key for got in near.values() for key in got} if scores_only else None
+            for doc, article in store.rematch_articles(chunk.lo, chunk.hi, only):
                 articles += 1
                 need = watch.topics_in(article)
                 need |= {t for t, got in near.items() if (doc, article.index) in got}

@@ -25,7 +25,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -1142,8 +1142,9 @@ class Store:
         # ``topic_id || ''``: the chunk's key range, not every match of the topics.
         rows = self.db.execute(
             "SELECT doc_sha256, idx, topic_id, score FROM matches "
-            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id || '' IN ({marks})",
-            (chunk.lo, chunk.hi, *scores),
+            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id || '' IN ({marks}) "
+            "AND score < ?",
+            (chunk.lo, chunk.hi, *scores, max(scores.values())),
         )
         for doc, idx, topic, score in rows:
             if score < scores[topic]:
@@ -1161,8 +1162,9 @@ class Store:
         marks = ", ".join("?" * len(scores))
         rows = self.db.execute(
             "SELECT doc_sha256, idx, topic_id, score FROM near_misses "
-            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id IN ({marks})",
-            (chunk.lo, chunk.hi, *scores),
+            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id IN ({marks}) "
+            "AND score >= ?",
+            (chunk.lo, chunk.hi, *scores, min(scores.values())),
         )
         for doc, idx, topic, score in rows:
             if score >= scores[topic]:
@@ -1187,13 +1189,26 @@ class Store:
         for r in rows:
             yield _stored(r)
 
-    def rematch_articles(self, lo: str, hi: str) -> Iterator[tuple[str, Article]]:
+    def rematch_articles(
+        self, lo: str, hi: str, only: Collection[tuple[str, int]] | None = None
+    ) -> Iterator[tuple[str, Article]]:
         """(document hash, article) of the stored articles of kind "article" whose
         document hash is in [lo, hi), with only what the Matcher reads (index, kind,
-        headline, body): a re-match chunk read without the metadata, join and dates."""
+        headline, body): a re-match chunk read without the metadata, join and dates.
+        ``only``: just these (document, index) of them, in the same order."""
+        columns = "SELECT doc_sha256, idx, headline, body FROM articles "
+        if only is not None:
+            for doc, idx in sorted(only):
+                if lo <= doc < hi:
+                    r = self.db.execute(
+                        columns + "WHERE doc_sha256 = ? AND idx = ? AND kind = 'article'",
+                        (doc, idx),
+                    ).fetchone()
+                    if r is not None:
+                        yield r[0], Article(index=r[1], headline=r[2], body=r[3])
+            return
         rows = self.db.execute(
-            "SELECT doc_sha256, idx, headline, body FROM articles "
-            "WHERE doc_sha256 >= ? AND doc_sha256 < ? AND kind = 'article' "
+            columns + "WHERE doc_sha256 >= ? AND doc_sha256 < ? AND kind = 'article' "
             "ORDER BY doc_sha256, idx",
             (lo, hi),
         )
