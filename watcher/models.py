@@ -186,6 +186,16 @@ class NearMiss:
 
 
 @dataclass(frozen=True)
+class RuleEdit:
+    """What an edit of a topic's rules can change (watchlists.rule_edit): the matches
+    of the articles holding one of ``terms`` and, if ``stored``, of the articles the
+    topic matched or nearly matched before; no other article's."""
+
+    terms: frozenset[str]
+    stored: bool = False
+
+
+@dataclass(frozen=True)
 class DigestItem:
     """One article in a digest, with everything the templates show."""
 

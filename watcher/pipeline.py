@@ -22,6 +22,7 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 import socket
 import stat
@@ -60,6 +61,7 @@ from watcher.models import (
     FileInfo,
     Match,
     NearMiss,
+    RuleEdit,
     ScanRecord,
     ScanReport,
     WeeklyDigest,
@@ -67,7 +69,7 @@ from watcher.models import (
 from watcher.paths import inside, safe_text
 from watcher.segment import Segmenter
 from watcher.store import DocumentRows, FileState, Store, Worker, document_rows, state_url
-from watcher.watchlists import Topic, edited_terms, load_watchlists
+from watcher.watchlists import Topic, load_watchlists, rule_edit
 
 if TYPE_CHECKING:  # the digest half imports jinja2 and the senders when it runs, so
     # that scan and match start without them (issue 14: start-up and memory)
@@ -217,10 +219,11 @@ def _rematch(
     every = {t.id for t in changed if edits.get(t.id) is None}
     # Topics whose edit added, removed or reweighted terms: only the articles holding
     # one of those terms can match otherwise, so only those are matched again.
-    watch = TermWatch({t: terms for t, terms in edits.items() if terms is not None})
-    # An edit of min_score alone (no topic matched everywhere, no term to look for):
-    # only the stored matches and near misses it can change are read at all.
-    scores_only = not every and not any(edits.values())
+    watch = TermWatch({t: e.terms for t, e in edits.items() if e is not None})
+    # An edit of min_score alone, or one that only narrows (no topic matched everywhere,
+    # no term to look for): only the stored matches and near misses it can change are
+    # read at all.
+    scores_only = not every and not any(e.terms for e in edits.values() if e is not None)
     written = {t.id: t.rules for t in changed}
     whole = Matcher([t for t in changed if t.id in every], segmenter)
     # One Matcher a term-edited topic: an article holding one topic's new term is
@@ -228,9 +231,18 @@ def _rematch(
     alone = {t.id: Matcher([t], segmenter) for t in changed if t.id not in every}
     # A raised min_score (or the same one) drops the matches under it: those stored
     # near or under it are matched again, with the term-edited articles; a lowered one
-    # lets in the near misses over it, and only those.
-    under = {t.id: t.min_score + SCORE_MARGIN for t in changed if t.id in alone}
-    over = {t.id: t.min_score - SCORE_MARGIN for t in changed if t.id in alone}
+    # lets in the near misses over it, and only those. A narrowing edit: all of them.
+    narrowing = {t for t, e in edits.items() if e is not None and e.stored}
+    under = {
+        t.id: math.inf if t.id in narrowing else t.min_score + SCORE_MARGIN
+        for t in changed
+        if t.id in alone
+    }
+    over = {
+        t.id: -math.inf if t.id in narrowing else t.min_score - SCORE_MARGIN
+        for t in changed
+        if t.id in alone
+    }
     started = time.perf_counter()
     mine = articles = again = 0
     finished = False
@@ -248,13 +260,15 @@ def _rematch(
             redone: dict[str, list[tuple[str, int]]] = {t: [] for t in edits if t not in every}
             # The stored matches a raised min_score can drop, the near misses a lowered
             # one can let in.
-            scored = [store.matched_below(chunk, under), store.missed_above(chunk, over)]
-            near = {t: got for by in scored for t, got in by.items() if got}
-            only = {key for got in near.values() for key in got} if scores_only else None
+            near: dict[str, set[tuple[str, int]]] = {}
+            for by in (store.matched_below(chunk, under), store.missed_above(chunk, over)):
+                for t, keys in by.items():
+                    near.setdefault(t, set()).update(keys)
+            only = {key for keys in near.values() for key in keys} if scores_only else None
             for doc, article in store.rematch_articles(chunk.lo, chunk.hi, only):
                 articles += 1
                 need = watch.topics_in(article)
-                need |= {t for t, got in near.items() if (doc, article.index) in got}
+                need |= {t for t, keys in near.items() if (doc, article.index) in keys}
                 for t in need:
                     redone[t].append((doc, article.index))
                 if every or need:
@@ -282,17 +296,17 @@ def _rematch(
     return []
 
 
-def _edits(store: Store, changed: Sequence[Topic]) -> dict[str, frozenset[str] | None]:
-    """Per changed topic, the terms of its edit (watchlists.edited_terms against the
+def _edits(store: Store, changed: Sequence[Topic]) -> dict[str, RuleEdit | None]:
+    """Per changed topic, what its edit can change (watchlists.rule_edit against the
     rules its stored matches reflect), or None: every stored article is matched again."""
     stored = store.topic_rules()
     missed = store.near_missed_topics()
-    out: dict[str, frozenset[str] | None] = {}
+    out: dict[str, RuleEdit | None] = {}
     for topic in changed:
         version, before = stored.get(topic.id, ("", None))
         intact = before is not None and hashlib.sha256(before.encode()).hexdigest()[:16] == version
         out[topic.id] = (
-            edited_terms(before, topic.rules, near_misses=topic.id in missed)
+            rule_edit(before, topic.rules, near_misses=topic.id in missed)
             if before and intact and topic.rules
             else None
         )

@@ -41,6 +41,7 @@ from watcher.models import (
     Label,
     Match,
     NearMiss,
+    RuleEdit,
     ScanRecord,
     ScanReport,
     TermHit,
@@ -1070,14 +1071,14 @@ class Store:
         job: str,
         topics: Sequence[tuple[str, str, str]],
         bounds: Sequence[tuple[str, str]],
-        edits: Mapping[str, frozenset[str] | None] | None = None,
+        edits: Mapping[str, RuleEdit | None] | None = None,
     ) -> list[RematchChunk]:
         """The chunks of re-match ``job`` not done yet, creating the job (its chunks
         ``bounds``, for ``topics`` as (id, version, name)) if no worker did. A new job
         supersedes any other: a chunk of an older one is no longer stored.
 
-        ``edits``: per topic, the terms whose articles alone need matching again (None or
-        absent: every article), kept with the job for every worker that joins it
+        ``edits``: per topic, what alone needs matching again (None or absent: every
+        article), kept with the job for every worker that joins it
         (:meth:`rematch_edits`). A topic of a superseded job left unfinished has stored
         matches of two versions: all its articles are matched again."""
         with self.transaction():
@@ -1089,11 +1090,11 @@ class Store:
             ):
                 mixed = self.unfinished_rematches()  # this job does not exist yet
                 self.db.execute("DELETE FROM rematch_chunks WHERE job != ?", (job,))
-                plan = {} if edits is None else edits
+                plan = {t: e for t, e in (edits or {}).items() if t not in mixed}
                 text = json.dumps(
                     [
-                        [*t, None if t[0] in mixed or plan.get(t[0]) is None
-                         else sorted(plan[t[0]] or ())]
+                        [*t, None, False] if (e := plan.get(t[0])) is None
+                        else [*t, sorted(e.terms), e.stored]
                         for t in topics
                     ],
                     ensure_ascii=False,
@@ -1117,18 +1118,20 @@ class Store:
         )
         return {t[0]: t[1] for r in rows for t in json.loads(r["topics"])}
 
-    def rematch_edits(self, job: str) -> dict[str, frozenset[str] | None]:
-        """Per topic of re-match ``job``: the terms of the edit whose articles alone are
-        matched again, or None (every article), as the job was created."""
+    def rematch_edits(self, job: str) -> dict[str, RuleEdit | None]:
+        """Per topic of re-match ``job``: what of the edit alone is matched again, or None
+        (every article), as the job was created."""
         row = self.db.execute(
             "SELECT topics FROM rematch_chunks WHERE job = ? LIMIT 1", (job,)
         ).fetchone()
         if row is None:
             return {}
+        # (A job created before schema 15 has no ``stored``: False.)
         return {
-            t[0]: None if len(t) < 4 or t[3] is None else frozenset(t[3])
+            t[0]: None if len(t) < 4 or t[3] is None
+            else RuleEdit(frozenset(t[3]), bool(t[4]) if len(t) > 4 else False)
             for t in json.loads(row["topics"])
-        }
+        }  # fmt: skip
 
     def matched_below(
         self, chunk: RematchChunk, scores: Mapping[str, float]

@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from watcher import regions, rules
 from watcher.errors import ConfigError, RuleError
+from watcher.models import RuleEdit
 from watcher.options import (
     Boolean,
     Invalid,
@@ -232,15 +233,17 @@ class Topic:
     lead_context: bool = True  # one context term in the headline or lead is enough
     written_query: bool = True  # False: query is the OR of anchors and context
     warnings: tuple[str, ...] = ()  # file:line: key: message, for watcher check
-    rules: str = ""  # the JSON whose hash is ``version`` (see edited_terms)
+    rules: str = ""  # the JSON whose hash is ``version`` (see rule_edit)
 
     def weight(self, term: str) -> float:
         return dict(self.boost).get(term, 1.0)
 
 
-def edited_terms(old: str, new: str, *, near_misses: bool = False) -> frozenset[str] | None:
-    """The terms whose occurrences an edit from rules ``old`` to ``new`` (two topics'
-    ``rules``) can change the matches of; None when the edit can change any article's.
+def rule_edit(old: str, new: str, *, near_misses: bool = False) -> RuleEdit | None:
+    """What an edit from rules ``old`` to ``new`` (two topics' ``rules``) can change the
+    matches of: the articles holding one of its terms and, with ``stored``, the
+    articles the topic matched or nearly matched (``matcher.NearMiss``); None when the
+    edit can change any article's.
 
     Terms and ignored words added, removed, moved between anchors and context or
     given another boost, where the topic keeps having (or not having) anchors or
@@ -253,11 +256,18 @@ def edited_terms(old: str, new: str, *, near_misses: bool = False) -> frozenset[
     (``rules.parse``), so an article holding none of them is excluded, or passes the
     query, exactly as before. A raised ``min_score`` drops only matches that score
     under it: the re-match reads those again too (``matcher.SCORE_MARGIN``). A lowered one
-    lets in only the topic's near misses over it (``matcher.NearMiss``), which the
-    re-match reads too where ``near_misses`` says the store holds them for every
-    article; otherwise it is None. A changed region, ``lead_context``, matcher version,
-    order of the remaining terms, or a query written where it was derived (or the other
-    way) is None: every article is matched again.
+    lets in only the topic's near misses over it, which the re-match reads too.
+
+    Where ``near_misses`` says the store holds the near misses for every article, so
+    does an edit that can only narrow what matches (``stored``): regions given to a
+    topic that had none, or some of its regions removed; ``lead_context`` turned off.
+    An article that was neither a match nor a near miss failed a test these make no
+    easier. Regions widened (some added) change only the articles naming one of the
+    places added or removed; ``lead_context`` turned on only those holding a context
+    term. Without the near misses, those edits and a lowered min_score are None; so
+    are, always, the last region removed, a changed matcher version, order of the
+    remaining terms, or a query written where it was derived (or the other way):
+    every article is matched again.
     """
     try:
         a, b = json.loads(old), json.loads(new)
@@ -267,10 +277,18 @@ def edited_terms(old: str, new: str, *, near_misses: bool = False) -> frozenset[
         return None
     (version, query, exclude, boost, min_score, places, anchors, context, ignore,
      lead, written) = a  # fmt: skip
-    if [version, places, lead, written] != [b[0], b[5], b[9], b[10]]:
+    if [version, written] != [b[0], b[10]] or (places and not b[5]):
+        return None  # (the last region removed: any candidate may now match)
+    # Narrowing edits and a lowered min_score: the stored matches and near misses.
+    regions_narrowed = places != b[5] and set(b[5]) <= set(places or b[5])
+    narrowed = regions_narrowed or (lead and not b[9])
+    if (narrowed or b[4] < min_score) and not near_misses:
         return None
-    if b[4] < min_score and not near_misses:
-        return None
+    # Places added or removed where some were added: the articles naming one, as the
+    # matcher finds its places (folded substrings); lead_context turned on: a context
+    # term must occur.
+    widened = set() if regions_narrowed or places == b[5] else _places(places) ^ _places(b[5])
+    lifted = list(b[7]) if not lead and b[9] else []
     # An exclusion or written query rewritten: the terms of its OR branches added or
     # removed are edited (a derived query changes with the anchors and context,
     # compared entry by entry below).
@@ -300,15 +318,19 @@ def edited_terms(old: str, new: str, *, near_misses: bool = False) -> frozenset[
     changed |= set(ignore) ^ set(b[8])
     found: set[str] = set()
     try:
-        for entry in (*changed, *rewritten):
+        for entry in (*changed, *rewritten, *lifted):
             found.update(t.text for t in rules.terms(rules.parse(entry)))
     except RuleError:
         return None
-    return frozenset(found)
+    return RuleEdit(frozenset(found | widened), stored=bool(narrowed))
+
+
+def _places(names: list[str]) -> set[str]:
+    return set(regions.expand(names))
 
 
 class _NoTermEdit(Exception):
-    """An edit that is not one of terms alone (edited_terms: None)."""
+    """An edit that is not one of terms alone (rule_edit: None)."""
 
 
 def _rewritten(old: str | None, new: str | None, *, ordered: bool) -> list[str]:
@@ -499,7 +521,7 @@ def _compile(spec: TopicSpec, file: str, line: int, walk: Walk, prefix: str) -> 
             return None
     # What the matches depend on, as JSON: its hash is the version, and the text is
     # kept with the stored matches so an edit can be told apart from the old rules
-    # (edited_terms).
+    # (rule_edit).
     written = json.dumps(
         [
             MATCHER_VERSION,
