@@ -17,6 +17,7 @@ import shutil
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,8 @@ def _scan(cfg: Config) -> ScanReport:
         return pipeline.scan(cfg, store, topics=pipeline.load_topics(cfg), clock=_clock)
 
 
-def _stored(cfg: Config, run: Run) -> tuple[list[dict[str, object]], list[tuple[str, int, str]]]:
+def _stored(cfg: Config, run: Run) -> tuple[list[dict[str, object]], list[Any], list[Any]]:
+    """The articles as exported, the matches, and the near misses (see Matcher.assess)."""
     code, out, err = run("articles", "--format", "jsonl", config=cfg.path)
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
@@ -85,7 +87,11 @@ def _stored(cfg: Config, run: Run) -> tuple[list[dict[str, object]], list[tuple[
         matches = sorted(
             (d, i, f"{m.topic_id}:{m.score}:{len(m.hits)}") for d, i, m in store.matches_for(docs)
         )
-    return rows, matches
+        near = sorted(
+            tuple(r)
+            for r in store.db.execute("SELECT doc_sha256, idx, topic_id, score FROM near_misses")
+        )
+    return rows, matches, near
 
 
 @pytest.mark.parametrize("corpus_every", [0, 40])
@@ -111,6 +117,7 @@ def test_two_workers_store_what_one_stores(
     if os.geteuid() != 0:  # root reads a mode-0 file
         assert [p for p, _ in first[0].failures] == ["locked.txt"]
     assert _stored(one, run) == _stored(two, run)
+    assert _stored(two, run)[2] or not corpus_every  # near misses made in the worker too
     # A second scan: unchanged everywhere, in both.
     again = _scan(one), _scan(two)
     assert again[0] == again[1] and again[0].new == 0
