@@ -363,7 +363,7 @@ def test_a_lowered_min_score_rematches_only_the_near_misses_over_it(
             # Read again: the near misses, and the matches within SCORE_MARGIN of a
             # new min_score (read as for a raised one).
             most = len(near) + sum(
-                1 for row in _table(store) if row[3] < specs_min(specs, row[2]) + SCORE_MARGIN
+                1 for row in _table(store) if row[3] < _specs_min(specs, row[2]) + SCORE_MARGIN
             )
             topics = _write(folder, specs)
             assert sorted(pipeline.sync_topics(store, topics, segmenter)) == chosen
@@ -376,7 +376,7 @@ def test_a_lowered_min_score_rematches_only_the_near_misses_over_it(
         assert rounds >= 2 and len(_table(store)) > first  # all in at 0, more than at 20
 
 
-def specs_min(specs: dict[str, dict[str, Any]], topic_id: str) -> float:
+def _specs_min(specs: dict[str, dict[str, Any]], topic_id: str) -> float:
     """A topic's min_score in ``specs``."""
     return float(next(s.get("min_score", 0) for s in specs.values() if s["id"] == topic_id))
 
@@ -458,7 +458,9 @@ def _now() -> Any:
     # A query written where it was derived: the anchors no longer make the query.
     ({"anchors": ["安全生产"]}, {"anchors": ["安全生产"], "query": "安全生产"}, None),
     ({"anchors": ["安全生产"], "context": ["隐患"]},
-     {"anchors": ["安全生产"], "context": ["隐患"], "lead_context": False}, None),
+     {"anchors": ["安全生产"], "context": ["隐患"], "lead_context": False}, set()),
+    # lead_context is no test where anchors and context count for nothing.
+    ({"query": "安全生产"}, {"query": "安全生产", "lead_context": False}, set()),
     ({"query": "暗访 AND 安全生产"},
      {"query": "暗访 AND 安全生产", "boost": {"暗访": 2}}, {"暗访"}),
     # The first anchor of a query-only topic, or its last: what counts changes (review).
@@ -479,16 +481,15 @@ def test_rule_edit_names_what_an_edit_can_change(
     (new,) = _write(folder, {"a.yaml": {"id": "t", **after}})
     found = rule_edit(old.rules, new.rules)
     assert (None if found is None else set(found.terms)) == terms
-    assert found is None or not found.stored
+    # lead_context turned off where anchors or context count: the stored matches and
+    # near misses, no term.
+    off = old.lead_context and not new.lead_context and bool(new.anchors or new.context)
+    assert found is None or found.stored == off
     # With the near misses stored, a lowered min_score is an edit of no terms (the
-    # re-match reads the near misses over it), lead_context turned off one of stored
-    # rows; nothing else changes.
+    # re-match reads the near misses over it); nothing else changes.
     lowered = new.min_score < old.min_score
     found = rule_edit(old.rules, new.rules, near_misses=True)
-    if lowered or (old.lead_context and not new.lead_context):
-        assert found is not None and set(found.terms) == set()
-    else:
-        assert (None if found is None else set(found.terms)) == terms
+    assert (None if found is None else set(found.terms)) == (set() if lowered else terms)
 
 
 def _expand(*names: str) -> set[str]:
@@ -503,6 +504,7 @@ def _expand(*names: str) -> set[str]:
     ({"regions": ["湘潭"]}, {"regions": ["湘潭", "株洲"]}, _expand("株洲"), False),
     ({"regions": ["湘潭"]}, {"regions": ["株洲"]}, _expand("湘潭") ^ _expand("株洲"), False),
     ({"regions": ["湘潭"]}, {}, None, False),  # the last region removed
+    ({"regions": ["湘潭", "株洲"]}, {"regions": ["株洲", "湘潭"]}, set(), False),  # a set
     ({"lead_context": True}, {"lead_context": False}, set(), True),
     ({"lead_context": False}, {"lead_context": True}, {"隐患", "项目", "开工"}, False),
     ({"lead_context": False}, {"lead_context": True, "context": ["隐患"]},
@@ -525,8 +527,9 @@ def test_regions_and_lead_context_edits_name_what_they_can_change(
     assert (None if found is None else (set(found.terms), found.stored)) == (
         None if terms is None else (terms, stored)
     )
-    if stored:  # without the near misses stored, no narrowing edit is incremental
-        assert rule_edit(old.rules, new.rules) is None
+    # Without the near misses stored: the same, but for a lowered min_score.
+    lowered = new.min_score < old.min_score
+    assert rule_edit(old.rules, new.rules) == (None if lowered else found)
 
 
 def test_rules_are_kept_with_the_matches_and_hash_to_the_version(
@@ -564,6 +567,43 @@ def test_a_term_edit_on_either_back_end_stores_what_matching_all_would(
         assert 0 < again < read
         assert _table(store) == _truth(store, edited, segmenter)
         assert _table(store) != _truth(store, topics, segmenter)  # the edit changed matches
+
+
+def test_a_rematch_begun_before_schema_15_does_not_vouch_for_the_near_misses(
+    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job an older watcher began (four fields a topic) and this one finishes: its
+    first chunks kept no near misses, so the next lowered min_score matches every
+    article again (review)."""
+    import json
+
+    state, folder, specs = _workspace(stored, tmp_path)
+    specs["04-rural.yaml"]["query"] = "乡村振兴 OR 农村 OR 乡村"  # every article again
+    rural = [t for t in _write(folder, specs) if t.id == "rural"]
+    with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
+        with store.transaction():  # as schema 15's migration leaves an older state
+            store.db.execute("DELETE FROM near_misses")
+            store.db.execute("UPDATE topics SET near_misses = 0")
+        job, wanted = pipeline.rematch_job(rural)
+        chunks = store.rematch_chunks(job, wanted, pipeline.rematch_bounds(500, 50))
+        with store.transaction():
+            old = json.dumps([[*t, None] for t in wanted], ensure_ascii=False)
+            store.db.execute("UPDATE rematch_chunks SET topics = ?", (old,))
+        matcher = Matcher(rural, segmenter)
+        for chunk in chunks[: len(chunks) // 2]:  # as the older watcher did them
+            found = [(d, a.index, m) for d, a in store.rematch_articles(chunk.lo, chunk.hi)
+                     for m in matcher.match(a)]  # fmt: skip
+            assert store.store_rematch_chunk(chunk, wanted, found, _now()) is False
+        topics = _write(folder, specs)
+        assert pipeline.sync_topics(store, topics, segmenter) == ["rural"]  # the rest
+        assert store.near_missed_topics() == set()
+        specs["04-rural.yaml"]["min_score"] -= 5
+        topics = _write(folder, specs)
+        assert pipeline.sync_topics(store, topics, segmenter) == ["rural"]
+        read, again = _again(caplog)
+        assert again == read == sum(1 for _ in store.rematch_articles("", "g"))
+        assert _table(store) == _truth(store, topics, segmenter)
+        assert store.near_missed_topics() == {"rural"}
 
 
 def test_a_lowered_min_score_on_either_back_end_stores_what_matching_all_would(
@@ -777,7 +817,7 @@ def test_random_edits_never_change_an_article_holding_none_of_the_edited_terms(
         pairs += 1
         lowered += new.min_score < old.min_score
         narrowed += edit.stored
-        widened += bool(new.regions) and not edit.stored and new.regions != old.regions
+        widened += not set(new.regions) <= set(old.regions) and bool(old.regions)
         terms = edit.terms
         watch, after = TermWatch({"t": terms}), Matcher([new], segmenter)
         for a, (was, missed) in zip(articles, before, strict=True):
@@ -789,9 +829,10 @@ def test_random_edits_never_change_an_article_holding_none_of_the_edited_terms(
             ):
                 continue  # matched again by the re-match
             compared += 1
-            now = after.match(a)
+            now, near = after.assess(a)
             assert [(m.score, m.terms, m.hits, m.clause, m.snippet, m.marks) for m in was] == [
                 (m.score, m.terms, m.hits, m.clause, m.snippet, m.marks) for m in now
             ], (spec, edited, sorted(terms), a.headline)
+            assert [n.score for n in missed] == [n.score for n in near], (spec, edited)
     assert pairs >= 30 and compared > 1000, (pairs, compared)
     assert lowered >= 3 and narrowed >= 3 and widened >= 3, (lowered, narrowed, widened)

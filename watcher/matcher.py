@@ -431,7 +431,8 @@ class Matcher:
     def assess(self, article: Article) -> tuple[list[Match], list[NearMiss]]:
         """:meth:`match`, and the topics the article would belong to with a lower
         ``min_score`` (their best story's score under it), in watchlist order: stored,
-        they make a lowered min_score's re-match read only those articles again."""
+        they let a re-match after a lowered min_score or a narrowing edit read only
+        the articles that can change."""
         if self._automaton is None or article.kind != "article":
             return [], []
         text = _Text(article)

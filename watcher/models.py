@@ -189,7 +189,8 @@ class NearMiss:
 class RuleEdit:
     """What an edit of a topic's rules can change (watchlists.rule_edit): the matches
     of the articles holding one of ``terms`` and, if ``stored``, of the articles the
-    topic matched or nearly matched before; no other article's."""
+    topic matched or nearly matched before (and, for a new min_score, of the stored
+    ones it moves across)."""
 
     terms: frozenset[str]
     stored: bool = False

@@ -259,11 +259,8 @@ def _rematch(
             missed: list[tuple[str, int, NearMiss]] = []
             redone: dict[str, list[tuple[str, int]]] = {t: [] for t in edits if t not in every}
             # The stored matches a raised min_score can drop, the near misses a lowered
-            # one can let in.
-            near: dict[str, set[tuple[str, int]]] = {}
-            for by in (store.matched_below(chunk, under), store.missed_above(chunk, over)):
-                for t, keys in by.items():
-                    near.setdefault(t, set()).update(keys)
+            # one can let in (a narrowing edit: all of them).
+            near = store.across_scores(chunk, under, over)
             only = {key for keys in near.values() for key in keys} if scores_only else None
             for doc, article in store.rematch_articles(chunk.lo, chunk.hi, only):
                 articles += 1

@@ -481,7 +481,8 @@ MIGRATIONS: list[Migration] = [
     # re-match after an edit of a few terms reads only the articles holding one.
     Migration("ALTER TABLE topics ADD COLUMN rules TEXT;"),
     # 15: the articles each topic's min_score alone keeps out, with their scores, so a
-    # re-match after a lowered min_score reads only those again. topics.near_misses: 1
+    # re-match after a lowered min_score reads only those again (and one after a
+    # narrowing edit only those and the matches). topics.near_misses: 1
     # once every stored article's are here (a re-match of every article made them, or
     # the topic is newer than the articles); a state from before has none, so its first
     # lowered min_score still matches every article again.
@@ -1133,45 +1134,29 @@ class Store:
             for t in json.loads(row["topics"])
         }  # fmt: skip
 
-    def matched_below(
-        self, chunk: RematchChunk, scores: Mapping[str, float]
+    def across_scores(
+        self, chunk: RematchChunk, under: Mapping[str, float], over: Mapping[str, float]
     ) -> dict[str, set[tuple[str, int]]]:
-        """Per topic of ``scores``: the (document, index) of its stored matches in the
-        chunk that score under its figure (a re-match after a raised min_score)."""
-        out: dict[str, set[tuple[str, int]]] = {t: set() for t in scores}
-        if not scores:
-            return out
-        marks = ", ".join("?" * len(scores))
+        """Per topic: the (document, index) of its stored matches in the chunk that score
+        under ``under[topic]``, and of its near misses that score at or over
+        ``over[topic]`` — the articles a new min_score can move across it (every stored
+        one, with ±inf: a narrowing edit)."""
+        out: dict[str, set[tuple[str, int]]] = {t: set() for t in (*under, *over)}
         # ``topic_id || ''``: the chunk's key range, not every match of the topics.
-        rows = self.db.execute(
-            "SELECT doc_sha256, idx, topic_id, score FROM matches "
-            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id || '' IN ({marks}) "
-            "AND score < ?",
-            (chunk.lo, chunk.hi, *scores, max(scores.values())),
-        )
-        for doc, idx, topic, score in rows:
-            if score < scores[topic]:
-                out[topic].add((doc, idx))
-        return out
-
-    def missed_above(
-        self, chunk: RematchChunk, scores: Mapping[str, float]
-    ) -> dict[str, set[tuple[str, int]]]:
-        """Per topic of ``scores``: the (document, index) of its stored near misses in the
-        chunk that score at or over its figure (a re-match after a lowered min_score)."""
-        out: dict[str, set[tuple[str, int]]] = {t: set() for t in scores}
-        if not scores:
-            return out
-        marks = ", ".join("?" * len(scores))
-        rows = self.db.execute(
-            "SELECT doc_sha256, idx, topic_id, score FROM near_misses "
-            f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id IN ({marks}) "
-            "AND score >= ?",
-            (chunk.lo, chunk.hi, *scores, min(scores.values())),
-        )
-        for doc, idx, topic, score in rows:
-            if score >= scores[topic]:
-                out[topic].add((doc, idx))
+        for table, scores, outside in (("matches", under, "<"), ("near_misses", over, ">=")):
+            if not scores:
+                continue
+            marks = ", ".join("?" * len(scores))
+            bound = max(scores.values()) if outside == "<" else min(scores.values())
+            rows = self.db.execute(
+                f"SELECT doc_sha256, idx, topic_id, score FROM {table} "
+                f"WHERE doc_sha256 >= ? AND doc_sha256 < ? AND topic_id || '' IN ({marks}) "
+                f"AND score {outside} ?",
+                (chunk.lo, chunk.hi, *scores, bound),
+            )
+            for doc, idx, topic, score in rows:
+                if (score < scores[topic]) if outside == "<" else (score >= scores[topic]):
+                    out[topic].add((doc, idx))
         return out
 
     def rematch_chunk_open(self, chunk: RematchChunk) -> bool:
@@ -1201,13 +1186,16 @@ class Store:
         ``only``: just these (document, index) of them, in the same order."""
         columns = "SELECT doc_sha256, idx, headline, body FROM articles "
         if only is not None:
-            for doc, idx in sorted(only):
-                if lo <= doc < hi:
-                    r = self.db.execute(
-                        columns + "WHERE doc_sha256 = ? AND idx = ? AND kind = 'article'",
-                        (doc, idx),
-                    ).fetchone()
-                    if r is not None:
+            docs = sorted({doc for doc, _ in only if lo <= doc < hi})
+            for n in range(0, len(docs), 500):  # (well under any bound on parameters)
+                some = docs[n : n + 500]
+                rows = self.db.execute(
+                    columns + f"WHERE doc_sha256 IN ({', '.join('?' * len(some))}) "
+                    "AND kind = 'article' ORDER BY doc_sha256, idx",
+                    some,
+                )
+                for r in rows:
+                    if (r[0], r[1]) in only:
                         yield r[0], Article(index=r[1], headline=r[2], body=r[3])
             return
         rows = self.db.execute(
@@ -1255,17 +1243,17 @@ class Store:
                             "AND topic_id = ? AND topic_version != ?",
                             [(doc, idx, topic_id, version) for doc, idx in redone[topic_id]],
                         )
-                        continue
-                    # Rows of the new version stay: another worker, already on the edited
-                    # watchlist, may have stored documents since ``matches`` was computed.
-                    # ``topic_id || ''``: SQLite would otherwise walk the topic's index
-                    # (every match of the topic, for each chunk) instead of the chunk's
-                    # key range.
-                    self.db.execute(
-                        f"DELETE FROM {table} WHERE topic_id || '' = ? AND topic_version != ? "
-                        "AND doc_sha256 >= ? AND doc_sha256 < ?",
-                        (topic_id, version, chunk.lo, chunk.hi),
-                    )
+                    else:
+                        # Rows of the new version stay: another worker, already on the
+                        # edited watchlist, may have stored documents since ``matches``
+                        # was computed. ``topic_id || ''``: SQLite would otherwise walk
+                        # the topic's index (every match of the topic, for each chunk)
+                        # instead of the chunk's key range.
+                        self.db.execute(
+                            f"DELETE FROM {table} WHERE topic_id || '' = ? "
+                            "AND topic_version != ? AND doc_sha256 >= ? AND doc_sha256 < ?",
+                            (topic_id, version, chunk.lo, chunk.hi),
+                        )
             stamp = _iso(now)
             self.db.executemany(
                 _UPSERT_MATCH,
@@ -1294,9 +1282,16 @@ class Store:
                 "rules = excluded.rules",
                 [(tid, version, name, _iso(now), kept.get(tid)) for tid, version, name in topics],
             )
-            # Every article matched again for these: their near misses are all stored.
-            every = [(tid,) for tid, _, _ in topics if redone is None or tid not in redone]
-            self.db.executemany("UPDATE topics SET near_misses = 1 WHERE topic_id = ?", every)
+            # Every article matched again for these, by a job that kept near misses from
+            # its first chunk on (made at schema 15: five fields a topic; a job resumed
+            # from an older watcher has four): their near misses are all stored.
+            entries = json.loads(
+                self.db.execute(
+                    "SELECT topics FROM rematch_chunks WHERE job = ? LIMIT 1", (chunk.job,)
+                ).fetchone()[0]
+            )
+            whole = [(t[0],) for t in entries if len(t) > 4 and t[3] is None]
+            self.db.executemany("UPDATE topics SET near_misses = 1 WHERE topic_id = ?", whole)
         return True
 
     def document_status(self, sha256: str) -> str | None:
@@ -1396,11 +1391,7 @@ class Store:
                     [doc + r + stamp for r in rows.matches],
                 )
             if rows.missed:
-                self.db.executemany(
-                    "INSERT INTO near_misses (doc_sha256, idx, topic_id, topic_version, score) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [(sha256, *r) for r in rows.missed],
-                )
+                self.db.executemany(_UPSERT_NEAR_MISS, [(sha256, *r) for r in rows.missed])
             self._put_file(path, size, mtime_ns, sha256, "ok", now, None)
 
     def add_failure(

@@ -240,10 +240,10 @@ class Topic:
 
 
 def rule_edit(old: str, new: str, *, near_misses: bool = False) -> RuleEdit | None:
-    """What an edit from rules ``old`` to ``new`` (two topics' ``rules``) can change the
-    matches of: the articles holding one of its terms and, with ``stored``, the
-    articles the topic matched or nearly matched (``matcher.NearMiss``); None when the
-    edit can change any article's.
+    """What an edit from rules ``old`` to ``new`` (two topics' ``rules``) can change:
+    the matches of the articles holding one of its terms and, if ``stored``, of the
+    articles the topic matched or nearly matched (``models.NearMiss``); None: any
+    article's.
 
     Terms and ignored words added, removed, moved between anchors and context or
     given another boost, where the topic keeps having (or not having) anchors or
@@ -254,20 +254,18 @@ def rule_edit(old: str, new: str, *, near_misses: bool = False) -> RuleEdit | No
     of the top-level OR branches added or removed (``_rewritten``; a written query's
     kept branches in their order), since each branch must require a term
     (``rules.parse``), so an article holding none of them is excluded, or passes the
-    query, exactly as before. A raised ``min_score`` drops only matches that score
-    under it: the re-match reads those again too (``matcher.SCORE_MARGIN``). A lowered one
-    lets in only the topic's near misses over it, which the re-match reads too.
+    query, exactly as before.
 
-    Where ``near_misses`` says the store holds the near misses for every article, so
-    does an edit that can only narrow what matches (``stored``): regions given to a
-    topic that had none, or some of its regions removed; ``lead_context`` turned off.
-    An article that was neither a match nor a near miss failed a test these make no
-    easier. Regions widened (some added) change only the articles naming one of the
-    places added or removed; ``lead_context`` turned on only those holding a context
-    term. Without the near misses, those edits and a lowered min_score are None; so
-    are, always, the last region removed, a changed matcher version, order of the
-    remaining terms, or a query written where it was derived (or the other way):
-    every article is matched again.
+    A raised ``min_score`` drops only matches under it, a lowered one lets in only
+    near misses over it: the re-match reads those too (``matcher.SCORE_MARGIN``), a
+    lowered one only where ``near_misses`` says the store holds every article's. An
+    edit that can only narrow what matches — regions given to a topic that had none,
+    or some removed; ``lead_context`` turned off — is ``stored``: an article that was
+    neither failed a test it makes no easier. Regions widened change only the
+    articles naming a place added or removed, ``lead_context`` turned on only those
+    holding a context term. The last region removed, a new matcher version, a new
+    order of the remaining terms, or a query written where it was derived (or the
+    other way) is None.
     """
     try:
         a, b = json.loads(old), json.loads(new)
@@ -279,15 +277,17 @@ def rule_edit(old: str, new: str, *, near_misses: bool = False) -> RuleEdit | No
      lead, written) = a  # fmt: skip
     if [version, written] != [b[0], b[10]] or (places and not b[5]):
         return None  # (the last region removed: any candidate may now match)
-    # Narrowing edits and a lowered min_score: the stored matches and near misses.
-    regions_narrowed = places != b[5] and set(b[5]) <= set(places or b[5])
-    narrowed = regions_narrowed or (lead and not b[9])
-    if (narrowed or b[4] < min_score) and not near_misses:
-        return None
+    if b[4] < min_score and not near_misses:
+        return None  # the near misses it lets in are not all stored
+    # Regions are tested as a set (any of their places); lead_context only where
+    # anchors or context count.
+    was, now = set(places), set(b[5])
+    regions_narrowed = was != now and now <= (was or now)
+    narrowed = regions_narrowed or (lead and not b[9] and bool(b[6] or b[7]))
     # Places added or removed where some were added: the articles naming one, as the
     # matcher finds its places (folded substrings); lead_context turned on: a context
     # term must occur.
-    widened = set() if regions_narrowed or places == b[5] else _places(places) ^ _places(b[5])
+    widened = _places(places) ^ _places(b[5]) if was != now and not regions_narrowed else set()
     lifted = list(b[7]) if not lead and b[9] else []
     # An exclusion or written query rewritten: the terms of its OR branches added or
     # removed are edited (a derived query changes with the anchors and context,
