@@ -7,7 +7,7 @@ The store: one ``watcher scan`` of the two 新闻联播 folders (3,510 files, ~5
 articles) with the five bundled topics, into ``--state`` (kept and reused when it
 exists) or a temporary file. Then, in this one process, ``pipeline.sync_topics``
 after editing the first bundled topic and after editing all five, the two taking
-turns ``-n`` times; min of each, and the ratio 5/1 from this run, for two kinds of
+turns ``-n`` times; min of each, and the ratio 5/1 from this run, for five kinds of
 edit (each time a new one):
 
 * beyond terms: a query written where the topic derived it from its anchors and

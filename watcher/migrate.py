@@ -1,8 +1,9 @@
 """``watcher migrate --to postgresql://…``: an SQLite state copied into PostgreSQL.
 
 Every table of the state (documents, files, articles, topics, matches and near
-misses, labels, scans, digests, deliveries and periods) is copied in one transaction on the target, so a
-failure leaves it as it was; then each table's rows are counted on both sides.
+misses, labels, scans, digests, deliveries and periods) is copied in one
+transaction on the target, so a failure leaves it as it was; then each table's
+rows are counted on both sides.
 The search index is not copied: PostgreSQL queues every copied article for its
 own index, which the daemon (or the first search) builds. Leases and heartbeats
 are of running processes. Rows go across in batches, so a state of years is never
