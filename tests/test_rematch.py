@@ -381,27 +381,6 @@ def _specs_min(specs: dict[str, dict[str, Any]], topic_id: str) -> float:
     return float(next(s.get("min_score", 0) for s in specs.values() if s["id"] == topic_id))
 
 
-def test_a_state_without_near_misses_matches_every_article_once_for_a_lowered_min_score(
-    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
-) -> None:
-    state, folder, specs = _workspace(stored, tmp_path)
-    with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
-        with store.transaction():  # as schema 15's migration leaves an older state
-            store.db.execute("DELETE FROM near_misses")
-            store.db.execute("UPDATE topics SET near_misses = 0")
-        for round_ in range(2):
-            specs["04-rural.yaml"]["min_score"] -= 3
-            topics = _write(folder, specs)
-            assert pipeline.sync_topics(store, topics, segmenter) == ["rural"]
-            read, again = _again(caplog)
-            every = sum(1 for _ in store.rematch_articles("", "g"))
-            assert again == read and (read == every) is (round_ == 0)  # then near misses
-            assert _table(store) == _truth(store, topics, segmenter)
-            assert store.near_missed_topics() == {"rural"}  # the others' were never made
-        assert {r[2] for r in _near(store)} == {"rural"}  # the others' were never made
-        assert _near(store) == {r for r in _near_truth(store, topics, segmenter) if r[2] == "rural"}
-
-
 def _now() -> Any:
     import datetime as dt
 
@@ -643,20 +622,48 @@ def test_term_watch_finds_the_topics_whose_terms_occur_as_the_matcher_folds_them
     assert seen >= 5
 
 
-def test_a_state_from_before_the_rules_were_kept_matches_every_article_once(
-    stored: Path, tmp_path: Path, segmenter: Segmenter, caplog: pytest.LogCaptureFixture
+def _context_added(specs: dict[str, dict[str, Any]], n: int) -> str:
+    specs["03-flood.yaml"]["context"].insert(0, f"堤防{n}")
+    return "flood"
+
+
+def _score_lowered(specs: dict[str, dict[str, Any]], n: int) -> str:
+    specs["04-rural.yaml"]["min_score"] -= 3
+    return "rural"
+
+
+@pytest.mark.parametrize(("older", "edit"), [
+    # Schema 14's migration leaves no rules beside the versions: a term edit.
+    (["UPDATE topics SET rules = NULL"], _context_added),
+    # Schema 15's leaves no near misses: a lowered min_score.
+    (["DELETE FROM near_misses", "UPDATE topics SET near_misses = 0"], _score_lowered),
+])  # fmt: skip
+def test_a_state_from_an_older_schema_matches_every_article_once(
+    stored: Path,
+    tmp_path: Path,
+    segmenter: Segmenter,
+    caplog: pytest.LogCaptureFixture,
+    older: list[str],
+    edit: Callable[[dict[str, dict[str, Any]], int], str],
 ) -> None:
+    """The first edit matches every article again, and makes what the next one needs."""
     state, folder, specs = _workspace(stored, tmp_path)
     with Store(state) as store, caplog.at_level(logging.INFO, "watcher.pipeline"):
-        with store.transaction():  # as schema 14's migration leaves an older state
-            store.db.execute("UPDATE topics SET rules = NULL")
+        with store.transaction():
+            for statement in older:
+                store.db.execute(statement)
+        every = sum(1 for _ in store.rematch_articles("", "g"))
         for round_ in range(2):
-            specs["03-flood.yaml"]["context"].insert(0, f"堤防{round_}")
+            topic = edit(specs, round_)
             topics = _write(folder, specs)
-            assert pipeline.sync_topics(store, topics, segmenter) == ["flood"]
+            assert pipeline.sync_topics(store, topics, segmenter) == [topic]
             read, again = _again(caplog)
-            assert (again == read) is (round_ == 0)  # then the rules are kept
+            assert (again == read == every) is (round_ == 0)  # then it is kept
             assert _table(store) == _truth(store, topics, segmenter)
+        # The near misses of the topics matched everywhere, and of no other.
+        made = {t.id for t in topics} if topic == "flood" else {"rural"}
+        assert store.near_missed_topics() == made
+        assert _near(store) == {r for r in _near_truth(store, topics, segmenter) if r[2] in made}
 
 
 @pytest.mark.parametrize(("before", "after"), [
